@@ -1,0 +1,46 @@
+"""Shared fixtures: the real data folder beside the checkout, and a private cache per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_ENV = "LATENT_EXPLORER_DATA"
+# Set in CI, where the data must be there: a missing folder then fails instead of skipping.
+REQUIRE_DATA_ENV = "LATENT_EXPLORER_REQUIRE_DATA"
+
+
+def shared_data_root() -> Path:
+    """$LATENT_EXPLORER_DATA, else ../shared/data next to the repository."""
+    env = os.environ.get(DATA_ENV)
+    return Path(env).expanduser() if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data(request: pytest.FixtureRequest) -> Path:
+    """The shared data folder; skips when it, or a subfolder the test's marker names, is absent.
+
+    Use as `@pytest.mark.shared_data("mnist")` plus a `shared_data` argument.
+    """
+    root = shared_data_root()
+    marker = request.node.get_closest_marker("shared_data")
+    for sub in ("", *(marker.args if marker else ())):
+        if not (root / sub).is_dir():
+            reason = f"needs ../shared/data (set {DATA_ENV}); absent here: {root / sub}"
+            if os.environ.get(REQUIRE_DATA_ENV):
+                pytest.fail(reason)
+            pytest.skip(reason)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Point LATENT_EXPLORER_CACHE at an empty folder of this test's own: never the user's cache."""
+    path = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(path))
+    return path

@@ -1,0 +1,66 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "training", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_fit_then_evaluate_json_on_digits(tmp_path):
+    fitted = run("fit", "--dataset", "digits", "--model", "ae", "--model", "vae",
+                 "--latent-dim", "2", "--epochs", "5", "--seed", "1", "--out", str(tmp_path))
+    assert fitted.returncode == 0, fitted.stderr
+    assert (tmp_path / "ae.safetensors").is_file() and (tmp_path / "vae.safetensors").is_file()
+    assert "recon" in fitted.stderr and "kl" in fitted.stderr  # the progress bar's loss terms
+    evaluated = run("evaluate", str(tmp_path / "ae.safetensors"),
+                    str(tmp_path / "vae.safetensors"), "--iw-samples", "8", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    rows = [json.loads(line) for line in evaluated.stdout.splitlines()]
+    assert [r["model"] for r in rows] == ["ae", "vae"]
+    for row in rows:
+        assert row["dataset"] == "digits" and row["latent_dim"] == 2
+        assert {"recon_mse", "pca_mse", "probe_accuracy"} <= set(row)
+    assert rows[1]["nll_iw"] <= rows[1]["neg_elbo"] + 1
+
+
+def test_datasets_lists_every_source_and_where_it_was_found():
+    result = run("datasets")
+    assert result.returncode == 0
+    for name in ("digits", "faces", "mnist", "fashion-mnist", "celeba", "folder"):
+        assert name in result.stdout
+    assert "bundled with scikit-learn" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit", "--dataset", "nope", "--out", "x"], "invalid choice"),
+        (["fit", "--epochs", "0", "--out", "x"], "epochs"),
+        (["fit", "--dataset", "mnist", "--data-dir", "/no/such/dir", "--out", "x"], "no such"),
+        (["evaluate", "/no/such.safetensors"], "no such file"),
+        (["fit"], "--out"),
+    ],
+)
+def test_bad_arguments_exit_non_zero_with_one_clear_line(args, message):
+    result = run(*args)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+
+
+def test_a_hostile_checkpoint_exits_with_one_line(tmp_path):
+    evil = tmp_path / "evil.safetensors"
+    evil.write_bytes(b"\x80\x04K\x01.")
+    result = run("evaluate", str(evil))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "pickle" in result.stderr

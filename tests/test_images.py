@@ -1,0 +1,333 @@
+"""CelebA and folders of images: real data, generated folders, the cache, and bad input."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+from training.data import images
+from training.data.dataset import DatasetError, cache_dir, seeded_test_mask
+from training.data.registry import DataOptions, load_dataset
+
+# fmt: off
+CELEBA_NAMES = [
+    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs",
+    "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows",
+    "Chubby", "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup",
+    "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache", "Narrow_Eyes", "No_Beard",
+    "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline", "Rosy_Cheeks", "Sideburns",
+    "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat",
+    "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
+]
+# fmt: on
+SMILING = CELEBA_NAMES.index("Smiling")
+
+
+def leftovers() -> list[Path]:
+    """Everything in the cache folder: after a failed load there must be nothing."""
+    return list(cache_dir().glob("*"))
+
+
+def solid(path: Path, colour, size=(20, 16)) -> Path:
+    """Write a one-colour image (format from the suffix) and return its path."""
+    Image.new("RGB", size, colour).save(path)
+    return path
+
+
+def make_celeba(root: Path, values: np.ndarray, folder="img_align_celeba", size=(178, 218)) -> Path:
+    """A CelebA layout in root: one JPEG per row of values (N, 40) in {-1, 1}, CRLF table."""
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, row in enumerate(values, start=1):
+        solid(root / folder / f"{i:06d}.jpg", (i * 40 % 256, 90, 160), size)
+        rows.append(f"{i:06d}.jpg " + " ".join(f"{v:2d}" for v in row))
+    lines = [str(len(values)), " ".join(CELEBA_NAMES) + " ", *rows]
+    (root / "list_attr_celeba.txt").write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    return root
+
+
+def celeba_values(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).choice([-1, 1], size=(n, 40))
+
+
+# --- real CelebA subset ------------------------------------------------------------------------
+
+
+@pytest.mark.shared_data("celeba_subset")
+def test_celeba_subset_gives_square_faces_with_40_binary_attributes(shared_data):
+    root = shared_data / "celeba_subset"
+    data = images.load_celeba(root, DataOptions(limit=300))
+    assert data.images.shape == (300, 3, 64, 64) and data.images.dtype == np.float32
+    assert data.images.min() >= 0.0 and data.images.max() <= 1.0
+    assert data.attribute_names == tuple(CELEBA_NAMES)
+    assert data.attributes.dtype == np.uint8 and set(np.unique(data.attributes)) == {0, 1}
+    # The table itself, read independently: row i's -1/1 values are the attributes 0/1.
+    rows = (root / "list_attr_celeba.txt").read_text().splitlines()[2:302]
+    expected = np.array([[int(v) for v in row.split()[1:]] for row in rows]) == 1
+    assert np.array_equal(data.attributes, expected)
+    assert data.labels is None and data.test_mask.sum() == 30
+
+
+@pytest.mark.shared_data("celeba_subset")
+def test_celeba_is_located_through_its_renamed_image_folder(shared_data):
+    assert images.locate_celeba(shared_data / "celeba_subset") == str(shared_data / "celeba_subset")
+
+
+@pytest.mark.shared_data("celeba_subset")
+def test_celeba_reloads_from_the_cache_without_decoding(shared_data, monkeypatch):
+    first = images.load_celeba(shared_data / "celeba_subset", DataOptions(limit=50, image_size=32))
+    assert [p.name.startswith("celeba-") for p in leftovers()] == [True]
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again despite the cache")
+
+    monkeypatch.setattr(images, "decode_images", no_decoding)
+    again = images.load_celeba(shared_data / "celeba_subset", DataOptions(limit=50, image_size=32))
+    assert again.images.shape == (50, 3, 32, 32)
+    assert np.array_equal(again.images, first.images)
+    assert np.array_equal(again.attributes, first.attributes)
+    assert again.attribute_names == first.attribute_names
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data("celeba_subset")
+def test_whole_celeba_subset_has_the_published_attribute_counts(shared_data):
+    data = images.load_celeba(shared_data / "celeba_subset", DataOptions())
+    assert data.images.shape == (10_000, 3, 64, 64)
+    counts = dict(zip(data.attribute_names, data.attributes.sum(axis=0).tolist(), strict=True))
+    # SOURCE.txt: Smiling 4,822; Male 4,217; Young 7,771; Eyeglasses 674.
+    assert (counts["Smiling"], counts["Male"], counts["Young"], counts["Eyeglasses"]) == (
+        4822, 4217, 7771, 674
+    )  # fmt: skip
+    again = images.load_celeba(shared_data / "celeba_subset", DataOptions())
+    assert np.array_equal(again.images, data.images)
+
+
+# --- generated CelebA layouts ------------------------------------------------------------------
+
+
+def test_generated_celeba_maps_minus_one_to_zero_and_crops_the_face_square(tmp_path):
+    values = celeba_values(3)
+    data = images.load_celeba(make_celeba(tmp_path, values), DataOptions(image_size=16))
+    assert data.images.shape == (3, 3, 16, 16)
+    assert np.array_equal(data.attributes, (values == 1).astype(np.uint8))
+    # A solid JPEG stays (nearly) that colour after draft decoding, crop and resize.
+    assert np.allclose(data.images[1, :, 8, 8], np.array([80, 90, 160]) / 255, atol=3 / 255)
+
+
+def test_celeba_crop_is_the_centred_140_px_square_of_a_178x218_image():
+    assert images.celeba_crop(178, 218) == (19.0, 39.0, 159.0, 179.0)
+    assert images.celeba_crop(89, 109) == (9.5, 19.5, 79.5, 89.5)
+
+
+def test_a_renamed_image_folder_is_used_when_it_alone_holds_every_listed_file(tmp_path):
+    make_celeba(tmp_path, celeba_values(3), folder="img_align_celeba_small")
+    (tmp_path / "img_align_celeba_partial").mkdir()
+    solid(tmp_path / "img_align_celeba_partial" / "000001.jpg", (0, 0, 0))
+    assert images.load_celeba(tmp_path, DataOptions(limit=2)).n_samples == 2
+
+
+def test_celeba_needs_a_data_dir():
+    assert images.locate_celeba(None) is None
+    with pytest.raises(DatasetError, match="never downloaded.*pass --data-dir"):
+        images.load_celeba(None, DataOptions())
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("short row", r"list_attr_celeba.txt: line 4 has 39 values, expected 40"),
+        ("bad value", r"list_attr_celeba.txt: line 3, column Smiling: '2' is not -1 or 1"),
+        ("wrong count", r"list_attr_celeba.txt: line 1 says 9 images, the table has 3"),
+        ("missing image", r"1 of the 3 files it lists are missing from .*img_align_celeba: 000003"),
+        ("odd size", r"000002.jpg: 100x120 px, but .*000001.jpg is 178x218 px"),
+        ("no table", r"list_attr_celeba.txt: missing"),
+        ("no images", r"img_align_celeba: missing"),
+        ("two folders", r"several folders hold the images"),
+    ],
+)
+def test_a_broken_celeba_layout_is_named_and_caches_nothing(tmp_path, damage, message):
+    root = make_celeba(tmp_path, celeba_values(3))
+    table = root / "list_attr_celeba.txt"
+    lines = table.read_text().splitlines()
+    if damage == "short row":
+        lines[3] = lines[3].rsplit(" ", 1)[0]
+    elif damage == "bad value":
+        cells = lines[2].split()
+        cells[1 + SMILING] = "2"
+        lines[2] = " ".join(cells)
+    elif damage == "wrong count":
+        lines[0] = "9"
+    elif damage == "missing image":
+        (root / "img_align_celeba" / "000003.jpg").unlink()
+    elif damage == "odd size":
+        solid(root / "img_align_celeba" / "000002.jpg", (0, 0, 0), (100, 120))
+    elif damage == "no table":
+        table.unlink()
+    elif damage == "no images":
+        (root / "img_align_celeba").rename(root / "faces")
+    elif damage == "two folders":
+        (root / "img_align_celeba").rename(root / "img_align_celeba_a")
+        make_celeba(root, celeba_values(3), folder="img_align_celeba_b")
+    if table.exists() and damage != "two folders":
+        table.write_text("\n".join(lines))
+    with pytest.raises(DatasetError, match=message):
+        images.load_celeba(root, DataOptions())
+    assert leftovers() == []
+
+
+# --- folders of images -------------------------------------------------------------------------
+
+
+def test_a_folder_loads_its_images_sorted_by_name_as_rgb_squares(tmp_path):
+    solid(tmp_path / "c.png", (0, 0, 255))
+    solid(tmp_path / "a.PNG", (255, 0, 0))
+    solid(tmp_path / "b.jpeg", (0, 255, 0))
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "sub").mkdir()
+    solid(tmp_path / "sub" / "d.png", (9, 9, 9))  # not recursive
+    data = images.load_folder(tmp_path, DataOptions())
+    assert data.images.shape == (3, 3, 64, 64)
+    assert np.allclose(data.images[:, :, 32, 32], np.eye(3), atol=2 / 255)  # red, green, blue
+    assert data.labels is None and data.attributes is None
+    assert np.array_equal(data.test_mask, seeded_test_mask(3))
+    assert images.locate_folder(tmp_path) == str(tmp_path)
+
+
+def test_a_folder_image_is_centre_cropped_to_a_square_before_resizing(tmp_path):
+    x = np.zeros((10, 30, 3), np.uint8)
+    x[:] = (255, 0, 0)
+    x[:, 10:20] = (0, 255, 0)  # only the centre square is green, the sides red
+    Image.fromarray(x).save(tmp_path / "wide.png")
+    data = images.load_folder(tmp_path, DataOptions(image_size=8))
+    red, green, blue = data.images[0]
+    # Lanczos reads a little past the crop's edges, so the border columns are only nearly green.
+    assert red.max() < 0.1 and green.min() > 0.9 and blue.max() == 0.0
+    assert np.all(green[:, 1:-1] == 1.0)
+
+
+def test_grey_gives_one_channel_of_pillows_luma(tmp_path):
+    solid(tmp_path / "a.png", (200, 100, 50))
+    data = images.load_folder(tmp_path, DataOptions(grey=True, image_size=4))
+    luma = Image.new("RGB", (1, 1), (200, 100, 50)).convert("L").getpixel((0, 0))
+    assert data.images.shape == (1, 1, 4, 4)
+    assert np.all(data.images == np.float32(luma) / np.float32(255))
+
+
+def test_attributes_csv_is_read_in_image_order_with_any_binary_spelling(tmp_path):
+    for name in ("a.png", "b.png", "c.png"):
+        solid(tmp_path / name, (1, 2, 3))
+    (tmp_path / "attributes.csv").write_text(
+        "smiling,filename,glasses\r\n1,c.png,TRUE\r\n-1,a.png,false\r\n0,b.png,true\r\n"
+    )
+    data = images.load_folder(tmp_path, DataOptions(limit=2))
+    assert data.attribute_names == ("smiling", "glasses")
+    assert data.attributes.tolist() == [[0, 0], [0, 1]]
+
+
+def test_a_csv_elsewhere_without_a_file_header_uses_its_first_column(tmp_path):
+    solid(tmp_path / "a.png", (1, 2, 3))
+    solid(tmp_path / "b.png", (1, 2, 3))
+    csv = tmp_path.parent / "labels.csv"
+    csv.write_text("name,Smiling\nb.png,1\na.png,0\n")
+    data = load_dataset("folder", tmp_path, DataOptions(attributes_csv=str(csv)))
+    assert data.attribute_names == ("Smiling",) and data.attributes.tolist() == [[0], [1]]
+
+
+def test_a_changed_image_is_decoded_again_not_served_from_the_cache(tmp_path):
+    solid(tmp_path / "a.png", (255, 0, 0))
+    assert images.load_folder(tmp_path, DataOptions(image_size=4)).images[0, 0, 0, 0] == 1.0
+    solid(tmp_path / "a.png", (0, 0, 255), size=(20, 17))
+    assert images.load_folder(tmp_path, DataOptions(image_size=4)).images[0, 0, 0, 0] == 0.0
+    assert len(leftovers()) == 2
+
+
+def png_claiming(path: Path, w: int, h: int) -> Path:
+    """A tiny PNG whose header claims w x h pixels: decoding it would fail, reading its size not."""
+    Image.new("L", (1, 1)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = struct.pack(">II", w, h) + data[24:29]
+    data[16:33] = ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    path.write_bytes(bytes(data))
+    return path
+
+
+# Header sizes past our limits (4096 px a side, 16 MP), and past twice Pillow's own bomb limit.
+HUGE = {"too wide": (5000, 10), "too many pixels": (4000, 4001), "bomb": (20_000, 20_000)}
+
+
+def truncated_jpeg(path: Path) -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (16, 20, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path)
+    path.write_bytes(path.read_bytes()[:-300])
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("corrupt", r"b.png: unreadable image \(cannot identify image file"),
+        ("truncated", r"b.jpg: unreadable image \((?i:.*truncated)"),
+        ("too wide", r"b.png: 5000x10 px is too large"),
+        ("too many pixels", r"b.png: 4000x4001 px is too large"),
+        ("bomb", r"b.png: too large"),
+        ("odd size", r"b.png: 20x17 px, but .*a.png is 20x16 px; all images must share one size"),
+    ],
+)
+def test_a_bad_image_is_named_and_caches_nothing(tmp_path, damage, message):
+    solid(tmp_path / "a.png", (1, 2, 3))
+    if damage == "corrupt":
+        (tmp_path / "b.png").write_bytes(b"\x89PNG not really")
+    elif damage == "truncated":
+        truncated_jpeg(tmp_path / "b.jpg")
+    elif damage == "odd size":
+        solid(tmp_path / "b.png", (1, 2, 3), (20, 17))
+    else:  # headers that claim a huge image: rejected before any pixel is decoded
+        png_claiming(tmp_path / "b.png", *HUGE[damage])
+    with pytest.raises(DatasetError, match=message):
+        images.load_folder(tmp_path, DataOptions())
+    assert leftovers() == []
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+@pytest.mark.parametrize(
+    ("csv", "message"),
+    [
+        ("file,smiling\na.png,1\n", r"attributes.csv: no row for 1 images: b.png"),
+        ("file,smiling\na.png,1\nb.png,0\nz.png,1\n", r"rows for 1 files not in .*: z.png"),
+        ("file,smiling\na.png,1\nb.png,maybe\n", r"row 3, column smiling: 'maybe' is not binary"),
+        ("file,smiling\na.png\nb.png,0\n", r"attributes.csv: row 2 has 1 columns, the header 2"),
+        ("file,smiling\na.png,1\nb.png,0\na.png,0\n", r"row 4: a.png is listed twice"),
+        ("file\na.png\nb.png\n", r"the header needs a file column and uniquely named attributes"),
+        ("", r"attributes.csv: empty"),
+    ],
+)
+def test_a_bad_attributes_csv_is_named_and_caches_nothing(tmp_path, csv, message):
+    solid(tmp_path / "a.png", (1, 2, 3))
+    solid(tmp_path / "b.png", (1, 2, 3))
+    (tmp_path / "attributes.csv").write_text(csv)
+    with pytest.raises(DatasetError, match=message):
+        images.load_folder(tmp_path, DataOptions())
+    assert leftovers() == []
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [("absent", r"absent: no such folder"), ("empty", r"empty: no images in this folder")],
+)
+def test_a_missing_or_empty_folder_is_named(tmp_path, setup, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no images")
+    assert images.locate_folder(tmp_path / setup) is None
+    with pytest.raises(DatasetError, match=message):
+        images.load_folder(tmp_path / setup, DataOptions())
+
+
+def test_a_named_attributes_csv_that_is_absent_is_an_error(tmp_path):
+    solid(tmp_path / "a.png", (1, 2, 3))
+    with pytest.raises(DatasetError, match=r"nope.csv: missing \(the attributes CSV\)"):
+        images.load_folder(tmp_path, DataOptions(attributes_csv=str(tmp_path / "nope.csv")))

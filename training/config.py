@@ -1,0 +1,117 @@
+"""Frozen, validated configs for models and training: plain values, built by the CLI or the app."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+MODEL_KINDS = ("ae", "vae")
+ARCHITECTURES = ("mlp", "conv")
+LIKELIHOODS = ("bernoulli", "gaussian")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def _check(condition: bool, field: str, message: str) -> None:
+    if not condition:
+        raise ValueError(f"{field}: {message}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What a model is: enough to rebuild it from a checkpoint.
+
+    image_shape: (C, H, W) of the input images
+    hidden:      MLP hidden sizes, encoder order (the decoder mirrors them)
+    channels:    conv channels per stride-2 layer, encoder order (the decoder mirrors them)
+    likelihood:  "bernoulli" (BCE, for images in [0, 1] read as pixel probabilities)
+                 or "gaussian" (squared error)
+    """
+
+    kind: str = "vae"
+    arch: str = "mlp"
+    image_shape: tuple[int, int, int] = (1, 8, 8)
+    latent_dim: int = 2
+    hidden: tuple[int, ...] = (512,)
+    channels: tuple[int, ...] = (32, 64, 128, 256)
+    likelihood: str = "bernoulli"
+
+    def __post_init__(self) -> None:
+        _check(self.kind in MODEL_KINDS, "kind", f"must be one of {MODEL_KINDS}, got {self.kind!r}")
+        _check(self.arch in ARCHITECTURES, "arch", f"must be one of {ARCHITECTURES}, got {self.arch!r}")
+        _check(
+            self.likelihood in LIKELIHOODS,
+            "likelihood",
+            f"must be one of {LIKELIHOODS}, got {self.likelihood!r}",
+        )
+        _check(
+            len(self.image_shape) == 3 and all(int(s) >= 1 for s in self.image_shape),
+            "image_shape",
+            f"must be (C, H, W) of positive ints, got {self.image_shape}",
+        )
+        _check(1 <= self.latent_dim <= 4096, "latent_dim", f"must be in [1, 4096], got {self.latent_dim}")
+        _check(all(1 <= h <= 65536 for h in self.hidden), "hidden", f"sizes must be >= 1: {self.hidden}")
+        _check(
+            len(self.channels) >= 1 and all(1 <= c <= 4096 for c in self.channels),
+            "channels",
+            f"must be one or more sizes >= 1: {self.channels}",
+        )
+        if self.arch == "conv":
+            _check(
+                min(self.image_shape[1:]) >= 2 ** len(self.channels),
+                "channels",
+                f"{len(self.channels)} stride-2 layers need images of at least "
+                f"{2 ** len(self.channels)} px, got {self.image_shape[1:]}",
+            )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is fitted. AE and VAE trained "side by side" share one TrainConfig.
+
+    beta:        weight on the VAE's KL term (1 = the ELBO; 0 = reconstruction only)
+    noise_std:   denoising AE: Gaussian noise added to inputs, the clean image is the target
+    sparsity:    sparse AE: weight of the L1 penalty on the code
+    binarize:    dynamically binarize each batch (x ~ Bernoulli(pixel)), the standard protocol
+                 for likelihoods on MNIST
+    precision:   "auto" uses bf16 autocast only on CPUs with native bf16, else fp32
+    compile:     torch.compile the model (seconds of warm-up: never for interactive runs)
+    """
+
+    epochs: int = 10
+    batch_size: int = 512
+    lr: float = 1e-3
+    beta: float = 1.0
+    noise_std: float = 0.0
+    sparsity: float = 0.0
+    binarize: bool = False
+    seed: int = 0
+    precision: str = "auto"
+    compile: bool = False
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.epochs <= 100_000, "epochs", f"must be in [1, 100000], got {self.epochs}")
+        _check(
+            1 <= self.batch_size <= 1 << 20, "batch_size", f"must be >= 1, got {self.batch_size}"
+        )
+        _check(0 < self.lr <= 10, "lr", f"must be in (0, 10], got {self.lr}")
+        _check(0 <= self.beta <= 1000, "beta", f"must be in [0, 1000], got {self.beta}")
+        _check(0 <= self.noise_std <= 10, "noise_std", f"must be in [0, 10], got {self.noise_std}")
+        _check(0 <= self.sparsity <= 1000, "sparsity", f"must be in [0, 1000], got {self.sparsity}")
+        _check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        _check(self.precision in PRECISIONS, "precision", f"must be one of {PRECISIONS}")
+        _check(self.device in ("auto", "cpu", "cuda"), "device", "must be auto, cpu or cuda")
+
+
+def config_to_dict(config: ModelConfig | TrainConfig) -> dict:
+    """Plain JSON-able dict of a config."""
+    return asdict(config)
+
+
+def config_from_dict(cls: type, data: dict):
+    """Rebuild a config from its dict; unknown keys are refused, lists become tuples."""
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**values)

@@ -1,0 +1,13 @@
+"""Datasets: one value type for every image source, found by name."""
+
+from training.data.dataset import Dataset, DatasetError
+from training.data.registry import DEFAULT_DATASET, DataOptions, available_datasets, load_dataset
+
+__all__ = [
+    "DEFAULT_DATASET",
+    "DataOptions",
+    "Dataset",
+    "DatasetError",
+    "available_datasets",
+    "load_dataset",
+]

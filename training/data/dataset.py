@@ -1,0 +1,139 @@
+"""The one dataset value every image source produces, plus the on-disk cache they share."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+TEST_FRACTION = 0.1
+SPLIT_SEED = 0
+
+
+class DatasetError(Exception):
+    """Bad or missing data. The message names the file and the problem."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images with optional labels and binary attributes, and a fixed train/test split.
+
+    images:      (N, C, H, W) float32 in [0, 1]
+    test_mask:   (N,) bool, True for the held-out test images
+    labels:      (N,) int64 class indices into class_names, or None
+    attributes:  (N, A) uint8 in {0, 1}, columns named by attribute_names, or None
+    source:      where the data was found (a folder, a package, "generated", ...)
+    """
+
+    name: str
+    images: np.ndarray
+    test_mask: np.ndarray
+    description: str
+    labels: np.ndarray | None = None
+    class_names: tuple[str, ...] = ()
+    attributes: np.ndarray | None = None
+    attribute_names: tuple[str, ...] = ()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        x = self.images
+        if x.ndim != 4 or x.dtype != np.float32:
+            raise ValueError(f"images must be (N, C, H, W) float32, got {x.shape} {x.dtype}")
+        n = len(x)
+        if n == 0:
+            raise ValueError(f"dataset {self.name!r} has no images")
+        if self.test_mask.shape != (n,) or self.test_mask.dtype != bool:
+            raise ValueError(f"test_mask must be ({n},) bool")
+        if self.labels is not None and self.labels.shape != (n,):
+            raise ValueError(f"labels must be ({n},), got {self.labels.shape}")
+        if self.attributes is not None:
+            if self.attributes.shape != (n, len(self.attribute_names)):
+                raise ValueError(
+                    f"attributes must be ({n}, {len(self.attribute_names)}), "
+                    f"got {self.attributes.shape}"
+                )
+            if not np.isin(self.attributes, (0, 1)).all():
+                raise ValueError("attributes must be 0/1")
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.images)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return tuple(self.images.shape[1:])
+
+    def subset(self, mask: np.ndarray) -> Dataset:
+        """The images where mask is True, with their labels and attributes."""
+        return replace(
+            self,
+            images=self.images[mask],
+            test_mask=self.test_mask[mask],
+            labels=None if self.labels is None else self.labels[mask],
+            attributes=None if self.attributes is None else self.attributes[mask],
+        )
+
+    def split(self) -> tuple[Dataset, Dataset]:
+        """(train, test), the same every time for the same data."""
+        return self.subset(~self.test_mask), self.subset(self.test_mask)
+
+    def fingerprint(self) -> str:
+        """A short hash of the images, labels and split: checkpoints record which data they saw."""
+        h = hashlib.sha256()
+        h.update(str(self.images.shape).encode())
+        # Quantized to bytes: the same data loaded twice (or from a cache) hashes the same.
+        h.update(np.round(self.images * 255).astype(np.uint8).tobytes())
+        h.update(self.test_mask.tobytes())
+        if self.labels is not None:
+            h.update(self.labels.astype(np.int64).tobytes())
+        return h.hexdigest()[:16]
+
+
+def seeded_test_mask(n_samples: int, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED):
+    """(n_samples,) bool with round(test_fraction * n) True entries at seeded random places."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(n_samples, dtype=bool)
+    n_test = max(1, round(test_fraction * n_samples)) if n_samples > 1 else 0
+    mask[rng.permutation(n_samples)[:n_test]] = True
+    return mask
+
+
+def to_float_images(images_uint8: np.ndarray) -> np.ndarray:
+    """uint8 (N, C, H, W) in 0..255 -> float32 in [0, 1]."""
+    return images_uint8.astype(np.float32) / np.float32(255)
+
+
+def cache_dir() -> Path:
+    """Where built and downloaded data lives: $LATENT_EXPLORER_CACHE or ~/.cache/latent-explorer."""
+    root = os.environ.get("LATENT_EXPLORER_CACHE") or Path.home() / ".cache" / "latent-explorer"
+    return Path(root)
+
+
+def save_arrays_atomically(path: Path, **arrays: np.ndarray) -> None:
+    """Write an .npz so that a crash mid-write never leaves a half-written cache file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_cached_arrays(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file, or None when it is missing or unreadable (then it is rebuilt)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError):
+        path.unlink(missing_ok=True)
+        return None

@@ -1,0 +1,160 @@
+"""The one training loop: any model, any data, with progress callbacks, cancel and NaN guard.
+
+Fast on a CPU because the whole dataset is one tensor (no per-sample loader), batches are large,
+bf16 autocast is used where the CPU computes bf16 natively, and Adam is fused where available.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from training.config import TrainConfig
+from training.losses import loss_terms
+from training.models import AE
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report: where training is and the latest batch's loss terms (nats/image)."""
+
+    step: int
+    n_steps: int
+    epoch: int  # 1-based
+    n_epochs: int
+    terms: dict[str, float]
+
+
+@dataclass
+class FitResult:
+    """status: "finished", "cancelled" or "diverged"; history holds one dict per finished epoch
+    with the mean of each loss term over that epoch."""
+
+    status: str
+    message: str
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    samples_per_s: float = 0.0
+    precision: str = "fp32"
+    device: str = "cpu"
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """CUDA when present (or asked for), else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU has bf16 instructions (AVX512-BF16 or AMX): elsewhere bf16 is slower."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
+def make_optimizer(model: AE, lr: float) -> torch.optim.Optimizer:
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except (RuntimeError, TypeError):  # no fused kernel for this device or build
+        return torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def fit(
+    model: AE,
+    images: np.ndarray | torch.Tensor,
+    config: TrainConfig,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+    report_every: int = 10,
+) -> FitResult:
+    """Train model in place on images (N, C, H, W) in [0, 1].
+
+    The same config.seed gives the same batches, noise and weights, so an AE and a VAE fitted
+    with one config see the data in the same order. On a NaN/inf loss the weights of the last
+    finished epoch are restored and status is "diverged".
+    """
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    model.to(device).train()
+    data = torch.as_tensor(images, dtype=torch.float32).to(device)
+    n = len(data)
+    batch_size = min(config.batch_size, n)
+    steps_per_epoch = n // batch_size  # the ragged last batch is dropped; order changes each epoch
+    n_steps = steps_per_epoch * config.epochs
+    shuffle_gen = torch.Generator().manual_seed(config.seed)
+    noise_gen = torch.Generator(device).manual_seed(config.seed + 1)
+    optimizer = make_optimizer(model, config.lr)
+    net = torch.compile(model) if config.compile else model
+    last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    result = FitResult("finished", "", precision=precision, device=str(device))
+    start, step = time.perf_counter(), 0
+
+    def batch_terms(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if config.binarize:
+            x = torch.bernoulli(x, generator=noise_gen)
+        inputs = x
+        if config.noise_std > 0:
+            noise = torch.randn(x.shape, generator=noise_gen, device=device)
+            inputs = (x + config.noise_std * noise).clamp(0, 1)
+        eps = torch.randn((len(x), model.config.latent_dim), generator=noise_gen, device=device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            out = net(inputs, eps)
+        out = type(out)(*(t if t is None else t.float() for t in out))
+        return loss_terms(out, x, model.config.likelihood, config.beta, config.sparsity)
+
+    for epoch in range(1, config.epochs + 1):
+        order = torch.randperm(n, generator=shuffle_gen).to(device)
+        sums: dict[str, torch.Tensor] = {}
+        for i in range(steps_per_epoch):
+            if cancel is not None and cancel.is_set():
+                result.status, result.message = "cancelled", f"cancelled in epoch {epoch}"
+                break
+            terms = batch_terms(data[order[i * batch_size : (i + 1) * batch_size]])
+            if not torch.isfinite(terms["total"]):
+                model.load_state_dict(last_good)
+                result.status = "diverged"
+                result.message = (
+                    f"loss became {terms['total'].item()} at step {step + 1} (epoch {epoch}): "
+                    f"restored the weights from the end of epoch {epoch - 1}. "
+                    f"Try a lower learning rate (now {config.lr:g})."
+                )
+                break
+            optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            optimizer.step()
+            step += 1
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v.detach()
+            if on_progress is not None and (step % report_every == 0 or i == steps_per_epoch - 1):
+                values = {k: v.item() for k, v in terms.items()}
+                on_progress(Progress(step, n_steps, epoch, config.epochs, values))
+        if result.status != "finished":
+            break
+        result.history.append({k: v.item() / steps_per_epoch for k, v in sums.items()})
+        last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    result.seconds = time.perf_counter() - start
+    result.samples_per_s = step * batch_size / max(result.seconds, 1e-9)
+    if result.status == "finished":
+        result.message = f"trained {config.epochs} epochs in {result.seconds:.1f} s"
+    model.eval()
+    return result
+
+
+def epochs_for_steps(n_samples: int, batch_size: int, n_steps: int) -> int:
+    """How many epochs give at least n_steps optimizer steps."""
+    return max(1, math.ceil(n_steps / max(1, n_samples // min(batch_size, n_samples))))

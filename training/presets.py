@@ -1,0 +1,48 @@
+"""Sensible default model shapes for a dataset, shared by the CLI and the app."""
+
+from __future__ import annotations
+
+from training.config import ModelConfig
+
+CONV_CHANNELS = (32, 64, 128, 256)
+MIN_CONV_FEATURE_SIZE = 4  # stop halving before feature maps get smaller than 4x4
+
+
+def default_arch(image_shape: tuple[int, int, int]) -> str:
+    """An MLP for small grey images (digits, MNIST), convolutions for larger or colour ones."""
+    c, h, w = image_shape
+    return "mlp" if c == 1 and h * w <= 28 * 28 else "conv"
+
+
+def default_hidden(image_shape: tuple[int, int, int]) -> tuple[int, ...]:
+    c, h, w = image_shape
+    return (512,) if c * h * w >= 28 * 28 else (256,)
+
+
+def default_channels(image_shape: tuple[int, int, int]) -> tuple[int, ...]:
+    """As many stride-2 layers as keep the last feature map at least 4 px on a side (>= 1)."""
+    side = min(image_shape[1:])
+    n_layers = 1
+    while n_layers < len(CONV_CHANNELS) and side >> (n_layers + 1) >= MIN_CONV_FEATURE_SIZE:
+        n_layers += 1
+    return CONV_CHANNELS[:n_layers]
+
+
+def default_model_config(
+    image_shape: tuple[int, int, int],
+    kind: str,
+    arch: str | None = None,
+    latent_dim: int = 2,
+    hidden: tuple[int, ...] | None = None,
+    likelihood: str = "bernoulli",
+) -> ModelConfig:
+    """A model config for images of image_shape; None arguments take the defaults above."""
+    return ModelConfig(
+        kind=kind,
+        arch=arch or default_arch(image_shape),
+        image_shape=tuple(image_shape),
+        latent_dim=latent_dim,
+        hidden=hidden or default_hidden(image_shape),
+        channels=default_channels(image_shape),
+        likelihood=likelihood,
+    )
