@@ -21,16 +21,22 @@ from training.data import load_dataset
 from training.fit import fit
 from training.models import build_model
 
-CONFIG = ModelConfig(kind="vae", arch="conv", image_shape=(3, 16, 16), channels=(8, 16),
-                     latent_dim=4)
+CONFIG = ModelConfig(
+    kind="vae", arch="conv", image_shape=(3, 16, 16), channels=(8, 16), latent_dim=4
+)
 
 
 @pytest.fixture
 def saved(tmp_path):
     model = build_model(CONFIG, seed=1)
-    path = save_checkpoint(tmp_path / "vae.safetensors", model, TrainConfig(epochs=2),
-                           {"name": "faces", "fingerprint": "abc"}, {"recon_mse": 0.01},
-                           [{"recon": 1.0, "kl": 2.0, "total": 3.0}])
+    path = save_checkpoint(
+        tmp_path / "vae.safetensors",
+        model,
+        TrainConfig(epochs=2),
+        {"name": "faces", "fingerprint": "abc"},
+        {"recon_mse": 0.01},
+        [{"recon": 1.0, "kl": 2.0, "total": 3.0}],
+    )
     return model, path
 
 
@@ -48,8 +54,9 @@ def rewrite_metadata(path: Path, change) -> Path:
 def test_round_trip_is_bit_identical(saved):
     model, path = saved
     ckpt = load_checkpoint(path)
-    for (key, want), got in zip(model.state_dict().items(), ckpt.model.state_dict().values(),
-                                strict=True):
+    for (key, want), got in zip(
+        model.state_dict().items(), ckpt.model.state_dict().values(), strict=True
+    ):
         assert got.dtype == want.dtype
         assert torch.equal(got, want), key
     assert ckpt.config == CONFIG
@@ -59,7 +66,9 @@ def test_round_trip_is_bit_identical(saved):
     assert ckpt.history[0]["kl"] == 2.0
     assert ckpt.versions["torch"] == torch.__version__
     x = torch.rand(2, 3, 16, 16)
-    assert torch.equal(ckpt.model.decode(ckpt.model.encode(x)), model.eval().decode(model.encode(x)))
+    assert torch.equal(
+        ckpt.model.decode(ckpt.model.encode(x)), model.eval().decode(model.encode(x))
+    )
 
 
 def test_a_trained_model_with_its_dataset_round_trips(tmp_path):
@@ -72,8 +81,10 @@ def test_a_trained_model_with_its_dataset_round_trips(tmp_path):
     assert ckpt.dataset["fingerprint"] == data.fingerprint()
     assert ckpt.dataset["class_names"] == list(data.class_names)
     assert ckpt.history == result.history
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
-                                                 ckpt.model.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), ckpt.model.state_dict().values(), strict=True)
+    )
 
 
 def test_loads_from_bytes_like_an_upload(saved):

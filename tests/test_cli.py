@@ -9,19 +9,45 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "training", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "training", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
 def test_fit_then_evaluate_json_on_digits(tmp_path):
-    fitted = run("fit", "--dataset", "digits", "--model", "ae", "--model", "vae",
-                 "--latent-dim", "2", "--epochs", "5", "--seed", "1", "--out", str(tmp_path))
+    fitted = run(
+        "fit",
+        "--dataset",
+        "digits",
+        "--model",
+        "ae",
+        "--model",
+        "vae",
+        "--latent-dim",
+        "2",
+        "--epochs",
+        "5",
+        "--seed",
+        "1",
+        "--out",
+        str(tmp_path),
+    )
     assert fitted.returncode == 0, fitted.stderr
     assert (tmp_path / "ae.safetensors").is_file() and (tmp_path / "vae.safetensors").is_file()
     assert "recon" in fitted.stderr and "kl" in fitted.stderr  # the progress bar's loss terms
-    evaluated = run("evaluate", str(tmp_path / "ae.safetensors"),
-                    str(tmp_path / "vae.safetensors"), "--iw-samples", "8", "--json")
+    evaluated = run(
+        "evaluate",
+        str(tmp_path / "ae.safetensors"),
+        str(tmp_path / "vae.safetensors"),
+        "--iw-samples",
+        "8",
+        "--json",
+    )
     assert evaluated.returncode == 0, evaluated.stderr
     rows = [json.loads(line) for line in evaluated.stdout.splitlines()]
     assert [r["model"] for r in rows] == ["ae", "vae"]

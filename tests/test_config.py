@@ -10,8 +10,11 @@ from training.config import ModelConfig, TrainConfig, config_from_dict, config_t
         (ModelConfig, {"arch": "transformer"}, "arch"),
         (ModelConfig, {"latent_dim": 0}, "latent_dim"),
         (ModelConfig, {"image_shape": (1, 0, 8)}, "image_shape"),
-        (ModelConfig, {"arch": "conv", "image_shape": (1, 8, 8), "channels": (8, 8, 8, 8)},
-         "channels"),
+        (
+            ModelConfig,
+            {"arch": "conv", "image_shape": (1, 8, 8), "channels": (8, 8, 8, 8)},
+            "channels",
+        ),
         (ModelConfig, {"likelihood": "laplace"}, "likelihood"),
         (TrainConfig, {"epochs": 0}, "epochs"),
         (TrainConfig, {"lr": -1.0}, "lr"),

@@ -85,15 +85,16 @@ def test_evaluate_reports_every_metric_for_a_vae(digits, trained_vae):
     assert m["n_test"] == digits.test_mask.sum()
     assert 0.3 < m["probe_accuracy"] <= 1.0  # 2-D codes of digits separate several classes
     assert m["nll_iw"] <= m["neg_elbo"] + 0.5
-    assert 0 < m["recon_mse"] and 0 < m["pca_mse"]
+    assert m["recon_mse"] > 0 and m["pca_mse"] > 0
 
 
 def test_evaluate_probes_attributes_when_there_are_no_classes(digits):
     from dataclasses import replace
 
     attrs = (digits.labels[:, None] == np.array([[0, 1]])).astype(np.uint8)
-    ds = replace(digits, labels=None, class_names=(), attributes=attrs,
-                 attribute_names=("is_zero", "is_one"))
+    ds = replace(
+        digits, labels=None, class_names=(), attributes=attrs, attribute_names=("is_zero", "is_one")
+    )
     model = build_model(ModelConfig(kind="ae", image_shape=ds.image_shape, hidden=(32,)))
     m = evaluate(model, ds)
     assert "neg_elbo" not in m

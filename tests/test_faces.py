@@ -8,9 +8,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from training.data import faces
+from training.data import DataOptions, faces, load_dataset
 from training.data.faces import ATTRIBUTE_NAMES, generate_faces, load_faces, render_faces
-from training.data.registry import DataOptions, load_dataset
 
 # Windows (rows, cols) of a 32 px face that hold the mouth and the eyes whatever the pose.
 MOUTH_32 = (slice(19, 29), slice(9, 23))

@@ -96,8 +96,16 @@ def test_cancel_from_another_thread_stops_training():
 
     model, outcome = small(), {}
     worker = threading.Thread(
-        target=lambda: outcome.update(r=fit(model, images(4096), fp32(epochs=10_000),
-                                            on_progress=on_progress, cancel=cancel, report_every=1))
+        target=lambda: outcome.update(
+            r=fit(
+                model,
+                images(4096),
+                fp32(epochs=10_000),
+                on_progress=on_progress,
+                cancel=cancel,
+                report_every=1,
+            )
+        )
     )
     worker.start()
     assert started.wait(30)
@@ -129,8 +137,9 @@ def test_nan_loss_restores_the_last_good_weights_and_says_why():
 
 
 def test_a_huge_learning_rate_diverges_without_leaving_nan_weights():
-    model = build_model(ModelConfig(kind="vae", image_shape=SHAPE, hidden=(32,),
-                                    likelihood="gaussian"))
+    model = build_model(
+        ModelConfig(kind="vae", image_shape=SHAPE, hidden=(32,), likelihood="gaussian")
+    )
     result = fit(model, images(), fp32(epochs=50, lr=10.0))
     assert all(torch.isfinite(v).all() for v in model.state_dict().values())
     assert result.status in {"diverged", "finished"}

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.data import idx
+from training.data import DataOptions, idx
 from training.data.dataset import DatasetError, cache_dir
-from training.data.registry import DataOptions
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

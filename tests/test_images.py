@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from training.data import images
+from training.data import DataOptions, images, load_dataset
 from training.data.dataset import DatasetError, cache_dir, seeded_test_mask
-from training.data.registry import DataOptions, load_dataset
 
 # fmt: off
 CELEBA_NAMES = [

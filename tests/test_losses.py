@@ -2,7 +2,8 @@ import math
 
 import pytest
 import torch
-from torch.distributions import Bernoulli, Normal, kl_divergence as torch_kl
+from torch.distributions import Bernoulli, Normal
+from torch.distributions import kl_divergence as torch_kl
 
 from training.losses import (
     gaussian_log_density,
@@ -69,11 +70,13 @@ def test_loss_terms_weight_kl_by_beta_and_code_by_sparsity():
 
 def test_an_autoencoder_has_no_kl_term():
     z = torch.zeros(2, 3)
-    terms = loss_terms(ModelOutput(torch.zeros(2, 1, 2, 2), z, z, None), torch.ones(2, 1, 2, 2),
-                       "bernoulli")
+    terms = loss_terms(
+        ModelOutput(torch.zeros(2, 1, 2, 2), z, z, None), torch.ones(2, 1, 2, 2), "bernoulli"
+    )
     assert set(terms) == {"recon", "total"}
 
 
 def test_sparsity_penalty_is_the_l1_norm():
-    assert torch.equal(sparsity_penalty(torch.tensor([[1.0, -2.0], [0.0, 0.5]])),
-                       torch.tensor([3.0, 0.5]))
+    assert torch.equal(
+        sparsity_penalty(torch.tensor([[1.0, -2.0], [0.0, 0.5]])), torch.tensor([3.0, 0.5])
+    )

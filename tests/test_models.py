@@ -55,11 +55,11 @@ def test_reparameterization_lets_gradients_reach_mu_and_logvar():
 def test_same_seed_gives_the_same_initial_weights_and_another_seed_does_not():
     config = ModelConfig(kind="vae", arch="conv", image_shape=(3, 16, 16), channels=(8, 16))
     a, b, c = build_model(config, seed=3), build_model(config, seed=3), build_model(config, seed=4)
-    for (name, wa), wb, wc in zip(a.state_dict().items(), b.state_dict().values(),
-                                  c.state_dict().values(), strict=True):
+    for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(wa, wb), name
-    assert not all(torch.equal(wa, wc) for wa, wc in zip(a.parameters(), c.parameters(),
-                                                            strict=True))
+    assert not all(
+        torch.equal(wa, wc) for wa, wc in zip(a.parameters(), c.parameters(), strict=True)
+    )
 
 
 def test_building_a_model_leaves_the_global_random_state_alone():
@@ -78,8 +78,11 @@ def test_each_model_overfits_one_batch(kind, arch):
     x = (torch.rand(8, *shape, generator=gen) > 0.5).float()
     model = build_model(default_model_config(shape, kind, arch=arch, latent_dim=8), seed=0)
     before = loss_terms(model(x), x, "bernoulli")["recon"].item()
-    result = fit(model, x.numpy(), TrainConfig(epochs=300, batch_size=8, lr=3e-3, beta=0.01,
-                                               precision="fp32"))
+    result = fit(
+        model,
+        x.numpy(),
+        TrainConfig(epochs=300, batch_size=8, lr=3e-3, beta=0.01, precision="fp32"),
+    )
     after = loss_terms(model(x), x, "bernoulli")["recon"].item()
     assert result.status == "finished"
     assert after < 0.1 * before, (before, after)

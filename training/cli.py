@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from training.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
@@ -38,23 +37,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit_cmd = commands.add_parser("fit", help="train an AE and/or a VAE side by side")
     add_data_arguments(fit_cmd)
-    fit_cmd.add_argument("--model", action="append", choices=MODEL_KINDS,
-                         help="repeat for several (default: --model ae --model vae)")
+    fit_cmd.add_argument(
+        "--model",
+        action="append",
+        choices=MODEL_KINDS,
+        help="repeat for several (default: --model ae --model vae)",
+    )
     fit_cmd.add_argument("--latent-dim", type=int, default=2)
-    fit_cmd.add_argument("--arch", choices=ARCHITECTURES,
-                         help="default: mlp up to 28x28 grey, conv for larger or colour images")
+    fit_cmd.add_argument(
+        "--arch",
+        choices=ARCHITECTURES,
+        help="default: mlp up to 28x28 grey, conv for larger or colour images",
+    )
     fit_cmd.add_argument("--hidden", type=int, nargs="+", help="MLP hidden sizes, e.g. 512 256")
     fit_cmd.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
     fit_cmd.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     fit_cmd.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     fit_cmd.add_argument("--lr", type=float, default=TrainConfig.lr)
     fit_cmd.add_argument("--beta", type=float, default=1.0, help="weight of the VAE's KL term")
-    fit_cmd.add_argument("--denoise", type=float, default=0.0, metavar="STD",
-                         help="denoising AE: train on inputs with this much Gaussian noise")
-    fit_cmd.add_argument("--sparse", type=float, default=0.0, metavar="WEIGHT",
-                         help="sparse AE: L1 penalty weight on the code")
-    fit_cmd.add_argument("--binarize", action="store_true",
-                         help="dynamically binarize batches (the binarized-MNIST protocol)")
+    fit_cmd.add_argument(
+        "--denoise",
+        type=float,
+        default=0.0,
+        metavar="STD",
+        help="denoising AE: train on inputs with this much Gaussian noise",
+    )
+    fit_cmd.add_argument(
+        "--sparse",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="sparse AE: L1 penalty weight on the code",
+    )
+    fit_cmd.add_argument(
+        "--binarize",
+        action="store_true",
+        help="dynamically binarize batches (the binarized-MNIST protocol)",
+    )
     fit_cmd.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     fit_cmd.add_argument("--compile", action="store_true", help="torch.compile (slow start)")
     fit_cmd.add_argument("--seed", type=int, default=0)
@@ -63,8 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev = commands.add_parser("evaluate", help="metrics of checkpoints on their test split")
     ev.add_argument("checkpoints", nargs="+", metavar="CKPT")
     add_data_arguments(ev, dataset_default=None)
-    ev.add_argument("--iw-samples", type=int, default=0, metavar="K",
-                    help="importance-weighted NLL with K samples (VAEs)")
+    ev.add_argument(
+        "--iw-samples",
+        type=int,
+        default=0,
+        metavar="K",
+        help="importance-weighted NLL with K samples (VAEs)",
+    )
     ev.add_argument("--json", action="store_true", help="one JSON object per checkpoint")
     return parser
 
@@ -79,8 +103,9 @@ def add_data_arguments(cmd: argparse.ArgumentParser, dataset_default: str | None
 
 
 def data_options(args: argparse.Namespace, **overrides) -> DataOptions:
-    values = dict(limit=args.limit, image_size=args.image_size, grey=args.grey,
-                  attributes_csv=args.attributes)
+    values = dict(
+        limit=args.limit, image_size=args.image_size, grey=args.grey, attributes_csv=args.attributes
+    )
     return DataOptions(**{**values, **overrides})
 
 
@@ -97,34 +122,49 @@ def run_fit(args: argparse.Namespace) -> int:
     train, _ = dataset.split()
     print(f"{dataset.name}: {dataset.n_samples} images {dataset.image_shape} from {dataset.source}")
     config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
-        noise_std=args.denoise, sparsity=args.sparse, binarize=args.binarize, seed=args.seed,
-        precision=args.precision, compile=args.compile,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        beta=args.beta,
+        noise_std=args.denoise,
+        sparsity=args.sparse,
+        binarize=args.binarize,
+        seed=args.seed,
+        precision=args.precision,
+        compile=args.compile,
     )
     failed = False
     for kind in dict.fromkeys(args.model or MODEL_KINDS):  # ordered, without repeats
         model_config = default_model_config(
-            dataset.image_shape, kind, arch=args.arch, latent_dim=args.latent_dim,
-            hidden=tuple(args.hidden) if args.hidden else None, likelihood=args.likelihood,
+            dataset.image_shape,
+            kind,
+            arch=args.arch,
+            latent_dim=args.latent_dim,
+            hidden=tuple(args.hidden) if args.hidden else None,
+            likelihood=args.likelihood,
         )
         model = build_model(model_config, seed=args.seed)
         result = fit_with_progress_bar(model, train.images, config, kind)
-        print(f"{kind}: {result.message} ({result.samples_per_s:,.0f} samples/s, "
-              f"{result.precision} on {result.device})")
+        print(
+            f"{kind}: {result.message} ({result.samples_per_s:,.0f} samples/s, "
+            f"{result.precision} on {result.device})"
+        )
         if result.status == "diverged":
             failed = True
             if not result.history:
                 print(f"{kind}: no epoch finished, nothing saved", file=sys.stderr)
                 continue
         metrics = evaluate(model, dataset)
-        path = save_checkpoint(Path(args.out) / f"{kind}.safetensors", model, config, dataset,
-                               metrics, result.history)
+        path = save_checkpoint(
+            Path(args.out) / f"{kind}.safetensors", model, config, dataset, metrics, result.history
+        )
         print(f"{kind}: saved {path}  " + format_metrics(metrics))
     return 1 if failed else 0
 
 
 def fit_with_progress_bar(model, images, config: TrainConfig, kind: str) -> FitResult:
     with tqdm(total=1, desc=kind, unit="step", dynamic_ncols=True) as bar:
+
         def on_progress(p: Progress) -> None:
             bar.total = p.n_steps
             bar.update(p.step - bar.n)
@@ -144,13 +184,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
         options = data_options(args, image_size=args.image_size or h, grey=args.grey or c == 1)
         dataset = load_dataset(name, args.data_dir, options)
         if dataset.image_shape != ckpt.config.image_shape:
-            raise CliError(f"{path}: model takes images {ckpt.config.image_shape}, "
-                           f"{name} has {dataset.image_shape}")
+            raise CliError(
+                f"{path}: model takes images {ckpt.config.image_shape}, "
+                f"{name} has {dataset.image_shape}"
+            )
         if dataset.fingerprint() != ckpt.dataset.get("fingerprint"):
             print(f"note: {path} was trained on other data than this {name}", file=sys.stderr)
         metrics = evaluate(ckpt.model, dataset, iw_samples=args.iw_samples)
-        print(json.dumps({"checkpoint": str(path), **metrics}) if args.json
-              else f"{path}: " + format_metrics(metrics))
+        print(
+            json.dumps({"checkpoint": str(path), **metrics})
+            if args.json
+            else f"{path}: " + format_metrics(metrics)
+        )
     return 0
 
 

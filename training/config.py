@@ -36,7 +36,9 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _check(self.kind in MODEL_KINDS, "kind", f"must be one of {MODEL_KINDS}, got {self.kind!r}")
-        _check(self.arch in ARCHITECTURES, "arch", f"must be one of {ARCHITECTURES}, got {self.arch!r}")
+        _check(
+            self.arch in ARCHITECTURES, "arch", f"must be one of {ARCHITECTURES}, got {self.arch!r}"
+        )
         _check(
             self.likelihood in LIKELIHOODS,
             "likelihood",
@@ -47,8 +49,16 @@ class ModelConfig:
             "image_shape",
             f"must be (C, H, W) of positive ints, got {self.image_shape}",
         )
-        _check(1 <= self.latent_dim <= 4096, "latent_dim", f"must be in [1, 4096], got {self.latent_dim}")
-        _check(all(1 <= h <= 65536 for h in self.hidden), "hidden", f"sizes must be >= 1: {self.hidden}")
+        _check(
+            1 <= self.latent_dim <= 4096,
+            "latent_dim",
+            f"must be in [1, 4096], got {self.latent_dim}",
+        )
+        _check(
+            all(1 <= h <= 65536 for h in self.hidden),
+            "hidden",
+            f"sizes must be >= 1: {self.hidden}",
+        )
         _check(
             len(self.channels) >= 1 and all(1 <= c <= 4096 for c in self.channels),
             "channels",

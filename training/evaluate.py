@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from training.data import Dataset
 from training.losses import gaussian_log_density, kl_divergence, reconstruction_loss
-from training.models import VAE, AE
+from training.models import AE, VAE
 
 MAX_FIT_SAMPLES = 20_000  # PCA and the probe are fitted on at most this many training images
 

@@ -42,7 +42,11 @@ def sparsity_penalty(z: torch.Tensor) -> torch.Tensor:
 
 
 def loss_terms(
-    out: ModelOutput, target: torch.Tensor, likelihood: str, beta: float = 1.0, sparsity: float = 0.0
+    out: ModelOutput,
+    target: torch.Tensor,
+    likelihood: str,
+    beta: float = 1.0,
+    sparsity: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """Batch means of each term and their weighted total (the quantity to minimise).
 

@@ -95,7 +95,9 @@ class ConvDecoder(nn.Module):
         for i, (c_in, c_out) in enumerate(zip(channels, [*channels[1:], c], strict=True)):
             (h_in, w_in), (h_out, w_out) = sizes[-1 - i], sizes[-2 - i]
             pad = (h_out - 2 * h_in, w_out - 2 * w_in)
-            layers.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, output_padding=pad))
+            layers.append(
+                nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, output_padding=pad)
+            )
             if i < len(channels) - 1:
                 layers.append(nn.ReLU())
         self.deconvs = nn.Sequential(*layers)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from training.config import ModelConfig
+import math
+
+from training.config import ModelConfig, TrainConfig
 
 CONV_CHANNELS = (32, 64, 128, 256)
 MIN_CONV_FEATURE_SIZE = 4  # stop halving before feature maps get smaller than 4x4
+TARGET_STEPS = 1200  # optimizer steps that bring the default models close to convergence
 
 
 def default_arch(image_shape: tuple[int, int, int]) -> str:
@@ -46,3 +49,12 @@ def default_model_config(
         channels=default_channels(image_shape),
         likelihood=likelihood,
     )
+
+
+def default_train_config(n_samples: int, **overrides) -> TrainConfig:
+    """Batch 128 for small datasets, 512 for large ones, and enough epochs for about
+    TARGET_STEPS steps (5 to 200 epochs); overrides win."""
+    batch_size = overrides.get("batch_size") or (128 if n_samples < 10_000 else 512)
+    steps_per_epoch = max(1, n_samples // batch_size)
+    epochs = min(200, max(5, math.ceil(TARGET_STEPS / steps_per_epoch)))
+    return TrainConfig(**{"epochs": epochs, "batch_size": batch_size, **overrides})

@@ -14,6 +14,30 @@ TEST_FRACTION = 0.1
 SPLIT_SEED = 0
 
 
+@dataclass(frozen=True)
+class DataOptions:
+    """How to load a source. Each source reads the fields that apply to it.
+
+    limit:          keep at most this many images (None: all)
+    image_size:     side of the square images to produce (None: the source's default)
+    grey:           for `folder`: one grey channel instead of RGB
+    attributes_csv: for `folder`: CSV of attributes (None: `attributes.csv` in the folder if any)
+    seed:           for `faces`: the generator's seed
+    """
+
+    limit: int | None = None
+    image_size: int | None = None
+    grey: bool = False
+    attributes_csv: str | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be >= 1, got {self.limit}")
+        if self.image_size is not None and not 4 <= self.image_size <= 512:
+            raise ValueError(f"image_size must be in [4, 512], got {self.image_size}")
+
+
 class DatasetError(Exception):
     """Bad or missing data. The message names the file and the problem."""
 

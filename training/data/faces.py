@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from training.data.dataset import (
+    DataOptions,
     Dataset,
     cache_dir,
     load_cached_arrays,
@@ -23,9 +23,6 @@ from training.data.dataset import (
     seeded_test_mask,
     to_float_images,
 )
-
-if TYPE_CHECKING:  # the registry imports this module, so only the type checker may import it back
-    from training.data.registry import DataOptions
 
 ATTRIBUTE_NAMES = ("Smiling", "Eyeglasses", "Blond_Hair", "Mouth_Slightly_Open", "Bangs")
 VERSION = 1  # bump whenever the drawing changes: the cache file name carries it

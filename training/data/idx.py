@@ -15,14 +15,10 @@ import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from training.data.dataset import Dataset, DatasetError, cache_dir, to_float_images
-
-if TYPE_CHECKING:  # the registry imports this module
-    from training.data.registry import DataOptions
+from training.data.dataset import DataOptions, Dataset, DatasetError, cache_dir, to_float_images
 
 # Where Debian's `dataset-fashion-mnist` package puts the files (tests monkeypatch this).
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from training.data.attribute_tables import read_attributes_csv, read_celeba_table, some_names
 from training.data.dataset import (
+    DataOptions,
     Dataset,
     DatasetError,
     cache_dir,
@@ -24,9 +24,6 @@ from training.data.dataset import (
     to_float_images,
 )
 from training.data.imagefiles import decode_images, image_files
-
-if TYPE_CHECKING:  # the registry imports this module
-    from training.data.registry import DataOptions
 
 DEFAULT_SIZE = 64
 CACHE_VERSION = 1  # bump when decoding changes, so old cache files are not reused

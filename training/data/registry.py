@@ -9,33 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from training.data import faces, idx, images
-from training.data.dataset import Dataset, DatasetError, seeded_test_mask
+from training.data.dataset import DataOptions, Dataset, DatasetError, seeded_test_mask
 
 DEFAULT_DATASET = "digits"
-
-
-@dataclass(frozen=True)
-class DataOptions:
-    """How to load a source. Each source reads the fields that apply to it.
-
-    limit:          keep at most this many images (None: all)
-    image_size:     side of the square images to produce (None: the source's default)
-    grey:           for `folder`: one grey channel instead of RGB
-    attributes_csv: for `folder`: CSV of attributes (None: `attributes.csv` in the folder if any)
-    seed:           for `faces`: the generator's seed
-    """
-
-    limit: int | None = None
-    image_size: int | None = None
-    grey: bool = False
-    attributes_csv: str | None = None
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be >= 1, got {self.limit}")
-        if self.image_size is not None and not 4 <= self.image_size <= 512:
-            raise ValueError(f"image_size must be in [4, 512], got {self.image_size}")
 
 
 @dataclass(frozen=True)
@@ -73,24 +49,50 @@ def load_digits(data_dir: Path | None, options: DataOptions) -> Dataset:
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
-        Source("digits", "scikit-learn's 8x8 handwritten digits (the default)",
-               locate_digits, load_digits),
-        Source("faces", "procedural faces with known attributes (Smiling, Eyeglasses, ...)",
-               faces.locate_faces, faces.load_faces),
-        Source("mnist", "MNIST handwritten digits, 28x28 grey (IDX files)",
-               idx.locate_mnist, idx.load_mnist),
-        Source("fashion-mnist", "Fashion-MNIST clothing, 28x28 grey (IDX files)",
-               idx.locate_fashion_mnist, idx.load_fashion_mnist),
-        Source("celeba", "CelebA aligned faces with 40 attributes",
-               images.locate_celeba, images.load_celeba),
-        Source("folder", "any folder of PNG/JPEG images, with an optional attributes CSV",
-               images.locate_folder, images.load_folder),
+        Source(
+            "digits",
+            "scikit-learn's 8x8 handwritten digits (the default)",
+            locate_digits,
+            load_digits,
+        ),
+        Source(
+            "faces",
+            "procedural faces with known attributes (Smiling, Eyeglasses, ...)",
+            faces.locate_faces,
+            faces.load_faces,
+        ),
+        Source(
+            "mnist",
+            "MNIST handwritten digits, 28x28 grey (IDX files)",
+            idx.locate_mnist,
+            idx.load_mnist,
+        ),
+        Source(
+            "fashion-mnist",
+            "Fashion-MNIST clothing, 28x28 grey (IDX files)",
+            idx.locate_fashion_mnist,
+            idx.load_fashion_mnist,
+        ),
+        Source(
+            "celeba",
+            "CelebA aligned faces with 40 attributes",
+            images.locate_celeba,
+            images.load_celeba,
+        ),
+        Source(
+            "folder",
+            "any folder of PNG/JPEG images, with an optional attributes CSV",
+            images.locate_folder,
+            images.load_folder,
+        ),
     )
 }
 
 
 def load_dataset(
-    name: str = DEFAULT_DATASET, data_dir: str | Path | None = None, options: DataOptions | None = None
+    name: str = DEFAULT_DATASET,
+    data_dir: str | Path | None = None,
+    options: DataOptions | None = None,
 ) -> Dataset:
     """Load a dataset by name; raises DatasetError with a clear message when it cannot."""
     if name not in SOURCES:
@@ -104,4 +106,5 @@ def load_dataset(
 def available_datasets(data_dir: str | Path | None = None) -> list[tuple[str, str, str | None]]:
     """(name, summary, where found or None) for every source."""
     path = Path(data_dir).expanduser() if data_dir is not None else None
-    return [(s.name, s.summary, s.locate(path)) for s in SOURCES.values()]
+    # A folder that does not hold a source's files does not hide where else it was found.
+    return [(s.name, s.summary, s.locate(path) or s.locate(None)) for s in SOURCES.values()]
