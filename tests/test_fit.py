@@ -176,8 +176,15 @@ def test_binarize_feeds_zeros_and_ones():
 @pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
 def test_auto_precision_uses_bf16_only_on_cpus_that_have_it(monkeypatch, native, expected):
     monkeypatch.setattr("training.fit.cpu_has_native_bf16", lambda: native)
-    assert resolve_precision("auto", torch.device("cpu")) == expected
-    assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    big = build_model(ModelConfig(image_shape=(1, 28, 28), hidden=(512,)))
+    assert resolve_precision("auto", torch.device("cpu"), big) == expected
+    assert resolve_precision("fp32", torch.device("cpu"), big) == "fp32"
+
+
+def test_auto_precision_keeps_small_models_in_fp32(monkeypatch):
+    monkeypatch.setattr("training.fit.cpu_has_native_bf16", lambda: True)
+    assert resolve_precision("auto", torch.device("cpu"), small()) == "fp32"
+    assert resolve_precision("bf16", torch.device("cpu"), small()) == "bf16"
 
 
 def test_bf16_training_reaches_a_similar_loss():

@@ -31,7 +31,7 @@ class ModelConfig:
     image_shape: tuple[int, int, int] = (1, 8, 8)
     latent_dim: int = 2
     hidden: tuple[int, ...] = (512,)
-    channels: tuple[int, ...] = (32, 64, 128, 256)
+    channels: tuple[int, ...] = (16, 32, 64, 128)
     likelihood: str = "bernoulli"
 
     def __post_init__(self) -> None:

@@ -17,7 +17,7 @@ import torch
 
 from training.config import TrainConfig
 from training.losses import loss_terms
-from training.models import AE
+from training.models import AE, ModelOutput
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,15 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
+BF16_MIN_PARAMETERS = 100_000  # below this, casting costs more than bf16 matmuls save (measured)
+
+
+def resolve_precision(precision: str, device: torch.device, model: AE | None = None) -> str:
+    """ "auto": bf16 where the hardware has it and the model is big enough to gain, else fp32."""
     if precision != "auto":
         return precision
+    if model is not None and sum(p.numel() for p in model.parameters()) < BF16_MIN_PARAMETERS:
+        return "fp32"
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if cpu_has_native_bf16() else "fp32"
@@ -88,7 +94,7 @@ def fit(
     finished epoch are restored and status is "diverged".
     """
     device = resolve_device(config.device)
-    precision = resolve_precision(config.precision, device)
+    precision = resolve_precision(config.precision, device, model)
     model.to(device).train()
     data = torch.as_tensor(images, dtype=torch.float32).to(device)
     n = len(data)
@@ -98,12 +104,21 @@ def fit(
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     noise_gen = torch.Generator(device).manual_seed(config.seed + 1)
     optimizer = make_optimizer(model, config.lr)
-    net = torch.compile(model) if config.compile else model
     last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
     result = FitResult("finished", "", precision=precision, device=str(device))
     start, step = time.perf_counter(), 0
 
+    def terms_of(inputs: torch.Tensor, target: torch.Tensor, eps: torch.Tensor):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            out = model(inputs, eps)
+        out = ModelOutput(*(t if t is None else t.float() for t in out))  # losses in fp32
+        return loss_terms(out, target, model.config.likelihood, config.beta, config.sparsity)
+
+    # Compiling forward and loss together lets the compiler fuse the loss's elementwise work.
+    compute_terms = torch.compile(terms_of) if config.compile else terms_of
+
     def batch_terms(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Random draws stay outside the compiled part: they use our seeded generator."""
         if config.binarize:
             x = torch.bernoulli(x, generator=noise_gen)
         inputs = x
@@ -111,10 +126,7 @@ def fit(
             noise = torch.randn(x.shape, generator=noise_gen, device=device)
             inputs = (x + config.noise_std * noise).clamp(0, 1)
         eps = torch.randn((len(x), model.config.latent_dim), generator=noise_gen, device=device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = net(inputs, eps)
-        out = type(out)(*(t if t is None else t.float() for t in out))
-        return loss_terms(out, x, model.config.likelihood, config.beta, config.sparsity)
+        return compute_terms(inputs, x, eps)
 
     for epoch in range(1, config.epochs + 1):
         order = torch.randperm(n, generator=shuffle_gen).to(device)
