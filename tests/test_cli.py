@@ -90,3 +90,30 @@ def test_a_hostile_checkpoint_exits_with_one_line(tmp_path):
     result = run("evaluate", str(evil))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "pickle" in result.stderr
+
+
+@pytest.mark.slow
+def test_fit_trains_conv_models_on_generated_faces(tmp_path):
+    fitted = run(
+        "fit",
+        "--dataset",
+        "faces",
+        "--limit",
+        "256",
+        "--image-size",
+        "32",
+        "--model",
+        "vae",
+        "--latent-dim",
+        "4",
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path),
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    evaluated = run("evaluate", str(tmp_path / "vae.safetensors"), "--limit", "256", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    row = json.loads(evaluated.stdout)
+    assert row["dataset"] == "faces" and row["latent_dim"] == 4
+    assert 0 <= row["probe_accuracy"] <= 1  # mean over the face attributes

@@ -16,7 +16,7 @@ from training.data.registry import SOURCES
 from training.evaluate import evaluate
 from training.fit import FitResult, Progress, fit
 from training.models import build_model
-from training.presets import default_model_config
+from training.presets import default_arch, default_model_config, default_train_config
 
 
 class CliError(Exception):
@@ -51,9 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit_cmd.add_argument("--hidden", type=int, nargs="+", help="MLP hidden sizes, e.g. 512 256")
     fit_cmd.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
-    fit_cmd.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    fit_cmd.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    fit_cmd.add_argument("--lr", type=float, default=TrainConfig.lr)
+    fit_cmd.add_argument("--epochs", type=int, help="default: enough for the data's size")
+    fit_cmd.add_argument(
+        "--batch-size", type=int, help="default: 512 for MLPs on big data, else 128"
+    )
+    fit_cmd.add_argument("--lr", type=float, help="default: 2e-3 or 3e-3 (see presets.py)")
     fit_cmd.add_argument("--beta", type=float, default=1.0, help="weight of the VAE's KL term")
     fit_cmd.add_argument(
         "--denoise",
@@ -121,24 +123,20 @@ def run_fit(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, args.data_dir, data_options(args))
     train, _ = dataset.split()
     print(f"{dataset.name}: {dataset.n_samples} images {dataset.image_shape} from {dataset.source}")
-    config = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        beta=args.beta,
-        noise_std=args.denoise,
-        sparsity=args.sparse,
-        binarize=args.binarize,
-        seed=args.seed,
-        precision=args.precision,
-        compile=args.compile,
-    )
+    arch = args.arch or default_arch(dataset.image_shape)
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}
+    config = default_train_config(
+        train.n_samples, arch,
+        **{k: v for k, v in given.items() if v is not None},
+        beta=args.beta, noise_std=args.denoise, sparsity=args.sparse, binarize=args.binarize,
+        seed=args.seed, precision=args.precision, compile=args.compile,
+    )  # fmt: skip
     failed = False
     for kind in dict.fromkeys(args.model or MODEL_KINDS):  # ordered, without repeats
         model_config = default_model_config(
             dataset.image_shape,
             kind,
-            arch=args.arch,
+            arch=arch,
             latent_dim=args.latent_dim,
             hidden=tuple(args.hidden) if args.hidden else None,
             likelihood=args.likelihood,

@@ -6,7 +6,6 @@ bf16 autocast is used where the CPU computes bf16 natively, and Adam is fused wh
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -79,6 +78,48 @@ def make_optimizer(model: AE, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(model.parameters(), lr=lr)
 
 
+def make_batch_loss(
+    model: AE, config: TrainConfig, precision: str, generator: torch.Generator
+) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+    """A function from a clean batch x to its loss terms, with the config's binarization,
+    input noise and VAE sampling drawn from generator."""
+    device = generator.device
+
+    def terms_of(inputs: torch.Tensor, target: torch.Tensor, eps: torch.Tensor):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            out = model(inputs, eps)
+        out = ModelOutput(*(t if t is None else t.float() for t in out))  # losses in fp32
+        return loss_terms(out, target, model.config.likelihood, config.beta, config.sparsity)
+
+    # Compiling forward and loss together lets the compiler fuse the loss's elementwise work;
+    # the random draws stay outside, on our seeded generator.
+    compute_terms = torch.compile(terms_of) if config.compile else terms_of
+
+    def batch_loss(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if config.binarize:
+            x = torch.bernoulli(x, generator=generator)
+        inputs = x
+        if config.noise_std > 0:  # denoising: corrupt the input, keep the clean target
+            noise = torch.randn(x.shape, generator=generator, device=device)
+            inputs = (x + config.noise_std * noise).clamp(0, 1)
+        eps = torch.randn((len(x), model.config.latent_dim), generator=generator, device=device)
+        return compute_terms(inputs, x, eps)
+
+    return batch_loss
+
+
+def snapshot(model: AE) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def divergence_message(loss: float, step: int, epoch: int, lr: float) -> str:
+    restored = f"the end of epoch {epoch - 1}" if epoch > 1 else "before training"
+    return (
+        f"loss became {loss} at step {step} (epoch {epoch}): restored the weights from "
+        f"{restored}. Try a lower learning rate (now {lr:g})."
+    )
+
+
 def fit(
     model: AE,
     images: np.ndarray | torch.Tensor,
@@ -97,52 +138,30 @@ def fit(
     precision = resolve_precision(config.precision, device, model)
     model.to(device).train()
     data = torch.as_tensor(images, dtype=torch.float32).to(device)
-    n = len(data)
-    batch_size = min(config.batch_size, n)
-    steps_per_epoch = n // batch_size  # the ragged last batch is dropped; order changes each epoch
+    batch_size = min(config.batch_size, len(data))
+    steps_per_epoch = len(data) // batch_size  # the ragged last batch is dropped each epoch
     n_steps = steps_per_epoch * config.epochs
     shuffle_gen = torch.Generator().manual_seed(config.seed)
-    noise_gen = torch.Generator(device).manual_seed(config.seed + 1)
+    batch_loss = make_batch_loss(
+        model, config, precision, torch.Generator(device).manual_seed(config.seed + 1)
+    )
     optimizer = make_optimizer(model, config.lr)
-    last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    last_good = snapshot(model)
     result = FitResult("finished", "", precision=precision, device=str(device))
     start, step = time.perf_counter(), 0
-
-    def terms_of(inputs: torch.Tensor, target: torch.Tensor, eps: torch.Tensor):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = model(inputs, eps)
-        out = ModelOutput(*(t if t is None else t.float() for t in out))  # losses in fp32
-        return loss_terms(out, target, model.config.likelihood, config.beta, config.sparsity)
-
-    # Compiling forward and loss together lets the compiler fuse the loss's elementwise work.
-    compute_terms = torch.compile(terms_of) if config.compile else terms_of
-
-    def batch_terms(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Random draws stay outside the compiled part: they use our seeded generator."""
-        if config.binarize:
-            x = torch.bernoulli(x, generator=noise_gen)
-        inputs = x
-        if config.noise_std > 0:
-            noise = torch.randn(x.shape, generator=noise_gen, device=device)
-            inputs = (x + config.noise_std * noise).clamp(0, 1)
-        eps = torch.randn((len(x), model.config.latent_dim), generator=noise_gen, device=device)
-        return compute_terms(inputs, x, eps)
-
     for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(n, generator=shuffle_gen).to(device)
+        order = torch.randperm(len(data), generator=shuffle_gen).to(device)
         sums: dict[str, torch.Tensor] = {}
         for i in range(steps_per_epoch):
             if cancel is not None and cancel.is_set():
                 result.status, result.message = "cancelled", f"cancelled in epoch {epoch}"
                 break
-            terms = batch_terms(data[order[i * batch_size : (i + 1) * batch_size]])
+            terms = batch_loss(data[order[i * batch_size : (i + 1) * batch_size]])
             if not torch.isfinite(terms["total"]):
                 model.load_state_dict(last_good)
                 result.status = "diverged"
-                result.message = (
-                    f"loss became {terms['total'].item()} at step {step + 1} (epoch {epoch}): "
-                    f"restored the weights from the end of epoch {epoch - 1}. "
-                    f"Try a lower learning rate (now {config.lr:g})."
+                result.message = divergence_message(
+                    terms["total"].item(), step + 1, epoch, config.lr
                 )
                 break
             optimizer.zero_grad(set_to_none=True)
@@ -157,7 +176,7 @@ def fit(
         if result.status != "finished":
             break
         result.history.append({k: v.item() / steps_per_epoch for k, v in sums.items()})
-        last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        last_good = snapshot(model)
 
     result.seconds = time.perf_counter() - start
     result.samples_per_s = step * batch_size / max(result.seconds, 1e-9)
@@ -165,8 +184,3 @@ def fit(
         result.message = f"trained {config.epochs} epochs in {result.seconds:.1f} s"
     model.eval()
     return result
-
-
-def epochs_for_steps(n_samples: int, batch_size: int, n_steps: int) -> int:
-    """How many epochs give at least n_steps optimizer steps."""
-    return max(1, math.ceil(n_steps / max(1, n_samples // min(batch_size, n_samples))))
