@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from tqdm import tqdm
 
-from training.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from training.config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, TrainConfig
+from training.checkpoints import CheckpointError, load_checkpoint
+from training.config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS
 from training.data import DataOptions, DatasetError, available_datasets, load_dataset
 from training.data.registry import SOURCES
 from training.evaluate import evaluate
-from training.fit import FitResult, Progress, fit
-from training.models import build_model
-from training.presets import default_arch, default_model_config, default_train_config
+from training.fit import Progress
+from training.pair import train_side_by_side
+from training.presets import default_arch, default_train_config
 
 
 class CliError(Exception):
@@ -131,45 +130,44 @@ def run_fit(args: argparse.Namespace) -> int:
         beta=args.beta, noise_std=args.denoise, sparsity=args.sparse, binarize=args.binarize,
         seed=args.seed, precision=args.precision, compile=args.compile,
     )  # fmt: skip
-    failed = False
-    for kind in dict.fromkeys(args.model or MODEL_KINDS):  # ordered, without repeats
-        model_config = default_model_config(
-            dataset.image_shape,
-            kind,
-            arch=arch,
-            latent_dim=args.latent_dim,
-            hidden=tuple(args.hidden) if args.hidden else None,
-            likelihood=args.likelihood,
-        )
-        model = build_model(model_config, seed=args.seed)
-        result = fit_with_progress_bar(model, train.images, config, kind)
-        print(
-            f"{kind}: {result.message} ({result.samples_per_s:,.0f} samples/s, "
-            f"{result.precision} on {result.device})"
-        )
-        if result.status == "diverged":
-            failed = True
-            if not result.history:
-                print(f"{kind}: no epoch finished, nothing saved", file=sys.stderr)
-                continue
-        metrics = evaluate(model, dataset)
-        path = save_checkpoint(
-            Path(args.out) / f"{kind}.safetensors", model, config, dataset, metrics, result.history
-        )
-        print(f"{kind}: saved {path}  " + format_metrics(metrics))
-    return 1 if failed else 0
+    model_options = dict(
+        arch=arch, latent_dim=args.latent_dim, likelihood=args.likelihood,
+        hidden=tuple(args.hidden) if args.hidden else None,
+    )  # fmt: skip
+    with ProgressBars() as bars:
+        trained = train_side_by_side(
+            dataset, tuple(dict.fromkeys(args.model or MODEL_KINDS)), config, args.out,
+            model_options, on_progress=bars.update,
+        )  # fmt: skip
+    for entry in trained:
+        r = entry.result
+        print(f"{entry.kind}: {r.message} ({r.samples_per_s:,.0f} samples/s, "
+              f"{r.precision} on {r.device})")  # fmt: skip
+        if entry.path is None:
+            print(f"{entry.kind}: nothing saved", file=sys.stderr)
+        else:
+            print(f"{entry.kind}: saved {entry.path}  " + format_metrics(entry.metrics))
+    return 1 if any(e.result.status != "finished" for e in trained) else 0
 
 
-def fit_with_progress_bar(model, images, config: TrainConfig, kind: str) -> FitResult:
-    with tqdm(total=1, desc=kind, unit="step", dynamic_ncols=True) as bar:
+class ProgressBars:
+    """One tqdm bar per model, with ETA and the latest loss terms."""
 
-        def on_progress(p: Progress) -> None:
-            bar.total = p.n_steps
-            bar.update(p.step - bar.n)
-            terms = {k: f"{v:.2f}" for k, v in p.terms.items() if k != "total"}
-            bar.set_postfix(epoch=f"{p.epoch}/{p.n_epochs}", **terms)
+    def __enter__(self):
+        self.bars: dict[str, tqdm] = {}
+        return self
 
-        return fit(model, images, config, on_progress=on_progress)
+    def update(self, kind: str, p: Progress) -> None:
+        if kind not in self.bars:
+            self.bars[kind] = tqdm(total=p.n_steps, desc=kind, unit="step", dynamic_ncols=True)
+        bar = self.bars[kind]
+        bar.update(p.step - bar.n)
+        terms = {k: f"{v:.2f}" for k, v in p.terms.items() if k != "total"}
+        bar.set_postfix(epoch=f"{p.epoch}/{p.n_epochs}", **terms)
+
+    def __exit__(self, *exc):
+        for bar in self.bars.values():
+            bar.close()
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
