@@ -1,0 +1,99 @@
+"""Click anywhere on a Plotly chart, empty space included, and get the data coordinates in Python.
+
+`st.plotly_chart(on_select=...)` reports clicks on points only. A figure with
+`layout.clickmode="event"` and `layout.clickanywhere=True` makes plotly.js fire `plotly_click` on
+empty space too; a frameless component (`click.js`) listens for it on each keyed chart and sends
+the click back as a trigger value. It also draws the marker cross in the browser, so the figure in
+Python never changes between reruns and the user's zoom survives.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+# Defined once at import: registering a component per call would re-register it on every rerun.
+# Unisolated styles reach the page, so the CSS can hide the component's own element container: a
+# zero-height element still takes a flex gap (16 px) in its column.
+_listener = st.components.v2.component(
+    "latent_explorer_click_listener",
+    html='<div class="latent-click-listener"></div>',
+    css=".stElementContainer:has(.latent-click-listener) { display: none; }",
+    js=(Path(__file__).with_name("click.js")).read_text(),
+    isolate_styles=False,
+)
+
+
+def click_listener(
+    chart_keys: list[str],
+    marker: tuple[float, float] | None = None,
+    key: str = "latent_click",
+) -> dict | None:
+    """Listen for clicks on the charts drawn with `st.plotly_chart(fig, key=k)` for k in chart_keys.
+
+    Returns the latest click, `{"chart": key, "x": float, "y": float, "point_index": int | None,
+    "seq": int}`, or None before the first click of the session. `x`, `y` are data coordinates:
+    the point's own when the click hit a point of trace 0 (then `point_index` is its index in that
+    trace), else the exact spot clicked. `seq` grows with every click in the page.
+
+    marker: a data point (x, y) marked with a small cross on every listed chart, drawn in the
+    browser (the figures stay untouched). Pass the latest click's (x, y) to mark it.
+
+    A click reruns the script, or only the fragment when this is called inside an `st.fragment`
+    (the intended use: the charts, drawn outside it, are not re-sent). The click is returned on
+    that rerun and on every later rerun, full or fragment, until the next click. Takes no space on
+    the page; charts not on the page yet are picked up when they appear.
+    """
+    chart_keys = [str(k) for k in chart_keys]
+    latest = latest_click(key)
+    data = {
+        "charts": chart_keys,
+        "marker": None if marker is None else _point(marker),
+        # The browser keeps its own marker for a click newer than Python has seen.
+        "seq": 0 if latest is None else latest["seq"],
+    }
+
+    def remember() -> None:
+        # Runs before the rerun's script, so latest_click() already sees the new click.
+        click = parse_click(st.session_state[key]["click"], chart_keys)
+        if click is not None:
+            st.session_state[_store_key(key)] = click
+
+    _listener(key=key, data=data, height=0, on_click_change=remember)
+    return latest_click(key)
+
+
+def latest_click(key: str = "latent_click") -> dict | None:
+    """The latest click that `click_listener(..., key=key)` received, or None; also before it runs.
+
+    Use it to place the marker: `click_listener(keys, marker=xy_of(latest_click()))`.
+    """
+    return st.session_state.get(_store_key(key))
+
+
+def parse_click(value: Any, chart_keys: list[str]) -> dict | None:
+    """The click dict sent by the browser, checked and typed; None if absent or malformed."""
+    if not isinstance(value, dict) or value.get("chart") not in chart_keys:
+        return None
+    try:
+        x, y = _point((value["x"], value["y"]))
+        seq = int(value["seq"])
+        index = value.get("point_index")
+        index = None if index is None else int(index)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return {"chart": value["chart"], "x": x, "y": y, "point_index": index, "seq": seq}
+
+
+def _store_key(key: str) -> str:
+    return f"_{key}_latest"
+
+
+def _point(xy: tuple[float, float]) -> list[float]:
+    x, y = (float(v) for v in xy)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ValueError(f"point must be finite, got {xy!r}")
+    return [x, y]

@@ -1,0 +1,113 @@
+"""Plotly figure builders: plain functions from arrays to figures, no Streamlit.
+
+The latent map is built once per (models, colouring) and kept identical across reruns: the
+click marker is drawn in the browser (explorer/click.py), so clicks never re-send the scatter
+and never reset the user's zoom.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+TERM_NAMES = {"recon": "reconstruction", "kl": "KL", "l1": "L1 (sparsity)"}
+
+
+def class_colors(values: np.ndarray) -> list[str]:
+    """One palette colour per point for integer class values (N,)."""
+    return [PALETTE[int(v) % len(PALETTE)] for v in values]
+
+
+def latent_map(
+    xy: np.ndarray,
+    classes: np.ndarray | None,
+    class_names: tuple[str, ...],
+    title: str,
+    axis_titles: tuple[str, str] = ("z1", "z2"),
+    axis_range: tuple[tuple[float, float], tuple[float, float]] | None = None,
+) -> go.Figure:
+    """A 2-D map of codes xy (N, 2), coloured by integer classes (N,) with a legend.
+
+    One WebGL trace holds every point, so a clicked point's number is its row in xy; the
+    legend comes from empty traces, one per class. Clicks anywhere (also on empty space) are
+    reported to the browser (layout.clickanywhere) and uirevision keeps zoom across updates.
+    """
+    marker = {"size": 5, "opacity": 0.8}
+    if classes is not None:
+        marker["color"] = class_colors(classes)
+    fig = go.Figure(
+        go.Scattergl(
+            x=xy[:, 0],
+            y=xy[:, 1],
+            mode="markers",
+            marker=marker,
+            showlegend=False,
+            hovertemplate="#%{pointNumber}<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
+        )  # fmt: skip
+    )
+    for i, name in enumerate(class_names if classes is not None else ()):
+        fig.add_trace(
+            go.Scattergl(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=name,
+                marker={"size": 8, "color": PALETTE[i % len(PALETTE)]},
+            )  # fmt: skip
+        )
+    fig.update_layout(
+        title={"text": title, "x": 0.02},
+        clickmode="event",
+        clickanywhere=True,
+        dragmode="zoom",
+        uirevision="latent-map",
+        height=440,
+        margin={"l": 40, "r": 10, "t": 40, "b": 40},
+        legend={"itemclick": False, "itemdoubleclick": False},
+        xaxis_title=axis_titles[0],
+        yaxis_title=axis_titles[1],
+    )
+    if axis_range is not None:
+        fig.update_xaxes(range=list(axis_range[0]))
+        fig.update_yaxes(range=list(axis_range[1]))
+    return fig
+
+
+def shared_range(*xys: np.ndarray, margin: float = 0.05):
+    """((x0, x1), (y0, y1)) covering every map, so maps side by side compare honestly."""
+    points = np.concatenate(xys)
+    low, high = points.min(0), points.max(0)
+    pad = (high - low) * margin
+    return (low[0] - pad[0], high[0] + pad[0]), (low[1] - pad[1], high[1] + pad[1])
+
+
+def loss_curves(curves: dict[str, list[dict]]) -> go.Figure:
+    """Training curves: one line per (model, loss term), reconstruction and KL separately."""
+    fig = go.Figure()
+    for kind, points in curves.items():
+        steps = [p["step"] for p in points]
+        for term, label in TERM_NAMES.items():
+            if points and term in points[0]:
+                dash = "solid" if term == "recon" else "dot"
+                fig.add_trace(
+                    go.Scatter(
+                        x=steps,
+                        y=[p[term] for p in points],
+                        mode="lines",
+                        name=f"{kind.upper()} {label}",
+                        line={"dash": dash},
+                    )  # fmt: skip
+                )
+    fig.update_layout(
+        height=320,
+        margin={"l": 40, "r": 10, "t": 30, "b": 40},
+        xaxis_title="step",
+        yaxis_title="nats per image",
+        yaxis_type="log",
+        uirevision="loss-curves",
+    )
+    return fig

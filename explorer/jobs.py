@@ -1,0 +1,291 @@
+"""Background training jobs for the app: an AE and a VAE fitted side by side in a thread.
+
+A training loop inside a Streamlit script run dies at the next widget interaction, so the app
+starts a TrainingJob here instead: a daemon thread that never calls Streamlit, which a page polls
+(st.fragment(run_every=...)) through immutable JobState snapshots and stops with cancel(). One
+server serves a whole class, so the JobManager caps how many jobs train at once. No Streamlit
+import here: this module is plain Python, testable without an app.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from training.config import ARCHITECTURES, MODEL_KINDS
+from training.data import DataOptions, DatasetError, load_dataset
+from training.fit import Progress
+from training.pair import TrainedModel, train_side_by_side
+from training.presets import default_arch, default_train_config
+
+log = logging.getLogger(__name__)
+
+DONE = ("finished", "cancelled", "failed")
+MAX_POINTS = 500  # per model curve: enough for a smooth plot, bounded memory on long runs
+MAX_EPOCHS = 1000  # an app job should end in minutes; longer runs belong on the command line
+
+
+def _require(ok: bool, name: str, message: str) -> None:
+    if not ok:
+        raise ValueError(f"{name}: {message}")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to train. None means the preset for the data (arch, epochs, lr)."""
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    arch: str | None = None
+    latent_dim: int = 2
+    epochs: int | None = None
+    lr: float | None = None
+    beta: float = 1.0
+    noise_std: float = 0.0  # denoising AE
+    sparsity: float = 0.0  # sparse AE
+    seed: int = 0
+    kinds: tuple[str, ...] = MODEL_KINDS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kinds", tuple(self.kinds))  # a list from a widget stays hashable
+        _require(bool(self.dataset), "dataset", "must name a dataset")
+        _require(self.arch in (None, *ARCHITECTURES), "arch", f"must be one of {ARCHITECTURES}")
+        _require(
+            1 <= self.latent_dim <= 4096, "latent_dim", f"must be 1 to 4096: {self.latent_dim}"
+        )
+        _require(
+            self.epochs is None or 1 <= self.epochs <= MAX_EPOCHS,
+            "epochs",
+            f"must be in [1, {MAX_EPOCHS}] (longer runs: use the command line), got {self.epochs}",
+        )
+        _require(self.lr is None or 0 < self.lr <= 10, "lr", f"must be in (0, 10], got {self.lr}")
+        for name in ("beta", "noise_std", "sparsity", "seed"):  # upper bounds: TrainConfig's
+            value = getattr(self, name)
+            _require(value >= 0, name, f"must be >= 0, got {value}")
+        _require(
+            len(self.kinds) > 0
+            and set(self.kinds) <= set(MODEL_KINDS)
+            and len(set(self.kinds)) == len(self.kinds),
+            "kinds",
+            f"must be distinct values from {MODEL_KINDS}, got {self.kinds}",
+        )
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A snapshot of a job, safe to read from any thread: the job never changes it afterwards.
+
+    progress:    kind -> (step, n_steps) of its fit
+    curves:      kind -> points {"step", "recon", "kl" (VAE only), "l1" (sparse AE), "total"},
+                 thinned to at most about MAX_POINTS; treat the point dicts as read-only
+    checkpoints: kind -> path of the saved .safetensors file
+    started, finished: time.time() seconds (finished is None while the job runs)
+    """
+
+    id: str
+    spec: JobSpec
+    status: str  # "loading data" | "training" | "finished" | "cancelled" | "failed"
+    message: str
+    progress: MappingProxyType
+    curves: MappingProxyType
+    checkpoints: MappingProxyType
+    started: float
+    finished: float | None
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE
+
+
+class Curve:
+    """Loss points of one model, evenly thinned: when full, every other point is dropped and
+    from then on only every stride-th report is kept, so memory stays bounded on any run."""
+
+    def __init__(self, max_points: int = MAX_POINTS) -> None:
+        self.max_points, self.stride, self.n_seen = max_points, 1, 0
+        self.kept: list[dict[str, Any]] = []
+        self.latest: dict[str, Any] | None = None
+
+    def add(self, point: dict[str, Any]) -> None:
+        if self.n_seen % self.stride == 0:
+            self.kept.append(point)
+            if len(self.kept) > self.max_points:
+                del self.kept[1::2]
+                self.stride *= 2
+        self.n_seen += 1
+        self.latest = point
+
+    def points(self) -> tuple[dict[str, Any], ...]:
+        """The kept points plus the latest one, so a plot always reaches the current step."""
+        if self.latest is None or (self.kept and self.kept[-1] is self.latest):
+            return tuple(self.kept)
+        return (*self.kept, self.latest)
+
+
+class TrainingJob:
+    """One side-by-side training run in a daemon thread; state() is safe from any thread."""
+
+    def __init__(self, job_id: str, spec: JobSpec, out_dir: Path) -> None:
+        self.id, self.spec, self.out_dir = job_id, spec, Path(out_dir)
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._status, self._message = "loading data", f"loading {spec.dataset}"
+        self._progress: dict[str, tuple[int, int]] = {}
+        self._curves: dict[str, Curve] = {}
+        self._checkpoints: dict[str, str] = {}
+        self._started, self._finished = time.time(), None
+        self._thread = threading.Thread(target=self._run, name=f"training-{job_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def cancel(self) -> None:
+        """Ask the job to stop; fit checks this before every batch, so it stops within one."""
+        self._cancel.set()
+
+    def join(self, timeout: float | None = None) -> JobState:
+        """Wait for the thread to end (or timeout seconds) and return the state then."""
+        self._thread.join(timeout)
+        return self.state()
+
+    def state(self) -> JobState:
+        with self._lock:
+            return JobState(
+                id=self.id,
+                spec=self.spec,
+                status=self._status,
+                message=self._message,
+                progress=MappingProxyType(dict(self._progress)),
+                curves=MappingProxyType({k: c.points() for k, c in self._curves.items()}),
+                checkpoints=MappingProxyType(dict(self._checkpoints)),
+                started=self._started,
+                finished=self._finished,
+            )
+
+    def _set(self, status: str, message: str) -> None:
+        with self._lock:
+            self._status, self._message = status, message
+            if status in DONE:
+                self._finished = time.time()
+
+    def _on_progress(self, kind: str, p: Progress) -> None:
+        with self._lock:
+            self._status = "training"
+            self._message = f"training the {kind.upper()}: epoch {p.epoch} of {p.n_epochs}"
+            self._progress[kind] = (p.step, p.n_steps)
+            self._curves.setdefault(kind, Curve()).add({"step": p.step, **p.terms})
+
+    def _run(self) -> None:
+        # Everything that can go wrong ends as a "failed" state with a sentence for a person;
+        # the traceback goes to the server log, never to an unhandled thread exception.
+        try:
+            dataset = load_dataset(self.spec.dataset, self.spec.data_dir, DataOptions())
+            self.out_dir.mkdir(parents=True, exist_ok=True)  # fail before training, not after
+            trained = self._train(dataset)
+            self._set(*outcome(trained))
+        except DatasetError as e:
+            self._set("failed", str(e))
+        except ValueError as e:
+            self._set("failed", f"invalid training settings: {e}")
+        except OSError as e:
+            self._set("failed", f"could not read or write a file: {e}")
+        except Exception as e:
+            log.exception("training job %s failed", self.id)
+            self._set("failed", f"training stopped by an unexpected error: {e!r}")
+
+    def _train(self, dataset) -> list[TrainedModel]:
+        spec = self.spec
+        train, _ = dataset.split()
+        arch = spec.arch or default_arch(dataset.image_shape)
+        given = {k: v for k, v in (("epochs", spec.epochs), ("lr", spec.lr)) if v is not None}
+        config = default_train_config(
+            train.n_samples, arch, **given,
+            beta=spec.beta, noise_std=spec.noise_std, sparsity=spec.sparsity, seed=spec.seed,
+        )  # fmt: skip
+        self._set("training", f"training the {spec.kinds[0].upper()}")
+        trained = train_side_by_side(
+            dataset, spec.kinds, config, self.out_dir,
+            model_options={"arch": arch, "latent_dim": spec.latent_dim},
+            on_progress=self._on_progress, cancel=self._cancel,
+        )  # fmt: skip
+        with self._lock:
+            self._checkpoints = {e.kind: str(e.path) for e in trained if e.path is not None}
+        return trained
+
+
+def outcome(trained: list[TrainedModel]) -> tuple[str, str]:
+    """(status, message) of a finished train_side_by_side call."""
+    if any(e.result.status == "cancelled" for e in trained):
+        saved = [e.kind.upper() for e in trained if e.path is not None]
+        kept = f" The {' and '.join(saved)} had finished and was saved." if saved else ""
+        return "cancelled", f"Cancelled.{kept}"
+    diverged = [e for e in trained if e.result.status == "diverged"]
+    if diverged:  # fit's message names the step and says to lower the learning rate
+        kept = {True: "Its last finished epoch was saved.", False: "Nothing was saved for it."}
+        return "failed", " ".join(
+            f"The {e.kind.upper()} diverged: {e.result.message} {kept[e.path is not None]}"
+            for e in diverged
+        )
+    return "finished", "; ".join(f"{e.kind.upper()}: {e.result.message}" for e in trained)
+
+
+class JobLimitError(Exception):
+    """Too many jobs are training on this server; the message says so for a person."""
+
+
+class JobManager:
+    """The server's registry of training jobs, shared by all sessions; thread-safe.
+
+    At most max_running jobs train at once (two CPU cores serve a whole class); the last
+    `keep` finished jobs stay in memory so a page can still show their result.
+    """
+
+    def __init__(self, runs_dir: str | Path, max_running: int = 2, keep: int = 50) -> None:
+        self.runs_dir, self.max_running, self.keep = Path(runs_dir), max_running, keep
+        self._jobs: dict[str, TrainingJob] = {}  # in start order
+        self._lock = threading.Lock()
+
+    def start(self, spec: JobSpec) -> TrainingJob:
+        """Start training spec in <runs_dir>/<job id>/; raises JobLimitError at the cap."""
+        with self._lock:
+            n = sum(not job.state().done for job in self._jobs.values())
+            if n >= self.max_running:
+                jobs = "training job is" if n == 1 else "training jobs are"
+                raise JobLimitError(
+                    f"{n} {jobs} already running on this server (the limit is "
+                    f"{self.max_running}). Wait for one to finish or cancel yours."
+                )
+            job_id = self._new_id()
+            job = TrainingJob(job_id, spec, self.runs_dir / job_id)
+            self._jobs[job_id] = job
+            self._forget_old()
+            job.start()
+        return job
+
+    def get(self, job_id: str) -> TrainingJob | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def running(self) -> list[TrainingJob]:
+        """Jobs not done yet, oldest first."""
+        with self._lock:
+            return [job for job in self._jobs.values() if not job.state().done]
+
+    def _new_id(self) -> str:
+        # Sortable by time, and unguessable enough that one student cannot cancel another's job
+        # by counting; token_hex uses the OS's randomness, not the global random state.
+        while True:
+            job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+            if job_id not in self._jobs:
+                return job_id
+
+    def _forget_old(self) -> None:
+        done = [job_id for job_id, job in self._jobs.items() if job.state().done]
+        for job_id in done[: max(0, len(self._jobs) - self.keep)]:
+            del self._jobs[job_id]

@@ -1,0 +1,70 @@
+"""Generate: the decoded manifold grid, samples from the prior, and interpolation."""
+
+import numpy as np
+import streamlit as st
+
+from explorer import images, latent, ui
+from explorer.pair import KINDS
+
+st.title("Generate: grids, samples and interpolations")
+pair = ui.model_pair(ui.selection())
+if pair is None:
+    st.stop()
+
+
+def show(column, caption: str, grid: np.ndarray, name: str) -> None:
+    """A (C, H, W) tiled image with a PNG download."""
+    column.image(images.display(grid, side=480), caption=caption, output_format="PNG")
+    column.download_button("PNG", images.png_bytes(grid, 480), f"{name}.png", "image/png",
+                           key=f"dl_{name}")  # fmt: skip
+
+
+st.header("Manifold grid")
+st.caption(
+    "An n x n grid of points laid over each map and decoded: the classic figure of the VAE "
+    "papers. The VAE's grid changes smoothly everywhere; the AE's breaks down between clusters."
+)
+left, right = st.columns(2)
+n = left.slider("Grid size", 4, 20, 10, key="grid_n")
+prior = right.toggle("VAE grid over the prior's quantiles (5% to 95%)", key="grid_prior")
+columns = st.columns(2)
+for column, kind in zip(columns, KINDS, strict=True):
+    xy = pair.xy(kind)
+    low, high = np.percentile(xy, 1, axis=0), np.percentile(xy, 99, axis=0)
+    use_prior = prior and kind == "vae"
+    plane = latent.prior_quantile_grid(n) if use_prior else latent.grid_points(
+        (low[0], high[0]), (low[1], high[1]), n)  # fmt: skip
+    z = plane if use_prior and pair.latent_dim == 2 else pair.projections[kind].to_latent(plane)
+    where = "prior quantiles" if use_prior else "the data's extent (1st-99th percentile)"
+    show(column, f"{kind.upper()} decoded over {where}", images.tile(pair.decode(kind, z), n),
+         f"grid_{kind}")  # fmt: skip
+
+st.header("Samples from the prior N(0, I)")
+st.caption(
+    "A VAE is trained so that its codes look like draws from N(0, I): sample there and decode, "
+    "and you get new images. An AE was never asked to: the same draws land in places its "
+    "decoder never saw."
+)
+seed = st.number_input("Seed", 0, 10_000, 0, key="sample_seed")
+z = latent.sample_prior(16, pair.latent_dim, np.random.default_rng(seed))
+columns = st.columns(2)
+for column, kind in zip(columns, KINDS, strict=True):
+    show(column, f"{kind.upper()}: 16 samples", images.tile(pair.decode(kind, z), 8),
+         f"samples_{kind}")  # fmt: skip
+
+st.header("Interpolation between two images")
+st.caption(
+    "Both images are encoded by each model and the path between their codes decoded. "
+    "Spherical interpolation keeps the path where a Gaussian prior has its mass."
+)
+count = len(pair.indices)
+a, b, steps = st.columns(3)
+first = a.number_input("From data point #", 0, count - 1, 0, key="interp_a")
+second = b.number_input("To data point #", 0, count - 1, min(1, count - 1), key="interp_b")
+n_steps = steps.slider("Steps", 3, 16, 8, key="interp_steps")
+for kind in KINDS:
+    codes = pair.codes[kind]
+    for method in ("linear", "spherical"):
+        path = latent.interpolate(codes[first], codes[second], n_steps, method)
+        show(st, f"{kind.upper()}, {method}", images.tile(pair.decode(kind, path), n_steps),
+             f"interp_{kind}_{method}")  # fmt: skip

@@ -1,0 +1,66 @@
+"""Train: fit an AE and a VAE side by side in the background, with live loss curves."""
+
+import streamlit as st
+
+from explorer import figures, ui
+from explorer.jobs import JobLimitError, JobSpec
+from training.config import ARCHITECTURES
+
+st.title("Train an AE and a VAE side by side")
+st.caption(
+    "Both models get the same data in the same order, the same seed and the same architecture: "
+    "the only difference is the VAE's sampling and its KL term, weighted by beta. "
+    "Reconstruction alone gives clusters with gaps; KL alone gives one blob that means "
+    "nothing; both together give a dense, smooth map."
+)
+choices = ui.dataset_choices()
+with st.form("train_form"):
+    left, right = st.columns(2)
+    name = left.selectbox("Dataset", list(choices), key="train_dataset")
+    arch = right.selectbox("Architecture", ["default", *ARCHITECTURES], key="train_arch")
+    latent_dim = left.number_input("Latent size", 1, 64, 2, key="train_latent")
+    epochs = right.number_input("Epochs (0 = automatic)", 0, 1000, 0, key="train_epochs")
+    beta = left.slider("beta (weight of the VAE's KL term)", 0.0, 10.0, 1.0, 0.1, key="train_beta")
+    noise = right.slider("Denoising AE: input noise", 0.0, 1.0, 0.0, 0.05, key="train_noise")
+    sparsity = left.slider("Sparse AE: L1 weight on the code", 0.0, 1.0, 0.0, 0.01,
+                           key="train_sparse")  # fmt: skip
+    submitted = st.form_submit_button("Train", type="primary")
+
+if submitted:
+    spec = JobSpec(
+        dataset=name, data_dir=ui.data_dir_for(name), arch=None if arch == "default" else arch,
+        latent_dim=int(latent_dim), epochs=int(epochs) or None, beta=beta, noise_std=noise,
+        sparsity=sparsity,
+    )  # fmt: skip
+    try:
+        st.session_state["train_job"] = ui.job_manager().start(spec).id
+    except (JobLimitError, ValueError) as e:
+        st.error(str(e))
+
+
+@st.fragment(run_every=1.0)
+def job_panel() -> None:
+    """Polls the background job: it survives reruns and clicks elsewhere in the app."""
+    job = ui.job_manager().get(st.session_state.get("train_job", ""))
+    if job is None:
+        return
+    state = job.state()
+    for kind, (step, total) in state.progress.items():
+        st.progress(step / max(total, 1), text=f"{kind.upper()}: step {step} of {total}")
+    if state.curves:
+        st.plotly_chart(figures.loss_curves(state.curves), key="loss_curves")
+    if not state.done:
+        st.caption(f"{state.status}...")
+        if st.button("Cancel", key="cancel_job"):
+            job.cancel()
+    elif state.status == "finished":
+        st.success(f"Finished: run {state.id}, saved beside the other runs.")
+        if st.button("Open in the maps", type="primary", key="open_run"):
+            st.switch_page(
+                "pages/explore.py", query_params={"dataset": state.spec.dataset, "models": state.id}
+            )
+    else:
+        st.warning(f"{state.status.capitalize()}: {state.message}")
+
+
+job_panel()

@@ -1,0 +1,105 @@
+"""An AE and a VAE on one dataset, with what the explorer draws: codes of the plotted points,
+their 2-D projections, and decoding. Pure torch + NumPy (cached by the app, tested directly)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from explorer.latent import Projection, fit_projection
+from training.data import Dataset
+from training.evaluate import decode_all, encode_all
+from training.models import AE
+
+KINDS = ("ae", "vae")
+MAX_MAP_POINTS = 3000  # enough to show the structure; more only slows the browser
+
+
+@dataclass(frozen=True)
+class ModelPair:
+    """indices: the dataset rows on the maps; codes/xy/projections per kind ("ae", "vae")."""
+
+    dataset: Dataset
+    models: dict[str, AE]
+    indices: np.ndarray
+    codes: dict[str, np.ndarray]
+    projections: dict[str, Projection]
+    pca: PCA
+    label: str
+
+    @property
+    def latent_dim(self) -> int:
+        return self.models["ae"].config.latent_dim
+
+    def xy(self, kind: str) -> np.ndarray:
+        """(M, 2) map coordinates of the plotted points in the kind's map."""
+        return self.projections[kind].to_plane(self.codes[kind])
+
+    def decode(self, kind: str, z: np.ndarray) -> np.ndarray:
+        """(N, K) codes -> (N, C, H, W) images in [0, 1] from the kind's decoder."""
+        return decode_all(self.models[kind], np.asarray(z, dtype=np.float32))
+
+    def reconstruct(self, kind: str, index: int) -> np.ndarray:
+        """(C, H, W): the kind's reconstruction of the plotted point number `index`."""
+        return self.decode(kind, self.codes[kind][index : index + 1])[0]
+
+    def image(self, index: int) -> np.ndarray:
+        """(C, H, W): the original image of the plotted point number `index`."""
+        return self.dataset.images[self.indices[index]]
+
+    def pca_xy(self) -> np.ndarray:
+        """(M, 2) the plotted points on the first two principal axes of the images."""
+        return self.pca.transform(self.flat_images())[:, :2]
+
+    def pca_reconstruct(self, index: int) -> np.ndarray:
+        """(C, H, W): PCA's reconstruction with latent_dim components, the linear baseline."""
+        codes = self.pca.transform(self.flat_images()[index : index + 1])
+        flat = self.pca.inverse_transform(codes)
+        return np.clip(flat.reshape(self.dataset.image_shape), 0, 1)
+
+    def flat_images(self) -> np.ndarray:
+        return self.dataset.images[self.indices].reshape(len(self.indices), -1)
+
+    def classes(self, attribute: str | None = None) -> tuple[np.ndarray | None, tuple[str, ...]]:
+        """Integer colour classes of the plotted points and their names: the class labels, or
+        0/1 for a binary attribute ("no <attr>" / "<attr>")."""
+        if attribute is not None:
+            column = self.dataset.attribute_names.index(attribute)
+            values = self.dataset.attributes[self.indices, column].astype(int)
+            return values, (f"not {attribute}", attribute)
+        if self.dataset.labels is None:
+            return None, ()
+        return self.dataset.labels[self.indices], self.dataset.class_names
+
+
+def build_pair(
+    dataset: Dataset, ae: AE, vae: AE, label: str, max_points: int = MAX_MAP_POINTS, seed: int = 0
+) -> ModelPair:
+    """Encode a seeded subset of the data with both models and fit each map's projection
+    (the identity for 2-D codes, PCA of the codes above 2)."""
+    if (
+        ae.config.image_shape != dataset.image_shape
+        or vae.config.image_shape != dataset.image_shape
+    ):
+        raise ValueError(
+            f"the models take images {ae.config.image_shape} / {vae.config.image_shape}, "
+            f"the dataset {dataset.name} has {dataset.image_shape}"
+        )
+    if ae.config.latent_dim != vae.config.latent_dim:
+        raise ValueError(
+            f"the AE has {ae.config.latent_dim} latent dimensions and the VAE "
+            f"{vae.config.latent_dim}: a pair must share the latent size"
+        )
+    rng = np.random.default_rng(seed)
+    n = dataset.n_samples
+    indices = np.sort(rng.choice(n, size=min(n, max_points), replace=False))
+    models = {"ae": ae.eval(), "vae": vae.eval()}
+    codes = {
+        k: encode_all(m, dataset.images[indices]).astype(np.float64) for k, m in models.items()
+    }
+    projections = {k: fit_projection(c) for k, c in codes.items()}
+    flat = dataset.images[indices].reshape(len(indices), -1)
+    pca = PCA(n_components=min(max(2, ae.config.latent_dim), *flat.shape), random_state=seed)
+    return ModelPair(dataset, models, indices, codes, projections, pca.fit(flat), label)

@@ -1,0 +1,160 @@
+"""Helpers for tests that drive a Streamlit app in a real headless Chromium.
+
+`streamlit_server(script)` serves an app from the repository root; `chromium()` launches the
+browser; `wait_for_app_idle(page)` waits for a run to finish; `click_data_point(page, key, x, y)`
+clicks a Plotly chart at data coordinates. Where Chromium or Playwright is missing the tests skip,
+unless LATENT_EXPLORER_REQUIRE_BROWSER=1 (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; `playwright install` cannot download here
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+REQUIRE_BROWSER_ENV = "LATENT_EXPLORER_REQUIRE_BROWSER"
+# The app element says "notRunning" once a run (full or fragment) has finished.
+APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def require_browser() -> None:
+    """Skip (or fail where LATENT_EXPLORER_REQUIRE_BROWSER=1) without Chromium and Playwright."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package (pip install playwright)")
+    if missing:
+        reason = "browser tests need " + " and ".join(missing)
+        if os.environ.get(REQUIRE_BROWSER_ENV) == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(script: str | Path, timeout: float = 60.0) -> Iterator[str]:
+    """Serve `script` (relative to the repository root) with `python -m streamlit run`; yield its URL.
+
+    The server runs in its own process group, killed on exit even when the test fails.
+    """
+    port = free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(script),
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    log = open(os.devnull, "w")  # noqa: SIM115 - closed in finally
+    server = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(server, url, timeout)
+        yield url
+    finally:
+        _stop(server)
+        log.close()
+
+
+def _wait_until_healthy(server: subprocess.Popen, url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.returncode} before serving {url}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return
+        time.sleep(0.2)
+    raise TimeoutError(f"streamlit did not answer {url}/_stcore/health within {timeout:.0f} s")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator:
+    """A headless Chromium (a Playwright Browser), closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_for_app_idle(page, timeout: float = 30.0) -> None:
+    """Wait until the current script run (full or fragment) has finished."""
+    page.wait_for_selector(APP_IDLE, state="attached", timeout=timeout * 1000)
+
+
+def wait_for_chart(page, chart_key: str, timeout: float = 30.0) -> None:
+    """Wait until the chart `st.plotly_chart(fig, key=chart_key)` has been drawn by Plotly."""
+    page.wait_for_function(
+        "key => !!document.querySelector(`.st-key-${key} .js-plotly-plot`)?._fullLayout?.xaxis",
+        arg=chart_key,
+        timeout=timeout * 1000,
+    )
+
+
+def data_to_page(page, chart_key: str, x: float, y: float) -> tuple[float, float]:
+    """Page pixel coordinates of the data point (x, y) on a chart, from Plotly's own axes."""
+    return tuple(
+        page.evaluate(
+            """([key, x, y]) => {
+                const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+                const {xaxis, yaxis} = gd._fullLayout;
+                const box = gd.getBoundingClientRect();
+                return [box.left + xaxis._offset + xaxis.l2p(x),
+                        box.top + yaxis._offset + yaxis.l2p(y)];
+            }""",
+            [chart_key, x, y],
+        )
+    )
+
+
+def click_data_point(page, chart_key: str, x: float, y: float) -> tuple[float, float]:
+    """Click a chart at data coordinates (x, y); returns the page pixel clicked."""
+    px, py = data_to_page(page, chart_key, x, y)
+    page.mouse.click(px, py)
+    return px, py

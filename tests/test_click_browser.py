@@ -1,0 +1,304 @@
+"""The click listener in a real Chromium, on tests/apps/click_demo.py: points, empty space, marker,
+zoom, both charts; plus the Python-side check of what the browser sends."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+import numpy as np
+import pytest
+
+from explorer.click import parse_click
+from tests.browser import (
+    chromium,
+    click_data_point,
+    data_to_page,
+    require_browser,
+    streamlit_server,
+    wait_for_app_idle,
+    wait_for_chart,
+)
+
+DEMO = "tests/apps/click_demo.py"
+CHARTS = ["map_a", "map_b"]
+POINTS = np.random.default_rng(0).normal(size=(200, 2))  # the demo's points, same seed
+MARKER = "latent-click-marker"
+CLICK_TIMEOUT_MS = 15_000  # a click's rerun on a loaded 2-core CI machine
+
+
+# -- what Python accepts from the browser (no browser needed) --------------------------------------
+
+
+def test_parse_click_types_a_valid_click():
+    value = {"chart": "map_a", "x": 1, "y": -2.5, "point_index": 3, "seq": 7}
+    assert parse_click(value, CHARTS) == {
+        "chart": "map_a",
+        "x": 1.0,
+        "y": -2.5,
+        "point_index": 3,
+        "seq": 7,
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "click",
+        {"chart": "other", "x": 0, "y": 0, "point_index": None, "seq": 1},
+        {"chart": "map_a", "x": "nan", "y": 0, "point_index": None, "seq": 1},
+        {"chart": "map_a", "x": 0, "y": None, "point_index": None, "seq": 1},
+        {"chart": "map_a", "x": 0, "y": 0, "point_index": "a", "seq": 1},
+        {"chart": "map_a", "x": 0, "y": 0},
+    ],
+)
+def test_parse_click_rejects_malformed_values(value):
+    assert parse_click(value, CHARTS) is None
+
+
+# -- the demo app in Chromium ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    require_browser()
+    with streamlit_server(DEMO) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(app_url):
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh session of the demo, its charts drawn and listened to."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(app_url)
+    for key in CHARTS:
+        wait_for_chart(page, key)
+        page.wait_for_function(
+            "key => document.querySelector(`.st-key-${key} .js-plotly-plot`)"
+            "?.dataset.latentClick === key",
+            arg=key,
+        )
+    wait_for_app_idle(page)
+    yield page
+    context.close()
+
+
+def shown_click(page) -> dict | None:
+    return json.loads(page.locator('[data-testid="stCode"] code').inner_text())
+
+
+def click_and_wait(page, chart_key: str, x: float, y: float) -> dict:
+    """Click at data (x, y), wait for the rerun that prints the new click, return that click."""
+    before = shown_click(page)
+    seq = 0 if before is None else before["seq"]
+    click_data_point(page, chart_key, x, y)
+    page.wait_for_function(
+        """seq => {
+            const text = document.querySelector('[data-testid="stCode"] code')?.innerText;
+            try { return (JSON.parse(text)?.seq ?? 0) > seq; } catch { return false; }
+        }""",
+        arg=seq,
+        timeout=CLICK_TIMEOUT_MS,
+    )
+    wait_for_app_idle(page)
+    return shown_click(page)
+
+
+def pixels_of_points(page, chart_key: str) -> np.ndarray:
+    """(N, 2) page pixels of trace 0's points."""
+    return np.array(
+        page.evaluate(
+            """key => {
+                const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+                const {xaxis, yaxis} = gd._fullLayout;
+                const box = gd.getBoundingClientRect();
+                const {x, y} = gd._fullData[0];
+                return Array.from(x, (_, i) => [box.left + xaxis._offset + xaxis.l2p(x[i]),
+                                                box.top + yaxis._offset + yaxis.l2p(y[i])]);
+            }""",
+            chart_key,
+        )
+    )
+
+
+def empty_spots(page, chart_key: str, n: int) -> list[tuple[float, float]]:
+    """n data points in the plot area, each at least 30 px from every point (hover reaches 20 px)
+    and 40 px from each other."""
+    box = page.evaluate(
+        """key => {
+            const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+            const {xaxis, yaxis} = gd._fullLayout;
+            return {x: xaxis.range, y: yaxis.range};
+        }""",
+        chart_key,
+    )
+    (x0, x1), (y0, y1) = box["x"], box["y"]
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 60)[3:-3], np.linspace(y0, y1, 40)[3:-3])
+    candidates = np.column_stack([gx.ravel(), gy.ravel()])
+    pixels = np.array([data_to_page(page, chart_key, *xy) for xy in candidates])
+    points = pixels_of_points(page, chart_key)
+    clearance = np.linalg.norm(pixels[:, None] - points[None], axis=2).min(axis=1)
+    spots: list[int] = []
+    for i in np.argsort(-clearance):
+        if clearance[i] < 30:
+            break
+        if all(np.linalg.norm(pixels[i] - pixels[j]) >= 40 for j in spots):
+            spots.append(i)
+        if len(spots) == n:
+            return [tuple(candidates[i]) for i in spots]
+    raise AssertionError(f"found {len(spots)} of {n} empty spots on {chart_key}")
+
+
+def marker_on(page, chart_key: str) -> dict:
+    """The marker's data anchor (from gd.layout.shapes) and the drawn cross's pixel centre."""
+    return page.evaluate(
+        """([key, name]) => {
+            const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+            const ours = (gd.layout.shapes || []).filter(s => s.name === name);
+            const drawn = [...gd.querySelectorAll('.shapelayer path')]
+                .map(p => p.getBoundingClientRect()).filter(r => r.width + r.height > 0);
+            const left = Math.min(...drawn.map(r => r.left)), right = Math.max(...drawn.map(r => r.right));
+            const top = Math.min(...drawn.map(r => r.top)), bottom = Math.max(...drawn.map(r => r.bottom));
+            return {anchors: ours.map(s => [s.xanchor, s.yanchor]), n_drawn: drawn.length,
+                    centre: [(left + right) / 2, (top + bottom) / 2]};
+        }""",
+        [chart_key, MARKER],
+    )
+
+
+def ranges(page, chart_key: str) -> list[list[float]]:
+    return page.evaluate(
+        """key => {
+            const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+            return [gd._fullLayout.xaxis.range, gd._fullLayout.yaxis.range];
+        }""",
+        chart_key,
+    )
+
+
+def isolated_point(page, chart_key: str) -> int:
+    """Index of a point with no other point within 20 px, so a click on it can hit only it."""
+    pixels = pixels_of_points(page, chart_key)
+    distance = np.linalg.norm(pixels[:, None] - pixels[None], axis=2)
+    np.fill_diagonal(distance, np.inf)
+    return int(np.flatnonzero(distance.min(axis=1) > 20)[0])
+
+
+@pytest.mark.browser
+def test_page_starts_without_a_click(page):
+    assert shown_click(page) is None
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("chart_key", CHARTS)  # Scattergl, then SVG Scatter
+def test_clicking_a_point_reports_its_index_and_exact_coordinates(page, chart_key):
+    i = isolated_point(page, chart_key)
+    click = click_and_wait(page, chart_key, *POINTS[i])
+    assert click == {
+        "chart": chart_key,
+        "x": POINTS[i, 0],
+        "y": POINTS[i, 1],
+        "point_index": i,
+        "seq": 1,
+    }
+
+
+@pytest.mark.browser
+def test_clicking_empty_space_reports_the_data_coordinates_clicked(page):
+    (x, y), *_ = empty_spots(page, "map_a", 1)
+    clicked = data_to_page(page, "map_a", x, y)
+    click = click_and_wait(page, "map_a", x, y)
+    assert click["chart"] == "map_a"
+    assert click["point_index"] is None
+    # Within a pixel of the spot clicked (the mouse lands on whole or half pixels).
+    reported = data_to_page(page, "map_a", click["x"], click["y"])
+    assert np.allclose(reported, clicked, atol=1.0), (reported, clicked)
+
+
+@pytest.mark.browser
+def test_two_empty_clicks_give_different_coordinates_and_growing_seq(page):
+    first_spot, second_spot = empty_spots(page, "map_a", 2)
+    first = click_and_wait(page, "map_a", *first_spot)
+    second = click_and_wait(page, "map_a", *second_spot)
+    assert (first["x"], first["y"]) != (second["x"], second["y"])
+    assert first["point_index"] is None and second["point_index"] is None
+    assert second["seq"] > first["seq"]
+
+
+@pytest.mark.browser
+def test_the_marker_appears_on_both_charts_where_clicked(page):
+    (x, y), *_ = empty_spots(page, "map_a", 1)
+    click = click_and_wait(page, "map_a", x, y)
+    for key in CHARTS:
+        marker = marker_on(page, key)
+        assert marker["anchors"] == [[click["x"], click["y"]]] * 2, key
+        assert marker["n_drawn"] == 2, key
+        assert np.allclose(marker["centre"], data_to_page(page, key, x, y), atol=1.5), key
+
+
+@pytest.mark.browser
+def test_a_click_reruns_only_the_fragment(page):
+    full_runs = page.get_by_text("full runs:").inner_text()
+    (x, y), *_ = empty_spots(page, "map_b", 1)
+    click_and_wait(page, "map_b", x, y)
+    assert page.get_by_text("full runs:").inner_text() == full_runs
+
+
+@pytest.mark.browser
+def test_zoom_survives_a_click_and_a_full_rerun(page):
+    page.evaluate(
+        """key => Plotly.relayout(document.querySelector(`.st-key-${key} .js-plotly-plot`),
+                                  {'xaxis.range': [-1.5, 1.0], 'yaxis.range': [-1.0, 1.5]})""",
+        "map_a",
+    )
+    zoomed = ranges(page, "map_a")
+    assert zoomed == [[-1.5, 1.0], [-1.0, 1.5]]
+    (x, y), *_ = empty_spots(page, "map_a", 1)
+    click = click_and_wait(page, "map_a", x, y)
+    assert ranges(page, "map_a") == zoomed
+    # A full rerun (the "r" shortcut) re-renders the charts: zoom and marker must stay.
+    full_runs = page.get_by_text("full runs:").inner_text()
+    page.locator("body").press("r")
+    page.wait_for_function(
+        "before => ![...document.querySelectorAll('[data-testid=stText]')]"
+        ".some(e => e.innerText === before)",
+        arg=full_runs,
+    )
+    wait_for_app_idle(page)
+    assert ranges(page, "map_a") == zoomed
+    assert marker_on(page, "map_a")["anchors"] == [[click["x"], click["y"]]] * 2
+
+
+@pytest.mark.browser
+def test_clicking_the_second_chart_reports_it(page):
+    (x, y), *_ = empty_spots(page, "map_b", 1)
+    click = click_and_wait(page, "map_b", x, y)
+    assert click["chart"] == "map_b"
+    assert click["point_index"] is None
+
+
+@pytest.mark.browser
+def test_click_to_text_latency_is_measured(page, capsys):
+    spots = {key: empty_spots(page, key, 5) for key in CHARTS}
+    latencies = []
+    for i in range(10):
+        key = CHARTS[i % 2]
+        start = time.perf_counter()
+        click = click_and_wait(page, key, *spots[key][i // 2])
+        latencies.append(time.perf_counter() - start)
+        assert click["seq"] == i + 1
+    with capsys.disabled():
+        print(
+            f"\nclick-to-text latency over {len(latencies)} clicks: "
+            f"median {statistics.median(latencies) * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms"
+        )

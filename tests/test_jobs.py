@@ -1,0 +1,283 @@
+import ast
+import dataclasses
+import itertools
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import explorer.jobs as jobs
+import training.fit
+from explorer.jobs import Curve, JobLimitError, JobManager, JobSpec
+from training.checkpoints import load_checkpoint
+from training.data import DatasetError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+QUICK = JobSpec(epochs=3)  # digits: 12 steps per epoch, well under a second per model
+LONG = JobSpec(epochs=500)  # long enough to be caught mid-training
+
+
+@pytest.fixture(autouse=True)
+def no_stray_threads():
+    """After each test, every job thread has ended (tests cancel what they start)."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name.startswith("training-"):
+            thread.join(30)
+            assert not thread.is_alive(), f"{thread.name} still running"
+
+
+@pytest.fixture
+def manager(tmp_path):
+    """A manager whose unfinished jobs are cancelled after the test."""
+    m = JobManager(tmp_path / "runs")
+    yield m
+    for job in m.running():
+        job.cancel()
+        job.join(30)
+
+
+def refuse_data(*args, **kwargs):
+    """A stand-in for load_dataset that fails at once, for tests about the registry."""
+    raise DatasetError("no data in this test")
+
+
+def wait_until(job, condition, timeout=60.0):
+    """Poll job.state() (as a page would) until condition(state) holds; return that state."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = job.state()
+        if condition(state):
+            return state
+        time.sleep(0.005)
+    raise AssertionError(f"timed out; last state: {job.state()}")
+
+
+def finished(job, timeout=60.0):
+    state = wait_until(job, lambda s: s.done, timeout)
+    job.join(10)
+    return state
+
+
+def test_a_job_on_digits_trains_both_models_and_saves_loadable_checkpoints(manager):
+    job = manager.start(QUICK)
+    statuses = []
+    state = wait_until(job, lambda s: statuses.append(s.status) or s.done)
+    assert state.status == "finished", state.message
+    # Statuses only move forward: loading, training, finished (each seen zero or more times).
+    order = ["loading data", "training", "finished"]
+    assert [order.index(s) for s in statuses] == sorted(order.index(s) for s in statuses)
+    assert set(state.checkpoints) == {"ae", "vae"}
+    for kind, path in state.checkpoints.items():
+        assert Path(path) == manager.runs_dir / job.id / f"{kind}.safetensors"
+        assert load_checkpoint(path).config.kind == kind
+    assert state.progress["ae"] == state.progress["vae"]  # same data, same batches
+    step, n_steps = state.progress["vae"]
+    assert step == n_steps == 3 * 12
+    assert all("recon" in p and "total" in p for c in state.curves.values() for p in c)
+    assert all("kl" in p for p in state.curves["vae"])
+    assert not any("kl" in p for p in state.curves["ae"])
+    assert state.curves["ae"][-1]["step"] == n_steps
+    assert state.started <= state.finished <= time.time()
+    assert "AE" in state.message and "VAE" in state.message
+
+
+def test_cancel_during_the_ae_stops_quickly_and_saves_nothing(manager):
+    job = manager.start(LONG)
+    wait_until(job, lambda s: s.progress.get("ae", (0, 0))[0] > 0)
+    asked = time.monotonic()
+    job.cancel()
+    state = finished(job)
+    assert time.monotonic() - asked < 5
+    assert state.status == "cancelled"
+    assert state.progress["ae"][0] < state.progress["ae"][1]
+    assert "vae" not in state.progress
+    assert state.checkpoints == {}
+    assert not (manager.runs_dir / job.id / "vae.safetensors").exists()
+    assert manager.running() == []
+
+
+def test_a_second_job_past_the_cap_is_refused_until_the_first_finishes(tmp_path, monkeypatch):
+    gate = threading.Event()  # holds the first job in "loading data" until the test says go
+    real = jobs.load_dataset
+
+    def slow_load(*args, **kwargs):
+        assert gate.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "load_dataset", slow_load)
+    manager = JobManager(tmp_path, max_running=1)
+    first = manager.start(QUICK)
+    try:
+        with pytest.raises(JobLimitError, match=r"1 training job is already running.*limit is 1"):
+            manager.start(QUICK)
+        assert manager.running() == [first]
+    finally:
+        gate.set()
+    assert finished(first).status == "finished"
+    second = manager.start(QUICK)
+    assert finished(second).status == "finished"
+    assert second.id != first.id
+
+
+def test_the_limit_message_counts_jobs_for_a_person(tmp_path, monkeypatch):
+    gate = threading.Event()
+
+    def held_back(*args, **kwargs):
+        gate.wait(30)
+        refuse_data()
+
+    monkeypatch.setattr(jobs, "load_dataset", held_back)
+    manager = JobManager(tmp_path)  # the default cap: 2
+    started = [manager.start(QUICK), manager.start(QUICK)]
+    try:
+        with pytest.raises(JobLimitError) as e:
+            manager.start(QUICK)
+    finally:
+        for job in started:
+            job.cancel()
+        gate.set()
+    assert str(e.value) == (
+        "2 training jobs are already running on this server (the limit is 2). "
+        "Wait for one to finish or cancel yours."
+    )
+    for job in started:
+        assert finished(job).message == "no data in this test"
+
+
+@pytest.mark.parametrize(
+    "spec, named",
+    [
+        (JobSpec(dataset="mnist", data_dir="/no/such/dir"), "/no/such/dir: no such folder"),
+        (JobSpec(dataset="nope"), "unknown dataset 'nope'"),
+    ],
+)
+def test_a_bad_dataset_fails_with_a_message_and_the_manager_stays_usable(manager, spec, named):
+    state = finished(manager.start(spec))
+    assert state.status == "failed"
+    assert named in state.message
+    assert state.checkpoints == {} and state.finished is not None
+    assert finished(manager.start(QUICK)).status == "finished"
+
+
+def test_a_diverging_vae_fails_saying_lower_the_learning_rate_and_keeps_its_last_epoch(
+    manager, monkeypatch
+):
+    real = training.fit.loss_terms
+    vae_batches = itertools.count()
+
+    def nan_in_second_epoch(out, target, likelihood, beta=1.0, sparsity=0.0):
+        terms = real(out, target, likelihood, beta, sparsity)
+        if out.logvar is not None and next(vae_batches) >= 15:  # the VAE's 16th batch
+            terms["total"] = terms["total"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(training.fit, "loss_terms", nan_in_second_epoch)
+    state = finished(manager.start(QUICK))
+    assert state.status == "failed"
+    assert "VAE diverged" in state.message and "lower learning rate" in state.message
+    assert "last finished epoch was saved" in state.message
+    vae = load_checkpoint(state.checkpoints["vae"])
+    assert len(vae.history) == 1  # restored to the end of epoch 1
+    assert load_checkpoint(state.checkpoints["ae"]).config.kind == "ae"
+
+
+def test_snapshots_are_immutable_and_can_be_read_while_the_job_runs(manager):
+    job = manager.start(JobSpec(epochs=30))
+    snapshots = []
+    while not (state := job.state()).done:
+        snapshots.append(state)
+        time.sleep(0.001)
+    job.join(10)
+    assert state.status == "finished", state.message
+    assert len(snapshots) > 10
+    first_training = next(s for s in snapshots if s.progress)
+    kept = dict(first_training.progress)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first_training.status = "finished"
+    with pytest.raises(TypeError):
+        first_training.progress["ae"] = (0, 0)
+    assert dict(first_training.progress) == kept  # later progress did not change it
+    steps = [s.progress["ae"][0] for s in snapshots if "ae" in s.progress]
+    assert steps == sorted(steps)
+
+
+def test_curves_stay_bounded_and_evenly_spaced_on_long_runs():
+    curve = Curve(max_points=500)
+    for step in range(1, 10_001):
+        curve.add({"step": step, "recon": 1.0 / step, "total": 1.0 / step})
+    points = curve.points()
+    assert 250 <= len(points) <= 501
+    assert points[0]["step"] == 1 and points[-1]["step"] == 10_000
+    gaps = {b["step"] - a["step"] for a, b in itertools.pairwise(points[:-1])}
+    assert len(gaps) == 1  # one stride apart, old points no sparser than new ones
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("arch", "transformer"),
+        ("latent_dim", 0),
+        ("epochs", 0),
+        ("epochs", 10**6),
+        ("lr", 0.0),
+        ("beta", -1.0),
+        ("noise_std", float("nan")),
+        ("sparsity", -0.1),
+        ("seed", -1),
+        ("kinds", ()),
+        ("kinds", ("ae", "ae")),
+        ("kinds", ("gan",)),
+        ("dataset", ""),
+    ],
+)
+def test_a_spec_with_a_bad_value_is_refused_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        JobSpec(**{field: value})
+
+
+def test_a_spec_accepts_a_list_of_kinds_and_stays_hashable():
+    spec = JobSpec(kinds=["vae"])
+    assert spec.kinds == ("vae",) and hash(spec) == hash(JobSpec(kinds=("vae",)))
+
+
+def test_job_ids_are_unique_and_url_safe(manager, monkeypatch):
+    monkeypatch.setattr(jobs, "load_dataset", refuse_data)
+    ids = [finished(manager.start(QUICK)).id for _ in range(5)]
+    assert len(set(ids)) == 5
+    assert all(i.replace("-", "").isalnum() for i in ids)
+    assert all(manager.get(i).id == i for i in ids) and manager.get("nope") is None
+
+
+def test_old_finished_jobs_are_forgotten_beyond_the_bound(tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "load_dataset", refuse_data)
+    manager = JobManager(tmp_path, keep=3)
+    ids = [finished(manager.start(QUICK)).id for _ in range(6)]
+    kept = [i for i in ids if manager.get(i) is not None]
+    assert len(kept) == 3 and ids[-1] in kept and ids[0] not in kept
+
+
+def test_the_jobs_module_never_imports_streamlit():
+    tree = ast.parse((REPO_ROOT / "explorer" / "jobs.py").read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+    assert names and not any(name.split(".")[0] == "streamlit" for name in names)
+
+
+@pytest.mark.slow
+def test_a_whole_job_runs_without_streamlit_ever_being_imported(tmp_path):
+    script = (
+        "import sys\n"
+        "from explorer.jobs import JobManager, JobSpec\n"
+        f"job = JobManager({str(tmp_path)!r}).start(JobSpec(epochs=2))\n"
+        "state = job.join(120)\n"
+        "assert state.status == 'finished', state.message\n"
+        "assert 'streamlit' not in sys.modules, 'streamlit was imported'\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=180
+    )
+    assert run.returncode == 0, run.stderr
