@@ -33,3 +33,13 @@ def test_nothing_uses_pickle_to_load_data():
         # torch.load unpickles; safetensors.torch.load does not.
         assert not re.search(r"(?<![\w.])torch\.load\(", source), path
         assert "allow_pickle=True" not in source, path
+
+
+STREAMLIT_MODULES = {"app.py", "ui.py", "click.py"}  # and every page
+
+
+def test_only_pages_and_the_glue_modules_import_streamlit():
+    for path in sorted((ROOT / "explorer").rglob("*.py")):
+        if path.parent.name == "pages" or path.name in STREAMLIT_MODULES:
+            continue
+        assert "streamlit" not in imported_modules(path), f"{path.relative_to(ROOT)}"

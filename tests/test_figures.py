@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from explorer.figures import PALETTE, latent_map, loss_curves, shared_range
+
+
+def test_latent_map_holds_every_point_in_one_trace_with_a_legend_per_class():
+    xy = np.random.default_rng(0).normal(size=(50, 2))
+    classes = np.arange(50) % 3
+    fig = latent_map(xy, classes, ("zero", "one", "two"), "AE latent space")
+    points = fig.data[0]
+    np.testing.assert_array_equal(points.x, xy[:, 0])
+    np.testing.assert_array_equal(points.y, xy[:, 1])
+    assert list(points.marker.color[:3]) == list(PALETTE[:3])
+    assert [t.name for t in fig.data[1:]] == ["zero", "one", "two"]
+    assert not points.showlegend
+
+
+def test_latent_map_reports_clicks_anywhere_and_keeps_zoom_across_updates():
+    fig = latent_map(np.zeros((3, 2)), None, (), "t")
+    assert fig.layout.clickanywhere is True
+    assert fig.layout.clickmode == "event"
+    assert fig.layout.uirevision == "latent-map"
+    assert len(fig.data) == 1  # no classes, no legend entries
+
+
+def test_latent_map_is_identical_for_identical_inputs():
+    xy = np.random.default_rng(1).normal(size=(20, 2))
+    a = latent_map(xy, np.zeros(20, int), ("a",), "t").to_json()
+    assert a == latent_map(xy.copy(), np.zeros(20, int), ("a",), "t").to_json()
+
+
+def test_axis_range_and_titles_are_applied():
+    fig = latent_map(np.zeros((2, 2)), None, (), "t", ("PC 1", "PC 2"), ((-1, 1), (-2, 2)))
+    assert tuple(fig.layout.xaxis.range) == (-1, 1) and tuple(fig.layout.yaxis.range) == (-2, 2)
+    assert fig.layout.xaxis.title.text == "PC 1"
+
+
+def test_shared_range_covers_every_map_with_a_margin():
+    (x0, x1), (y0, y1) = shared_range(np.array([[0.0, 0.0], [1.0, 1.0]]),
+                                      np.array([[-1.0, 2.0], [0.5, 3.0]]))  # fmt: skip
+    assert x0 < -1 and x1 > 1 and y0 < 0 and y1 > 3
+    assert x1 - x0 == pytest.approx(2 * 1.1)
+
+
+def test_loss_curves_draw_reconstruction_and_kl_as_separate_lines():
+    curves = {
+        "ae": [{"step": 10, "recon": 30.0, "total": 30.0}, {"step": 20, "recon": 25.0}],
+        "vae": [{"step": 10, "recon": 32.0, "kl": 3.0, "total": 35.0}],
+    }
+    fig = loss_curves(curves)
+    assert [t.name for t in fig.data] == ["AE reconstruction", "VAE reconstruction", "VAE KL"]
+    assert list(fig.data[0].y) == [30.0, 25.0]
+    assert fig.layout.yaxis.type == "log"

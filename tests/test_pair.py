@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from explorer.pair import build_pair
+from training.config import ModelConfig, TrainConfig
+from training.data import load_dataset
+from training.fit import fit
+from training.models import build_model
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def models(dataset, latent_dim=2, epochs=3):
+    out = []
+    for kind in ("ae", "vae"):
+        m = build_model(ModelConfig(kind=kind, image_shape=dataset.image_shape,
+                                    latent_dim=latent_dim, hidden=(32,)))  # fmt: skip
+        fit(m, dataset.images, TrainConfig(epochs=epochs, batch_size=128, precision="fp32"))
+        out.append(m)
+    return out
+
+
+def test_a_pair_maps_a_seeded_subset_and_decodes_in_both_models(digits):
+    pair = build_pair(digits, *models(digits), "test", max_points=500)
+    assert len(pair.indices) == 500 and np.all(np.diff(pair.indices) > 0)
+    np.testing.assert_array_equal(pair.xy("ae"), pair.codes["ae"])  # 2-D: the codes themselves
+    images = pair.decode("vae", np.zeros((3, 2)))
+    assert images.shape == (3, 1, 8, 8) and images.min() >= 0 and images.max() <= 1
+    np.testing.assert_array_equal(pair.image(0), digits.images[pair.indices[0]])
+    again = build_pair(digits, *models(digits), "test", max_points=500)
+    np.testing.assert_array_equal(pair.indices, again.indices)
+
+
+def test_reconstructions_equal_decoding_the_points_code(digits):
+    pair = build_pair(digits, *models(digits), "test", max_points=100)
+    for kind in ("ae", "vae"):
+        np.testing.assert_allclose(
+            pair.reconstruct(kind, 7), pair.decode(kind, pair.codes[kind][7:8])[0]
+        )
+
+
+def test_codes_above_two_dimensions_are_projected_with_an_inverse(digits):
+    pair = build_pair(digits, *models(digits, latent_dim=5), "test", max_points=300)
+    assert pair.latent_dim == 5 and pair.xy("vae").shape == (300, 2)
+    p = pair.projections["vae"]
+    xy = np.array([[0.3, -0.2]])
+    np.testing.assert_allclose(p.to_plane(p.to_latent(xy)), xy, atol=1e-9)
+
+
+def test_pca_baseline_reconstructs_with_the_latent_size(digits):
+    pair = build_pair(digits, *models(digits), "test", max_points=400)
+    assert pair.pca.n_components_ == 2 and pair.pca_xy().shape == (400, 2)
+    x = pair.pca_reconstruct(3)
+    assert x.shape == (1, 8, 8) and x.min() >= 0 and x.max() <= 1
+
+
+def test_colours_come_from_classes_or_a_binary_attribute(digits):
+    pair = build_pair(digits, *models(digits), "test", max_points=50)
+    values, names = pair.classes()
+    np.testing.assert_array_equal(values, digits.labels[pair.indices])
+    assert names == digits.class_names
+
+
+def test_models_for_other_images_or_latent_sizes_are_refused(digits):
+    ae, vae = models(digits)
+    other = build_model(ModelConfig(kind="vae", image_shape=(1, 28, 28)))
+    with pytest.raises(ValueError, match="take images"):
+        build_pair(digits, ae, other, "x")
+    wider = build_model(ModelConfig(kind="vae", image_shape=digits.image_shape, latent_dim=3))
+    with pytest.raises(ValueError, match="latent size"):
+        build_pair(digits, ae, wider, "x")
