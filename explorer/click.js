@@ -6,7 +6,7 @@
 
 const MARKER = "latent-click-marker"; // name of our shapes, so the figure's own shapes stay
 const ARM_PX = 7; // half-length of the cross's arms, in screen pixels at any zoom
-const instances = new Map(); // frontend key -> {charts, marker, send}
+const instances = new Map(); // frontend key -> {charts, marker, color, send, sentSeq}
 let seq = 0;
 let observer = null;
 let scheduled = false;
@@ -16,8 +16,7 @@ function graphFor(chartKey) {
   return document.querySelector(`.st-key-${CSS.escape(chartKey)} .js-plotly-plot`);
 }
 
-function crossShapes(marker, color) {
-  const [x, y] = marker;
+function crossShapes([x, y], color) {
   const arm = { type: "line", name: MARKER, xref: "x", yref: "y", xanchor: x, yanchor: y,
     xsizemode: "pixel", ysizemode: "pixel", line: { color, width: 2.5 }, layer: "above" };
   return [
@@ -27,7 +26,7 @@ function crossShapes(marker, color) {
 }
 
 function drawMarker(gd, marker, color) {
-  // Relayout only what changed: a shapes-only relayout keeps the user's zoom and pan.
+  // Relayout only on change: a shapes-only relayout keeps the user's zoom and pan.
   const shapes = gd.layout.shapes || [];
   const ours = shapes.filter((s) => s.name === MARKER);
   const same = marker
@@ -38,25 +37,50 @@ function drawMarker(gd, marker, color) {
   window.Plotly.relayout(gd, { shapes: marker ? [...others, ...crossShapes(marker, color)] : others });
 }
 
-function clickOf(chartKey, event) {
-  // Trace 0 holds the codes: a hovered point of it wins, else the exact spot clicked.
-  const hit = (event.points || []).find((p) => p.curveNumber === 0);
-  if (hit) return { chart: chartKey, x: hit.x, y: hit.y, point_index: hit.pointNumber };
-  if (!event.xvals || !event.yvals) return null;
-  return { chart: chartKey, x: event.xvals[0], y: event.yvals[0], point_index: null };
+function nearestPoint(gd, px, py) {
+  // Index of trace 0's point nearest the pixel (px, py) within hover reach, else null. Plotly's
+  // own event.points come from the last hover, throttled to 50 ms: a quick click reports the
+  // pointer's previous position, so hits and coordinates are computed here from the click itself.
+  const trace = gd._fullData[0];
+  const { xaxis, yaxis, hoverdistance } = gd._fullLayout;
+  if (!trace || trace.visible !== true || !trace.x || !trace.y) return null;
+  const size = trace.marker?.size;
+  const reach = hoverdistance < 0 ? Infinity : hoverdistance + (typeof size === "number" ? size / 2 : 3);
+  let best = null;
+  let bestDistance = reach;
+  for (let i = 0; i < trace._length; i++) {
+    const distance = Math.hypot(xaxis.d2p(trace.x[i]) - px, yaxis.d2p(trace.y[i]) - py);
+    if (distance < bestDistance) [best, bestDistance] = [i, distance];
+  }
+  return best;
 }
 
-function onClick(chartKey, event) {
-  const click = clickOf(chartKey, event);
+function clickOf(gd, chartKey, event) {
+  const mouse = event.event;
+  const { xaxis, yaxis } = gd._fullLayout;
+  if (!mouse || !Number.isFinite(mouse.clientX)) return null;
+  const box = gd.getBoundingClientRect();
+  const px = mouse.clientX - box.left - xaxis._offset; // pixels inside the plot area
+  const py = mouse.clientY - box.top - yaxis._offset;
+  const i = nearestPoint(gd, px, py);
+  if (i !== null) {
+    const trace = gd._fullData[0];
+    return { chart: chartKey, x: Number(trace.x[i]), y: Number(trace.y[i]), point_index: i };
+  }
+  return { chart: chartKey, x: xaxis.p2d(px), y: yaxis.p2d(py), point_index: null };
+}
+
+function onClick(gd, chartKey, event) {
+  const click = clickOf(gd, chartKey, event);
   if (!click || !Number.isFinite(click.x) || !Number.isFinite(click.y)) return;
   click.seq = ++seq;
   for (const inst of instances.values()) {
     if (!inst.charts.includes(chartKey)) continue;
     inst.marker = [click.x, click.y]; // instant feedback, before Python answers
     inst.sentSeq = click.seq;
-    sync();
     inst.send("click", click);
   }
+  sync();
 }
 
 function sync() {
@@ -68,7 +92,7 @@ function sync() {
       if (!gd || !gd._fullLayout || !gd.on) continue;
       if (gd.dataset.latentClick !== chartKey) {
         gd.dataset.latentClick = chartKey; // marks a listening graph div (a new div has none)
-        gd.on("plotly_click", (event) => onClick(chartKey, event));
+        gd.on("plotly_click", (event) => onClick(gd, chartKey, event));
       }
       drawMarker(gd, inst.marker, inst.color);
     }
@@ -87,24 +111,22 @@ function scheduleSync() {
 
 export default function (component) {
   const { data, key, parentElement, setTriggerValue } = component;
-  const host = parentElement.host || parentElement;
-  const color = getComputedStyle(host).getPropertyValue("--st-primary-color").trim() || "#ff4b4b";
+  const color = getComputedStyle(parentElement).getPropertyValue("--st-primary-color").trim();
   const previous = instances.get(key);
+  const sentSeq = previous ? previous.sentSeq : 0;
   // A click Python has not seen yet keeps its instant marker until the rerun it caused arrives.
-  const stale = previous && (data?.seq ?? 0) < previous.sentSeq;
+  const stale = (data?.seq ?? 0) < sentSeq;
   instances.set(key, {
     charts: data?.charts || [],
     marker: stale ? previous.marker : data?.marker || null,
-    color,
+    color: color || "#ff4b4b",
     send: setTriggerValue,
-    sentSeq: previous ? previous.sentSeq : 0,
+    sentSeq,
   });
   if (!observer) {
     observer = new MutationObserver(scheduleSync);
     observer.observe(document.body, { childList: true, subtree: true });
   }
   sync();
-  return () => {
-    instances.delete(key);
-  };
+  return () => instances.delete(key);
 }

@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer.jobs import JobManager, JobSpec, TrainingJob
 from explorer.pair import ModelPair, build_pair
-from training.checkpoints import CheckpointError, load_checkpoint
+from training.checkpoints import CheckpointError, load_checkpoint, read_info
 from training.data import DEFAULT_DATASET, Dataset, DatasetError, available_datasets, load_dataset
 
 MAX_UPLOAD_MB = 20  # also server.maxUploadSize in .streamlit/config.toml
@@ -100,9 +100,16 @@ def trained_runs(name: str) -> list[str]:
 
 
 def run_dataset(folder: Path) -> str | None:
+    path = folder / "ae.safetensors"
+    return checkpoint_dataset(str(path), path.stat().st_mtime)
+
+
+@st.cache_data(show_spinner=False, max_entries=1000)
+def checkpoint_dataset(path: str, mtime: float) -> str | None:
+    """The dataset a checkpoint was trained on, from its header (cached per file version)."""
     try:
-        return load_checkpoint(folder / "ae.safetensors").dataset.get("name")
-    except CheckpointError:
+        return read_info(path)["dataset"].get("name")
+    except (CheckpointError, OSError, KeyError, AttributeError):
         return None
 
 

@@ -187,3 +187,14 @@ def test_nan_weights_are_refused(tmp_path):
 def test_a_missing_file_is_reported(tmp_path):
     with pytest.raises(CheckpointError, match="no such file"):
         load_checkpoint(tmp_path / "nope.safetensors")
+
+
+def test_read_info_reads_the_metadata_from_the_header_only(saved):
+    from training.checkpoints import read_info
+
+    _, path = saved
+    info = read_info(path)
+    assert info["dataset"]["name"] == "faces" and info["model_config"]["latent_dim"] == 4
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(CheckpointError):
+        read_info(path)

@@ -142,6 +142,15 @@ def load_checkpoint(source: str | Path | bytes, name: str | None = None) -> Chec
     )
 
 
+def read_info(path: str | Path) -> dict:
+    """The metadata of a checkpoint file (configs, dataset, metrics), reading only its header."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        size = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+        data = head + f.read(min(size, MAX_HEADER_BYTES))  # read_metadata checks the length
+    return read_metadata(data, str(path))
+
+
 def read_bounded(path: Path, name: str) -> bytes:
     if not path.is_file():
         raise CheckpointError(f"{name}: no such file")

@@ -35,15 +35,17 @@ st.set_page_config(page_title="click demo", layout="wide")
 st.session_state.full_runs = st.session_state.get("full_runs", 0) + 1
 st.text(f"full runs: {st.session_state.full_runs}")
 left, right = st.columns(2)
-# Scattergl on one map, SVG Scatter on the other: the app may use either.
-left.plotly_chart(scatter_figure(points, go.Scattergl), key="map_a")
-right.plotly_chart(scatter_figure(points, go.Scatter), key="map_b")
+# Scattergl on one map, SVG Scatter on the other: the app may use either. Two clicks less than
+# plotly's doubleClickDelay (500 ms) apart make a double click, which would reset the zoom.
+config = {"doubleClick": False}
+left.plotly_chart(scatter_figure(points, go.Scattergl), key="map_a", config=config)
+right.plotly_chart(scatter_figure(points, go.Scatter), key="map_b", config=config)
 
 
 @st.fragment
 def last_click() -> None:
-    previous = latest_click()  # already holds the click that caused this rerun
-    marker = None if previous is None else (previous["x"], previous["y"])
+    latest = latest_click()  # already holds the click that caused this rerun
+    marker = None if latest is None else (latest["x"], latest["y"])
     click = click_listener(CHART_KEYS, marker=marker)
     st.code(json.dumps(click), language="json")
 
