@@ -1,4 +1,7 @@
-"""Latent Explorer: `python -m streamlit run explorer/app.py` from the repository root."""
+"""Latent Explorer: `python -m streamlit run explorer/app.py` from the repository root.
+
+The pages live in views/, not pages/: Streamlit would also list a pages/ folder on its own.
+"""
 
 import torch
 
@@ -10,9 +13,9 @@ import streamlit as st  # noqa: E402  (after the thread setting, which must come
 st.set_page_config(page_title="Latent Explorer", layout="wide")
 navigation = st.navigation(
     [
-        st.Page("pages/explore.py", title="Explore", icon=":material/map:", default=True),
-        st.Page("pages/generate.py", title="Generate", icon=":material/casino:"),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("views/explore.py", title="Explore", icon=":material/map:", default=True),
+        st.Page("views/generate.py", title="Generate", icon=":material/casino:"),
+        st.Page("views/train.py", title="Train", icon=":material/model_training:"),
     ]
 )
 navigation.run()

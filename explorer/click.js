@@ -7,13 +7,16 @@
 const MARKER = "latent-click-marker"; // name of our shapes, so the figure's own shapes stay
 const ARM_PX = 7; // half-length of the cross's arms, in screen pixels at any zoom
 const instances = new Map(); // frontend key -> {charts, marker, color, send, sentSeq}
+const handlers = new WeakMap(); // graph div -> our plotly_click handler on it
 let seq = 0;
 let observer = null;
 let scheduled = false;
 
 function graphFor(chartKey) {
-  // Streamlit puts the class st-key-<key> on a keyed element's container.
-  return document.querySelector(`.st-key-${CSS.escape(chartKey)} .js-plotly-plot`);
+  // Streamlit puts the class st-key-<key> on a keyed element's container, with the key trimmed
+  // and every character but [a-zA-Z0-9_-] replaced by "-".
+  const name = chartKey.trim().replaceAll(/[^a-zA-Z0-9_-]/g, "-");
+  return document.querySelector(`.st-key-${CSS.escape(name)} .js-plotly-plot`);
 }
 
 function crossShapes([x, y], color) {
@@ -83,6 +86,14 @@ function onClick(gd, chartKey, event) {
   sync();
 }
 
+function isListening(gd) {
+  // A new div has no handler; Plotly.newPlot (also run by Plotly.react when the config changes)
+  // removes all listeners from the same div, seen only on its event emitter `gd._ev`.
+  const handler = handlers.get(gd);
+  const listeners = gd._ev?.listeners?.("plotly_click");
+  return !!handler && (!listeners || listeners.includes(handler));
+}
+
 function sync() {
   // Attach to every listed graph div (new ones appear on reruns) and draw each marker.
   if (!window.Plotly) return; // Streamlit sets it when it loads its first Plotly chart
@@ -90,9 +101,11 @@ function sync() {
     for (const chartKey of inst.charts) {
       const gd = graphFor(chartKey);
       if (!gd || !gd._fullLayout || !gd.on) continue;
-      if (gd.dataset.latentClick !== chartKey) {
-        gd.dataset.latentClick = chartKey; // marks a listening graph div (a new div has none)
-        gd.on("plotly_click", (event) => onClick(gd, chartKey, event));
+      if (!isListening(gd)) {
+        const handler = (event) => onClick(gd, chartKey, event);
+        handlers.set(gd, handler);
+        gd.on("plotly_click", handler);
+        gd.dataset.latentClick = chartKey; // says "listening" to tests and DOM inspectors
       }
       drawMarker(gd, inst.marker, inst.color);
     }

@@ -58,7 +58,7 @@ def click_listener(
 
     def remember() -> None:
         # Runs before the rerun's script, so latest_click() already sees the new click.
-        click = parse_click(st.session_state[key]["click"], chart_keys)
+        click = parse_click(st.session_state[key].get("click"), chart_keys)
         if click is not None:
             st.session_state[_store_key(key)] = click
 

@@ -252,8 +252,17 @@ def point_from_url(pair: ModelPair, text: str) -> Point | None:
 def set_point(point: Point) -> None:
     """Select a point: sliders follow it and the URL carries it."""
     st.session_state["point"] = point
+    if point.index is not None:  # the last two picked data points seed the interpolation
+        st.session_state["picks"] = [*st.session_state.get("picks", [])[-1:], point.index]
     for i, value in enumerate(point.z):
         st.session_state[slider_key(i)] = float(value)
     st.query_params["point"] = (
         f"i{point.index}" if point.index is not None else ",".join(f"{v:.4g}" for v in point.z)
     )
+
+
+def picked_pair(count: int) -> tuple[int, int]:
+    """The last two data points the user clicked (point numbers), else 0 and 1."""
+    picks = [i for i in st.session_state.get("picks", []) if i < count]
+    a, b = ([0, min(1, count - 1)] + picks)[-2:]
+    return a, b

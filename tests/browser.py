@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -59,7 +60,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def streamlit_server(script: str | Path, timeout: float = 60.0) -> Iterator[str]:
-    """Serve `script` (relative to the repository root) with `python -m streamlit run`; yield its URL.
+    """Serve `script` with `python -m streamlit run` from the repository root; yield its URL.
 
     The server runs in its own process group, killed on exit even when the test fails.
     """
@@ -71,30 +72,34 @@ def streamlit_server(script: str | Path, timeout: float = 60.0) -> Iterator[str]
         "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    log = open(os.devnull, "w")  # noqa: SIM115 - closed in finally
-    server = subprocess.Popen(
-        command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(server, url, timeout)
-        yield url
-    finally:
-        _stop(server)
-        log.close()
+    with tempfile.TemporaryFile("w+") as log:
+        server = subprocess.Popen(
+            command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            _wait_until_healthy(server, url, timeout, log)
+            yield url
+        finally:
+            _stop(server)
 
 
-def _wait_until_healthy(server: subprocess.Popen, url: str, timeout: float) -> None:
+def _wait_until_healthy(server: subprocess.Popen, url: str, timeout: float, log) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode} before serving {url}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        time.sleep(0.2)
-    raise TimeoutError(f"streamlit did not answer {url}/_stcore/health within {timeout:.0f} s")
+            break
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response,
+        ):
+            if response.read().decode().strip() == "ok":
+                return
+        time.sleep(0.2)  # polling a server that is starting: nothing to wait on but time
+    log.seek(0)
+    output = log.read()[-3000:]
+    state = f"exited with {server.returncode}" if server.poll() is not None else "timed out"
+    raise RuntimeError(f"streamlit {state} before serving {url}/_stcore/health:\n{output}")
 
 
 def _stop(server: subprocess.Popen) -> None:
@@ -154,7 +159,11 @@ def data_to_page(page, chart_key: str, x: float, y: float) -> tuple[float, float
 
 
 def click_data_point(page, chart_key: str, x: float, y: float) -> tuple[float, float]:
-    """Click a chart at data coordinates (x, y); returns the page pixel clicked."""
+    """Click a chart at data coordinates (x, y), scrolled into view; returns the pixel clicked."""
+    page.locator(f".st-key-{chart_key} .js-plotly-plot").scroll_into_view_if_needed()
     px, py = data_to_page(page, chart_key, x, y)
+    width, height = page.viewport_size["width"], page.viewport_size["height"]
+    if not (0 <= px < width and 0 <= py < height):
+        raise ValueError(f"({x}, {y}) on {chart_key} is outside the viewport at ({px}, {py})")
     page.mouse.click(px, py)
     return px, py

@@ -86,7 +86,7 @@ def test_the_pca_toggle_adds_a_third_map(app):
 
 def test_generate_shows_grids_samples_and_interpolations_in_both_models(app):
     app.run()
-    app.switch_page("pages/generate.py").run()
+    app.switch_page("views/generate.py").run()
     assert not app.exception
     names = captions(app)
     assert "AE decoded over the data's extent (1st-99th percentile)" in names
@@ -110,7 +110,7 @@ def wait_for(app, condition, timeout=90):
 @pytest.mark.slow
 def test_training_in_the_app_finishes_and_opens_in_the_maps(app):
     app.run()
-    app.switch_page("pages/train.py").run()
+    app.switch_page("views/train.py").run()
     app.number_input(key="train_epochs").set_value(3)
     app.button[0].click()  # the form's Train button
     app.run()
@@ -124,7 +124,7 @@ def test_training_in_the_app_finishes_and_opens_in_the_maps(app):
 @pytest.mark.slow
 def test_training_can_be_cancelled(app):
     app.run()
-    app.switch_page("pages/train.py").run()
+    app.switch_page("views/train.py").run()
     app.number_input(key="train_epochs").set_value(1000)
     app.button[0].click()
     app.run()
@@ -141,7 +141,7 @@ def test_the_concurrent_training_cap_gives_a_clear_message(app):
     manager = ui.job_manager()
     for _ in range(manager.max_running):
         manager.start(JobSpec(epochs=1000))
-    app.switch_page("pages/train.py").run()
+    app.switch_page("views/train.py").run()
     app.button[0].click()
     app.run()
     assert any("limit" in e.value for e in app.error)

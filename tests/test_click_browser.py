@@ -69,38 +69,45 @@ def app_url():
 
 
 @pytest.fixture(scope="module")
-def browser(app_url):
+def context(app_url):
+    """One browser context for the module: its HTTP cache spares each page reloading Streamlit."""
     with chromium() as browser:
-        yield browser
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        yield context
+        context.close()
 
 
 @pytest.fixture
-def page(browser, app_url):
-    """A fresh session of the demo, its charts drawn and listened to."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+def page(context, app_url):
+    """A fresh session of the demo (each page is its own session), charts drawn and listened to."""
     page = context.new_page()
-    page.goto(app_url)
-    for key in CHARTS:
-        wait_for_chart(page, key)
-        page.wait_for_function(
-            "key => document.querySelector(`.st-key-${key} .js-plotly-plot`)"
-            "?.dataset.latentClick === key",
-            arg=key,
-        )
-    wait_for_app_idle(page)
+    open_demo(page, app_url, CHARTS)
     yield page
-    context.close()
+    page.close()
+
+
+def open_demo(page, url: str, chart_keys: list[str]) -> None:
+    page.goto(url)
+    for key in chart_keys:
+        wait_for_chart(page, key)
+        wait_for_listener(page, key)
+    wait_for_app_idle(page)
+
+
+def wait_for_listener(page, chart_key: str) -> None:
+    """Wait until the listener has attached to the chart (it marks the graph div)."""
+    page.wait_for_function(
+        "key => document.querySelector(`.st-key-${key} .js-plotly-plot`)"
+        "?.dataset.latentClick === key",
+        arg=chart_key,
+    )
 
 
 def shown_click(page) -> dict | None:
     return json.loads(page.locator('[data-testid="stCode"] code').inner_text())
 
 
-def click_and_wait(page, chart_key: str, x: float, y: float) -> dict:
-    """Click at data (x, y), wait for the rerun that prints the new click, return that click."""
-    before = shown_click(page)
-    seq = 0 if before is None else before["seq"]
-    click_data_point(page, chart_key, x, y)
+def wait_for_shown_seq_above(page, seq: int) -> None:
     page.wait_for_function(
         """seq => {
             const text = document.querySelector('[data-testid="stCode"] code')?.innerText;
@@ -109,6 +116,13 @@ def click_and_wait(page, chart_key: str, x: float, y: float) -> dict:
         arg=seq,
         timeout=CLICK_TIMEOUT_MS,
     )
+
+
+def click_and_wait(page, chart_key: str, x: float, y: float) -> dict:
+    """Click at data (x, y), wait for the rerun that prints the new click, return that click."""
+    before = shown_click(page)
+    click_data_point(page, chart_key, x, y)
+    wait_for_shown_seq_above(page, 0 if before is None else before["seq"])
     wait_for_app_idle(page)
     return shown_click(page)
 
@@ -131,24 +145,32 @@ def pixels_of_points(page, chart_key: str) -> np.ndarray:
 
 
 def empty_spots(page, chart_key: str, n: int) -> list[tuple[float, float]]:
-    """n data points in the plot area, each at least 30 px from every point (hover reaches 20 px)
-    and 40 px from each other."""
-    box = page.evaluate(
+    """n data points where a click lands on the plot's drag layer (not the modebar), each at least
+    30 px from every point (hover reaches 20 px + the marker radius) and 40 px from each other."""
+    page.locator(f".st-key-{chart_key} .js-plotly-plot").scroll_into_view_if_needed()
+    grid = page.evaluate(
         """key => {
             const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
             const {xaxis, yaxis} = gd._fullLayout;
-            return {x: xaxis.range, y: yaxis.range};
+            const box = gd.getBoundingClientRect();
+            const spots = [];
+            for (let px = 5; px < xaxis._length - 5; px += 8) {
+                for (let py = 5; py < yaxis._length - 5; py += 8) {
+                    const left = box.left + xaxis._offset + px, top = box.top + yaxis._offset + py;
+                    const target = document.elementFromPoint(left, top);
+                    if (gd.contains(target) && target.classList.contains('nsewdrag'))
+                        spots.push([xaxis.p2d(px), yaxis.p2d(py), left, top]);
+                }
+            }
+            return spots;
         }""",
         chart_key,
     )
-    (x0, x1), (y0, y1) = box["x"], box["y"]
-    gx, gy = np.meshgrid(np.linspace(x0, x1, 60)[3:-3], np.linspace(y0, y1, 40)[3:-3])
-    candidates = np.column_stack([gx.ravel(), gy.ravel()])
-    pixels = np.array([data_to_page(page, chart_key, *xy) for xy in candidates])
+    candidates, pixels = np.array(grid)[:, :2], np.array(grid)[:, 2:]
     points = pixels_of_points(page, chart_key)
     clearance = np.linalg.norm(pixels[:, None] - points[None], axis=2).min(axis=1)
     spots: list[int] = []
-    for i in np.argsort(-clearance):
+    for i in np.argsort(-clearance, kind="stable"):
         if clearance[i] < 30:
             break
         if all(np.linalg.norm(pixels[i] - pixels[j]) >= 40 for j in spots):
@@ -166,10 +188,10 @@ def marker_on(page, chart_key: str) -> dict:
             const ours = (gd.layout.shapes || []).filter(s => s.name === name);
             const drawn = [...gd.querySelectorAll('.shapelayer path')]
                 .map(p => p.getBoundingClientRect()).filter(r => r.width + r.height > 0);
-            const left = Math.min(...drawn.map(r => r.left)), right = Math.max(...drawn.map(r => r.right));
-            const top = Math.min(...drawn.map(r => r.top)), bottom = Math.max(...drawn.map(r => r.bottom));
+            const middle = (low, high) =>
+                (Math.min(...drawn.map(low)) + Math.max(...drawn.map(high))) / 2;
             return {anchors: ours.map(s => [s.xanchor, s.yanchor]), n_drawn: drawn.length,
-                    centre: [(left + right) / 2, (top + bottom) / 2]};
+                    centre: [middle(r => r.left, r => r.right), middle(r => r.top, r => r.bottom)]};
         }""",
         [chart_key, MARKER],
     )
@@ -287,15 +309,57 @@ def test_clicking_the_second_chart_reports_it(page):
 
 
 @pytest.mark.browser
+def test_a_chart_plotted_anew_is_listened_to_again(page):
+    # Plotly.newPlot purges the div's event listeners, as a re-created chart would have none.
+    page.evaluate(
+        """async () => {
+            const gd = document.querySelector('.st-key-map_a .js-plotly-plot');
+            delete gd.dataset.latentClick;
+            await Plotly.newPlot(gd, gd.data, gd.layout, gd._context);
+        }"""
+    )
+    wait_for_listener(page, "map_a")
+    (x, y), *_ = empty_spots(page, "map_a", 1)
+    click = click_and_wait(page, "map_a", x, y)
+    assert click["chart"] == "map_a" and click["seq"] == 1
+
+
+@pytest.mark.browser
+def test_a_chart_drawn_after_the_listener_is_picked_up(context, app_url):
+    page = context.new_page()
+    try:
+        open_demo(page, f"{app_url}/?late=1", ["map_a"])  # map_b is not on the page yet
+        (x, y), *_ = empty_spots(page, "map_a", 1)
+        first = click_and_wait(page, "map_a", x, y)
+        wait_for_chart(page, "map_b")
+        wait_for_listener(page, "map_b")
+        page.wait_for_function(
+            "name => document.querySelector('.st-key-map_b .js-plotly-plot')"
+            ".layout.shapes?.some(s => s.name === name)",
+            arg=MARKER,
+        )
+        assert marker_on(page, "map_b")["anchors"] == [[first["x"], first["y"]]] * 2
+        (x, y), *_ = empty_spots(page, "map_b", 1)
+        second = click_and_wait(page, "map_b", x, y)
+        assert second["chart"] == "map_b" and second["seq"] == first["seq"] + 1
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
 def test_click_to_text_latency_is_measured(page, capsys):
-    spots = {key: empty_spots(page, key, 5) for key in CHARTS}
+    pixels = {
+        key: [data_to_page(page, key, *xy) for xy in empty_spots(page, key, 5)] for key in CHARTS
+    }
     latencies = []
     for i in range(10):
         key = CHARTS[i % 2]
         start = time.perf_counter()
-        click = click_and_wait(page, key, *spots[key][i // 2])
+        page.mouse.click(*pixels[key][i // 2])
+        wait_for_shown_seq_above(page, i)
         latencies.append(time.perf_counter() - start)
-        assert click["seq"] == i + 1
+        wait_for_app_idle(page)
+        assert shown_click(page)["seq"] == i + 1
     with capsys.disabled():
         print(
             f"\nclick-to-text latency over {len(latencies)} clicks: "

@@ -55,12 +55,14 @@ for column, kind in zip(columns, KINDS, strict=True):
 st.header("Interpolation between two images")
 st.caption(
     "Both images are encoded by each model and the path between their codes decoded. "
-    "Spherical interpolation keeps the path where a Gaussian prior has its mass."
+    "Spherical interpolation keeps the path where a Gaussian prior has its mass. "
+    "The two points start as the last two you clicked on the maps."
 )
 count = len(pair.indices)
+picked = ui.picked_pair(count)
 a, b, steps = st.columns(3)
-first = a.number_input("From data point #", 0, count - 1, 0, key="interp_a")
-second = b.number_input("To data point #", 0, count - 1, min(1, count - 1), key="interp_b")
+first = a.number_input("From data point #", 0, count - 1, picked[0], key="interp_a")
+second = b.number_input("To data point #", 0, count - 1, picked[1], key="interp_b")
 n_steps = steps.slider("Steps", 3, 16, 8, key="interp_steps")
 for kind in KINDS:
     codes = pair.codes[kind]

@@ -57,7 +57,7 @@ def job_panel() -> None:
         st.success(f"Finished: run {state.id}, saved beside the other runs.")
         if st.button("Open in the maps", type="primary", key="open_run"):
             st.switch_page(
-                "pages/explore.py", query_params={"dataset": state.spec.dataset, "models": state.id}
+                "views/explore.py", query_params={"dataset": state.spec.dataset, "models": state.id}
             )
     else:
         st.warning(f"{state.status.capitalize()}: {state.message}")

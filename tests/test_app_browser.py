@@ -1,0 +1,140 @@
+"""The real app in a real browser: maps, clicks on points and on empty space, sliders, a shared
+URL, and a training run whose models open in the maps."""
+
+import re
+
+import pytest
+from browser import (
+    chromium,
+    click_data_point,
+    require_browser,
+    streamlit_server,
+    wait_for_app_idle,
+    wait_for_chart,
+)
+
+from training.config import TrainConfig
+from training.data import load_dataset
+from training.pair import train_side_by_side
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The app served with a runs folder that already holds small default digits models."""
+    require_browser()
+    runs = tmp_path_factory.mktemp("runs")
+    train_side_by_side(load_dataset("digits"), ("ae", "vae"),
+                       TrainConfig(epochs=20, batch_size=128, precision="fp32"),
+                       runs / "default" / "digits")  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
+        with streamlit_server("explorer/app.py") as url:
+            yield url
+
+
+@pytest.fixture(scope="module")
+def browser(app_url):
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(app_url)
+    for key in ("map_ae", "map_vae"):
+        wait_for_chart(page, key, timeout=60)
+    wait_for_app_idle(page)
+    yield page
+    page.close()
+
+
+def captions(page) -> list[str]:
+    return page.locator('[data-testid="stImageCaption"]').all_inner_texts()
+
+
+def wait_for_caption(page, text: str, timeout: float = 20.0) -> None:
+    page.wait_for_function(
+        "t => [...document.querySelectorAll('[data-testid=stImageCaption]')]"
+        ".some(e => e.innerText.trim() === t)",
+        arg=text,
+        timeout=timeout * 1000,
+    )
+
+
+def image_sources(page) -> list[str]:
+    return page.locator('[data-testid="stImage"] img').evaluate_all("els => els.map(e => e.src)")
+
+
+def point_of(page, key: str, index: int) -> tuple[float, float]:
+    return tuple(page.evaluate(
+        "([k, i]) => { const gd = document.querySelector(`.st-key-${k} .js-plotly-plot`);"
+        " const d = gd._fullData[0]; return [d.x[i], d.y[i]]; }", [key, index]))  # fmt: skip
+
+
+def empty_spot(page, key: str, fx: float, fy: float) -> tuple[float, float]:
+    """Data coordinates at fractions (fx, fy) of the chart's axis ranges."""
+    return tuple(page.evaluate(
+        "([k, fx, fy]) => { const l = document.querySelector(`.st-key-${k} .js-plotly-plot`)"
+        "._fullLayout; const [x0, x1] = l.xaxis.range, [y0, y1] = l.yaxis.range;"
+        " return [x0 + fx * (x1 - x0), y0 + fy * (y1 - y0)]; }", [key, fx, fy]))  # fmt: skip
+
+
+def test_the_app_opens_on_the_defaults_with_a_first_decoded_image(page):
+    assert captions(page)[:3] == ["data point #0", "AE reconstruction", "VAE reconstruction"]
+
+
+@pytest.mark.parametrize("key", ["map_ae", "map_vae"])
+def test_clicking_a_data_point_shows_it_and_both_reconstructions(page, key):
+    click_data_point(page, key, *point_of(page, key, 42))
+    wait_for_caption(page, "data point #42")
+    assert captions(page)[1:3] == ["AE reconstruction", "VAE reconstruction"]
+
+
+def test_clicking_empty_space_decodes_that_spot_and_the_decode_follows_the_position(page):
+    click_data_point(page, "map_ae", *empty_spot(page, "map_ae", 0.97, 0.97))
+    wait_for_caption(page, "AE decodes z")
+    first = image_sources(page)
+    z_text = page.get_by_text(re.compile(r"^z = \(")).inner_text()
+    click_data_point(page, "map_ae", *empty_spot(page, "map_ae", 0.03, 0.5))
+    page.wait_for_function(
+        "t => ![...document.querySelectorAll('p')].some(p => p.innerText === t)", arg=z_text
+    )
+    wait_for_app_idle(page)
+    assert image_sources(page)[:2] != first[:2]
+
+
+def test_a_slider_moves_the_decode(page):
+    before = image_sources(page)
+    slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
+    slider.focus()
+    for _ in range(20):
+        slider.press("ArrowRight")
+    wait_for_caption(page, "AE decodes z")
+    wait_for_app_idle(page)
+    assert image_sources(page)[:2] != before[:2]
+
+
+def test_a_shared_url_restores_the_view(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(f"{app_url}/?dataset=digits&models=default&point=i7")
+    wait_for_caption(page, "data point #7", timeout=60)
+    page.close()
+
+
+def test_a_short_training_run_finishes_and_its_models_open_in_the_maps(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(f"{app_url}/train")
+    wait_for_app_idle(page, timeout=60)
+    epochs = page.get_by_label("Epochs (0 = automatic)")
+    epochs.fill("3")
+    epochs.press("Enter")
+    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Open in the maps").click(timeout=90_000)
+    wait_for_chart(page, "map_vae", timeout=60)
+    wait_for_app_idle(page)
+    assert "models=" in page.url and "models=default" not in page.url
+    assert page.get_by_text(re.compile(r"^run ")).count() >= 1
+    page.close()
