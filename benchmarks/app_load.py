@@ -6,10 +6,11 @@ sliders exist (on a fresh runs folder that trains the default digits models firs
 1 session and then --sessions concurrent sessions. The sessions open the Explore page all at
 once ("open" column: a class loading the page together); when all have opened, each moves
 slider `z_slider_0` --clicks times, one move after the other's run has finished (no think
-time by default: a worst case). A click is a rerun of the decode fragment; its latency is
-from sending it to the run's script_finished. Each click is checked: no exception or
-st.error, the slider took the value sent, and at least two decoded images came back, which
-are then fetched over HTTP as a browser would ("+images" column).
+time by default: a worst case; --think-ms adds a random pause, as people clicking do). A
+click is a rerun of the decode fragment; its latency is from sending it to the run's
+script_finished. Each click is checked: no exception or st.error, the slider took the value
+sent, and at least two decoded images came back, which are then fetched over HTTP as a
+browser would ("+images" column). Server and client CPU time per click are measured too.
 
     python -m benchmarks.app_load [--sessions 30] [--clicks 20] [--runs DIR]
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import tempfile
 import time
 from collections import Counter
@@ -139,8 +141,8 @@ class RowResult:
 
     reports: list[SessionReport]
     clicks_per_s: float
-    server_cpu_ms: float  # per click
-    client_cpu_ms: float  # per click
+    server_cpu_ms: float | str  # per click ("-" without clicks)
+    client_cpu_ms: float | str
 
 
 async def open_explore(session: StreamlitSession, args, report: SessionReport) -> None:
@@ -165,11 +167,12 @@ async def run_session(
             finally:
                 start_line.arrive(index)
             await start_line.go.wait()
-            slider = s.widgets[SLIDER].proto
+            slider, rng = s.widgets[SLIDER].proto, random.Random(index)
+            await asyncio.sleep(args.think_ms / 1000 * rng.random())  # desynchronise the start
             for k in range(args.clicks):
                 value = click_value(slider.min, slider.max, index, k)
                 await click(s, server.port, value, args, report)
-                await asyncio.sleep(args.think_ms / 1000)
+                await asyncio.sleep(args.think_ms / 1000 * rng.uniform(0.5, 1.5))
     except TimeoutError:
         report.fail("timeout", f"session {index} after {len(report.click_s)} clicks")
     except (ConnectionClosed, InvalidHandshake, OSError) as e:
@@ -189,7 +192,9 @@ async def run_sessions(server: AppServer, n: int, args) -> RowResult:
     wall, server_cpu, client_cpu = (
         end - start for end, start in zip(clocks(server), start_line.clocks, strict=True)
     )
-    clicks = max(sum(len(r.click_s) for r in reports), 1)
+    clicks = sum(len(r.click_s) for r in reports)
+    if not clicks:
+        return RowResult(reports, 0.0, "-", "-")
     return RowResult(reports, clicks / wall, server_cpu / clicks * 1e3, client_cpu / clicks * 1e3)
 
 
@@ -256,7 +261,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--runs", type=Path, default=None, help="the server's runs folder (default: a new temp one)"
     )
-    parser.add_argument("--think-ms", type=float, default=0.0, help="pause after each click")
+    parser.add_argument(
+        "--think-ms", type=float, default=0.0, help="mean pause after each click (0.5x to 1.5x)"
+    )
     parser.add_argument("--fetch-images", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--run-timeout", type=float, default=30.0, help="seconds per click")
     parser.add_argument("--open-timeout", type=float, default=120.0, help="seconds per page open")

@@ -10,6 +10,10 @@ torch.set_num_threads(1)
 
 import streamlit as st  # noqa: E402  (after the thread setting, which must come first)
 
+from explorer import ui  # noqa: E402
+
+ui.disable_nagle()
+
 st.set_page_config(page_title="Latent Explorer", layout="wide")
 navigation = st.navigation(
     [

@@ -95,20 +95,25 @@ function isListening(gd) {
 }
 
 function sync() {
-  // Attach to every listed graph div (new ones appear on reruns) and draw each marker.
+  // Attach to every listed graph div (new ones appear on reruns) and draw its marker: one per
+  // chart, the last instance's, so two instances never relayout against each other.
   if (!window.Plotly) return; // Streamlit sets it when it loads its first Plotly chart
+  const wanted = new Map();
   for (const inst of instances.values()) {
-    for (const chartKey of inst.charts) {
-      const gd = graphFor(chartKey);
-      if (!gd || !gd._fullLayout || !gd.on) continue;
-      if (!isListening(gd)) {
-        const handler = (event) => onClick(gd, chartKey, event);
-        handlers.set(gd, handler);
-        gd.on("plotly_click", handler);
-        gd.dataset.latentClick = chartKey; // says "listening" to tests and DOM inspectors
-      }
-      drawMarker(gd, inst.marker, inst.color);
+    for (const chartKey of inst.charts) wanted.set(chartKey, inst);
+  }
+  for (const [chartKey, inst] of wanted) {
+    const gd = graphFor(chartKey);
+    if (!gd || !gd._fullLayout || !gd.on) continue;
+    if (!isListening(gd)) {
+      const handler = (event) => onClick(gd, chartKey, event);
+      handlers.set(gd, handler);
+      gd.on("plotly_click", handler);
+      gd.dataset.latentClick = chartKey; // says "listening" to tests and DOM inspectors
     }
+    // One marker for every chart (a click's instant feedback) or one per chart key.
+    const marker = Array.isArray(inst.marker) ? inst.marker : (inst.marker?.[chartKey] ?? null);
+    drawMarker(gd, marker, inst.color);
   }
 }
 
@@ -127,7 +132,7 @@ export default function (component) {
   const color = getComputedStyle(parentElement).getPropertyValue("--st-primary-color").trim();
   const previous = instances.get(key);
   const sentSeq = previous ? previous.sentSeq : 0;
-  // A click Python has not seen yet keeps its instant marker until the rerun it caused arrives.
+  // Data from a rerun older than our last click (Python's seq lags) would pull the cross back.
   const stale = (data?.seq ?? 0) < sentSeq;
   instances.set(key, {
     charts: data?.charts || [],

@@ -21,7 +21,7 @@ import streamlit as st
 _listener = st.components.v2.component(
     "latent_explorer_click_listener",
     html='<div class="latent-click-listener"></div>',
-    css=".stElementContainer:has(.latent-click-listener) { display: none; }",
+    css=".stElementContainer:has(> .stBidiComponent .latent-click-listener) { display: none; }",
     js=(Path(__file__).with_name("click.js")).read_text(),
     isolate_styles=False,
 )
@@ -29,18 +29,25 @@ _listener = st.components.v2.component(
 
 def click_listener(
     chart_keys: list[str],
-    marker: tuple[float, float] | None = None,
+    marker: tuple[float, float] | dict[str, tuple[float, float]] | None = None,
     key: str = "latent_click",
 ) -> dict | None:
     """Listen for clicks on the charts drawn with `st.plotly_chart(fig, key=k)` for k in chart_keys.
 
-    Returns the latest click, `{"chart": key, "x": float, "y": float, "point_index": int | None,
-    "seq": int}`, or None before the first click of the session. `x`, `y` are data coordinates:
-    the point's own when the click hit a point of trace 0 (then `point_index` is its index in that
-    trace), else the exact spot clicked. `seq` grows with every click in the page.
+    The figures need `layout.clickmode="event"` and `layout.clickanywhere=True`, and trace 0
+    must hold the points (legend-only traces may follow). Returns the latest click,
+    `{"chart": key, "x": float, "y": float, "point_index": int | None, "seq": int}`, or None
+    before the first click of the session. `x`, `y` are data coordinates: the point's own when
+    the click hit a point of trace 0 (the nearest within `layout.hoverdistance`, 20 px by default,
+    plus the marker radius; `point_index` is its index in the trace), else the exact spot clicked.
+    `seq` grows with every click in the page.
 
-    marker: a data point (x, y) marked with a small cross on every listed chart, drawn in the
-    browser (the figures stay untouched). Pass the latest click's (x, y) to mark it.
+    marker: a data point (x, y) marked with a small cross on every listed chart (or a dict
+    {chart key: (x, y)} for one place per chart), drawn in the
+    browser (the figures stay untouched); None draws none. A click moves the cross at once, before
+    Python answers, and the rerun it causes then draws `marker`: compute it from
+    `latest_click()`, which already holds that click, not from state of the previous run, or the
+    cross jumps back to the previous place.
 
     A click reruns the script, or only the fragment when this is called inside an `st.fragment`
     (the intended use: the charts, drawn outside it, are not re-sent). The click is returned on
@@ -51,8 +58,8 @@ def click_listener(
     latest = latest_click(key)
     data = {
         "charts": chart_keys,
-        "marker": None if marker is None else _point(marker),
-        # The browser keeps its own marker for a click newer than Python has seen.
+        "marker": _marker(marker),
+        # Lets the browser ignore a rerun older than its latest click.
         "seq": 0 if latest is None else latest["seq"],
     }
 
@@ -69,7 +76,8 @@ def click_listener(
 def latest_click(key: str = "latent_click") -> dict | None:
     """The latest click that `click_listener(..., key=key)` received, or None; also before it runs.
 
-    Use it to place the marker: `click_listener(keys, marker=xy_of(latest_click()))`.
+    Callbacks run before the script, so in the rerun a click causes this already returns that click:
+    read it first to place the marker, then call `click_listener(keys, marker=(c["x"], c["y"]))`.
     """
     return st.session_state.get(_store_key(key))
 
@@ -90,6 +98,15 @@ def parse_click(value: Any, chart_keys: list[str]) -> dict | None:
 
 def _store_key(key: str) -> str:
     return f"_{key}_latest"
+
+
+def _marker(marker) -> list[float] | dict[str, list[float]] | None:
+    """One point for every chart, or a point per chart key (each map has its own coordinates)."""
+    if marker is None:
+        return None
+    if isinstance(marker, dict):
+        return {str(k): _point(v) for k, v in marker.items()}
+    return _point(marker)
 
 
 def _point(xy: tuple[float, float]) -> list[float]:

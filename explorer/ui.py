@@ -4,10 +4,12 @@ pickers, and the view state that the URL carries. Pages call these and stay thin
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from explorer.jobs import JobManager, JobSpec, TrainingJob
@@ -80,6 +82,25 @@ def pair_from_bytes(ae_bytes: bytes, vae_bytes: bytes, name: str) -> ModelPair:
     ae = load_checkpoint(ae_bytes, "uploaded AE")
     vae = load_checkpoint(vae_bytes, "uploaded VAE")
     return build_pair(dataset(name), ae.model, vae.model, "uploaded")
+
+
+@st.cache_resource
+def disable_nagle() -> None:
+    """Set TCP_NODELAY on the server's listening sockets (Linux: accepted ones inherit it).
+
+    Streamlit 1.67 binds its listener with protocol number 0, so asyncio never sets TCP_NODELAY
+    and each burst of small websocket messages waits for the browser's delayed ACK: measured
+    46 ms per click instead of 15 ms (benchmarks/app_load.py, one session).
+    """
+    fds = Path("/proc/self/fd")
+    for fd in fds.iterdir() if fds.is_dir() else ():
+        try:
+            sock = socket.socket(fileno=os.dup(int(fd.name)))
+        except (OSError, ValueError):
+            continue  # not a socket
+        with sock:
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 # ---- where model pairs live ----
@@ -232,6 +253,16 @@ def current_point(pair: ModelPair) -> Point:
         point = point_from_url(pair, st.query_params.get("point", "")) or point_at(pair, 0)
         set_point(point)
     return point
+
+
+def markers(pair: ModelPair, point: Point) -> dict[str, tuple[float, float]]:
+    """Where the point sits on each map: a data point at its own code in each model, an empty
+    spot at the same z (both decoders get the same numbers)."""
+    out = {}
+    for kind, projection in pair.projections.items():
+        z = pair.codes[kind][point.index] if point.index is not None else np.array(point.z)
+        out[f"map_{kind}"] = tuple(float(v) for v in projection.to_plane(z[None])[0])
+    return out
 
 
 def point_at(pair: ModelPair, index: int, kind: str = "vae") -> Point:

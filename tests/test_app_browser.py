@@ -136,5 +136,6 @@ def test_a_short_training_run_finishes_and_its_models_open_in_the_maps(browser, 
     wait_for_chart(page, "map_vae", timeout=60)
     wait_for_app_idle(page)
     assert "models=" in page.url and "models=default" not in page.url
-    assert page.get_by_text(re.compile(r"^run ")).count() >= 1
+    models = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').nth(1)
+    assert models.inner_text().splitlines()[-1].startswith("run ")
     page.close()

@@ -9,9 +9,7 @@ import time
 
 import numpy as np
 import pytest
-
-from explorer.click import parse_click
-from tests.browser import (
+from browser import (
     chromium,
     click_data_point,
     data_to_page,
@@ -20,6 +18,8 @@ from tests.browser import (
     wait_for_app_idle,
     wait_for_chart,
 )
+
+from explorer.click import parse_click
 
 DEMO = "tests/apps/click_demo.py"
 CHARTS = ["map_a", "map_b"]
@@ -216,8 +216,17 @@ def isolated_point(page, chart_key: str) -> int:
 
 
 @pytest.mark.browser
-def test_page_starts_without_a_click(page):
+def test_page_starts_without_a_click_and_the_listener_takes_no_space(page):
     assert shown_click(page) is None
+    box = page.locator(".st-key-latent_click").bounding_box()  # None: not displayed at all
+    assert box is None or box["height"] == 0
+    # Nothing, not even a flex gap, above the next element of the fragment.
+    code_top = page.locator('[data-testid="stCode"]').bounding_box()["y"]
+    block_top = page.evaluate(
+        "() => document.querySelector('.st-key-latent_click').parentElement"
+        ".getBoundingClientRect().top"
+    )
+    assert code_top == pytest.approx(block_top, abs=0.5)
 
 
 @pytest.mark.browser

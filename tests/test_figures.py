@@ -11,7 +11,10 @@ def test_latent_map_holds_every_point_in_one_trace_with_a_legend_per_class():
     points = fig.data[0]
     np.testing.assert_array_equal(points.x, xy[:, 0])
     np.testing.assert_array_equal(points.y, xy[:, 1])
-    assert list(points.marker.color[:3]) == list(PALETTE[:3])
+    np.testing.assert_array_equal(points.marker.color, classes)
+    scale = points.marker.colorscale  # class i sits in band i of a flat, discrete scale
+    assert [c for _, c in scale[::2]] == list(PALETTE[:3])
+    assert (points.marker.cmin, points.marker.cmax) == (-0.5, 2.5)
     assert [t.name for t in fig.data[1:]] == ["zero", "one", "two"]
     assert not points.showlegend
 

@@ -4,8 +4,11 @@ import numpy as np
 import streamlit as st
 
 from explorer import figures, images, ui
-from explorer.click import click_listener
+from explorer.click import click_listener, latest_click
 from explorer.pair import KINDS, ModelPair
+
+# Quick clicks must not count as a double click, which would reset the zoom; PNG export named.
+MAP_CONFIG = {"doubleClick": False, "toImageButtonOptions": {"filename": "latent-map", "scale": 2}}
 
 st.title("Latent maps: autoencoder vs variational autoencoder")
 pair = ui.model_pair(ui.selection())
@@ -36,12 +39,12 @@ for column, kind in zip(columns, KINDS, strict=False):
     )
     column.plotly_chart(
         figures.latent_map(xys[kind], classes, names, title, axes, axis_range),
-        key=f"map_{kind}", on_select="ignore", width="stretch",
+        key=f"map_{kind}", on_select="ignore", width="stretch", config=MAP_CONFIG,
     )  # fmt: skip
 if with_pca:
     columns[2].plotly_chart(
         figures.latent_map(pair.pca_xy(), classes, names, "PCA of the images", ("PC 1", "PC 2")),
-        key="map_pca", on_select="ignore", width="stretch",
+        key="map_pca", on_select="ignore", width="stretch", config=MAP_CONFIG,
     )  # fmt: skip
 st.caption(
     "**Why the AE map has gaps:** trained on reconstruction alone, the autoencoder may put codes "
@@ -59,18 +62,17 @@ def decoded_image(column, caption: str, x: np.ndarray, name: str) -> None:
 @st.fragment
 def decode_panel(pair: ModelPair) -> None:
     """Clicks and sliders rerun only this fragment: the maps are not sent again."""
-    point = ui.current_point(pair)
-    marker = tuple(pair.projections["vae"].to_plane(np.array([point.z]))[0])
-    click = click_listener([f"map_{k}" for k in KINDS], marker=marker, key="latent_click")
-    if click and click.get("seq") != st.session_state.get("last_click_seq"):
+    click = latest_click("latent_click")  # the click that caused this rerun, if any
+    if click and click["seq"] != st.session_state.get("last_click_seq"):
         st.session_state["last_click_seq"] = click["seq"]
         kind = click["chart"].removeprefix("map_")
-        if click.get("point_index") is not None:
-            point = ui.point_at(pair, click["point_index"], kind)
+        if click["point_index"] is not None:
+            ui.set_point(ui.point_at(pair, click["point_index"], kind))
         else:
             z = pair.projections[kind].to_latent(np.array([[click["x"], click["y"]]]))[0]
-            point = ui.Point(tuple(z))
-        ui.set_point(point)
+            ui.set_point(ui.Point(tuple(z)))
+    point = ui.current_point(pair)
+    click_listener([f"map_{k}" for k in KINDS], marker=ui.markers(pair, point), key="latent_click")
     low, high = np.concatenate(list(pair.codes.values())).min(0), np.concatenate(
         list(pair.codes.values())).max(0)  # fmt: skip
     st.subheader("Decode a latent point")

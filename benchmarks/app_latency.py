@@ -1,0 +1,100 @@
+"""Click to decoded image in a real browser: the app on digits in headless Chromium (loopback).
+
+Clicks 50 data points and 50 empty spots on the two maps and times each from the mouse click
+to the new decoded images being loaded on screen (their <img> elements complete). Target on the
+2-core machine: median <= 150 ms. Also times a fresh page load to the first decoded image.
+
+Run: python -m benchmarks.app_latency [--clicks 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import print_table
+from tests.browser import chromium, click_data_point, streamlit_server, wait_for_chart
+from training.data import load_dataset
+from training.pair import train_side_by_side
+from training.presets import default_train_config
+
+# What the decode panel shows: captions, image sources and the z = (...) text. Two spots can
+# decode to identical images (same media URL), so the images alone do not say a click landed.
+SHOWN = """() => JSON.stringify([...document.querySelectorAll(
+    '[data-testid=stImageCaption], [data-testid=stImage] img, [data-testid=stMarkdown] p')]
+    .map(e => e.src || e.innerText))"""
+NEW_VIEW_SHOWN = f"""previous => ({SHOWN})() !== previous && [...document.querySelectorAll(
+    '[data-testid=stImage] img')].every(img => img.complete && img.naturalWidth > 0)"""
+
+
+def timed_click(page, key: str, x: float, y: float) -> float:
+    """Milliseconds from the click to the new decoded images being displayed."""
+    before = page.evaluate(SHOWN)
+    start = time.perf_counter()
+    click_data_point(page, key, x, y)
+    page.wait_for_function(NEW_VIEW_SHOWN, arg=before, timeout=30_000)
+    return 1000 * (time.perf_counter() - start)
+
+
+def targets(page, key: str, n: int, rng: np.random.Generator) -> tuple[list, list]:
+    """n data points and n empty spots (corners of the visible area, away from the data)."""
+    data = page.evaluate(
+        "k => { const gd = document.querySelector(`.st-key-${k} .js-plotly-plot`);"
+        " const d = gd._fullData[0], l = gd._fullLayout;"
+        " return {x: [...d.x], y: [...d.y], xr: l.xaxis.range, yr: l.yaxis.range}; }",
+        key,
+    )
+    points = [(data["x"][i], data["y"][i]) for i in rng.choice(len(data["x"]), n, replace=False)]
+    (x0, x1), (y0, y1) = data["xr"], data["yr"]
+    fx, fy = rng.uniform(0.02, 0.12, n), rng.uniform(0.85, 0.98, n)  # the empty top-left corner
+    empty = [(x0 + a * (x1 - x0), y0 + b * (y1 - y0)) for a, b in zip(fx, fy, strict=True)]
+    return points, empty
+
+
+def summary(name: str, values: list[float]) -> list:
+    p95 = float(np.percentile(values, 95))
+    return [name, len(values), statistics.median(values), p95, min(values), max(values)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clicks", type=int, default=50)
+    args = parser.parse_args()
+    runs = Path(tempfile.mkdtemp(prefix="latency-runs-"))
+    digits = load_dataset("digits")
+    train_side_by_side(digits, ("ae", "vae"), default_train_config(digits.n_samples),
+                       runs / "default" / "digits")  # fmt: skip
+    os.environ["LATENT_EXPLORER_RUNS"] = str(runs)
+    rng = np.random.default_rng(0)
+    with streamlit_server("explorer/app.py") as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        start = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector('[data-testid="stImage"] img', timeout=60_000)
+        first_image = time.perf_counter() - start
+        rows, times = [], {"data point": [], "empty space": []}
+        for key in ("map_ae", "map_vae"):
+            wait_for_chart(page, key)
+            timed_click(page, key, *targets(page, key, 1, rng)[1][0])  # warm-up
+            points, empty = targets(page, key, args.clicks // 2, rng)
+            for point, spot in zip(points, empty, strict=True):
+                times["data point"].append(timed_click(page, key, *point))
+                times["empty space"].append(timed_click(page, key, *spot))
+        rows = [summary(name, values) for name, values in times.items()]
+        rows.append(summary("all clicks", times["data point"] + times["empty space"]))
+    print(f"page load to first decoded image (models on disk): {first_image:.2f} s")
+    print_table(
+        "Click to decoded image on screen, headless Chromium, loopback (target: median <= 150 ms)",
+        ["clicked", "clicks", "median ms", "p95 ms", "min ms", "max ms"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
