@@ -95,9 +95,14 @@ def disable_nagle() -> None:
     fds = Path("/proc/self/fd")
     for fd in fds.iterdir() if fds.is_dir() else ():
         try:
-            sock = socket.socket(fileno=os.dup(int(fd.name)))
+            copy = os.dup(int(fd.name))
         except (OSError, ValueError):
-            continue  # not a socket
+            continue  # closed meanwhile (e.g. the listing's own descriptor)
+        try:
+            sock = socket.socket(fileno=copy)
+        except OSError:
+            os.close(copy)  # not a socket
+            continue
         with sock:
             if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
