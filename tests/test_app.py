@@ -184,3 +184,10 @@ def test_an_upload_for_other_data_is_refused(app, runs, tmp_path):
     upload(app, path.read_bytes(), good)
     assert not app.exception
     assert any("take images" in e.value for e in app.error)
+
+
+def test_picking_another_dataset_trains_its_default_models_in_the_background(app):
+    app.run()
+    app.selectbox(key="dataset").set_value("faces").run()
+    assert not app.exception
+    assert any("First use of **faces**" in i.value for i in app.info)
