@@ -260,6 +260,35 @@ def current_point(pair: ModelPair) -> Point:
     return point
 
 
+def follow_click(pair: ModelPair, click: dict | None) -> None:
+    """Select what a new click hit: a data point, or the exact spot on that map (through the
+    map's inverse projection). A click already followed is ignored."""
+    if not click or click["seq"] == st.session_state.get("last_click_seq"):
+        return
+    st.session_state["last_click_seq"] = click["seq"]
+    kind = click["chart"].removeprefix("map_")
+    if click["point_index"] is not None:
+        set_point(point_at(pair, click["point_index"], kind))
+    else:
+        set_point(Point(tuple(pair.projections[kind].to_latent([[click["x"], click["y"]]])[0])))
+
+
+def follow_sliders(pair: ModelPair) -> None:
+    """on_change of the sliders: their values become the selected point."""
+    set_point(Point(tuple(st.session_state[slider_key(i)] for i in range(pair.latent_dim))))
+
+
+def slider_ranges(pair: ModelPair, point: Point) -> list[tuple[float, float]]:
+    """Per coordinate: both models' codes plus a quarter on each side, stretched to hold z."""
+    codes = np.concatenate(list(pair.codes.values()))
+    low, high = codes.min(0), codes.max(0)
+    pad = 0.25 * (high - low)
+    return [
+        (float(min(lo, v)), float(max(hi, v)))
+        for lo, hi, v in zip(low - pad, high + pad, point.z, strict=True)
+    ]
+
+
 def markers(pair: ModelPair, point: Point) -> dict[str, tuple[float, float]]:
     """Where the point sits on each map: a data point at its own code in each model, an empty
     spot at the same z (both decoders get the same numbers)."""

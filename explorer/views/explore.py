@@ -62,29 +62,15 @@ def decoded_image(column, caption: str, x: np.ndarray, name: str) -> None:
 @st.fragment
 def decode_panel(pair: ModelPair) -> None:
     """Clicks and sliders rerun only this fragment: the maps are not sent again."""
-    click = latest_click("latent_click")  # the click that caused this rerun, if any
-    if click and click["seq"] != st.session_state.get("last_click_seq"):
-        st.session_state["last_click_seq"] = click["seq"]
-        kind = click["chart"].removeprefix("map_")
-        if click["point_index"] is not None:
-            ui.set_point(ui.point_at(pair, click["point_index"], kind))
-        else:
-            z = pair.projections[kind].to_latent(np.array([[click["x"], click["y"]]]))[0]
-            ui.set_point(ui.Point(tuple(z)))
+    ui.follow_click(pair, latest_click("latent_click"))  # the click behind this rerun, if any
     point = ui.current_point(pair)
     click_listener([f"map_{k}" for k in KINDS], marker=ui.markers(pair, point), key="latent_click")
-    low, high = np.concatenate(list(pair.codes.values())).min(0), np.concatenate(
-        list(pair.codes.values())).max(0)  # fmt: skip
     st.subheader("Decode a latent point")
     sliders = st.columns(min(pair.latent_dim, 8))
-    for i in range(pair.latent_dim):
-        pad, value = 0.25 * (high[i] - low[i]), point.z[i]
+    for i, (low, high) in enumerate(ui.slider_ranges(pair, point)):
         sliders[i % len(sliders)].slider(
-            f"z{i + 1}", float(min(low[i] - pad, value)), float(max(high[i] + pad, value)),
-            key=ui.slider_key(i),
-            on_change=lambda: ui.set_point(ui.Point(tuple(
-                st.session_state[ui.slider_key(j)] for j in range(pair.latent_dim)))),
-        )  # fmt: skip
+            f"z{i + 1}", low, high, key=ui.slider_key(i), on_change=ui.follow_sliders, args=(pair,)
+        )
     point = st.session_state["point"]
     z = np.array([point.z])
     cols = st.columns(4)
