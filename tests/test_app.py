@@ -191,3 +191,12 @@ def test_picking_another_dataset_trains_its_default_models_in_the_background(app
     app.selectbox(key="dataset").set_value("faces").run()
     assert not app.exception
     assert any("First use of **faces**" in i.value for i in app.info)
+
+
+def test_an_upload_over_the_size_limit_is_refused(app, runs):
+    from explorer.ui import MAX_UPLOAD_MB
+
+    good = (runs / "default" / "digits" / "vae.safetensors").read_bytes()
+    upload(app, b"\0" * (MAX_UPLOAD_MB * 2**20 + 1), good)
+    assert not app.exception
+    assert any("larger than" in e.value for e in app.error)
