@@ -152,11 +152,14 @@ def default_job(name: str) -> TrainingJob:
 
 
 def publish_default(job: TrainingJob, name: str) -> None:
-    """Move a finished default job's files into runs/default/<name>/ (atomic per file)."""
+    """Move a finished default job's files into runs/default/<name>/. Every session waiting
+    on the job calls this: the lock and the existence check make the first one do it."""
     target = default_folder(name)
-    target.mkdir(parents=True, exist_ok=True)
-    for kind, path in job.state().checkpoints.items():
-        os.replace(path, target / f"{kind}.safetensors")
+    with default_jobs()[1]:
+        target.mkdir(parents=True, exist_ok=True)
+        for kind, path in job.state().checkpoints.items():
+            if Path(path).is_file():
+                os.replace(path, target / f"{kind}.safetensors")
 
 
 # ---- the sidebar and the URL ----
