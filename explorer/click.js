@@ -86,6 +86,17 @@ function onClick(gd, chartKey, event) {
   sync();
 }
 
+function onRelayout(gd, chartKey, update) {
+  // Report the visible area after a zoom, pan or autoscale; our own marker relayouts (shapes
+  // only) are not a change of view.
+  if (!Object.keys(update || {}).some((k) => k.startsWith("xaxis") || k.startsWith("yaxis"))) return;
+  const { xaxis, yaxis } = gd._fullLayout;
+  const view = { chart: chartKey, x: [...xaxis.range].map(Number), y: [...yaxis.range].map(Number) };
+  for (const inst of instances.values()) {
+    if (inst.charts.includes(chartKey)) inst.send("view", view);
+  }
+}
+
 function isListening(gd) {
   // A new div has no handler; Plotly.newPlot (also run by Plotly.react when the config changes)
   // removes all listeners from the same div, seen only on its event emitter `gd._ev`.
@@ -109,6 +120,7 @@ function sync() {
       const handler = (event) => onClick(gd, chartKey, event);
       handlers.set(gd, handler);
       gd.on("plotly_click", handler);
+      gd.on("plotly_relayout", (update) => onRelayout(gd, chartKey, update));
       gd.dataset.latentClick = chartKey; // says "listening" to tests and DOM inspectors
     }
     // One marker for every chart (a click's instant feedback) or one per chart key.

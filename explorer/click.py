@@ -69,8 +69,39 @@ def click_listener(
         if click is not None:
             st.session_state[_store_key(key)] = click
 
-    _listener(key=key, data=data, height=0, on_click_change=remember)
+    def remember_view() -> None:
+        view = parse_view(st.session_state[key].get("view"), chart_keys)
+        if view is not None:
+            views = st.session_state.setdefault(_views_key(key), {})
+            views[view[0]] = view[1]
+
+    _listener(key=key, data=data, height=0, on_click_change=remember,
+              on_view_change=remember_view)  # fmt: skip
     return latest_click(key)
+
+
+def visible_area(chart_key: str, key: str = "latent_click"):
+    """((x0, x1), (y0, y1)): the data area of chart_key last seen in the browser after the user
+    zoomed, panned or autoscaled it; None before any. Kept for the session, also on other pages."""
+    return st.session_state.get(_views_key(key), {}).get(chart_key)
+
+
+def parse_view(value: Any, chart_keys: list[str]):
+    """(chart, ((x0, x1), (y0, y1))) from the browser's view report; None if malformed."""
+    if not isinstance(value, dict) or value.get("chart") not in chart_keys:
+        return None
+    try:
+        x0, x1 = _point(value["x"])
+        y0, y1 = _point(value["y"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if x0 == x1 or y0 == y1:
+        return None
+    return value["chart"], ((min(x0, x1), max(x0, x1)), (min(y0, y1), max(y0, y1)))
+
+
+def _views_key(key: str) -> str:
+    return f"_{key}_views"
 
 
 def latest_click(key: str = "latent_click") -> dict | None:

@@ -139,3 +139,14 @@ def test_a_short_training_run_finishes_and_its_models_open_in_the_maps(browser, 
     assert run_id not in ("default", "upload")
     assert f"run {run_id}" in page.locator('[data-testid="stSidebar"]').inner_html()
     page.close()
+
+
+def test_the_manifold_grid_follows_the_area_zoomed_on_the_map(page):
+    page.evaluate(
+        "() => Plotly.relayout(document.querySelector('.st-key-map_ae .js-plotly-plot'),"
+        " {'xaxis.range': [-1, 1], 'yaxis.range': [-1, 1]})"
+    )
+    wait_for_app_idle(page)
+    page.get_by_role("link", name="Generate").click()
+    wait_for_caption(page, "AE decoded over the area visible on its map", timeout=60)
+    assert "VAE decoded over the data's extent (1st-99th percentile)" in captions(page)

@@ -375,3 +375,14 @@ def test_click_to_text_latency_is_measured(page, capsys):
             f"median {statistics.median(latencies) * 1000:.0f} ms, "
             f"max {max(latencies) * 1000:.0f} ms"
         )
+
+
+def test_parse_view_orders_the_ranges_and_rejects_malformed_values():
+    from explorer.click import parse_view
+
+    view = {"chart": "map_a", "x": [2, -1], "y": [0.5, 3]}
+    assert parse_view(view, ["map_a"]) == ("map_a", ((-1.0, 2.0), (0.5, 3.0)))
+    assert parse_view({**view, "chart": "other"}, ["map_a"]) is None
+    assert parse_view({**view, "x": [1, 1]}, ["map_a"]) is None
+    assert parse_view({**view, "y": [0, float("nan")]}, ["map_a"]) is None
+    assert parse_view({"chart": "map_a"}, ["map_a"]) is None

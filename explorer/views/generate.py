@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import images, latent, ui
+from explorer.click import visible_area
 from explorer.pair import KINDS
 
 st.title("Generate: grids, samples and interpolations")
@@ -22,20 +23,25 @@ def show(column, caption: str, grid: np.ndarray, name: str) -> None:
 st.header("Manifold grid")
 st.caption(
     "An n x n grid of points laid over each map and decoded: the classic figure of the VAE "
-    "papers. The VAE's grid changes smoothly everywhere; the AE's breaks down between clusters."
+    "papers. The VAE's grid changes smoothly everywhere; the AE's breaks down between clusters. "
+    "The grid covers the area visible on the Explore page's map: zoom there to look closer."
 )
 left, right = st.columns(2)
 n = left.slider("Grid size", 4, 20, 10, key="grid_n")
 prior = right.toggle("VAE grid over the prior's quantiles (5% to 95%)", key="grid_prior")
 columns = st.columns(2)
 for column, kind in zip(columns, KINDS, strict=True):
-    xy = pair.xy(kind)
-    low, high = np.percentile(xy, 1, axis=0), np.percentile(xy, 99, axis=0)
     use_prior = prior and kind == "vae"
-    plane = latent.prior_quantile_grid(n) if use_prior else latent.grid_points(
-        (low[0], high[0]), (low[1], high[1]), n)  # fmt: skip
+    area = visible_area(f"map_{kind}")
+    if use_prior:
+        plane, where = latent.prior_quantile_grid(n), "prior quantiles"
+    elif area is not None:
+        plane, where = latent.grid_points(*area, n), "the area visible on its map"
+    else:  # the map not zoomed yet: the data's extent, as the map first shows it
+        low, high = np.percentile(pair.xy(kind), [1, 99], axis=0)
+        plane = latent.grid_points((low[0], high[0]), (low[1], high[1]), n)
+        where = "the data's extent (1st-99th percentile)"
     z = plane if use_prior and pair.latent_dim == 2 else pair.projections[kind].to_latent(plane)
-    where = "prior quantiles" if use_prior else "the data's extent (1st-99th percentile)"
     show(column, f"{kind.upper()} decoded over {where}", images.tile(pair.decode(kind, z), n),
          f"grid_{kind}")  # fmt: skip
 
