@@ -146,6 +146,8 @@ def test_the_manifold_grid_follows_the_area_zoomed_on_the_map(page):
         "() => Plotly.relayout(document.querySelector('.st-key-map_ae .js-plotly-plot'),"
         " {'xaxis.range': [-1, 1], 'yaxis.range': [-1, 1]})"
     )
+    # The zoom reaches Python in a fragment rerun that may not have started yet: give it time.
+    page.wait_for_timeout(1500)
     wait_for_app_idle(page)
     page.get_by_role("link", name="Generate").click()
     wait_for_caption(page, "AE decoded over the area visible on its map", timeout=60)
