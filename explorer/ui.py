@@ -257,7 +257,9 @@ def current_point(pair: ModelPair) -> Point:
     """The selected point: from this session, else from the URL (?point=i12 or ?point=0.5,-1),
     else the first plotted data point."""
     point = st.session_state.get("point")
-    if point is None or len(point.z) != pair.latent_dim:
+    fits = point is not None and len(point.z) == pair.latent_dim and (
+        point.index is None or point.index < len(pair.indices))  # fmt: skip
+    if not fits:  # first visit, or another dataset or latent size was picked
         point = point_from_url(pair, st.query_params.get("point", "")) or point_at(pair, 0)
         set_point(point)
     return point

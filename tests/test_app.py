@@ -200,3 +200,12 @@ def test_an_upload_over_the_size_limit_is_refused(app, runs):
     upload(app, b"\0" * (MAX_UPLOAD_MB * 2**20 + 1), good)
     assert not app.exception
     assert any("larger than" in e.value for e in app.error)
+
+
+def test_a_picked_point_beyond_another_datasets_points_falls_back_to_the_first(app):
+    from explorer.ui import Point
+
+    app.run()
+    app.session_state["point"] = Point((0.0, 0.0), index=10**6)  # as if picked on a bigger set
+    app.run()
+    assert not app.exception and captions(app)[0] == "data point #0"
