@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def shared_data_dir() -> Path:
     """$LATENT_EXPLORER_DATA, else ../shared/data beside the checkout."""
     return Path(os.environ.get("LATENT_EXPLORER_DATA") or ROOT.parent / "shared" / "data")
+
+
+def time_budget(seconds: float | None) -> threading.Event:
+    """An event set after `seconds` (never, for None): pass it as fit's cancel to train for a
+    fixed wall time."""
+    event = threading.Event()
+    if seconds is not None:
+        threading.Timer(seconds, event.set).start()
+    return event
 
 
 def median_of(fn, repeats: int) -> tuple[float, list[float]]:

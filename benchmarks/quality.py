@@ -12,9 +12,8 @@ Run: python -m benchmarks.quality [--vae-minutes 3] [--ae-seconds 60] [--quick]
 from __future__ import annotations
 
 import argparse
-import threading
 
-from benchmarks.common import print_table, shared_data_dir
+from benchmarks.common import print_table, shared_data_dir, time_budget
 from training.config import TrainConfig
 from training.data import Dataset, DatasetError, load_dataset
 from training.evaluate import binarized, evaluate, importance_weighted_nll, negative_elbo
@@ -31,10 +30,7 @@ def train(dataset: Dataset, kind: str, latent_dim: int, config: TrainConfig, sec
     passed (fit's cancel event ends it); returns (model, fit result)."""
     model_config = default_model_config(dataset.image_shape, kind, latent_dim=latent_dim)
     model = build_model(model_config, seed=config.seed)
-    budget = threading.Event()
-    if seconds is not None:
-        threading.Timer(seconds, budget.set).start()
-    return model, fit(model, dataset.split()[0].images, config, cancel=budget)
+    return model, fit(model, dataset.split()[0].images, config, cancel=time_budget(seconds))
 
 
 def mnist_vae_nll(mnist: Dataset, minutes: float) -> list:
@@ -42,9 +38,7 @@ def mnist_vae_nll(mnist: Dataset, minutes: float) -> list:
     ends it), then estimate its NLL on the binarized test set by importance sampling."""
     model = build_model(default_model_config((1, 28, 28), "vae", hidden=MNIST_VAE_HIDDEN))
     config = TrainConfig(epochs=10_000, batch_size=128, lr=1e-3, binarize=True)
-    budget = threading.Event()
-    threading.Timer(minutes * 60, budget.set).start()
-    result = fit(model, mnist.split()[0].images, config, cancel=budget)
+    result = fit(model, mnist.split()[0].images, config, cancel=time_budget(minutes * 60))
     x = binarized(mnist.split()[1].images, seed=0)
     nll = importance_weighted_nll(model, x, IW_SAMPLES)
     return [

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import threading
 import time
 
 import numpy as np
@@ -22,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from benchmarks.common import matmul_peak_gflops, print_table, shared_data_dir
+from benchmarks.common import matmul_peak_gflops, print_table, shared_data_dir, time_budget
 from training.data import DatasetError, load_dataset
 from training.evaluate import binarized, negative_elbo
 from training.fit import fit, resolve_precision
@@ -107,10 +106,8 @@ def project_recipe(
         if p.step % steps_per_epoch == 0:
             epoch_ends.append(time.perf_counter())
 
-    cancel = threading.Event()
-    if seconds is not None:
-        threading.Timer(seconds, cancel.set).start()
-    fit(model, images, config, on_progress=on_progress, cancel=cancel, report_every=1)
+    fit(model, images, config, on_progress=on_progress, cancel=time_budget(seconds),
+        report_every=1)  # fmt: skip
     rates = [
         steps_per_epoch * config.batch_size / (b - a)
         for a, b in zip(epoch_ends, epoch_ends[1:], strict=False)

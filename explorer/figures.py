@@ -1,8 +1,8 @@
 """Plotly figure builders: plain functions from arrays to figures, no Streamlit.
 
-The latent map is built once per (models, colouring) and kept identical across reruns: the
-click marker is drawn in the browser (explorer/click.py), so clicks never re-send the scatter
-and never reset the user's zoom.
+The latent map comes out identical for identical inputs, and the click marker is drawn in the
+browser (explorer/click.py), not in the figure: clicks rerun only the decode fragment, so they
+never re-send the scatter or reset the user's zoom.
 """
 
 from __future__ import annotations

@@ -203,9 +203,8 @@ class TrainingJob:
         spec = self.spec
         train, _ = dataset.split()
         arch = spec.arch or default_arch(dataset.image_shape)
-        given = {k: v for k, v in (("epochs", spec.epochs), ("lr", spec.lr)) if v is not None}
         config = default_train_config(
-            train.n_samples, arch, **given,
+            train.n_samples, arch, epochs=spec.epochs, lr=spec.lr,
             beta=spec.beta, noise_std=spec.noise_std, sparsity=spec.sparsity, seed=spec.seed,
         )  # fmt: skip
         self._set("training", f"training the {spec.kinds[0].upper()}")

@@ -123,10 +123,8 @@ def run_fit(args: argparse.Namespace) -> int:
     train, _ = dataset.split()
     print(f"{dataset.name}: {dataset.n_samples} images {dataset.image_shape} from {dataset.source}")
     arch = args.arch or default_arch(dataset.image_shape)
-    given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}
     config = default_train_config(
-        train.n_samples, arch,
-        **{k: v for k, v in given.items() if v is not None},
+        train.n_samples, arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         beta=args.beta, noise_std=args.denoise, sparsity=args.sparse, binarize=args.binarize,
         seed=args.seed, precision=args.precision, compile=args.compile,
     )  # fmt: skip

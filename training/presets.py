@@ -60,8 +60,9 @@ def default_train_config(n_samples: int, arch: str = "mlp", **overrides) -> Trai
     batch 512 (big matmuls keep a CPU busy) at lr 2e-3; small data converges at batch 128 and
     lr 3e-3 in 100 epochs (1e-3 needs 4x as many); conv models gain nothing from big batches
     on a CPU, so they take more, smaller steps (batch 128, lr 2e-3). Epochs give about
-    TARGET_STEPS steps, 5 to 200.
+    TARGET_STEPS steps, 5 to 200. An override of None keeps the default.
     """
+    overrides = {k: v for k, v in overrides.items() if v is not None}  # None: "not given"
     big_mlp = arch == "mlp" and n_samples >= 10_000
     batch_size = overrides.get("batch_size") or (512 if big_mlp else 128)
     steps_per_epoch = max(1, n_samples // batch_size)
