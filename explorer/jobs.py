@@ -38,12 +38,12 @@ def _require(ok: bool, name: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class JobSpec:
-    """What to train. None means the preset for the data (arch, epochs, lr)."""
+    """What to train. None means the preset for the data (arch, latent size, epochs, lr)."""
 
     dataset: str = "digits"
     data_dir: str | None = None
     arch: str | None = None
-    latent_dim: int = 2
+    latent_dim: int | None = None
     epochs: int | None = None
     lr: float | None = None
     beta: float = 1.0
@@ -57,7 +57,9 @@ class JobSpec:
         _require(bool(self.dataset), "dataset", "must name a dataset")
         _require(self.arch in (None, *ARCHITECTURES), "arch", f"must be one of {ARCHITECTURES}")
         _require(
-            1 <= self.latent_dim <= 4096, "latent_dim", f"must be 1 to 4096: {self.latent_dim}"
+            self.latent_dim is None or 1 <= self.latent_dim <= 4096,
+            "latent_dim",
+            f"must be 1 to 4096: {self.latent_dim}",
         )
         _require(
             self.epochs is None or 1 <= self.epochs <= MAX_EPOCHS,

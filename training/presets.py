@@ -11,12 +11,20 @@ from training.config import ModelConfig, TrainConfig
 CONV_CHANNELS = (16, 32, 64, 128)
 MIN_CONV_FEATURE_SIZE = 4  # stop halving before feature maps get smaller than 4x4
 TARGET_STEPS = 1200  # optimizer steps that bring the default models close to convergence
+# Small grey images are drawn as a 2-D map of the codes themselves; faces need more room for
+# their attributes to get directions of their own (the smile vector), so their maps show a
+# PCA view of 16-D codes.
+CONV_LATENT_DIM = 16
 
 
 def default_arch(image_shape: tuple[int, int, int]) -> str:
     """An MLP for small grey images (digits, MNIST), convolutions for larger or colour ones."""
     c, h, w = image_shape
     return "mlp" if c == 1 and h * w <= 28 * 28 else "conv"
+
+
+def default_latent_dim(image_shape: tuple[int, int, int], arch: str | None = None) -> int:
+    return 2 if (arch or default_arch(image_shape)) == "mlp" else CONV_LATENT_DIM
 
 
 def default_hidden(image_shape: tuple[int, int, int]) -> tuple[int, ...]:
@@ -37,7 +45,7 @@ def default_model_config(
     image_shape: tuple[int, int, int],
     kind: str,
     arch: str | None = None,
-    latent_dim: int = 2,
+    latent_dim: int | None = None,
     hidden: tuple[int, ...] | None = None,
     likelihood: str = "bernoulli",
 ) -> ModelConfig:
@@ -46,7 +54,7 @@ def default_model_config(
         kind=kind,
         arch=arch or default_arch(image_shape),
         image_shape=tuple(image_shape),
-        latent_dim=latent_dim,
+        latent_dim=latent_dim or default_latent_dim(image_shape, arch),
         hidden=hidden or default_hidden(image_shape),
         channels=default_channels(image_shape),
         likelihood=likelihood,

@@ -18,7 +18,8 @@ with st.form("train_form"):
     left, right = st.columns(2)
     name = left.selectbox("Dataset", list(choices), key="train_dataset")
     arch = right.selectbox("Architecture", ["default", *ARCHITECTURES], key="train_arch")
-    latent_dim = left.number_input("Latent size", 1, 64, 2, key="train_latent")
+    latent_dim = left.number_input("Latent size (0 = 2, or 16 for faces)", 0, 64, 0,
+                                  key="train_latent")  # fmt: skip
     epochs = right.number_input("Epochs (0 = automatic)", 0, 1000, 0, key="train_epochs")
     beta = left.slider("beta (weight of the VAE's KL term)", 0.0, 10.0, 1.0, 0.1, key="train_beta")
     noise = right.slider("Denoising AE: input noise", 0.0, 1.0, 0.0, 0.05, key="train_noise")
@@ -29,7 +30,7 @@ with st.form("train_form"):
 if submitted:
     spec = JobSpec(
         dataset=name, data_dir=ui.data_dir_for(name), arch=None if arch == "default" else arch,
-        latent_dim=int(latent_dim), epochs=int(epochs) or None, beta=beta, noise_std=noise,
+        latent_dim=int(latent_dim) or None, epochs=int(epochs) or None, beta=beta, noise_std=noise,
         sparsity=sparsity,
     )  # fmt: skip
     try:
