@@ -19,6 +19,7 @@ navigation = st.navigation(
     [
         st.Page("views/explore.py", title="Explore", icon=":material/map:", default=True),
         st.Page("views/generate.py", title="Generate", icon=":material/casino:"),
+        st.Page("views/concepts.py", title="Concepts", icon=":material/sentiment_satisfied:"),
         st.Page("views/train.py", title="Train", icon=":material/model_training:"),
     ]
 )

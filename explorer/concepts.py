@@ -332,13 +332,44 @@ def report_card(
 
 
 @dataclass(frozen=True, eq=False)
+class Groups:
+    """The two groups a concept is made from: rows of the codes, 0/1 membership, the groups'
+    names (from, towards), the method, and the 0/1 attribute to balance against, if any."""
+
+    rows: np.ndarray
+    y: np.ndarray
+    names: tuple[str, str]
+    method: str = "mean"
+    balance: np.ndarray | None = None
+    balance_name: str = ""
+
+
+@dataclass(frozen=True, eq=False)
 class Concept:
     """A named concept: one unit vector per model kind ("ae", "vae"), each in its own model's
-    latent space, and how it was made (in words)."""
+    latent space, and how it was made: in words, and the groups (None when imported or
+    combined). adjusted: the vectors were changed after being made from the groups
+    (orthogonalized), so they are no longer the groups' own direction."""
 
     name: str
     vectors: dict[str, np.ndarray]
     description: str = ""
+    groups: Groups | None = None
+    adjusted: bool = False
+
+
+def make_concept(name: str, codes: dict[str, np.ndarray], groups: Groups) -> Concept:
+    """The concept from groups, in every model: codes maps kind -> (N, K) codes of the rows."""
+    if not name.strip() or len(name) > MAX_NAME:
+        raise ConceptError(f"a concept needs a name of 1 to {MAX_NAME} characters")
+    vectors = {
+        kind: direction(z[groups.rows], groups.y, groups.method, groups.balance)
+        for kind, z in codes.items()
+    }
+    description = f"from {groups.names[0]} towards {groups.names[1]}, {METHODS[groups.method]}"
+    if groups.balance is not None:
+        description += f", balanced for {groups.balance_name or 'another attribute'}"
+    return Concept(name.strip(), vectors, description, groups)
 
 
 def concepts_to_json(concepts: list[Concept], latent_dim: int, models: str = "") -> str:

@@ -118,3 +118,53 @@ def loss_curves(curves: dict[str, list[dict]]) -> go.Figure:
         uirevision="loss-curves",
     )
     return fig
+
+
+def group_histograms(
+    projections: np.ndarray, groups: np.ndarray, names: tuple[str, str], title: str
+) -> go.Figure:
+    """Overlaid histograms of the two groups' projections on a concept vector (in spreads):
+    the further apart, the better the vector separates them."""
+    fig = go.Figure()
+    for g, name in enumerate(names):
+        fig.add_trace(
+            go.Histogram(
+                x=projections[groups == g],
+                name=name,
+                histnorm="probability density",
+                opacity=0.6,
+                marker_color=PALETTE[g],
+                nbinsx=40,
+            )  # fmt: skip
+        )
+    fig.update_layout(
+        barmode="overlay",
+        title={"text": title, "x": 0.02},
+        height=260,
+        margin={"l": 40, "r": 10, "t": 40, "b": 40},
+        xaxis_title="position along the vector (spreads)",
+        legend={"orientation": "h", "y": -0.3},
+    )
+    return fig
+
+
+def side_effect_bars(effects: dict[str, float], title: str, top: int = 12) -> go.Figure:
+    """Horizontal bars: how far one spread along the vector moves each other concept (in its
+    spreads), the largest |effect| on top."""
+    items = sorted(effects.items(), key=lambda kv: abs(kv[1]), reverse=True)[:top][::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=[v for _, v in items],
+            y=[k for k, _ in items],
+            orientation="h",
+            marker_color=[PALETTE[3] if abs(v) > 0.3 else PALETTE[0] for _, v in items],
+        )  # fmt: skip
+    )
+    fig.update_layout(
+        title={"text": title, "x": 0.02},
+        height=80 + 22 * max(len(items), 1),
+        margin={"l": 10, "r": 10, "t": 40, "b": 40},
+        xaxis_title="spreads moved per spread along the vector",
+        xaxis_range=[-1, 1],
+    )
+    return fig

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.decomposition import PCA
 
+from explorer.concepts import DataRegion, data_region
 from explorer.latent import Projection, fit_projection
 from training.data import Dataset
 from training.evaluate import decode_all, encode_all
@@ -28,6 +29,7 @@ class ModelPair:
     projections: dict[str, Projection]
     pca: PCA
     label: str
+    regions: dict[str, DataRegion]  # where each model's codes lie: edits beyond are warned of
 
     @property
     def latent_dim(self) -> int:
@@ -40,6 +42,12 @@ class ModelPair:
     def decode(self, kind: str, z: np.ndarray) -> np.ndarray:
         """(N, K) codes -> (N, C, H, W) images in [0, 1] from the kind's decoder."""
         return decode_all(self.models[kind], np.asarray(z, dtype=np.float32))
+
+    def encode(self, kind: str, images: np.ndarray) -> np.ndarray:
+        """(N, C, H, W) images -> (N, K) codes (the VAE's means) from the kind's encoder."""
+        return encode_all(self.models[kind], np.asarray(images, dtype=np.float32)).astype(
+            np.float64
+        )
 
     def reconstruct(self, kind: str, index: int) -> np.ndarray:
         """(C, H, W): the kind's reconstruction of the plotted point number `index`."""
@@ -102,4 +110,5 @@ def build_pair(
     projections = {k: fit_projection(c) for k, c in codes.items()}
     flat = dataset.images[indices].reshape(len(indices), -1)
     pca = PCA(n_components=min(max(2, ae.config.latent_dim), *flat.shape), random_state=seed)
-    return ModelPair(dataset, models, indices, codes, projections, pca.fit(flat), label)
+    regions = {k: data_region(c) for k, c in codes.items()}
+    return ModelPair(dataset, models, indices, codes, projections, pca.fit(flat), label, regions)

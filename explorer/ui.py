@@ -12,10 +12,18 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from explorer.concepts import Concept
 from explorer.jobs import JobManager, JobSpec, TrainingJob
 from explorer.pair import ModelPair, build_pair
 from training.checkpoints import CheckpointError, load_checkpoint, read_info
-from training.data import DEFAULT_DATASET, Dataset, DatasetError, available_datasets, load_dataset
+from training.data import (
+    DEFAULT_DATASET,
+    Dataset,
+    DatasetError,
+    available_datasets,
+    load_dataset,
+    prepare_image,
+)
 
 MAX_UPLOAD_MB = 20  # also server.maxUploadSize in .streamlit/config.toml
 DEFAULT_SOURCE = "default"
@@ -336,3 +344,41 @@ def picked_pair(count: int) -> tuple[int, int]:
     picks = [i for i in st.session_state.get("picks", []) if i < count]
     a, b = ([0, min(1, count - 1)] + picks)[-2:]
     return a, b
+
+
+# ---- concepts saved in this session ----
+
+
+def pair_id(pair: ModelPair) -> str:
+    return f"{pair.dataset.name}/{pair.label}"
+
+
+def saved_concepts(pair: ModelPair) -> dict[str, Concept]:
+    """This session's concepts, name -> Concept. They belong to one pair of models: another
+    pair's latent spaces are different spaces, so picking one starts an empty collection."""
+    if st.session_state.get("concepts_for") != (pair_id(pair), pair.latent_dim):
+        st.session_state["concepts_for"] = (pair_id(pair), pair.latent_dim)
+        st.session_state["concepts"] = {}
+    return st.session_state["concepts"]
+
+
+def save_concept(pair: ModelPair, concept: Concept) -> None:
+    """Save (or replace, by name) a concept and make it the selected one."""
+    saved_concepts(pair)[concept.name] = concept
+    st.session_state["concept"] = concept.name
+
+
+def uploaded_image(pair: ModelPair, key: str) -> np.ndarray | None:
+    """An uploaded PNG/JPEG prepared like the dataset's images (C, H, W), or None after saying
+    why not (nothing uploaded, too large, unreadable)."""
+    file = st.file_uploader("Your image (PNG or JPEG)", type=["png", "jpg", "jpeg"], key=key)
+    if file is None:
+        return None
+    if file.size > MAX_UPLOAD_MB * 2**20:
+        st.error(f"The image is larger than {MAX_UPLOAD_MB} MB: refused.")
+        return None
+    try:
+        return prepare_image(file.getvalue(), pair.dataset, file.name)
+    except DatasetError as e:
+        st.error(str(e))
+        return None

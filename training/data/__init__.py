@@ -1,7 +1,13 @@
 """Datasets: one value type for every image source, found by name."""
 
 from training.data.dataset import Dataset, DatasetError
-from training.data.registry import DEFAULT_DATASET, DataOptions, available_datasets, load_dataset
+from training.data.registry import (
+    DEFAULT_DATASET,
+    DataOptions,
+    available_datasets,
+    load_dataset,
+    prepare_image,
+)
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -10,4 +16,5 @@ __all__ = [
     "DatasetError",
     "available_datasets",
     "load_dataset",
+    "prepare_image",
 ]

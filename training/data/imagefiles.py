@@ -8,6 +8,7 @@ Pillow in the process, the header's size is checked here before any pixel is dec
 
 from __future__ import annotations
 
+import io
 import math
 import struct
 import zlib
@@ -64,17 +65,29 @@ def decode_images(
     return out
 
 
+def decode_image_bytes(
+    data: bytes, size: int, grey: bool = False, crop: CropFn = centre_square, name: str = "upload"
+) -> np.ndarray:
+    """(C, size, size) uint8 from one PNG or JPEG file's bytes (an upload), with the same guards
+    as a dataset folder's files; errors name the file as `name`."""
+    out = np.empty((1, 1 if grey else 3, size, size), dtype=np.uint8)
+    _decode_into(out, 0, io.BytesIO(data), size, grey, crop, expected=None, name=name)
+    return out[0]
+
+
 def _decode_into(
     out: np.ndarray,
     i: int,
-    path: Path,
+    path: Path | io.BytesIO,
     size: int,
     grey: bool,
     crop: CropFn,
     expected: tuple[int, int] | None,
+    name: str | None = None,
 ) -> tuple[int, int]:
-    """Decode path into out[i] (C, size, size) and return its (W, H); skips decoding if W, H differ
-    from expected (the caller reports it)."""
+    """Decode path (or an in-memory file, then called `name`) into out[i] (C, size, size) and
+    return its (W, H); skips decoding if W, H differ from expected (the caller reports it)."""
+    name = name or str(path)
     mode = "L" if grey else "RGB"
     try:
         # Only the formats a dataset folder may hold: no other Pillow parser sees these bytes.
@@ -82,7 +95,7 @@ def _decode_into(
             w, h = im.size
             if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
                 raise DatasetError(
-                    f"{path}: {w}x{h} px is too large (limit {MAX_SIDE} px a side, "
+                    f"{name}: {w}x{h} px is too large (limit {MAX_SIDE} px a side, "
                     f"{MAX_PIXELS:,} pixels); resize it first"
                 )
             if expected is not None and (w, h) != expected:
@@ -95,9 +108,9 @@ def _decode_into(
             x = np.asarray(x.resize((size, size), Image.Resampling.LANCZOS, box=box))
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error) as e:
         # OSError covers a missing file, UnidentifiedImageError and "image file is truncated".
-        raise DatasetError(f"{path}: unreadable image ({e or type(e).__name__})") from e
+        raise DatasetError(f"{name}: unreadable image ({e or type(e).__name__})") from e
     except Image.DecompressionBombError as e:
-        raise DatasetError(f"{path}: too large to decode safely ({e})") from e
+        raise DatasetError(f"{name}: too large to decode safely ({e})") from e
     out[i] = x[None] if grey else x.transpose(2, 0, 1)
     return w, h
 

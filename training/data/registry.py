@@ -8,8 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import faces, idx, images
-from training.data.dataset import DataOptions, Dataset, DatasetError, seeded_test_mask
+from training.data import faces, idx, imagefiles, images
+from training.data.dataset import (
+    DataOptions,
+    Dataset,
+    DatasetError,
+    seeded_test_mask,
+    to_float_images,
+)
 
 DEFAULT_DATASET = "digits"
 
@@ -101,6 +107,24 @@ def load_dataset(
     if path is not None and not path.exists():
         raise DatasetError(f"{path}: no such folder")
     return SOURCES[name].load(path, options or DataOptions())
+
+
+def prepare_image(data: bytes, dataset: Dataset, name: str = "uploaded image") -> np.ndarray:
+    """(C, H, W) float32 in [0, 1]: an image file made to look like the dataset's images, with
+    the same crop (CelebA's face square, else the centred square), size and colour; a grey
+    drawing on the other background (dark ink on paper for light-on-dark digits) is inverted."""
+    c, h, w = dataset.image_shape
+    crop = images.celeba_crop if dataset.name == "celeba" else imagefiles.centre_square
+    x = to_float_images(imagefiles.decode_image_bytes(data, h, c == 1, crop, name)[None])[0]
+    if c == 1 and _border(x) - _border(dataset.images[:500]) > 0.5:
+        x = 1.0 - x
+    return x
+
+
+def _border(x: np.ndarray) -> float:
+    """The mean brightness of the outermost pixels: the background."""
+    edges = (x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1])
+    return float(np.mean([e.mean() for e in edges]))
 
 
 def available_datasets(data_dir: str | Path | None = None) -> list[tuple[str, str, str | None]]:

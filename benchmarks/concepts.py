@@ -1,0 +1,340 @@
+"""Concept-vector quality: does moving a code along the smile vector make the decoded face smile,
+and nothing else? Judged by a pixel CNN trained on the images (never on the codes).
+
+1. faces (procedural, independent attributes): default conv AE and VAE; held-out non-smiling
+   faces are moved alpha spreads along the Smiling vector ("mean" and "logistic"), decoded and
+   classified. VAE targets at alpha = the group gap: >= 90% smiling, every other attribute flips
+   (vs the plain reconstruction) in <= 10%.
+2. CelebA subset: the same on real faces (VAE target: >= 80% smiling), and the plain vs the
+   Male-balanced vector: how often the Male prediction flips (the balanced one should flip less).
+3. Speed: conv VAE images/s on 64x64 faces, and the wall time until its smile edit meets the
+   faces targets when trained with the default config.
+
+Run: python -m benchmarks.concepts [--quick] [--only faces|celeba|speed] [--seconds S]
+     [--models DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmarks.common import print_table, shared_data_dir, time_budget
+from explorer.concepts import direction, edit, group_gap, spread
+from training.checkpoints import load_checkpoint, read_info, save_checkpoint
+from training.data import Dataset, DatasetError, load_dataset
+from training.evaluate import decode_all, encode_all, reconstruction_mse
+from training.fit import fit, snapshot
+from training.models import AE, build_model
+from training.presets import default_model_config, default_train_config
+
+SMILE = "Smiling"
+CELEBA_ATTRIBUTES = ("Smiling", "Male", "Mouth_Slightly_Open", "Young", "Blond_Hair")
+GAP_MULTIPLES = (0.0, 0.5, 1.0, 1.5)  # alpha sweep, in units of the group gap
+FACES_TARGETS = (90.0, 10.0)  # VAE: >= 90% smiling, every other attribute flips in <= 10%
+CELEBA_TARGET = 80.0
+CLASSIFIER_EPOCHS = 20  # an upper bound: the time budget usually ends training first
+
+
+# ---- the judge: a pixel classifier ----
+
+
+class PixelClassifier(nn.Module):
+    """(B, C, H, W) in [0, 1] -> (B, A) logits, one per attribute: four stride-2 convs and a
+    linear layer over the whole 4x4 map, so it can tell where a feature is (mouth vs eyes)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], n_attributes: int):
+        super().__init__()
+        c, h, w = image_shape
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip((c, 16, 32, 64), (16, 32, 64, 64), strict=True):
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.ReLU()]
+        self.net = nn.Sequential(
+            *layers, nn.Flatten(), nn.Linear(64 * (h // 16) * (w // 16), n_attributes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x - 0.5)
+
+
+def train_classifier(images: np.ndarray, y: np.ndarray, seconds: float, seed: int = 0):
+    """A PixelClassifier fitted on images (N, C, H, W) and 0/1 targets y (N, A) for at most
+    `seconds` of wall time (BCE per attribute, Adam)."""
+    with torch.random.fork_rng(devices=[]):  # seeded weights without touching the global RNG
+        torch.manual_seed(seed)
+        model = PixelClassifier(images.shape[1:], y.shape[1])
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    x, y = torch.as_tensor(images), torch.as_tensor(y, dtype=torch.float32)
+    gen, stop = torch.Generator().manual_seed(seed), time.perf_counter() + seconds
+    for _ in range(CLASSIFIER_EPOCHS):
+        for rows in torch.randperm(len(x), generator=gen).split(128):
+            loss = F.binary_cross_entropy_with_logits(model(x[rows]), y[rows])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if time.perf_counter() > stop:
+                return model.eval()
+    return model.eval()
+
+
+@torch.inference_mode()
+def predict(classifier: PixelClassifier, images: np.ndarray) -> np.ndarray:
+    """(N, A) bool: the classifier's call (logit > 0) for each attribute."""
+    x = torch.as_tensor(images)
+    return np.concatenate([(classifier(b) > 0).numpy() for b in x.split(1024)])
+
+
+def judge(dataset: Dataset, names, seconds: float) -> PixelClassifier:
+    """A classifier for the attributes `names`, trained on the train split's images."""
+    train = dataset.split()[0]
+    cols = [dataset.attribute_names.index(n) for n in names]
+    return train_classifier(train.images, train.attributes[:, cols], seconds)
+
+
+def accuracy_rows(classifier, dataset: Dataset, names, models: dict[str, AE]) -> list[list]:
+    """% of test images the classifier gets right per attribute, on the images themselves and
+    on each model's reconstructions of them (which the edits are judged against)."""
+    test = dataset.split()[1]
+    y = test.attributes[:, [dataset.attribute_names.index(n) for n in names]]
+    inputs = {"test images": test.images}
+    inputs |= {
+        f"{k} reconstructions": decode_all(m, encode_all(m, test.images)) for k, m in models.items()
+    }
+    return [[name, *(100 * (predict(classifier, x) == y).mean(0))] for name, x in inputs.items()]
+
+
+# ---- the models under test ----
+
+
+def model_for(dataset: Dataset, kind: str, seconds: float | None, folder: Path | None):
+    """A default conv model of `kind` for dataset: loaded from folder (DIR/kind.safetensors or
+    DIR/<dataset>/kind.safetensors, if trained on this very data), else trained (for the default
+    config or `seconds`, whichever ends first) and saved to DIR/<dataset>/ when folder is given.
+    Returns (model, table row)."""
+    found = (
+        []
+        if folder is None
+        else [folder / f"{kind}.safetensors", folder / dataset.name / f"{kind}.safetensors"]
+    )
+    for path in found:
+        if (
+            path.is_file()
+            and read_info(path)["dataset"].get("fingerprint") == dataset.fingerprint()
+        ):
+            model = load_checkpoint(path).model
+            return model, [dataset.name, kind, model.config.latent_dim, f"loaded {path}", "", ""]
+    train = dataset.split()[0]
+    config = default_train_config(train.n_samples, "conv")
+    model = build_model(default_model_config(dataset.image_shape, kind), seed=config.seed)
+    result = fit(model, train.images, config, cancel=time_budget(seconds))
+    if folder is not None:
+        save_checkpoint(folder / dataset.name / f"{kind}.safetensors", model, config, dataset,
+                        history=result.history)  # fmt: skip
+    return model, [dataset.name, kind, model.config.latent_dim,
+                   f"{len(result.history)}/{config.epochs} epochs ({result.status})",
+                   result.seconds, result.samples_per_s]  # fmt: skip
+
+
+def models_for(dataset: Dataset, seconds, folder) -> tuple[dict[str, AE], list[list]]:
+    """The AE and the VAE, and one table row each (with their test reconstruction MSE)."""
+    models, rows = {}, []
+    for kind in ("ae", "vae"):
+        models[kind], row = model_for(dataset, kind, seconds, folder)
+        rows.append([*row, reconstruction_mse(models[kind], dataset.split()[1].images)])
+    return models, rows
+
+
+# ---- edits ----
+
+
+def smile_codes(model: AE, dataset: Dataset):
+    """(train codes, their Smiling labels, codes of the held-out non-smiling faces)."""
+    train, test = dataset.split()
+    s = dataset.attribute_names.index(SMILE)
+    frowning = test.images[test.attributes[:, s] == 0]
+    return encode_all(model, train.images), train.attributes[:, s], encode_all(model, frowning)
+
+
+def edited_calls(model, classifier, z, u, step, alphas) -> np.ndarray:
+    """(len(alphas), N, A) classifier calls on decode(z + alpha * step * u), for codes z (N, K)."""
+    return np.stack(
+        [predict(classifier, decode_all(model, edit(z, u, step, a)[0])) for a in alphas]
+    )
+
+
+def edit_rows(label: list, calls: np.ndarray, alphas, names) -> list[list]:
+    """One row per alpha: % classified smiling, then % whose call on each other attribute
+    differs from the plain reconstruction's (alphas[0] must be 0)."""
+    s = names.index(SMILE)
+    others = [j for j in range(len(names)) if j != s]
+    rows = []
+    for multiple, alpha, c in zip(GAP_MULTIPLES, alphas, calls, strict=True):
+        flips = [100 * (c[:, j] != calls[0][:, j]).mean() for j in others]
+        rows.append([*label, f"{multiple:g}x", float(alpha), 100 * c[:, s].mean(), *flips])
+    return rows
+
+
+def faces_rows(model, kind, classifier, faces, names, methods=("mean", "logistic")) -> list[list]:
+    """Edit rows for each method, alpha in multiples of each vector's own group gap, with
+    whether the 1x row meets the targets."""
+    z_train, y, z_edit = smile_codes(model, faces)
+    rows = []
+    for method in methods:
+        u = direction(z_train, y, method)
+        step = spread(z_train, u)
+        alphas = np.array(GAP_MULTIPLES) * group_gap(z_train, y, u, step)
+        rows += edit_rows(
+            [kind, method], edited_calls(model, classifier, z_edit, u, step, alphas), alphas, names
+        )
+    for row in rows:
+        met = row[4] >= FACES_TARGETS[0] and max(row[5:]) <= FACES_TARGETS[1]
+        row.append(("yes" if met else "NO") if row[2] == "1x" else "")
+    return rows
+
+
+def celeba_rows(model, kind, classifier, celeba) -> list[list]:
+    """Edit rows for the plain and the Male-balanced mean vector. Both move codes the same
+    distance: alpha in multiples of the plain vector's gap, times the plain vector's spread."""
+    z_train, y, z_edit = smile_codes(model, celeba)
+    male = celeba.split()[0].attributes[:, celeba.attribute_names.index("Male")]
+    plain, balanced = direction(z_train, y), direction(z_train, y, balance=male)
+    step = spread(z_train, plain)
+    alphas = np.array(GAP_MULTIPLES) * group_gap(z_train, y, plain, step)
+    rows = []
+    for name, u in (("plain", plain), ("balanced", balanced)):
+        calls = edited_calls(model, classifier, z_edit, u, step, alphas)
+        own_gap = group_gap(z_train, y, u, spread(z_train, u))
+        rows += [
+            [*r, f"{own_gap:.2f}", f"{u @ plain:.3f}"]
+            for r in edit_rows([kind, name], calls, alphas, CELEBA_ATTRIBUTES)
+        ]
+    return rows
+
+
+# ---- speed and time to a usable model ----
+
+
+def speed_rows(faces: Dataset, classifier, names, epochs: int | None) -> list[list]:
+    """Train the default conv VAE on faces, keeping the weights at each epoch's end; per epoch:
+    wall time since the start, that epoch's images/s, and the smile edit at 1x gap (mean)."""
+    train = faces.split()[0]
+    config = default_train_config(train.n_samples, "conv", epochs=epochs)
+    model = build_model(default_model_config(faces.image_shape, "vae"), seed=config.seed)
+    steps_per_epoch = train.n_samples // config.batch_size
+    ends = []  # (seconds since start, weights) at each epoch's end
+
+    def on_progress(p) -> None:
+        if p.step % steps_per_epoch == 0:
+            ends.append((time.perf_counter() - start, snapshot(model)))
+
+    start = time.perf_counter()
+    fit(model, train.images, config, on_progress=on_progress)
+    rows, before = [], 0.0
+    for epoch, (seconds, weights) in enumerate(ends, 1):
+        model.load_state_dict(weights)
+        row = faces_rows(model, "vae", classifier, faces, names, ("mean",))[2]  # 1x gap
+        rate = steps_per_epoch * config.batch_size / (seconds - before)
+        rows.append([epoch, seconds, rate, row[4], max(row[5:]), row[-1]])
+        before = seconds
+    return rows
+
+
+def speed_summary(rows: list[list]) -> list[list]:
+    """Median images/s over epochs 2.. (epoch 1 holds warm-up) and the first wall time from
+    which every later epoch meets the targets."""
+    rates = [r[2] for r in rows[1:]] or [rows[0][2]]
+    usable = next((r for i, r in enumerate(rows) if all(x[-1] == "yes" for x in rows[i:])), None)
+    when = f"{usable[1]:.0f} s (epoch {usable[0]})" if usable else "not reached"
+    return [[statistics.median(rates), min(rates), max(rates), rows[-1][1], when]]
+
+
+# ---- main ----
+
+
+def run_faces(faces, classifier, names, seconds, folder) -> None:
+    models, rows = models_for(faces, seconds, folder)
+    print_table("faces: models", MODEL_HEADER, rows)
+    print_table(
+        "faces: pixel classifier, test accuracy %",
+        ["classified", *names],
+        accuracy_rows(classifier, faces, names, models),
+    )
+    others = [f"{n} flips %" for n in names if n != SMILE]
+    print_table(
+        "faces: held-out non-smiling faces edited along Smiling (alpha in spreads; flips vs the "
+        f"plain reconstruction); VAE targets at 1x gap: >= {FACES_TARGETS[0]:g}% smiling, "
+        f"flips <= {FACES_TARGETS[1]:g}%",
+        ["model", "vector", "gap", "alpha", "smiling %", *others, "targets met"],
+        [r for kind, m in models.items() for r in faces_rows(m, kind, classifier, faces, names)],
+    )
+
+
+def run_celeba(seconds, classifier_seconds, folder) -> None:
+    try:
+        celeba = load_dataset("celeba", shared_data_dir() / "celeba_subset")
+    except DatasetError as e:
+        print(f"\nskipped CelebA: {e}")
+        return
+    classifier = judge(celeba, CELEBA_ATTRIBUTES, classifier_seconds)
+    models, rows = models_for(celeba, seconds, folder)
+    print_table("CelebA: models", MODEL_HEADER, rows)
+    print_table(
+        "CelebA: pixel classifier, test accuracy %",
+        ["classified", *CELEBA_ATTRIBUTES],
+        accuracy_rows(classifier, celeba, CELEBA_ATTRIBUTES, models),
+    )
+    others = [f"{n} flips %" for n in CELEBA_ATTRIBUTES if n != SMILE]
+    print_table(
+        "CelebA: held-out non-smiling faces edited along Smiling (mean vector; alpha in "
+        f"multiples of the plain vector's gap, same step for both); VAE target at 1x: "
+        f">= {CELEBA_TARGET:g}% smiling, balanced flips Male less",
+        ["model", "vector", "gap", "alpha", "smiling %", *others, "own gap", "cos to plain"],
+        [r for kind, m in models.items() for r in celeba_rows(m, kind, classifier, celeba)],
+    )
+
+
+MODEL_HEADER = ["data", "model", "latent", "training", "train s", "images/s", "test MSE"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("faces", "celeba", "speed"))
+    parser.add_argument("--seconds", type=float, help="training budget per model (default: none)")
+    parser.add_argument("--classifier-seconds", type=float, default=60.0)
+    parser.add_argument("--models", type=Path, help="load models from here, or save them here")
+    parser.add_argument("--quick", action="store_true", help="tiny budgets, to check the script")
+    args = parser.parse_args()
+    seconds = 15.0 if args.quick else args.seconds
+    classifier_seconds = 10.0 if args.quick else args.classifier_seconds
+
+    if args.only in (None, "faces", "speed"):
+        faces = load_dataset("faces")
+        names = list(faces.attribute_names)
+        classifier = judge(faces, names, classifier_seconds)
+    if args.only in (None, "faces"):
+        run_faces(faces, classifier, names, seconds, args.models)
+    if args.only in (None, "celeba"):
+        run_celeba(seconds, classifier_seconds, args.models)
+    if args.only in (None, "speed"):
+        rows = speed_rows(faces, classifier, names, epochs=2 if args.quick else None)
+        print_table(
+            "speed: default conv VAE on 64x64 faces, per epoch (smile edit: mean vector, 1x gap)",
+            ["epoch", "wall s", "images/s", "smiling %", "max flip %", "targets met"],
+            rows,
+        )
+        print_table(
+            "speed: summary (median over epochs 2..; usable: meets the faces targets from then on)",
+            ["median images/s", "min", "max", "default config wall s", "usable after"],
+            speed_summary(rows),
+        )
+
+
+if __name__ == "__main__":
+    main()
