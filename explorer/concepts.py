@@ -12,7 +12,6 @@ whatever the model's scale (an AE's codes may span hundreds, a VAE's about one).
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +70,7 @@ def direction(
     else:
         v = _logistic_normal(z, y, weights)
     norm = np.linalg.norm(v)
-    if not np.isfinite(norm) or norm < 1e-12:
+    if not np.isfinite(norm) or norm <= 1e-9 * max(1.0, np.abs(z).max()):
         raise ConceptError("the two groups have the same mean code: there is no direction")
     return v / norm
 
@@ -142,7 +141,8 @@ def edit(z: np.ndarray, u: np.ndarray, step: float, alphas) -> np.ndarray:
 
 
 def strip_alphas(alpha: float, n: int = 7) -> np.ndarray:
-    """n alphas from -|alpha| to +|alpha| (0 in the middle for odd n): the edit strip."""
+    """n alphas from -|alpha| to +|alpha| (0 in the middle for odd n): the edit strip. At
+    alpha 0 it spans -1 to +1, so the strip still shows what the vector does."""
     a = abs(alpha) or 1.0
     return np.linspace(-a, a, n)
 
@@ -173,14 +173,21 @@ def combine(vectors: list[np.ndarray], weights: list[float]) -> np.ndarray:
 
 def orthogonalize(u: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
     """u with its component in the span of `others` removed, as a unit vector: moving along
-    it leaves every projection on the others unchanged."""
+    it leaves every projection on the others unchanged. Others may repeat or depend on each
+    other (a concept and its own negative)."""
     u = np.asarray(u, dtype=np.float64)
-    if not others:
-        return u / np.linalg.norm(u)
-    basis, _ = np.linalg.qr(np.stack(others, 1))  # (K, m) orthonormal columns spanning others
-    rest = u - basis @ (basis.T @ u)
+    norm = np.linalg.norm(u)
+    if not norm > 0:
+        raise ConceptError("the vector is zero")
+    rest = u / norm
+    if others:
+        # Left singular vectors with non-negligible singular values: an orthonormal basis of
+        # the span, whatever the dependencies among the others.
+        basis, values, _ = np.linalg.svd(np.stack(others, 1), full_matrices=False)
+        basis = basis[:, values > 1e-10 * values.max()]
+        rest = rest - basis @ (basis.T @ rest)
     norm = np.linalg.norm(rest)
-    if norm < 1e-6 * np.linalg.norm(u):
+    if norm < 1e-6:
         raise ConceptError("the vector lies in the span of the others: nothing would be left")
     return rest / norm
 
@@ -253,17 +260,21 @@ def held_out_auc(
     """AUC of the projection on the direction, each point scored by a direction fitted
     without it (stratified k-fold): honest even for a logistic normal on few points."""
     z, y = _check_groups(z, y)
-    folds = min(folds, int(np.bincount(y).min()) // MIN_GROUP)
-    if folds < 2:  # too few points to hold any out: in-sample, the best that can be said
-        return float(roc_auc_score(y, z @ direction(z, y, method, balance)))
-    scores = np.empty(len(y))
-    split = StratifiedKFold(folds, shuffle=True, random_state=seed)
     strata = y if balance is None else y * 2 + np.asarray(balance).astype(int)
-    for train, test in split.split(z, strata if np.bincount(strata).min() >= folds else y):
-        b = None if balance is None else np.asarray(balance)[train]
-        u = direction(z[train], y[train], method, b)
-        # Centred per fold, so that folds' scores are comparable when pooled.
-        scores[test] = (z[test] - z[train].mean(0)) @ u
+    # Each training fold must keep MIN_GROUP points of every group (and balanced cell).
+    folds = min(folds, int(np.bincount(strata).min()) // MIN_GROUP)
+    try:
+        if folds < 2:
+            raise ConceptError("too few points to hold any out")
+        scores = np.empty(len(y))
+        split = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        for train, test in split.split(z, strata):
+            b = None if balance is None else np.asarray(balance)[train]
+            u = direction(z[train], y[train], method, b)
+            # Centred per fold, so that folds' scores are comparable when pooled.
+            scores[test] = (z[test] - z[train].mean(0)) @ u
+    except ConceptError:  # too few points, or a degenerate fold: in-sample is all there is
+        scores = z @ direction(z, y, method, balance)
     return float(roc_auc_score(y, scores))
 
 
@@ -311,7 +322,8 @@ def report_card(
     u: np.ndarray | None = None,
 ) -> ReportCard:
     """The card for the vector made from groups z, y, or for u, a vector derived from it (e.g.
-    orthogonalized), whose AUC is then in-sample; codes (default z) set the spreads."""
+    orthogonalized), whose AUC is then in-sample, while the stability stays that of the
+    groups' own direction; codes (default z) set the spreads."""
     z, y = _check_groups(z, y)
     codes = z if codes is None else codes
     if u is None:
@@ -400,12 +412,15 @@ def concepts_from_json(
     or vectors of another latent size, raises ConceptError."""
     try:
         doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ConceptError(f"not a JSON file: {e}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise ConceptError(f"not a JSON file: {str(e)[:200] or type(e).__name__}") from None
     if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
         raise ConceptError("not a Latent Explorer concepts file")
-    if not isinstance(doc.get("version"), int) or doc["version"] > JSON_VERSION:
-        raise ConceptError(f"concepts file version {doc.get('version')!r} is newer than this app")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ConceptError(f"concepts file version {version!r} is not a version number")
+    if version > JSON_VERSION:
+        raise ConceptError(f"concepts file version {version} is newer than this app")
     if doc.get("latent_dim") != latent_dim:
         raise ConceptError(
             f"these concepts are {doc.get('latent_dim')}-D; the models here are {latent_dim}-D"
@@ -425,19 +440,24 @@ def _concept_from_entry(entry, latent_dim: int, kinds) -> Concept:
         raise ConceptError(f"{name}: needs one vector for each of {', '.join(kinds)}")
     out = {}
     for kind in kinds:
-        values = vectors[kind]
-        ok = (
-            isinstance(values, list)
-            and len(values) == latent_dim
-            and all(
-                isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-                for x in values
-            )
-        )
-        norm = np.linalg.norm(values) if ok else 0.0
-        if not ok or norm < 1e-12:
+        values = _finite_floats(vectors[kind], latent_dim)
+        if values is None or not np.abs(values).max() > 0:
             raise ConceptError(
                 f"{name}: the {kind} vector must be {latent_dim} finite numbers, not all 0"
             )
-        out[kind] = np.asarray(values, dtype=np.float64) / norm
+        values = values / np.abs(values).max()  # first: the norm of 1e308s would overflow
+        out[kind] = values / np.linalg.norm(values)
     return Concept(name.strip(), out, str(entry.get("description", ""))[:500])
+
+
+def _finite_floats(values, length: int) -> np.ndarray | None:
+    """values as a float array if it is a list of `length` finite numbers, else None."""
+    if not isinstance(values, list) or len(values) != length:
+        return None
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in values):
+        return None
+    try:
+        array = np.array([float(x) for x in values])
+    except OverflowError:  # an integer beyond any float
+        return None
+    return array if np.isfinite(array).all() else None

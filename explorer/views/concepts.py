@@ -90,7 +90,9 @@ def make_panel() -> None:
         help="Reweights each group so that this attribute is equally common in both: the "
         "vector cannot pick up a difference in it (smile balanced for Male).",
     )  # fmt: skip
-    name = right.text_input("Name", default_name, max_chars=concepts.MAX_NAME, key="concept_name")
+    # Keyed by the default: another choice of groups brings its own name.
+    name = right.text_input("Name", default_name, max_chars=concepts.MAX_NAME,
+                            key=f"concept_name:{default_name}")  # fmt: skip
     if st.button("Make the vector", type="primary", key="make_concept"):
         if balance is not None:
             groups = Groups(groups.rows, groups.y, groups.names, method,

@@ -1,0 +1,198 @@
+"""The Concepts page headless (AppTest): make a vector, move alpha, upload an image, report
+card, orthogonalize, analogies, combine, export and import."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from explorer import concepts
+from training.config import TrainConfig
+from training.data import load_dataset
+from training.pair import train_side_by_side
+
+APP = str(Path(__file__).resolve().parents[1] / "explorer" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Default models for digits (2-D MLPs) and faces (16-D conv, trained briefly)."""
+    path = tmp_path_factory.mktemp("runs")
+    fast = TrainConfig(epochs=5, batch_size=128, precision="fp32")
+    train_side_by_side(load_dataset("digits"), ("ae", "vae"), fast, path / "default" / "digits")
+    faces = load_dataset("faces")
+    few = faces.subset(np.arange(faces.n_samples) < 2000)
+    train_side_by_side(few, ("ae", "vae"), TrainConfig(epochs=1, batch_size=64, precision="fp32"),
+                       path / "default" / "faces")  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(shared_cache, monkeypatch):
+    """One data cache for this module: the faces are generated once, not per test."""
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(shared_cache))
+    return shared_cache
+
+
+@pytest.fixture
+def app(runs, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.switch_page("views/concepts.py").run()
+    return at
+
+
+def images_by_caption(at) -> dict[str, str]:
+    """caption -> media URL (its name is a hash of the image's bytes)."""
+    return {
+        c: url
+        for image in at.get("image")
+        for c, url in zip(image.captions, image.value, strict=True)
+    }
+
+
+def click(at, key: str):
+    return at.button(key=key).click().run()
+
+
+def name_input(at):
+    return next(t for t in at.text_input if t.label == "Name")
+
+
+def png(draw) -> bytes:
+    image = Image.new("L", (120, 100), 255)
+    draw(ImageDraw.Draw(image))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_class_vector_edits_the_image_in_both_models_as_alpha_moves(app):
+    assert not app.exception
+    assert any("Make a vector" in i.value for i in app.info)
+    click(app, "make_concept")  # digits: from class 1 towards class 7, by default
+    assert not app.exception and not app.error
+    assert app.session_state["concept"] == "1 to 7"
+    shown = images_by_caption(app)
+    assert {"AE reconstruction", "VAE, alpha +2.0", "VAE: alpha from -2.0 to +2.0"} <= set(shown)
+    app.slider(key="alpha").set_value(0.0).run()
+    at_zero = images_by_caption(app)
+    for kind in ("AE", "VAE"):  # alpha 0 changes nothing: the edit decodes the code itself
+        assert at_zero[f"{kind}, alpha +0.0"] == at_zero[f"{kind} reconstruction"]
+    app.slider(key="alpha").set_value(3.0).run()
+    moved = images_by_caption(app)
+    for kind in ("AE", "VAE"):
+        assert moved[f"{kind}, alpha +3.0"] != moved[f"{kind} reconstruction"]
+    assert any("leaves the region where the data's codes lie" in w.value for w in app.warning)
+    aucs = [float(m.value) for m in app.metric if m.label.startswith("AUC")]
+    assert len(aucs) == 2 and all(a > 0.6 for a in aucs)
+
+
+def test_groups_picked_on_the_map_make_a_vector_and_empty_ones_get_a_message(app):
+    app.radio(key="concept_source").set_value("two groups picked on the map").run()
+    click(app, "make_concept")
+    assert any("at least 2 points" in e.value for e in app.error)
+    app.session_state["group_a"] = list(range(0, 40))  # as the box/lasso buttons store them
+    app.session_state["group_b"] = list(range(30, 80))  # overlap 30..39 is left out
+    app.run()
+    click(app, "make_concept")
+    assert not app.error
+    concept = app.session_state["concepts"]["A to B"]
+    assert len(concept.groups.rows) == 70 and concept.groups.y.sum() == 40
+
+
+def test_logistic_method_orthogonalize_and_combine(app):
+    click(app, "make_concept")
+    app.radio(key="concept_method").set_value("logistic").run()
+    name_input(app).set_value("logistic 1 to 7").run()
+    click(app, "make_concept")
+    assert (
+        not app.error
+        and "regression" in app.session_state["concepts"]["logistic 1 to 7"].description
+    )
+    app.multiselect(key="orthogonal_to").set_value(["1 to 7"]).run()
+    click(app, "make_orthogonal")
+    name = "logistic 1 to 7 orthogonal to 1 to 7"
+    saved = app.session_state["concepts"]
+    assert app.session_state["concept"] == name
+    for kind in ("ae", "vae"):
+        assert abs(saved[name].vectors[kind] @ saved["1 to 7"].vectors[kind]) < 1e-9
+    assert "AUC" in [m.label for m in app.metric]  # in-sample now: no longer "held out"
+    app.multiselect(key="combine").set_value(["1 to 7", "logistic 1 to 7"]).run()
+    click(app, "make_combined")
+    assert "1 1 to 7 + 1 logistic 1 to 7" in app.session_state["concepts"]
+    assert any("have no groups" in i.value for i in app.info)
+
+
+def test_export_then_import_restores_the_vectors_and_bad_files_get_a_message(app):
+    click(app, "make_concept")
+    exported = concepts.concepts_to_json(list(app.session_state["concepts"].values()), 2,
+                                         "digits/another-run")  # fmt: skip
+    fresh = AppTest.from_file(APP, default_timeout=90)
+    fresh.run()
+    fresh.switch_page("views/concepts.py").run()
+    fresh.file_uploader(key="import_concepts").set_value(
+        ("c.json", exported.encode(), "application/json")
+    )
+    fresh.run()
+    assert any("Imported 1 vectors" in s.value for s in fresh.success)
+    assert any("made on other models" in w.value for w in fresh.warning)  # not these models
+    got = fresh.session_state["concepts"]["1 to 7"].vectors["vae"]
+    np.testing.assert_allclose(got, app.session_state["concepts"]["1 to 7"].vectors["vae"])
+    for content, message in [
+        (b"{", "not a JSON file"),
+        (exported.replace('"latent_dim": 2', '"latent_dim": 3').encode(), "3-D"),
+    ]:
+        fresh.file_uploader(key="import_concepts").set_value(
+            ("bad.json", content, "application/json")
+        )
+        fresh.run()
+        assert not fresh.exception
+        assert any(message in e.value for e in fresh.error)
+
+
+def test_an_uploaded_drawing_is_prepared_like_the_data_and_edited(app):
+    click(app, "make_concept")
+    app.radio(key="edit_source").set_value("your own image").run()
+    assert any("Upload a PNG or JPEG" in i.value for i in app.info)
+    one = png(lambda d: d.line([(60, 10), (60, 90)], fill=0, width=12))  # dark ink on paper
+    app.file_uploader(key="edit_upload").set_value(("one.png", one, "image/png")).run()
+    assert not app.exception and not app.error
+    assert {"your image", "VAE, alpha +2.0"} <= set(images_by_caption(app))
+    app.file_uploader(key="edit_upload").set_value(("bad.png", b"not a png", "image/png")).run()
+    assert any("bad.png: unreadable image" in e.value for e in app.error)
+
+
+def test_an_analogy_is_decoded_in_both_models(app):
+    assert "a, b, c, then a - b + c decoded by the AE and by the VAE" in images_by_caption(app)
+    before = images_by_caption(app)
+    app.number_input(key="analogy_c").set_value(5).run()
+    assert images_by_caption(app) != before
+
+
+def test_faces_smile_balanced_with_report_card_and_concept_axis(app):
+    app.selectbox(key="dataset").set_value("faces").run()
+    assert not app.exception and app.radio(key="concept_source").value == "an attribute"
+    app.selectbox(key="concept_balance").set_value("Eyeglasses").run()
+    click(app, "make_concept")
+    assert not app.exception and not app.error
+    concept = app.session_state["concepts"]["Smiling"]
+    assert concept.description.endswith("balanced for Eyeglasses")
+    assert concept.vectors["vae"].shape == (16,)
+    charts = len(app.get("plotly_chart"))
+    assert charts >= 4  # per model: the groups along v and what else moves
+    app.toggle(key="concept_axis").set_value(True).run()
+    assert len(app.get("plotly_chart")) == charts + 2
+    assert not app.exception
