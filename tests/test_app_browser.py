@@ -1,8 +1,10 @@
 """The real app in a real browser: maps, clicks on points and on empty space, sliders, a shared
-URL, and a training run whose models open in the maps."""
+URL, a training run whose models open in the maps, and a smile vector added to a face."""
 
+import io
 import re
 
+import numpy as np
 import pytest
 from browser import (
     chromium,
@@ -12,6 +14,7 @@ from browser import (
     wait_for_app_idle,
     wait_for_chart,
 )
+from PIL import Image
 
 from training.config import TrainConfig
 from training.data import load_dataset
@@ -22,13 +25,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    """The app served with a runs folder that already holds small default digits models."""
+    """The app served with a runs folder that already holds small default models for digits
+    (2-D MLPs) and faces (16-D conv, a short run on 3,000 faces)."""
     require_browser()
     runs = tmp_path_factory.mktemp("runs")
-    train_side_by_side(load_dataset("digits"), ("ae", "vae"),
-                       TrainConfig(epochs=20, batch_size=128, precision="fp32"),
-                       runs / "default" / "digits")  # fmt: skip
     with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LATENT_EXPLORER_CACHE", str(tmp_path_factory.mktemp("cache")))  # server's too
+        train_side_by_side(load_dataset("digits"), ("ae", "vae"),
+                           TrainConfig(epochs=20, batch_size=128, precision="fp32"),
+                           runs / "default" / "digits")  # fmt: skip
+        faces = load_dataset("faces")
+        train_side_by_side(faces.subset(np.arange(faces.n_samples) < 3000), ("ae", "vae"),
+                           TrainConfig(epochs=2, batch_size=64, precision="fp32"),
+                           runs / "default" / "faces")  # fmt: skip
         mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
         with streamlit_server("explorer/app.py") as url:
             yield url
@@ -152,3 +161,22 @@ def test_the_manifold_grid_follows_the_area_zoomed_on_the_map(page):
     page.get_by_role("link", name="Generate").click()
     wait_for_caption(page, "AE decoded over the area visible on its map", timeout=60)
     assert "VAE decoded over the data's extent (1st-99th percentile)" in captions(page)
+
+
+def test_the_smile_vector_visibly_changes_the_decoded_face(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(f"{app_url}/concepts?dataset=faces&models=default")
+    page.get_by_role("button", name="Make the vector").click(timeout=90_000)
+    wait_for_caption(page, "VAE, alpha +2.0", timeout=60)
+    wait_for_app_idle(page)
+    shown = dict(zip(captions(page), image_sources(page), strict=False))
+    for kind in ("AE", "VAE"):
+        before = pixels(page, shown[f"{kind} reconstruction"])
+        after = pixels(page, shown[f"{kind}, alpha +2.0"])
+        assert before.shape == after.shape and before.shape[-1] == 3  # a colour face
+        assert np.abs(after - before).mean() > 2.0, kind  # grey levels of 255, on average
+    page.close()
+
+
+def pixels(page, src: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())), dtype=np.float64)

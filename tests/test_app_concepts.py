@@ -172,7 +172,7 @@ def test_an_uploaded_drawing_is_prepared_like_the_data_and_edited(app):
     assert not app.exception and not app.error
     assert {"your image", "VAE, alpha +2.0"} <= set(images_by_caption(app))
     app.file_uploader(key="edit_upload").set_value(("bad.png", b"not a png", "image/png")).run()
-    assert any("bad.png: unreadable image" in e.value for e in app.error)
+    assert any("bad.png: unreadable image (not a PNG or JPEG file)" in e.value for e in app.error)
 
 
 def test_an_analogy_is_decoded_in_both_models(app):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from pathlib import Path
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from training.data import DataOptions, images, load_dataset
-from training.data.dataset import DatasetError, cache_dir, seeded_test_mask
+from training.data import DataOptions, images, load_dataset, prepare_image
+from training.data.dataset import Dataset, DatasetError, cache_dir, seeded_test_mask
 
 # fmt: off
 CELEBA_NAMES = [
@@ -269,7 +270,7 @@ def truncated_jpeg(path: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        ("corrupt", r"b.png: unreadable image \(cannot identify image file"),
+        ("corrupt", r"b.png: unreadable image \(not a PNG or JPEG file\)"),
         ("truncated", r"b.jpg: unreadable image \((?i:.*truncated)"),
         ("too wide", r"b.png: 5000x10 px is too large"),
         ("too many pixels", r"b.png: 4000x4001 px is too large"),
@@ -330,3 +331,53 @@ def test_a_named_attributes_csv_that_is_absent_is_an_error(tmp_path):
     solid(tmp_path / "a.png", (1, 2, 3))
     with pytest.raises(DatasetError, match=r"nope.csv: missing \(the attributes CSV\)"):
         images.load_folder(tmp_path, DataOptions(attributes_csv=str(tmp_path / "nope.csv")))
+
+
+# --- an uploaded image, prepared like a dataset's images ----------------------------------------
+
+
+def image_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def dataset_like(name: str, shape=(3, 16, 16), background: float = 0.0) -> Dataset:
+    x = np.full((4, *shape), background, dtype=np.float32)
+    return Dataset(name=name, images=x, test_mask=np.zeros(4, bool), description="test")
+
+
+def test_an_upload_for_celeba_is_cut_to_celebas_face_square():
+    photo = Image.new("RGB", (178, 218), (255, 0, 0))  # red outside the face square
+    photo.paste((0, 0, 255), (19, 39, 159, 179))  # the centred 140 px square: blue
+    x = prepare_image(image_bytes(photo), dataset_like("celeba"))
+    assert x.shape == (3, 16, 16) and x.dtype == np.float32
+    np.testing.assert_allclose(x[:, 1:-1, 1:-1].mean((1, 2)), [0, 0, 1], atol=0.02)
+
+
+def test_an_upload_for_other_data_is_centre_cropped_and_resized_as_jpeg_too():
+    wide = Image.new("RGB", (300, 100), (0, 255, 0))
+    wide.paste((255, 255, 255), (100, 0, 200, 100))  # the centred square: white
+    for fmt in ("PNG", "JPEG"):
+        x = prepare_image(image_bytes(wide, fmt), dataset_like("faces"))
+        assert x.min() > 0.9, fmt  # no green from the sides
+
+
+def test_dark_ink_on_paper_is_inverted_for_light_on_dark_digits_but_colour_is_not():
+    drawing = Image.new("L", (80, 80), 255)
+    drawing.paste(0, (30, 10, 50, 70))  # a dark stroke
+    digit = prepare_image(image_bytes(drawing), dataset_like("digits", (1, 8, 8)))
+    assert digit.shape == (1, 8, 8)
+    assert digit[0, 0, 0] < 0.05 and digit[0, 4, 4] > 0.9  # background dark, stroke bright
+    as_is = prepare_image(image_bytes(drawing), dataset_like("paper", (1, 8, 8), background=1.0))
+    assert as_is[0, 0, 0] > 0.95  # the data is dark on light too: left alone
+    colour = prepare_image(image_bytes(drawing.convert("RGB")), dataset_like("faces"))
+    assert colour[:, 0, 0].min() > 0.95  # never inverted: photos keep their colours
+
+
+def test_a_bad_upload_is_refused_by_name(tmp_path):
+    with pytest.raises(DatasetError, match=r"^me.png: unreadable image \(not a PNG or JPEG"):
+        prepare_image(b"not an image", dataset_like("faces"), "me.png")
+    huge = png_claiming(tmp_path / "huge.png", 9000, 9000).read_bytes()
+    with pytest.raises(DatasetError, match="me.png: 9000x9000 px is too large"):
+        prepare_image(huge, dataset_like("faces"), "me.png")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from training.data.dataset import DatasetError
 
@@ -106,6 +106,8 @@ def _decode_into(
             im.load()
             x = im if im.mode == mode else im.convert(mode)
             x = np.asarray(x.resize((size, size), Image.Resampling.LANCZOS, box=box))
+    except UnidentifiedImageError as e:  # its message would show an in-memory file's repr
+        raise DatasetError(f"{name}: unreadable image (not a PNG or JPEG file)") from e
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error) as e:
         # OSError covers a missing file, UnidentifiedImageError and "image file is truncated".
         raise DatasetError(f"{name}: unreadable image ({e or type(e).__name__})") from e
