@@ -124,7 +124,8 @@ def chosen_image() -> tuple[np.ndarray | None, dict[str, np.ndarray] | None, str
 
 def warn_if_outside(kind: str, z: np.ndarray, alphas: np.ndarray) -> None:
     ratios = pair.regions[kind].distance_ratio(z)
-    outside = [f"{a:+.1f}" for a, r in zip(alphas, ratios, strict=True) if r > 1]
+    outside = sorted({round(a, 1) for a, r in zip(alphas, ratios, strict=True) if r > 1})
+    outside = [f"{a:+.1f}" for a in outside]
     if outside:
         st.warning(
             f"{kind.upper()}: alpha {', '.join(outside)} leaves the region where the data's "
@@ -141,28 +142,28 @@ def edit_panel(concept: Concept) -> None:
         return
     alpha = st.slider("alpha, in spreads of the data along v", -4.0, 4.0, 2.0, 0.1,
                       key="alpha")  # fmt: skip
-    st.image(images.display(x), caption=caption, output_format="PNG")
-    alphas = np.append(concepts.strip_alphas(alpha, STRIP), alpha)
+    alphas = np.append(concepts.strip_alphas(alpha, STRIP), alpha)  # the strip, then alpha
+    shown = [(x, caption)]
+    strips, edits = {}, {}
+    for kind in KINDS:
+        u = concept.vectors[kind]
+        edits[kind] = concepts.edit(codes[kind], u, concepts.spread(pair.codes[kind], u), alphas)
+        decoded = pair.decode(kind, np.concatenate([codes[kind][None], edits[kind]]))
+        shown += [(decoded[0], f"{kind.upper()} reconstruction"),
+                  (decoded[-1], f"{kind.upper()}, alpha {alpha:+.1f}")]  # fmt: skip
+        strips[kind] = images.tile(decoded[1:-1], STRIP)
+    for column, (image, text) in zip(st.columns(len(shown)), shown, strict=True):
+        column.image(images.display(image), caption=text, output_format="PNG")
     for column, kind in zip(st.columns(2), KINDS, strict=True):
-        with column:
-            u = concept.vectors[kind]
-            step = concepts.spread(pair.codes[kind], u)
-            z = concepts.edit(codes[kind], u, step, alphas)
-            decoded = pair.decode(kind, np.concatenate([codes[kind][None], z]))
-            left, right = st.columns(2)
-            left.image(images.display(decoded[0]), caption=f"{kind.upper()} reconstruction",
-                       output_format="PNG")  # fmt: skip
-            right.image(images.display(decoded[-1]), caption=f"{kind.upper()}, alpha {alpha:+.1f}",
-                        output_format="PNG")  # fmt: skip
-            strip = images.tile(decoded[1:-1], STRIP)
-            st.image(
-                images.display(strip, 480),
-                output_format="PNG",
-                caption=f"{kind.upper()}: alpha from {alphas[0]:+.1f} to {alphas[-2]:+.1f}",
-            )
-            st.download_button("PNG", images.png_bytes(strip, 480), f"edit_{kind}.png",
+        column.image(
+            images.display(strips[kind], 480),
+            output_format="PNG",
+            caption=f"{kind.upper()}: alpha from {alphas[0]:+.1f} to {alphas[-2]:+.1f}",
+        )
+        column.download_button("PNG", images.png_bytes(strips[kind], 480), f"edit_{kind}.png",
                                "image/png", key=f"dl_edit_{kind}")  # fmt: skip
-            warn_if_outside(kind, z, alphas)
+        with column:
+            warn_if_outside(kind, edits[kind], alphas)
     st.caption(
         "alpha = 1 moves the code by one standard deviation of the data along v, so both models "
         "are moved comparably although their codes have different scales."
@@ -292,7 +293,7 @@ def analogy_panel() -> None:
     for kind in KINDS:
         z = concepts.analogy(*(pair.codes[kind][i] for i in rows))
         shown.append(pair.decode(kind, z[None])[0])
-    st.image(images.display(images.tile(np.stack(shown), 5), 600), output_format="PNG",
+    st.image(images.display(images.tile(np.stack(shown), 5), 800), output_format="PNG",
              caption="a, b, c, then a - b + c decoded by the AE and by the VAE")  # fmt: skip
 
 
@@ -328,14 +329,17 @@ def library_panel() -> None:
             return
         for concept in loaded:
             ui.save_concept(pair, concept)
-        st.success(f"Imported {len(loaded)} vectors.")
+        st.session_state["import_note"] = (len(loaded), made_on)
+        st.rerun()  # the vector picker above shows them
+    if "import_note" in st.session_state:
+        count, made_on = st.session_state.pop("import_note")
+        st.success(f"Imported {count} vectors.")
         if made_on != ui.pair_id(pair):
             st.warning(f"They were made on other models ({made_on or 'unknown'}): a direction "
                        "in one model's latent space may mean nothing in another's.")  # fmt: skip
 
 
 make_panel()
-library_panel()
 if saved:
     names = list(saved)
     wanted = st.session_state.get("concept")
@@ -346,5 +350,6 @@ if saved:
     report_panel(saved[name])
     axis_panel(saved[name])
 else:
-    st.info("Make a vector above (or import one) to add it to images.")
+    st.info("Make a vector above (or import one below) to add it to images.")
 analogy_panel()
+library_panel()
