@@ -180,3 +180,42 @@ def test_the_smile_vector_visibly_changes_the_decoded_face(browser, app_url):
 
 def pixels(page, src: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())), dtype=np.float64)
+
+
+def lasso(page, chart_key: str, fx0: float, fx1: float) -> None:
+    """Drag a lasso around the band from fx0 to fx1 of a chart's width, top to bottom."""
+    box = page.locator(f".st-key-{chart_key} .js-plotly-plot .nsewdrag").first.bounding_box()
+    corners = [(fx0, 0.05), (fx1, 0.05), (fx1, 0.95), (fx0, 0.95), (fx0, 0.06)]
+    page.mouse.move(box["x"] + box["width"] * fx0, box["y"] + box["height"] * 0.05)
+    page.mouse.down()
+    for fx, fy in corners[1:]:
+        page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy, steps=10)
+    page.mouse.up()
+
+
+def group_sizes(page) -> list[int]:
+    texts = page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
+    return [int(m[1]) for t in texts if (m := re.match(r"Group .*: (\d+) points", t))]
+
+
+def test_two_groups_lassoed_on_the_map_make_a_vector(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page.goto(f"{app_url}/concepts?dataset=digits&models=default")
+    page.get_by_text("two groups picked on the map").click(timeout=60_000)
+    wait_for_chart(page, "pick_map", timeout=60)
+    for (fx0, fx1), group in [((0.02, 0.45), "from (A)"), ((0.55, 0.98), "towards (B)")]:
+        lasso(page, "pick_map", fx0, fx1)
+        button = page.get_by_role("button", name=f"Use the selection as group {group}")
+        page.wait_for_function("b => !b.disabled", arg=button.element_handle(), timeout=20_000)
+        button.click()
+        wait_for_app_idle(page)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+        ".filter(e => /Group .*: [1-9]\\d* points/.test(e.innerText)).length === 2",
+        timeout=20_000,
+    )
+    a, b = group_sizes(page)
+    assert a > 10 and b > 10 and a + b <= 1797  # two disjoint bands of the 1,797 digits
+    page.get_by_role("button", name="Make the vector").click()
+    wait_for_caption(page, "VAE, alpha +2.0", timeout=60)
+    page.close()
