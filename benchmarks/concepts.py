@@ -11,7 +11,7 @@ and nothing else? Judged by a pixel CNN trained on the images (never on the code
    faces targets when trained with the default config.
 
 Run: python -m benchmarks.concepts [--quick] [--only faces|celeba|speed] [--seconds S]
-     [--models DIR]
+     [--models DIR] [--latent-dim K] [--epochs E] [--beta B]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from torch import nn
 from benchmarks.common import print_table, shared_data_dir, time_budget
 from explorer.concepts import direction, edit, group_gap, spread
 from training.checkpoints import load_checkpoint, read_info, save_checkpoint
+from training.config import ModelConfig, TrainConfig
 from training.data import Dataset, DatasetError, load_dataset
 from training.evaluate import decode_all, encode_all, reconstruction_mse
 from training.fit import fit, snapshot
@@ -40,6 +42,7 @@ CELEBA_ATTRIBUTES = ("Smiling", "Male", "Mouth_Slightly_Open", "Young", "Blond_H
 GAP_MULTIPLES = (0.0, 0.5, 1.0, 1.5)  # alpha sweep, in units of the group gap
 FACES_TARGETS = (90.0, 10.0)  # VAE: >= 90% smiling, every other attribute flips in <= 10%
 CELEBA_TARGET = 80.0
+MODEL_HEADER = ["data", "model", "latent", "training", "train s", "images/s", "test MSE"]
 CLASSIFIER_EPOCHS = 20  # an upper bound: the time budget usually ends training first
 
 
@@ -113,42 +116,66 @@ def accuracy_rows(classifier, dataset: Dataset, names, models: dict[str, AE]) ->
 # ---- the models under test ----
 
 
-def model_for(dataset: Dataset, kind: str, seconds: float | None, folder: Path | None):
-    """A default conv model of `kind` for dataset: loaded from folder (DIR/kind.safetensors or
-    DIR/<dataset>/kind.safetensors, if trained on this very data), else trained (for the default
-    config or `seconds`, whichever ends first) and saved to DIR/<dataset>/ when folder is given.
-    Returns (model, table row)."""
-    found = (
-        []
-        if folder is None
-        else [folder / f"{kind}.safetensors", folder / dataset.name / f"{kind}.safetensors"]
-    )
-    for path in found:
+@dataclass(frozen=True)
+class Recipe:
+    """How the models under test are made; None takes the project's default (latent 16 for
+    conv data, default_train_config's epochs, beta 1, no time limit)."""
+
+    latent_dim: int | None = None
+    epochs: int | None = None
+    beta: float | None = None
+    seconds: float | None = None  # wall-time budget per model: fit is cancelled after it
+
+    def configs(self, dataset: Dataset, kind: str) -> tuple[ModelConfig, TrainConfig]:
+        n_train = dataset.split()[0].n_samples
+        return (
+            default_model_config(dataset.image_shape, kind, latent_dim=self.latent_dim),
+            default_train_config(n_train, "conv", epochs=self.epochs, beta=self.beta),
+        )
+
+
+def saved_model(dataset: Dataset, kind: str, recipe: Recipe, folder: Path | None) -> AE | None:
+    """DIR/kind.safetensors or DIR/<dataset>/kind.safetensors, if it was trained on this very
+    data with this recipe's latent size; else None."""
+    if folder is None:
+        return None
+    for path in (folder / f"{kind}.safetensors", folder / dataset.name / f"{kind}.safetensors"):
+        if not path.is_file():
+            continue
+        info = read_info(path)
         if (
-            path.is_file()
-            and read_info(path)["dataset"].get("fingerprint") == dataset.fingerprint()
+            info["dataset"].get("fingerprint") == dataset.fingerprint()
+            and info["model_config"]["latent_dim"] == recipe.configs(dataset, kind)[0].latent_dim
         ):
-            model = load_checkpoint(path).model
-            return model, [dataset.name, kind, model.config.latent_dim, f"loaded {path}", "", ""]
-    train = dataset.split()[0]
-    config = default_train_config(train.n_samples, "conv")
-    model = build_model(default_model_config(dataset.image_shape, kind), seed=config.seed)
-    result = fit(model, train.images, config, cancel=time_budget(seconds))
+            return load_checkpoint(path).model
+    return None
+
+
+def model_for(dataset: Dataset, kind: str, recipe: Recipe, folder: Path | None):
+    """(model, table row): loaded (see saved_model), else trained with the recipe and, when a
+    folder is given, saved to DIR/<dataset>/kind.safetensors for the next run."""
+    test = dataset.split()[1].images
+    model = saved_model(dataset, kind, recipe, folder)
+    if model is not None:
+        row = [dataset.name, kind, model.config.latent_dim, f"loaded from {folder}", "", ""]
+        return model, [*row, reconstruction_mse(model, test)]
+    model_config, config = recipe.configs(dataset, kind)
+    model = build_model(model_config, seed=config.seed)
+    result = fit(model, dataset.split()[0].images, config, cancel=time_budget(recipe.seconds))
     if folder is not None:
         save_checkpoint(folder / dataset.name / f"{kind}.safetensors", model, config, dataset,
                         history=result.history)  # fmt: skip
-    return model, [dataset.name, kind, model.config.latent_dim,
-                   f"{len(result.history)}/{config.epochs} epochs ({result.status})",
-                   result.seconds, result.samples_per_s]  # fmt: skip
+    training = (
+        f"{len(result.history)}/{config.epochs} epochs, beta {config.beta:g} ({result.status})"
+    )
+    return model, [dataset.name, kind, model_config.latent_dim, training, result.seconds,
+                   result.samples_per_s, reconstruction_mse(model, test)]  # fmt: skip
 
 
-def models_for(dataset: Dataset, seconds, folder) -> tuple[dict[str, AE], list[list]]:
-    """The AE and the VAE, and one table row each (with their test reconstruction MSE)."""
-    models, rows = {}, []
-    for kind in ("ae", "vae"):
-        models[kind], row = model_for(dataset, kind, seconds, folder)
-        rows.append([*row, reconstruction_mse(models[kind], dataset.split()[1].images)])
-    return models, rows
+def models_for(dataset: Dataset, recipe: Recipe, folder) -> tuple[dict[str, AE], list[list]]:
+    """The AE and the VAE, and one table row each."""
+    pairs = {kind: model_for(dataset, kind, recipe, folder) for kind in ("ae", "vae")}
+    return {k: m for k, (m, _) in pairs.items()}, [row for _, row in pairs.values()]
 
 
 # ---- edits ----
@@ -221,12 +248,12 @@ def celeba_rows(model, kind, classifier, celeba) -> list[list]:
 # ---- speed and time to a usable model ----
 
 
-def speed_rows(faces: Dataset, classifier, names, epochs: int | None) -> list[list]:
-    """Train the default conv VAE on faces, keeping the weights at each epoch's end; per epoch:
-    wall time since the start, that epoch's images/s, and the smile edit at 1x gap (mean)."""
+def speed_rows(faces: Dataset, classifier, names, recipe: Recipe) -> list[list]:
+    """Train the conv VAE on faces (no time limit), keeping the weights at each epoch's end; per
+    epoch: wall time since the start, that epoch's images/s, and the smile edit (mean, 1x gap)."""
     train = faces.split()[0]
-    config = default_train_config(train.n_samples, "conv", epochs=epochs)
-    model = build_model(default_model_config(faces.image_shape, "vae"), seed=config.seed)
+    model_config, config = recipe.configs(faces, "vae")
+    model = build_model(model_config, seed=config.seed)
     steps_per_epoch = train.n_samples // config.batch_size
     ends = []  # (seconds since start, weights) at each epoch's end
 
@@ -252,23 +279,15 @@ def speed_summary(rows: list[list]) -> list[list]:
     rates = [r[2] for r in rows[1:]] or [rows[0][2]]
     usable = next((r for i, r in enumerate(rows) if all(x[-1] == "yes" for x in rows[i:])), None)
     when = f"{usable[1]:.0f} s (epoch {usable[0]})" if usable else "not reached"
-    return [
-        [
-            torch.get_num_threads(),
-            statistics.median(rates),
-            min(rates),
-            max(rates),
-            rows[-1][1],
-            when,
-        ]
-    ]
+    median = statistics.median(rates)
+    return [[torch.get_num_threads(), median, min(rates), max(rates), rows[-1][1], when]]
 
 
 # ---- main ----
 
 
-def run_faces(faces, classifier, names, seconds, folder) -> None:
-    models, rows = models_for(faces, seconds, folder)
+def run_faces(faces, classifier, names, recipe, folder) -> None:
+    models, rows = models_for(faces, recipe, folder)
     print_table("faces: models", MODEL_HEADER, rows)
     print_table(
         "faces: pixel classifier, test accuracy %",
@@ -285,14 +304,14 @@ def run_faces(faces, classifier, names, seconds, folder) -> None:
     )
 
 
-def run_celeba(seconds, classifier_seconds, folder) -> None:
+def run_celeba(recipe, classifier_seconds, folder) -> None:
     try:
         celeba = load_dataset("celeba", shared_data_dir() / "celeba_subset")
     except DatasetError as e:
         print(f"\nskipped CelebA: {e}")
         return
     classifier = judge(celeba, CELEBA_ATTRIBUTES, classifier_seconds)
-    models, rows = models_for(celeba, seconds, folder)
+    models, rows = models_for(celeba, recipe, folder)
     print_table("CelebA: models", MODEL_HEADER, rows)
     print_table(
         "CelebA: pixel classifier, test accuracy %",
@@ -309,18 +328,18 @@ def run_celeba(seconds, classifier_seconds, folder) -> None:
     )
 
 
-MODEL_HEADER = ["data", "model", "latent", "training", "train s", "images/s", "test MSE"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("faces", "celeba", "speed"))
     parser.add_argument("--seconds", type=float, help="training budget per model (default: none)")
+    parser.add_argument("--latent-dim", type=int, help="default: the project's (16 for conv)")
+    parser.add_argument("--epochs", type=int, help="default: default_train_config's")
+    parser.add_argument("--beta", type=float, help="VAE KL weight (default: 1)")
     parser.add_argument("--classifier-seconds", type=float, default=45.0)
     parser.add_argument("--models", type=Path, help="load models from here, or save them here")
     parser.add_argument("--quick", action="store_true", help="tiny budgets, to check the script")
     args = parser.parse_args()
-    seconds = 15.0 if args.quick else args.seconds
+    recipe = Recipe(args.latent_dim, args.epochs, args.beta, 15.0 if args.quick else args.seconds)
     classifier_seconds = 10.0 if args.quick else args.classifier_seconds
 
     if args.only in (None, "faces", "speed"):
@@ -328,13 +347,15 @@ def main() -> None:
         names = list(faces.attribute_names)
         classifier = judge(faces, names, classifier_seconds)
     if args.only in (None, "faces"):
-        run_faces(faces, classifier, names, seconds, args.models)
+        run_faces(faces, classifier, names, recipe, args.models)
     if args.only in (None, "celeba"):
-        run_celeba(seconds, classifier_seconds, args.models)
+        run_celeba(recipe, classifier_seconds, args.models)
     if args.only in (None, "speed"):
-        rows = speed_rows(faces, classifier, names, epochs=2 if args.quick else None)
+        speed_recipe = replace(recipe, seconds=None, epochs=2 if args.quick else recipe.epochs)
+        rows = speed_rows(faces, classifier, names, speed_recipe)
         print_table(
-            "speed: default conv VAE on 64x64 faces, per epoch (smile edit: mean vector, 1x gap)",
+            "speed: conv VAE on 64x64 faces (default config unless overridden), per epoch; smile "
+            "edit: mean vector, 1x gap",
             ["epoch", "wall s", "images/s", "smiling %", "max flip %", "targets met"],
             rows,
         )

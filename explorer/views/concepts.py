@@ -1,5 +1,7 @@
 """Concepts: make a concept vector (smile), add it to an image in both models, check it."""
 
+from dataclasses import replace
+
 import numpy as np
 import streamlit as st
 
@@ -30,7 +32,7 @@ def attribute_values(name: str) -> np.ndarray:
     return pair.dataset.attributes[pair.indices, column_of[name]].astype(int)
 
 
-def picked_groups() -> tuple[Groups | None, str]:
+def picked_groups() -> tuple[Groups, str]:
     """Two groups picked on a map with box or lasso (stored in the session), and their name."""
     kind = st.radio("Select on the map of", KINDS, format_func=str.upper, horizontal=True,
                     key="pick_kind")  # fmt: skip
@@ -54,7 +56,7 @@ def picked_groups() -> tuple[Groups | None, str]:
     return Groups(rows, y, ("group A", "group B")), "A to B"
 
 
-def groups_from_widgets() -> tuple[Groups | None, str]:
+def groups_from_widgets() -> tuple[Groups, str]:
     """The two groups the user describes: an attribute, two classes or two selections."""
     sources = (["an attribute"] if attributes else []) + (
         ["two classes"] if pair.dataset.labels is not None else []
@@ -67,7 +69,7 @@ def groups_from_widgets() -> tuple[Groups | None, str]:
     if source == "two classes":
         labels, class_names = pair.classes()
         left, right = st.columns(2)
-        a = left.selectbox("From class", range(len(class_names)), 1,
+        a = left.selectbox("From class", range(len(class_names)), min(1, len(class_names) - 1),
                            format_func=class_names.__getitem__, key="concept_from")  # fmt: skip
         b = right.selectbox("Towards class", range(len(class_names)), 7 % len(class_names),
                             format_func=class_names.__getitem__, key="concept_to")  # fmt: skip
@@ -94,11 +96,8 @@ def make_panel() -> None:
     name = right.text_input("Name", default_name, max_chars=concepts.MAX_NAME,
                             key=f"concept_name:{default_name}")  # fmt: skip
     if st.button("Make the vector", type="primary", key="make_concept"):
-        if balance is not None:
-            groups = Groups(groups.rows, groups.y, groups.names, method,
-                            attribute_values(balance)[groups.rows], balance)  # fmt: skip
-        else:
-            groups = Groups(groups.rows, groups.y, groups.names, method)
+        values = None if balance is None else attribute_values(balance)[groups.rows]
+        groups = replace(groups, method=method, balance=values, balance_name=balance or "")
         try:
             ui.save_concept(pair, concepts.make_concept(name, pair.codes, groups))
         except ConceptError as e:
@@ -245,26 +244,21 @@ def orthogonal_panel(concept: Concept) -> None:
         except ConceptError as e:
             st.error(str(e))
             return
-        name = f"{concept.name} orthogonal to {', '.join(chosen)}"[: concepts.MAX_NAME]
-        ui.save_concept(
-            pair,
-            Concept(
-                name,
-                vectors,
-                f"{concept.description}, orthogonal to {', '.join(chosen)}",
-                concept.groups,
-                adjusted=True,
-            ),
-        )
+        against = ", ".join(chosen)
+        ui.save_concept(pair, replace(
+            concept, name=f"{concept.name} orthogonal to {against}"[: concepts.MAX_NAME],
+            vectors=vectors, description=f"{concept.description}, orthogonal to {against}",
+            adjusted=True,
+        ))  # fmt: skip
         st.rerun()
 
 
 def axis_panel(concept: Concept) -> None:
     if not st.toggle("Show the maps on the concept's axis", key="concept_axis"):
         return
-    classes = np.full(len(pair.indices), 2)
-    names = ("other", "other", "other")
-    if concept.groups is not None:
+    classes, names = None, ()
+    if concept.groups is not None:  # colour the groups, and points in neither
+        classes = np.full(len(pair.indices), 2)
         classes[concept.groups.rows] = concept.groups.y
         names = (*concept.groups.names, "neither")
     for column, kind in zip(st.columns(2), KINDS, strict=True):
