@@ -65,7 +65,7 @@ def test_faces_with_identical_attributes_still_vary_in_background_skin_and_pose(
     group = x[same].astype(float)
     corner = group[:, :, :2, :2].mean(axis=(2, 3))  # background colour, (n, 3)
     cheek = group[:, :, 19:21, 10:12].mean(axis=(2, 3))  # skin tone, (n, 3)
-    assert corner.std(0).min() > 20
+    assert corner.std(0).min() > 12  # pastel backgrounds: they vary, but less than a smile
     assert cheek.std(0).max() > 15
     # No two faces of the group are the same picture.
     assert len({img.tobytes() for img in x[same]}) == same.sum()
