@@ -332,7 +332,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("faces", "celeba", "speed"))
     parser.add_argument("--seconds", type=float, help="training budget per model (default: none)")
-    parser.add_argument("--latent-dim", type=int, help="default: the project's (16 for conv)")
+    parser.add_argument("--latent-dim", type=int, help="default: the project's (32 for conv)")
     parser.add_argument("--epochs", type=int, help="default: default_train_config's")
     parser.add_argument("--beta", type=float, help="VAE KL weight (default: 1)")
     parser.add_argument("--classifier-seconds", type=float, default=45.0)

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """The app served with a runs folder that already holds small default models for digits
-    (2-D MLPs) and faces (16-D conv, a short run on 3,000 faces)."""
+    (2-D MLPs) and faces (32-D conv, a short run on 3,000 faces)."""
     require_browser()
     runs = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as mp:

@@ -20,7 +20,7 @@ APP = str(Path(__file__).resolve().parents[1] / "explorer" / "app.py")
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Default models for digits (2-D MLPs) and faces (16-D conv, trained briefly)."""
+    """Default models for digits (2-D MLPs) and faces (32-D conv, trained briefly)."""
     path = tmp_path_factory.mktemp("runs")
     fast = TrainConfig(epochs=5, batch_size=128, precision="fp32")
     train_side_by_side(load_dataset("digits"), ("ae", "vae"), fast, path / "default" / "digits")
@@ -190,7 +190,7 @@ def test_faces_smile_balanced_with_report_card_and_concept_axis(app):
     assert not app.exception and not app.error
     concept = app.session_state["concepts"]["Smiling"]
     assert concept.description.endswith("balanced for Eyeglasses")
-    assert concept.vectors["vae"].shape == (16,)
+    assert concept.vectors["vae"].shape == (32,)
     charts = len(app.get("plotly_chart"))
     assert charts >= 4  # per model: the groups along v and what else moves
     app.toggle(key="concept_axis").set_value(True).run()

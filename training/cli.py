@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="repeat for several (default: --model ae --model vae)",
     )
     fit_cmd.add_argument(
-        "--latent-dim", type=int, help="default: 2 for the MLP datasets, 16 for faces"
+        "--latent-dim", type=int, help="default: 2 for the MLP datasets, 32 for faces"
     )
     fit_cmd.add_argument(
         "--arch",

@@ -18,7 +18,7 @@ with st.form("train_form"):
     left, right = st.columns(2)
     name = left.selectbox("Dataset", list(choices), key="train_dataset")
     arch = right.selectbox("Architecture", ["default", *ARCHITECTURES], key="train_arch")
-    latent_dim = left.number_input("Latent size (0 = 2, or 16 for faces)", 0, 64, 0,
+    latent_dim = left.number_input("Latent size (0 = 2, or 32 for faces)", 0, 64, 0,
                                   key="train_latent")  # fmt: skip
     epochs = right.number_input("Epochs (0 = automatic)", 0, 1000, 0, key="train_epochs")
     beta = left.slider("beta (weight of the VAE's KL term)", 0.0, 10.0, 1.0, 0.1, key="train_beta")

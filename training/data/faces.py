@@ -5,10 +5,11 @@ grid that is rotated, shifted and scaled per face, so a chunk of faces renders i
 NumPy operations. Attributes are independent coin flips; skin, background, hair shape and pose are
 nuisance that a model has to learn to ignore.
 
-The nuisance is kept small enough that a 16-D code has room for the attributes. Version 1 had
+The nuisance is kept small enough that a 32-D code has room for the attributes. Version 1 had
 shifts of +-2.6 px, saturated backgrounds and 2 px lips: the 16 leading principal components of
 the images then told Smiling apart only 60% of the time (chance: 50%), and a 16-D conv VAE no
-better. With shifts of +-1.3 px, pastel backgrounds, 3 px lips and flushed cheeks: 83%.
+better. With shifts of +-1.3 px, pastel backgrounds, 3 px lips and flushed cheeks: 83% (99%
+with 32 components), and a linear probe on a 32-D conv VAE's codes 86% after 9 epochs.
 """
 
 from __future__ import annotations
