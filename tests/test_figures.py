@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from explorer.figures import PALETTE, latent_map, loss_curves, shared_range
+from explorer.figures import (
+    PALETTE,
+    group_histograms,
+    latent_map,
+    loss_curves,
+    shared_range,
+    side_effect_bars,
+)
 
 
 def test_latent_map_holds_every_point_in_one_trace_with_a_legend_per_class():
@@ -55,3 +62,22 @@ def test_loss_curves_draw_reconstruction_and_kl_as_separate_lines():
     assert [t.name for t in fig.data] == ["AE reconstruction", "VAE reconstruction", "VAE KL"]
     assert list(fig.data[0].y) == [30.0, 25.0]
     assert fig.layout.yaxis.type == "log"
+
+
+def test_group_histograms_draw_each_groups_projections_under_its_name():
+    projections = np.array([-1.0, -0.5, 0.5, 1.0, 2.0])
+    groups = np.array([0, 0, 1, 1, 1])
+    fig = group_histograms(projections, groups, ("not Smiling", "Smiling"), "VAE")
+    assert [t.name for t in fig.data] == ["not Smiling", "Smiling"]
+    np.testing.assert_array_equal(fig.data[0].x, [-1.0, -0.5])
+    np.testing.assert_array_equal(fig.data[1].x, [0.5, 1.0, 2.0])
+    assert fig.layout.barmode == "overlay"
+
+
+def test_side_effect_bars_put_the_largest_effects_on_top_and_mark_the_big_ones():
+    effects = {"Male": -0.6, "Young": 0.05, "Bangs": 0.2, "Blond_Hair": 0.4}
+    fig = side_effect_bars(effects, "VAE", top=3)
+    bars = fig.data[0]
+    assert list(bars.y) == ["Bangs", "Blond_Hair", "Male"]  # plotly draws the last on top
+    assert list(bars.x) == [0.2, 0.4, -0.6]
+    assert bars.marker.color[0] != bars.marker.color[2] == bars.marker.color[1]
