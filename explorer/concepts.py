@@ -82,7 +82,7 @@ def balanced_weights(y: np.ndarray, balance: np.ndarray | None = None) -> np.nda
         np.shape(balance) != np.shape(y) or not np.isin(balance, (0, 1)).all()
     ):
         raise ConceptError("the attribute to balance against must be 0/1 for every point")
-    cells = y * 2 + (0 if balance is None else np.asarray(balance).astype(int))
+    cells = _strata(y, balance)
     counts = np.bincount(cells, minlength=4)
     if balance is not None and counts.min() < MIN_GROUP:
         raise ConceptError(
@@ -260,7 +260,7 @@ def held_out_auc(
     """AUC of the projection on the direction, each point scored by a direction fitted
     without it (stratified k-fold): honest even for a logistic normal on few points."""
     z, y = _check_groups(z, y)
-    strata = y if balance is None else y * 2 + np.asarray(balance).astype(int)
+    strata = _strata(y, balance)
     # Each training fold must keep MIN_GROUP points of every group (and balanced cell).
     folds = min(folds, int(np.bincount(strata).min()) // MIN_GROUP)
     try:
@@ -278,6 +278,11 @@ def held_out_auc(
     return float(roc_auc_score(y, scores))
 
 
+def _strata(y: np.ndarray, balance: np.ndarray | None) -> np.ndarray:
+    """The groups, or with balance the four cells group x balance value, numbered 0..3."""
+    return y if balance is None else y * 2 + np.asarray(balance).astype(int)
+
+
 def bootstrap_cosines(
     z: np.ndarray, y: np.ndarray, method="mean", balance=None, n: int = 30, seed: int = 0
 ) -> np.ndarray:
@@ -285,7 +290,7 @@ def bootstrap_cosines(
     inside each group (inside each balanced cell when balancing)."""
     z, y = _check_groups(z, y)
     u = direction(z, y, method, balance)
-    strata = y if balance is None else y * 2 + np.asarray(balance).astype(int)
+    strata = _strata(y, balance)
     rng = np.random.default_rng(seed)
     cosines = []
     for _ in range(n):
