@@ -24,7 +24,9 @@ def time_budget(seconds: float | None) -> threading.Event:
     fixed wall time."""
     event = threading.Event()
     if seconds is not None:
-        threading.Timer(seconds, event.set).start()
+        timer = threading.Timer(seconds, event.set)
+        timer.daemon = True  # a run that ends early must not wait for it at exit
+        timer.start()
     return event
 
 
