@@ -203,10 +203,20 @@ def test_two_groups_lassoed_on_the_map_make_a_vector(browser, app_url):
     page.goto(f"{app_url}/concepts?dataset=digits&models=default")
     page.get_by_text("two groups picked on the map").click(timeout=60_000)
     wait_for_chart(page, "pick_map", timeout=60)
+    previous = None
     for (fx0, fx1), group in [((0.02, 0.45), "from (A)"), ((0.55, 0.98), "towards (B)")]:
         lasso(page, "pick_map", fx0, fx1)
-        button = page.get_by_role("button", name=f"Use the selection as group {group}")
-        page.wait_for_function("b => !b.disabled", arg=button.element_handle(), timeout=20_000)
+        # The button names the selection's size once the rerun the lasso caused has ended.
+        pattern = re.compile(rf"Use the (\d+) selected points as group {re.escape(group)}")
+        page.wait_for_function(
+            "([p, old]) => [...document.querySelectorAll('button')].some(b => {"
+            " const m = b.innerText.match(new RegExp(p)); return m && +m[1] > 0 && m[1] !== old;"
+            " })",
+            arg=[pattern.pattern, previous],
+            timeout=20_000,
+        )
+        button = page.get_by_role("button", name=pattern)
+        previous = pattern.search(button.inner_text())[1]
         button.click()
         wait_for_app_idle(page)
     page.wait_for_function(

@@ -45,8 +45,8 @@ def picked_groups() -> tuple[Groups, str]:
     left, right = st.columns(2)
     for column, group in zip((left, right), ("group_a", "group_b"), strict=True):
         label = "from (A)" if group == "group_a" else "towards (B)"
-        if column.button(f"Use the selection as group {label}", key=f"set_{group}",
-                         disabled=not chosen):  # fmt: skip
+        if column.button(f"Use the {len(chosen)} selected points as group {label}",
+                         key=f"set_{group}", disabled=not chosen):  # fmt: skip
             st.session_state[group] = chosen
         column.caption(f"Group {label}: {len(st.session_state.get(group, []))} points")
     rows, y = concepts.two_groups(
