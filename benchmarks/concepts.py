@@ -305,14 +305,22 @@ def speed_summary(rows: list[list]) -> list[list]:
 # ---- main ----
 
 
-def run_faces(faces, classifier, names, recipe, folder) -> None:
-    models, rows = models_for(faces, recipe, folder)
-    print_table("faces: models", MODEL_HEADER, rows)
+def models_and_judge(dataset: Dataset, names, classifier, recipe, folder) -> dict[str, AE]:
+    """Train or load the pair, and print it and how well the judge reads images and their
+    reconstructions."""
+    models, rows = models_for(dataset, recipe, folder)
+    label = "CelebA" if dataset.name == "celeba" else dataset.name
+    print_table(f"{label}: models", MODEL_HEADER, rows)
     print_table(
-        "faces: pixel classifier, test accuracy %",
+        f"{label}: pixel classifier, test accuracy %",
         ["classified", *names],
-        accuracy_rows(classifier, faces, names, models),
+        accuracy_rows(classifier, dataset, names, models),
     )
+    return models
+
+
+def run_faces(faces, classifier, names, recipe, folder) -> None:
+    models = models_and_judge(faces, names, classifier, recipe, folder)
     others = [f"{n} flips %" for n in names if n != SMILE]
     print_table(
         "faces: held-out non-smiling faces edited along Smiling (alpha in spreads; flips vs the "
@@ -330,13 +338,7 @@ def run_celeba(recipe, classifier_seconds, folder) -> None:
         print(f"\nskipped CelebA: {e}")
         return
     classifier = judge(celeba, CELEBA_ATTRIBUTES, classifier_seconds)
-    models, rows = models_for(celeba, recipe, folder)
-    print_table("CelebA: models", MODEL_HEADER, rows)
-    print_table(
-        "CelebA: pixel classifier, test accuracy %",
-        ["classified", *CELEBA_ATTRIBUTES],
-        accuracy_rows(classifier, celeba, CELEBA_ATTRIBUTES, models),
-    )
+    models = models_and_judge(celeba, CELEBA_ATTRIBUTES, classifier, recipe, folder)
     others = [f"{n} flips %" for n in CELEBA_ATTRIBUTES if n != SMILE]
     print_table(
         "CelebA: held-out non-smiling faces edited along Smiling (mean vector; alpha in "

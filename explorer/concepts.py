@@ -377,8 +377,7 @@ class Concept:
 
 def make_concept(name: str, codes: dict[str, np.ndarray], groups: Groups) -> Concept:
     """The concept from groups, in every model: codes maps kind -> (N, K) codes of the rows."""
-    if not name.strip() or len(name) > MAX_NAME:
-        raise ConceptError(f"a concept needs a name of 1 to {MAX_NAME} characters")
+    _check_name(name)
     vectors = {
         kind: direction(z[groups.rows], groups.y, groups.method, groups.balance)
         for kind, z in codes.items()
@@ -438,8 +437,7 @@ def concepts_from_json(
 
 def _concept_from_entry(entry, latent_dim: int, kinds) -> Concept:
     name = entry.get("name") if isinstance(entry, dict) else None
-    if not isinstance(name, str) or not 0 < len(name.strip()) <= MAX_NAME:
-        raise ConceptError(f"every concept needs a name of 1 to {MAX_NAME} characters")
+    _check_name(name)
     vectors = entry.get("vectors")
     if not isinstance(vectors, dict) or set(vectors) != set(kinds):
         raise ConceptError(f"{name}: needs one vector for each of {', '.join(kinds)}")
@@ -453,6 +451,11 @@ def _concept_from_entry(entry, latent_dim: int, kinds) -> Concept:
         values = values / np.abs(values).max()  # first: the norm of 1e308s would overflow
         out[kind] = values / np.linalg.norm(values)
     return Concept(name.strip(), out, str(entry.get("description", ""))[:500])
+
+
+def _check_name(name) -> None:
+    if not isinstance(name, str) or not 0 < len(name.strip()) <= MAX_NAME:
+        raise ConceptError(f"a concept needs a name of 1 to {MAX_NAME} characters")
 
 
 def _finite_floats(values, length: int) -> np.ndarray | None:

@@ -4,6 +4,7 @@ their 2-D projections, and decoding. Pure torch + NumPy (cached by the app, test
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -29,7 +30,6 @@ class ModelPair:
     projections: dict[str, Projection]
     pca: PCA
     label: str
-    regions: dict[str, DataRegion]  # where each model's codes lie: edits beyond are warned of
 
     @property
     def latent_dim(self) -> int:
@@ -45,9 +45,14 @@ class ModelPair:
 
     def encode(self, kind: str, images: np.ndarray) -> np.ndarray:
         """(N, C, H, W) images -> (N, K) codes (the VAE's means) from the kind's encoder."""
-        return encode_all(self.models[kind], np.asarray(images, dtype=np.float32)).astype(
-            np.float64
-        )
+        codes = encode_all(self.models[kind], np.asarray(images, dtype=np.float32))
+        return codes.astype(np.float64)
+
+    @cached_property
+    def regions(self) -> dict[str, DataRegion]:
+        """Where each model's codes lie (edits beyond are warned of). Built on first use, by
+        the Concepts page only: 10-40 ms per model that no other page should pay."""
+        return {kind: data_region(codes) for kind, codes in self.codes.items()}
 
     def reconstruct(self, kind: str, index: int) -> np.ndarray:
         """(C, H, W): the kind's reconstruction of the plotted point number `index`."""
@@ -110,5 +115,4 @@ def build_pair(
     projections = {k: fit_projection(c) for k, c in codes.items()}
     flat = dataset.images[indices].reshape(len(indices), -1)
     pca = PCA(n_components=min(max(2, ae.config.latent_dim), *flat.shape), random_state=seed)
-    regions = {k: data_region(c) for k, c in codes.items()}
-    return ModelPair(dataset, models, indices, codes, projections, pca.fit(flat), label, regions)
+    return ModelPair(dataset, models, indices, codes, projections, pca.fit(flat), label)

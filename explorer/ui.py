@@ -219,10 +219,17 @@ def uploaded_pair(name: str) -> ModelPair | None:
     if not all(files):
         st.info("Upload an AE and a VAE checkpoint (.safetensors) in the sidebar.")
         return None
-    if any(f.size > MAX_UPLOAD_MB * 2**20 for f in files):
-        st.error(f"An upload is larger than {MAX_UPLOAD_MB} MB: refused.")
+    if too_large(*files):
         return None
     return pair_from_bytes(files[0].getvalue(), files[1].getvalue(), name)
+
+
+def too_large(*files) -> bool:
+    """Whether an upload is over the limit, after saying so."""
+    if any(f.size > MAX_UPLOAD_MB * 2**20 for f in files):
+        st.error(f"An upload is larger than {MAX_UPLOAD_MB} MB: refused.")
+        return True
+    return False
 
 
 def wait_for_default(name: str) -> None:
@@ -359,13 +366,16 @@ def saved_concepts(pair: ModelPair) -> dict[str, Concept]:
     if st.session_state.get("concepts_for") != (pair_id(pair), pair.latent_dim):
         st.session_state["concepts_for"] = (pair_id(pair), pair.latent_dim)
         st.session_state["concepts"] = {}
+        st.session_state["report_cards"] = {}
     return st.session_state["concepts"]
 
 
 def save_concept(pair: ModelPair, concept: Concept) -> None:
-    """Save (or replace, by name) a concept and make it the selected one."""
+    """Save (or replace, by name) a concept and make it the selected one. Report cards are
+    dropped: they compare each vector with the other saved ones."""
     saved_concepts(pair)[concept.name] = concept
     st.session_state["concept"] = concept.name
+    st.session_state["report_cards"] = {}
 
 
 def uploaded_image(pair: ModelPair, key: str) -> np.ndarray | None:
@@ -374,8 +384,7 @@ def uploaded_image(pair: ModelPair, key: str) -> np.ndarray | None:
     file = st.file_uploader("Your image (PNG or JPEG)", type=["png", "jpg", "jpeg"], key=key)
     if file is None:
         return None
-    if file.size > MAX_UPLOAD_MB * 2**20:
-        st.error(f"The image is larger than {MAX_UPLOAD_MB} MB: refused.")
+    if too_large(file):
         return None
     try:
         return prepare_image(file.getvalue(), pair.dataset, file.name)

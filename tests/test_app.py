@@ -1,35 +1,23 @@
 """The app headless (streamlit.testing.v1.AppTest): every page, pickers, training, bad uploads."""
 
 import time
-from pathlib import Path
 
 import pytest
-import streamlit as st
+from apptest import APP, fresh_app, train_default_digits
 from streamlit.testing.v1 import AppTest
-
-from training.config import TrainConfig
-from training.data import load_dataset
-from training.pair import train_side_by_side
-
-APP = str(Path(__file__).resolve().parents[1] / "explorer" / "app.py")
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A runs folder holding small default digits models, so pages open at once."""
     path = tmp_path_factory.mktemp("runs")
-    train_side_by_side(load_dataset("digits"), ("ae", "vae"),
-                       TrainConfig(epochs=5, batch_size=128, precision="fp32"),
-                       path / "default" / "digits")  # fmt: skip
+    train_default_digits(path)
     return path
 
 
 @pytest.fixture
 def app(runs, monkeypatch):
-    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = fresh_app(runs, monkeypatch, timeout=60)
     yield at
     from explorer import ui
 

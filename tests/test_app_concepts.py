@@ -2,11 +2,10 @@
 card, orthogonalize, analogies, combine, export and import."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
+from apptest import APP, fresh_app, train_default_digits
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
@@ -15,25 +14,24 @@ from training.config import TrainConfig
 from training.data import load_dataset
 from training.pair import train_side_by_side
 
-APP = str(Path(__file__).resolve().parents[1] / "explorer" / "app.py")
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Default models for digits (2-D MLPs) and faces (32-D conv, trained briefly)."""
-    path = tmp_path_factory.mktemp("runs")
-    fast = TrainConfig(epochs=5, batch_size=128, precision="fp32")
-    train_side_by_side(load_dataset("digits"), ("ae", "vae"), fast, path / "default" / "digits")
-    faces = load_dataset("faces")
-    few = faces.subset(np.arange(faces.n_samples) < 2000)
-    train_side_by_side(few, ("ae", "vae"), TrainConfig(epochs=1, batch_size=64, precision="fp32"),
-                       path / "default" / "faces")  # fmt: skip
-    return path
-
 
 @pytest.fixture(scope="module")
 def shared_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, shared_cache):
+    """Default models for digits (2-D MLPs) and faces (32-D conv, trained briefly)."""
+    path = tmp_path_factory.mktemp("runs")
+    train_default_digits(path)
+    with pytest.MonkeyPatch.context() as mp:  # module scope: before the autouse cache fixture
+        mp.setenv("LATENT_EXPLORER_CACHE", str(shared_cache))
+        faces = load_dataset("faces")
+    few = faces.subset(np.arange(faces.n_samples) < 2000)
+    train_side_by_side(few, ("ae", "vae"), TrainConfig(epochs=1, batch_size=64, precision="fp32"),
+                       path / "default" / "faces")  # fmt: skip
+    return path
 
 
 @pytest.fixture(autouse=True)
@@ -45,10 +43,7 @@ def private_cache(shared_cache, monkeypatch):
 
 @pytest.fixture
 def app(runs, monkeypatch):
-    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=90)
+    at = fresh_app(runs, monkeypatch, timeout=90)
     at.run()
     at.switch_page("views/concepts.py").run()
     return at

@@ -181,10 +181,9 @@ def other_vectors(concept: Concept, kind: str) -> dict[str, np.ndarray]:
 
 
 def card(concept: Concept, kind: str) -> concepts.ReportCard:
-    """The report card, kept in the session per pair, saved vectors and concept: its bootstrap
-    takes up to a second with the logistic method."""
-    key = (ui.pair_id(pair), concept.name, kind,
-           concepts.concepts_to_json(list(saved.values()), pair.latent_dim))  # fmt: skip
+    """The report card, kept in the session until the saved vectors change (ui.save_concept):
+    its bootstrap takes up to a second with the logistic method."""
+    key = (concept.name, kind)
     cards = st.session_state.setdefault("report_cards", {})
     if key not in cards:
         groups = concept.groups
@@ -236,11 +235,11 @@ def orthogonal_panel(concept: Concept) -> None:
                             "along the result leaves their projections unchanged.")  # fmt: skip
     if st.button("Make orthogonal", disabled=not chosen, key="make_orthogonal"):
         try:
-            vectors = {
-                kind: concepts.orthogonalize(concept.vectors[kind],
-                                             [other_vectors(concept, kind)[n] for n in chosen])
-                for kind in KINDS
-            }  # fmt: skip
+            vectors = {}
+            for kind in KINDS:
+                others = other_vectors(concept, kind)
+                vectors[kind] = concepts.orthogonalize(concept.vectors[kind],
+                                                       [others[n] for n in chosen])  # fmt: skip
         except ConceptError as e:
             st.error(str(e))
             return
