@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,12 +66,29 @@ def test_datasets_lists_every_source_and_where_it_was_found():
     assert "bundled with scikit-learn" in result.stdout
 
 
+@pytest.mark.shared_data("celeba_subset")
+def test_datasets_and_fit_find_celeba_in_the_shared_data_folders_celeba_subset(
+    shared_data, tmp_path
+):
+    where = str(shared_data / "celeba_subset")
+    listing = run("datasets", "--data-dir", str(shared_data))
+    assert listing.returncode == 0, listing.stderr
+    assert re.search(rf"^celeba +{re.escape(where)}$", listing.stdout, re.MULTILINE)
+    fitted = run(
+        "fit", "--dataset", "celeba", "--data-dir", str(shared_data), "--limit", "32",
+        "--image-size", "16", "--model", "ae", "--epochs", "1", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert fitted.returncode == 0, fitted.stderr
+    assert f"celeba: 32 images (3, 16, 16) from {where}" in fitted.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["fit", "--dataset", "nope", "--out", "x"], "invalid choice"),
         (["fit", "--epochs", "0", "--out", "x"], "epochs"),
         (["fit", "--dataset", "mnist", "--data-dir", "/no/such/dir", "--out", "x"], "no such"),
+        (["datasets", "--data-dir", "/no/such/dir"], "no such folder"),
         (["evaluate", "/no/such.safetensors"], "no such file"),
         (["fit"], "--out"),
     ],

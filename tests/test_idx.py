@@ -91,6 +91,19 @@ def test_fashion_mnist_from_the_debian_package_matches_the_official_labels(share
 # --- generated files ---------------------------------------------------------------------------
 
 
+def test_the_search_path_is_the_data_folder_and_its_subfolders_then_debian_then_the_cache(
+    tmp_path,
+):
+    assert idx.search_path("fashion-mnist", tmp_path) == [
+        tmp_path,
+        tmp_path / "fashion-mnist",
+        tmp_path / "fashion_mnist",
+        idx.DEBIAN_FASHION_MNIST_DIR,
+        cache_dir() / "fashion-mnist",
+    ]
+    assert idx.search_path("mnist", None) == [cache_dir() / "mnist"]
+
+
 @pytest.mark.parametrize("suffix", ["", ".gz"])
 def test_read_idx_round_trips_raw_and_gzipped_files(tmp_path, suffix):
     images = np.arange(3 * 28 * 28, dtype=np.uint32).reshape(3, 28, 28).astype(np.uint8)

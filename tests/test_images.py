@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from training.data import DataOptions, images, load_dataset, prepare_image
+from training.data import DataOptions, celeba, folders, load_dataset, prepare_image
 from training.data.dataset import Dataset, DatasetError, cache_dir, seeded_test_mask
 
 # fmt: off
@@ -61,7 +61,7 @@ def celeba_values(n: int, seed: int = 0) -> np.ndarray:
 @pytest.mark.shared_data("celeba_subset")
 def test_celeba_subset_gives_square_faces_with_40_binary_attributes(shared_data):
     root = shared_data / "celeba_subset"
-    data = images.load_celeba(root, DataOptions(limit=300))
+    data = celeba.load_celeba(root, DataOptions(limit=300))
     assert data.images.shape == (300, 3, 64, 64) and data.images.dtype == np.float32
     assert data.images.min() >= 0.0 and data.images.max() <= 1.0
     assert data.attribute_names == tuple(CELEBA_NAMES)
@@ -75,19 +75,19 @@ def test_celeba_subset_gives_square_faces_with_40_binary_attributes(shared_data)
 
 @pytest.mark.shared_data("celeba_subset")
 def test_celeba_is_located_through_its_renamed_image_folder(shared_data):
-    assert images.locate_celeba(shared_data / "celeba_subset") == str(shared_data / "celeba_subset")
+    assert celeba.locate_celeba(shared_data / "celeba_subset") == str(shared_data / "celeba_subset")
 
 
 @pytest.mark.shared_data("celeba_subset")
 def test_celeba_reloads_from_the_cache_without_decoding(shared_data, monkeypatch):
-    first = images.load_celeba(shared_data / "celeba_subset", DataOptions(limit=50, image_size=32))
+    first = celeba.load_celeba(shared_data / "celeba_subset", DataOptions(limit=50, image_size=32))
     assert [p.name.startswith("celeba-") for p in leftovers()] == [True]
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again despite the cache")
 
-    monkeypatch.setattr(images, "decode_images", no_decoding)
-    again = images.load_celeba(shared_data / "celeba_subset", DataOptions(limit=50, image_size=32))
+    monkeypatch.setattr(celeba, "decode_images", no_decoding)
+    again = celeba.load_celeba(shared_data / "celeba_subset", DataOptions(limit=50, image_size=32))
     assert again.images.shape == (50, 3, 32, 32)
     assert np.array_equal(again.images, first.images)
     assert np.array_equal(again.attributes, first.attributes)
@@ -97,14 +97,14 @@ def test_celeba_reloads_from_the_cache_without_decoding(shared_data, monkeypatch
 @pytest.mark.slow
 @pytest.mark.shared_data("celeba_subset")
 def test_whole_celeba_subset_has_the_published_attribute_counts(shared_data):
-    data = images.load_celeba(shared_data / "celeba_subset", DataOptions())
+    data = celeba.load_celeba(shared_data / "celeba_subset", DataOptions())
     assert data.images.shape == (10_000, 3, 64, 64)
     counts = dict(zip(data.attribute_names, data.attributes.sum(axis=0).tolist(), strict=True))
     # SOURCE.txt: Smiling 4,822; Male 4,217; Young 7,771; Eyeglasses 674.
     assert (counts["Smiling"], counts["Male"], counts["Young"], counts["Eyeglasses"]) == (
         4822, 4217, 7771, 674
     )  # fmt: skip
-    again = images.load_celeba(shared_data / "celeba_subset", DataOptions())
+    again = celeba.load_celeba(shared_data / "celeba_subset", DataOptions())
     assert np.array_equal(again.images, data.images)
 
 
@@ -113,7 +113,7 @@ def test_whole_celeba_subset_has_the_published_attribute_counts(shared_data):
 
 def test_generated_celeba_maps_minus_one_to_zero_and_crops_the_face_square(tmp_path):
     values = celeba_values(3)
-    data = images.load_celeba(make_celeba(tmp_path, values), DataOptions(image_size=16))
+    data = celeba.load_celeba(make_celeba(tmp_path, values), DataOptions(image_size=16))
     assert data.images.shape == (3, 3, 16, 16)
     assert np.array_equal(data.attributes, (values == 1).astype(np.uint8))
     # A solid JPEG stays (nearly) that colour after draft decoding, crop and resize.
@@ -121,21 +121,21 @@ def test_generated_celeba_maps_minus_one_to_zero_and_crops_the_face_square(tmp_p
 
 
 def test_celeba_crop_is_the_centred_140_px_square_of_a_178x218_image():
-    assert images.celeba_crop(178, 218) == (19.0, 39.0, 159.0, 179.0)
-    assert images.celeba_crop(89, 109) == (9.5, 19.5, 79.5, 89.5)
+    assert celeba.celeba_crop(178, 218) == (19.0, 39.0, 159.0, 179.0)
+    assert celeba.celeba_crop(89, 109) == (9.5, 19.5, 79.5, 89.5)
 
 
 def test_a_renamed_image_folder_is_used_when_it_alone_holds_every_listed_file(tmp_path):
     make_celeba(tmp_path, celeba_values(3), folder="img_align_celeba_small")
     (tmp_path / "img_align_celeba_partial").mkdir()
     solid(tmp_path / "img_align_celeba_partial" / "000001.jpg", (0, 0, 0))
-    assert images.load_celeba(tmp_path, DataOptions(limit=2)).n_samples == 2
+    assert celeba.load_celeba(tmp_path, DataOptions(limit=2)).n_samples == 2
 
 
 def test_celeba_needs_a_data_dir():
-    assert images.locate_celeba(None) is None
+    assert celeba.locate_celeba(None) is None
     with pytest.raises(DatasetError, match="never downloaded.*pass --data-dir"):
-        images.load_celeba(None, DataOptions())
+        celeba.load_celeba(None, DataOptions())
 
 
 @pytest.mark.parametrize(
@@ -177,7 +177,7 @@ def test_a_broken_celeba_layout_is_named_and_caches_nothing(tmp_path, damage, me
     if table.exists() and damage != "two folders":
         table.write_text("\n".join(lines))
     with pytest.raises(DatasetError, match=message):
-        images.load_celeba(root, DataOptions())
+        celeba.load_celeba(root, DataOptions())
     assert leftovers() == []
 
 
@@ -191,12 +191,12 @@ def test_a_folder_loads_its_images_sorted_by_name_as_rgb_squares(tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "sub").mkdir()
     solid(tmp_path / "sub" / "d.png", (9, 9, 9))  # not recursive
-    data = images.load_folder(tmp_path, DataOptions())
+    data = folders.load_folder(tmp_path, DataOptions())
     assert data.images.shape == (3, 3, 64, 64)
     assert np.allclose(data.images[:, :, 32, 32], np.eye(3), atol=2 / 255)  # red, green, blue
     assert data.labels is None and data.attributes is None
     assert np.array_equal(data.test_mask, seeded_test_mask(3))
-    assert images.locate_folder(tmp_path) == str(tmp_path)
+    assert folders.locate_folder(tmp_path) == str(tmp_path)
 
 
 def test_a_folder_image_is_centre_cropped_to_a_square_before_resizing(tmp_path):
@@ -204,7 +204,7 @@ def test_a_folder_image_is_centre_cropped_to_a_square_before_resizing(tmp_path):
     x[:] = (255, 0, 0)
     x[:, 10:20] = (0, 255, 0)  # only the centre square is green, the sides red
     Image.fromarray(x).save(tmp_path / "wide.png")
-    data = images.load_folder(tmp_path, DataOptions(image_size=8))
+    data = folders.load_folder(tmp_path, DataOptions(image_size=8))
     red, green, blue = data.images[0]
     # Lanczos reads a little past the crop's edges, so the border columns are only nearly green.
     assert red.max() < 0.1 and green.min() > 0.9 and blue.max() == 0.0
@@ -213,7 +213,7 @@ def test_a_folder_image_is_centre_cropped_to_a_square_before_resizing(tmp_path):
 
 def test_grey_gives_one_channel_of_pillows_luma(tmp_path):
     solid(tmp_path / "a.png", (200, 100, 50))
-    data = images.load_folder(tmp_path, DataOptions(grey=True, image_size=4))
+    data = folders.load_folder(tmp_path, DataOptions(grey=True, image_size=4))
     luma = Image.new("RGB", (1, 1), (200, 100, 50)).convert("L").getpixel((0, 0))
     assert data.images.shape == (1, 1, 4, 4)
     assert np.all(data.images == np.float32(luma) / np.float32(255))
@@ -225,7 +225,7 @@ def test_attributes_csv_is_read_in_image_order_with_any_binary_spelling(tmp_path
     (tmp_path / "attributes.csv").write_text(
         "smiling,filename,glasses\r\n1,c.png,TRUE\r\n-1,a.png,false\r\n0,b.png,true\r\n"
     )
-    data = images.load_folder(tmp_path, DataOptions(limit=2))
+    data = folders.load_folder(tmp_path, DataOptions(limit=2))
     assert data.attribute_names == ("smiling", "glasses")
     assert data.attributes.tolist() == [[0, 0], [0, 1]]
 
@@ -241,9 +241,9 @@ def test_a_csv_elsewhere_without_a_file_header_uses_its_first_column(tmp_path):
 
 def test_a_changed_image_is_decoded_again_not_served_from_the_cache(tmp_path):
     solid(tmp_path / "a.png", (255, 0, 0))
-    assert images.load_folder(tmp_path, DataOptions(image_size=4)).images[0, 0, 0, 0] == 1.0
+    assert folders.load_folder(tmp_path, DataOptions(image_size=4)).images[0, 0, 0, 0] == 1.0
     solid(tmp_path / "a.png", (0, 0, 255), size=(20, 17))
-    assert images.load_folder(tmp_path, DataOptions(image_size=4)).images[0, 0, 0, 0] == 0.0
+    assert folders.load_folder(tmp_path, DataOptions(image_size=4)).images[0, 0, 0, 0] == 0.0
     assert len(leftovers()) == 2
 
 
@@ -289,7 +289,7 @@ def test_a_bad_image_is_named_and_caches_nothing(tmp_path, damage, message):
     else:  # headers that claim a huge image: rejected before any pixel is decoded
         png_claiming(tmp_path / "b.png", *HUGE[damage])
     with pytest.raises(DatasetError, match=message):
-        images.load_folder(tmp_path, DataOptions())
+        folders.load_folder(tmp_path, DataOptions())
     assert leftovers() == []
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
@@ -311,7 +311,7 @@ def test_a_bad_attributes_csv_is_named_and_caches_nothing(tmp_path, csv, message
     solid(tmp_path / "b.png", (1, 2, 3))
     (tmp_path / "attributes.csv").write_text(csv)
     with pytest.raises(DatasetError, match=message):
-        images.load_folder(tmp_path, DataOptions())
+        folders.load_folder(tmp_path, DataOptions())
     assert leftovers() == []
 
 
@@ -322,15 +322,15 @@ def test_a_bad_attributes_csv_is_named_and_caches_nothing(tmp_path, csv, message
 def test_a_missing_or_empty_folder_is_named(tmp_path, setup, message):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("no images")
-    assert images.locate_folder(tmp_path / setup) is None
+    assert folders.locate_folder(tmp_path / setup) is None
     with pytest.raises(DatasetError, match=message):
-        images.load_folder(tmp_path / setup, DataOptions())
+        folders.load_folder(tmp_path / setup, DataOptions())
 
 
 def test_a_named_attributes_csv_that_is_absent_is_an_error(tmp_path):
     solid(tmp_path / "a.png", (1, 2, 3))
     with pytest.raises(DatasetError, match=r"nope.csv: missing \(the attributes CSV\)"):
-        images.load_folder(tmp_path, DataOptions(attributes_csv=str(tmp_path / "nope.csv")))
+        folders.load_folder(tmp_path, DataOptions(attributes_csv=str(tmp_path / "nope.csv")))
 
 
 # --- an uploaded image, prepared like a dataset's images ----------------------------------------

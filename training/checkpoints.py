@@ -7,10 +7,8 @@ header and raw tensor data (the safetensors format), and everything is validated
 from __future__ import annotations
 
 import json
-import os
 import platform
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +18,7 @@ import safetensors
 import safetensors.torch
 import torch
 
+from training.atomic import atomic_write
 from training.config import ModelConfig, TrainConfig, config_from_dict, config_to_dict
 from training.data import Dataset
 from training.models import AE, build_model
@@ -92,17 +91,8 @@ def save_checkpoint(
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     data = safetensors.torch.save(tensors, metadata={METADATA_KEY: json.dumps(meta)})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        f.write(data)
     return path
 
 

@@ -1,4 +1,4 @@
-"""Datasets: one value type for every image source, found by name."""
+"""Datasets: one value type for every image source, found by name in one search order."""
 
 from training.data.dataset import Dataset, DatasetError
 from training.data.registry import (
@@ -6,6 +6,7 @@ from training.data.registry import (
     DataOptions,
     available_datasets,
     load_dataset,
+    locate_dataset,
     prepare_image,
 )
 
@@ -16,5 +17,6 @@ __all__ = [
     "DatasetError",
     "available_datasets",
     "load_dataset",
+    "locate_dataset",
     "prepare_image",
 ]

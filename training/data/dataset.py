@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from training.atomic import atomic_write
+
 TEST_FRACTION = 0.1
 SPLIT_SEED = 0
+DECODED_CACHE_VERSION = 1  # bump when image decoding changes, so old cache files are not reused
 
 
 @dataclass(frozen=True)
@@ -140,15 +143,8 @@ def cache_dir() -> Path:
 
 def save_arrays_atomically(path: Path, **arrays: np.ndarray) -> None:
     """Write an .npz so that a crash mid-write never leaves a half-written cache file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
 
 
 def load_cached_arrays(path: Path) -> dict[str, np.ndarray] | None:
@@ -161,3 +157,27 @@ def load_cached_arrays(path: Path) -> dict[str, np.ndarray] | None:
     except (OSError, ValueError, EOFError):
         path.unlink(missing_ok=True)
         return None
+
+
+def file_stamp(path: Path) -> tuple[int, int]:
+    """(size, mtime in ns): what a cache key records of a file, so that an edit rebuilds."""
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def cached_arrays(
+    key: tuple, build: Callable[[], dict[str, np.ndarray]], fields: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+    """build()'s arrays, read from the cache file for key if it holds fields, else built and saved.
+
+    key[0] names the file (e.g. "celeba"); the rest says what the files looked like on disk and
+    the options. Nothing is written unless build() succeeds, and never half a file.
+    """
+    digest = hashlib.sha256(repr((DECODED_CACHE_VERSION, *key)).encode()).hexdigest()[:20]
+    path = cache_dir() / f"{key[0]}-{digest}.npz"
+    arrays = load_cached_arrays(path)
+    if arrays is not None and set(fields) <= arrays.keys():
+        return arrays
+    arrays = build()
+    save_arrays_atomically(path, **arrays)
+    return arrays

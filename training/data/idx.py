@@ -9,8 +9,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
-import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.atomic import atomic_write
 from training.data.dataset import DataOptions, Dataset, DatasetError, cache_dir, to_float_images
 
 # Where Debian's `dataset-fashion-mnist` package puts the files (tests monkeypatch this).
@@ -50,6 +49,9 @@ MD5S = {
 }
 DOWNLOAD_TIMEOUT_S = 30
 MAX_DOWNLOAD_BYTES = 64 * 2**20  # the largest official file is 26 MB; stop a runaway response
+
+# Subfolders of a data folder that may hold each kind's files (../shared/data/mnist/, ...).
+DATA_DIR_SUBFOLDERS = {"mnist": ("mnist",), "fashion-mnist": ("fashion-mnist", "fashion_mnist")}
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")  # fmt: skip
@@ -102,26 +104,34 @@ def _complete(folder: Path) -> bool:
     return all(_find_part(folder, part) for part in PARTS)
 
 
-def _candidates(kind: str, data_dir: Path | None) -> list[Path]:
-    """Folders to look in, in order. A data_dir may hold the files or a subfolder named for them."""
-    if data_dir is not None:
-        subfolders = ("mnist",) if kind == "mnist" else ("fashion-mnist", "fashion_mnist")
-        return [data_dir, *(data_dir / s for s in subfolders)]
+def _data_dir_folders(kind: str, data_dir: Path | None) -> list[Path]:
+    """data_dir itself, then its subfolders conventionally named for kind (none without one)."""
+    if data_dir is None:
+        return []
+    return [data_dir, *(data_dir / sub for sub in DATA_DIR_SUBFOLDERS[kind])]
+
+
+def search_path(kind: str, data_dir: Path | None) -> list[Path]:
+    """Every folder kind is looked for in, in order: the data folder (and its subfolders named
+    for kind), then Debian's package (fashion-mnist), then the download cache. Listing, loading
+    and training all search this one list, so they agree on where a dataset is."""
     debian = [DEBIAN_FASHION_MNIST_DIR] if kind == "fashion-mnist" else []
-    return [*debian, cache_dir() / kind]
+    return [*_data_dir_folders(kind, data_dir), *debian, cache_dir() / kind]
 
 
 def _locate(kind: str, data_dir: Path | None) -> str | None:
-    return next((str(f) for f in _candidates(kind, data_dir) if _complete(f)), None)
+    """The first folder in search_path that holds all four files, or None."""
+    return next((str(f) for f in search_path(kind, data_dir) if _complete(f)), None)
 
 
 def locate_mnist(data_dir: Path | None) -> str | None:
-    """The folder holding MNIST's four IDX files, or None if not found (nothing is downloaded)."""
+    """The first folder in search_path holding MNIST's four IDX files, or None (nothing is
+    downloaded)."""
     return _locate("mnist", data_dir)
 
 
 def locate_fashion_mnist(data_dir: Path | None) -> str | None:
-    """The folder holding Fashion-MNIST's four IDX files, or None (nothing is downloaded)."""
+    """The first folder in search_path holding Fashion-MNIST's four IDX files, or None."""
     return _locate("fashion-mnist", data_dir)
 
 
@@ -158,22 +168,17 @@ def download_idx(
 
 
 def _fetch(url: str, path: Path, md5: str) -> None:
-    """Download url to path via a temp file in the same folder; raise ValueError on a bad MD5."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        h, size = hashlib.md5(usedforsecurity=False), 0
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as r:
-            while chunk := r.read(1 << 20):
-                size += len(chunk)
-                if size > MAX_DOWNLOAD_BYTES:
-                    raise ValueError(f"response larger than {MAX_DOWNLOAD_BYTES} bytes")
-                h.update(chunk)
-                f.write(chunk)
+    """Download url to path, which appears only once whole; raise ValueError on a bad MD5."""
+    h, size = hashlib.md5(usedforsecurity=False), 0
+    with atomic_write(path) as f, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as r:
+        while chunk := r.read(1 << 20):
+            size += len(chunk)
+            if size > MAX_DOWNLOAD_BYTES:
+                raise ValueError(f"response larger than {MAX_DOWNLOAD_BYTES} bytes")
+            h.update(chunk)
+            f.write(chunk)
         if h.hexdigest() != md5:
             raise ValueError(f"checksum mismatch: MD5 {h.hexdigest()}, expected {md5}")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _md5(path: Path) -> str:
@@ -181,22 +186,23 @@ def _md5(path: Path) -> str:
 
 
 def _find_or_download(kind: str, data_dir: Path | None) -> Path:
-    """The folder with all four files; downloads into the cache only when no data_dir was given."""
-    folders = _candidates(kind, data_dir)
+    """The folder locate reports; when there is none, downloads into the cache only when no
+    data_dir was given, and otherwise names the file missing from the data folder."""
     found = _locate(kind, data_dir)
     if found is not None:
         return Path(found)
-    looked = ", ".join(str(f) for f in folders)
+    looked = ", ".join(str(f) for f in search_path(kind, data_dir))
     if data_dir is not None:
-        # Name the missing file in the folder that holds some of them (or the first one).
-        folder = next((f for f in folders if any(_find_part(f, p) for p in PARTS)), folders[0])
+        # Name the missing file in the data folder that holds some of them (or data_dir itself).
+        mine = _data_dir_folders(kind, data_dir)
+        folder = next((f for f in mine if any(_find_part(f, p) for p in PARTS)), data_dir)
         missing = next(p for p in PARTS if _find_part(folder, p) is None)
         raise DatasetError(
             f"{folder / missing}(.gz): missing "
             f"({kind} needs {', '.join(PARTS)}; looked in {looked})"
         )
     try:
-        return download_idx(kind, folders[-1])
+        return download_idx(kind, cache_dir() / kind)
     except DatasetError as e:
         fix = "pass --data-dir FOLDER holding the four IDX files"
         if kind == "fashion-mnist":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import faces, idx, imagefiles, images
+from training.data import celeba, faces, folders, idx, imagefiles
 from training.data.dataset import (
     DataOptions,
     Dataset,
@@ -22,6 +22,10 @@ DEFAULT_DATASET = "digits"
 
 @dataclass(frozen=True)
 class Source:
+    """A dataset by name. locate searches the data folder (and the subfolders named for the
+    source) first, then the source's other places (Debian's package, the download cache), and
+    load reads exactly what locate reports, so listing, loading and training agree."""
+
     name: str
     summary: str
     locate: Callable[[Path | None], str | None]  # where the data is, or None if not found
@@ -82,14 +86,14 @@ SOURCES: dict[str, Source] = {
         Source(
             "celeba",
             "CelebA aligned faces with 40 attributes",
-            images.locate_celeba,
-            images.load_celeba,
+            celeba.locate_celeba,
+            celeba.load_celeba,
         ),
         Source(
             "folder",
             "any folder of PNG/JPEG images, with an optional attributes CSV",
-            images.locate_folder,
-            images.load_folder,
+            folders.locate_folder,
+            folders.load_folder,
         ),
     )
 }
@@ -100,13 +104,36 @@ def load_dataset(
     data_dir: str | Path | None = None,
     options: DataOptions | None = None,
 ) -> Dataset:
-    """Load a dataset by name; raises DatasetError with a clear message when it cannot."""
+    """Load a dataset by name from where locate_dataset finds it; raises DatasetError with a
+    clear message when it cannot (with a data_dir and nothing found: the file that is missing)."""
+    return _source(name).load(_data_path(data_dir), options or DataOptions())
+
+
+def locate_dataset(name: str, data_dir: str | Path | None = None) -> str | None:
+    """Where load_dataset(name, data_dir) would read name from (a folder for file sources, else
+    a few words such as "bundled with scikit-learn"), or None when it is not there.
+
+    Nothing is downloaded or decoded: this only looks. The data folder and its subfolders named
+    for the source (mnist/, fashion_mnist/, celeba/, celeba_subset/, ...) come first, then the
+    source's other places (Debian's Fashion-MNIST package, the download cache).
+    """
+    return _source(name).locate(_data_path(data_dir))
+
+
+def _source(name: str) -> Source:
     if name not in SOURCES:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(SOURCES)}")
-    path = Path(data_dir).expanduser() if data_dir is not None else None
-    if path is not None and not path.exists():
+    return SOURCES[name]
+
+
+def _data_path(data_dir: str | Path | None) -> Path | None:
+    """data_dir as a Path; DatasetError if it is given but does not exist."""
+    if data_dir is None:
+        return None
+    path = Path(data_dir).expanduser()
+    if not path.exists():
         raise DatasetError(f"{path}: no such folder")
-    return SOURCES[name].load(path, options or DataOptions())
+    return path
 
 
 def prepare_image(data: bytes, dataset: Dataset, name: str = "uploaded image") -> np.ndarray:
@@ -114,7 +141,7 @@ def prepare_image(data: bytes, dataset: Dataset, name: str = "uploaded image") -
     the same crop (CelebA's face square, else the centred square), size and colour; a grey
     drawing on the other background (dark ink on paper for light-on-dark digits) is inverted."""
     c, h, w = dataset.image_shape
-    crop = images.celeba_crop if dataset.name == "celeba" else imagefiles.centre_square
+    crop = celeba.celeba_crop if dataset.name == "celeba" else imagefiles.centre_square
     x = to_float_images(imagefiles.decode_image_bytes(data, h, c == 1, crop, name)[None])[0]
     if c == 1 and _border(x) - _border(dataset.images[:500]) > 0.5:
         x = 1.0 - x
@@ -128,7 +155,6 @@ def _border(x: np.ndarray) -> float:
 
 
 def available_datasets(data_dir: str | Path | None = None) -> list[tuple[str, str, str | None]]:
-    """(name, summary, where found or None) for every source."""
-    path = Path(data_dir).expanduser() if data_dir is not None else None
-    # A folder that does not hold a source's files does not hide where else it was found.
-    return [(s.name, s.summary, s.locate(path) or s.locate(None)) for s in SOURCES.values()]
+    """(name, summary, where found or None) for every source: locate_dataset for each."""
+    path = _data_path(data_dir)
+    return [(s.name, s.summary, s.locate(path)) for s in SOURCES.values()]
