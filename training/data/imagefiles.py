@@ -1,4 +1,5 @@
-"""Decode many image files into one uint8 array: square crop, resize, size and format guards.
+"""Decode many image files into one uint8 array: any mode made 8-bit grey or RGB, square crop,
+resize, size and format guards.
 
 Every failure (unreadable, truncated, too large, a size unlike the others) is a DatasetError that
 names the file. Pillow's global settings are left alone: ImageFile.LOAD_TRUNCATED_IMAGES stays
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import struct
+import warnings
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +26,10 @@ MAX_SIDE = 4096  # px; larger is not a dataset image but a mistake or a decompre
 MAX_PIXELS = 16_000_000
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 FORMATS = ("PNG", "JPEG")
+LIMITS = f"the limit is {MAX_SIDE} px a side, {MAX_PIXELS:,} pixels"
+# Modes that hold more than 8 bits of grey: Pillow's convert("L") would clip them at 255.
+WIDE_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
 
 Box = tuple[float, float, float, float]  # (left, top, right, bottom) in source pixels
 CropFn = Callable[[int, int], Box]
@@ -88,33 +94,82 @@ def _decode_into(
     """Decode path (or an in-memory file, then called `name`) into out[i] (C, size, size) and
     return its (W, H); skips decoding if W, H differ from expected (the caller reports it)."""
     name = name or str(path)
-    mode = "L" if grey else "RGB"
     try:
-        # Only the formats a dataset folder may hold: no other Pillow parser sees these bytes.
-        with Image.open(path, formats=FORMATS) as im:
+        with _open(path, name) as im:
             w, h = im.size
             if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
-                raise DatasetError(
-                    f"{name}: {w}x{h} px is too large (limit {MAX_SIDE} px a side, "
-                    f"{MAX_PIXELS:,} pixels); resize it first"
-                )
+                raise DatasetError(f"{name}: {w}x{h} px is too large ({LIMITS}); resize it first")
             if expected is not None and (w, h) != expected:
                 return w, h
             box = crop(w, h)
             if im.format == "JPEG":
-                box = _draft(im, box, size, mode)
+                box = _draft(im, box, size, "L" if grey else "RGB")
             im.load()
-            x = im if im.mode == mode else im.convert(mode)
-            x = np.asarray(x.resize((size, size), Image.Resampling.LANCZOS, box=box))
+            x = to_8bit(im, grey).resize((size, size), Image.Resampling.LANCZOS, box=box)
+            x = np.asarray(x)
     except UnidentifiedImageError as e:  # its message would show an in-memory file's repr
         raise DatasetError(f"{name}: unreadable image (not a PNG or JPEG file)") from e
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error) as e:
         # OSError covers a missing file, UnidentifiedImageError and "image file is truncated".
         raise DatasetError(f"{name}: unreadable image ({e or type(e).__name__})") from e
-    except Image.DecompressionBombError as e:
-        raise DatasetError(f"{name}: too large to decode safely ({e})") from e
     out[i] = x[None] if grey else x.transpose(2, 0, 1)
     return w, h
+
+
+def _open(path: Path | io.BytesIO, name: str) -> Image.Image:
+    """Image.open for PNG and JPEG only (reads the header, decodes nothing), with Pillow's
+    decompression-bomb refusal reworded as ours."""
+    # Pillow warns past Image.MAX_IMAGE_PIXELS and raises past twice that, both in its own words
+    # about DOS attacks; our limit is far lower, so either is just "too large". (Before Python
+    # 3.14 filters are process-wide: racing decodes may leave this one set, which only makes
+    # that warning an error elsewhere too.)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            # Only the formats a dataset folder may hold: no other Pillow parser sees the bytes.
+            return Image.open(path, formats=FORMATS)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise DatasetError(
+                f"{name}: too large to decode safely (its header claims a huge size; {LIMITS}); "
+                "resize it first"
+            ) from e
+
+
+def to_8bit(im: Image.Image, grey: bool = False) -> Image.Image:
+    """An 8-bit "L" (grey) or "RGB" image of the same size from a loaded image of any mode:
+    16-bit and float grey scaled (see _wide_grey), palettes expanded, CMYK converted, and
+    transparent pixels composited onto white."""
+    if im.mode in WIDE_GREY:
+        im = _wide_grey(im)
+    if im.mode in ALPHA_MODES or "transparency" in im.info:
+        # White, not black: uploads with alpha are mostly drawings on a transparent canvas,
+        # whose hidden colour is often black; on white they read as ink on paper, as viewers
+        # show them. Pillow's convert("RGB") would drop the alpha and keep the hidden colour.
+        rgba = im.convert("RGBA")  # also applies a palette's or a colour key's transparency
+        im = Image.new("RGB", im.size, "white")
+        im.paste(rgba, mask=rgba)
+    mode = "L" if grey else "RGB"
+    return im if im.mode == mode else im.convert(mode)
+
+
+def _wide_grey(im: Image.Image) -> Image.Image:
+    """8-bit "L", or "LA" where a grey value is marked transparent, from a grey image in a
+    16-bit ("I;16*"), 32-bit int ("I") or float ("F") mode, whose own convert would clip at 255."""
+    x = np.asarray(im)  # (H, W) uint16, int32 or float32
+    if im.mode == "F":
+        # Pillow's own scale for float images (its F -> L conversion), 0..255. Not guessed from
+        # the values (0..1 when the maximum is at most 1): a near-black image would turn white.
+        y = np.clip(np.rint(x), 0, 255)
+    else:
+        # "I" too holds 16 bits here: only a 16-bit grey PNG opens as it (in older Pillow).
+        # The high byte is how Pillow itself reduces 16-bit colour PNGs, so a grey file and its
+        # RGB copy decode alike, and 257 * v (v widened to 16 bits) comes back as v exactly.
+        y = np.clip(x.astype(np.int64), 0, 65535) >> 8
+    out = Image.fromarray(y.astype(np.uint8))
+    key = im.info.get("transparency")  # a PNG's tRNS: one grey value, in the file's own range
+    if isinstance(key, int):
+        out = Image.merge("LA", (out, Image.fromarray(np.where(x == key, 0, 255).astype(np.uint8))))
+    return out
 
 
 def _draft(im: Image.Image, box: Box, size: int, mode: str) -> Box:
