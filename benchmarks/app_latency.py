@@ -21,8 +21,8 @@ import numpy as np
 from benchmarks.common import print_table
 from tests.browser import chromium, click_data_point, streamlit_server, wait_for_chart
 from training.data import load_dataset
-from training.pair import train_side_by_side
 from training.presets import default_train_config
+from training.recipe import train_side_by_side
 
 # What the decode panel shows: captions, image sources and the z = (...) text. Two spots can
 # decode to identical images (same media URL), so the images alone do not say a click landed.

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.common import print_table, shared_data_dir, time_budget
-from explorer.concepts import direction, edit, group_gap, spread
+from explorer.core.concepts import direction, edit, group_gap, spread
 from training.checkpoints import load_checkpoint, read_info, save_checkpoint
 from training.config import ModelConfig, TrainConfig
 from training.data import Dataset, DatasetError, load_dataset

@@ -13,9 +13,9 @@ threadpool_limits(1)
 
 import streamlit as st  # noqa: E402  (after the thread setting, which must come first)
 
-from explorer import ui  # noqa: E402
+from explorer.ui import resources  # noqa: E402
 
-ui.disable_nagle()
+resources.disable_nagle()
 
 st.set_page_config(page_title="Latent Explorer", layout="wide")
 navigation = st.navigation(

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from training.config import TrainConfig
 from training.data import load_dataset
-from training.pair import train_side_by_side
+from training.recipe import train_side_by_side
 
 APP = str(Path(__file__).resolve().parents[1] / "explorer" / "app.py")
 

@@ -6,6 +6,11 @@ import pytest
 from apptest import APP, fresh_app, train_default_digits
 from streamlit.testing.v1 import AppTest
 
+from explorer.core.points import Point
+from explorer.server.jobs import JobSpec
+from explorer.ui import resources, state
+from explorer.ui.uploads import MAX_UPLOAD_MB
+
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
@@ -19,9 +24,7 @@ def runs(tmp_path_factory):
 def app(runs, monkeypatch):
     at = fresh_app(runs, monkeypatch, timeout=60)
     yield at
-    from explorer import ui
-
-    for job in ui.job_manager().running():
+    for job in resources.job_manager().running():
         job.cancel()
         job.join(30)
 
@@ -122,11 +125,8 @@ def test_training_can_be_cancelled(app):
 
 
 def test_the_concurrent_training_cap_gives_a_clear_message(app):
-    from explorer import ui
-    from explorer.jobs import JobSpec
-
     app.run()
-    manager = ui.job_manager()
+    manager = resources.job_manager()
     for _ in range(manager.max_running):
         manager.start(JobSpec(epochs=1000))
     app.switch_page("views/train.py").run()
@@ -182,8 +182,6 @@ def test_picking_another_dataset_trains_its_default_models_in_the_background(app
 
 
 def test_an_upload_over_the_size_limit_is_refused(app, runs):
-    from explorer.ui import MAX_UPLOAD_MB
-
     good = (runs / "default" / "digits" / "vae.safetensors").read_bytes()
     upload(app, b"\0" * (MAX_UPLOAD_MB * 2**20 + 1), good)
     assert not app.exception
@@ -191,9 +189,7 @@ def test_an_upload_over_the_size_limit_is_refused(app, runs):
 
 
 def test_a_picked_point_beyond_another_datasets_points_falls_back_to_the_first(app):
-    from explorer.ui import Point
-
     app.run()
-    app.session_state["point"] = Point((0.0, 0.0), index=10**6)  # as if picked on a bigger set
+    app.session_state[state.POINT] = Point((0.0, 0.0), index=10**6)  # as if picked on a bigger set
     app.run()
     assert not app.exception and captions(app)[0] == "data point #0"

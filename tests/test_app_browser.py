@@ -18,7 +18,7 @@ from PIL import Image
 
 from training.config import TrainConfig
 from training.data import load_dataset
-from training.pair import train_side_by_side
+from training.recipe import train_side_by_side
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

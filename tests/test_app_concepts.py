@@ -9,10 +9,11 @@ from apptest import APP, fresh_app, train_default_digits
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from explorer import concepts
+from explorer.core import concept_io
+from explorer.ui import state
 from training.config import TrainConfig
 from training.data import load_dataset
-from training.pair import train_side_by_side
+from training.recipe import train_side_by_side
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def test_a_class_vector_edits_the_image_in_both_models_as_alpha_moves(app):
     assert any("Make a vector" in i.value for i in app.info)
     click(app, "make_concept")  # digits: from class 1 towards class 7, by default
     assert not app.exception and not app.error
-    assert app.session_state["concept"] == "1 to 7"
+    assert app.session_state[state.CONCEPT] == "1 to 7"
     shown = images_by_caption(app)
     assert {"AE reconstruction", "VAE, alpha +2.0", "VAE: alpha from -2.0 to +2.0"} <= set(shown)
     app.slider(key="alpha").set_value(0.0).run()
@@ -90,7 +91,15 @@ def test_a_class_vector_edits_the_image_in_both_models_as_alpha_moves(app):
     moved = images_by_caption(app)
     for kind in ("AE", "VAE"):
         assert moved[f"{kind}, alpha +3.0"] != moved[f"{kind} reconstruction"]
-    assert any("leaves the region where the data's codes lie" in w.value for w in app.warning)
+    assert any("The decoder never saw codes there" in w.value for w in app.warning)
+
+
+def test_the_off_data_warning_never_names_alpha_zero_for_a_data_point(app):
+    click(app, "make_concept")
+    for index in (0, 5, 17):
+        app.number_input(key="edit_index:1 to 7").set_value(index).run()
+        app.slider(key="alpha").set_value(0.0).run()
+        assert not any("+0.0" in w.value for w in app.warning), [w.value for w in app.warning]
     aucs = [float(m.value) for m in app.metric if m.label.startswith("AUC")]
     assert len(aucs) == 2 and all(a > 0.6 for a in aucs)
 
@@ -99,12 +108,12 @@ def test_groups_picked_on_the_map_make_a_vector_and_empty_ones_get_a_message(app
     app.radio(key="concept_source").set_value("two groups picked on the map").run()
     click(app, "make_concept")
     assert any("at least 2 points" in e.value for e in app.error)
-    app.session_state["group_a"] = list(range(0, 40))  # as the box/lasso buttons store them
-    app.session_state["group_b"] = list(range(30, 80))  # overlap 30..39 is left out
+    app.session_state[state.GROUPS[0]] = list(range(0, 40))  # as the box/lasso buttons store them
+    app.session_state[state.GROUPS[1]] = list(range(30, 80))  # overlap 30..39 is left out
     app.run()
     click(app, "make_concept")
     assert not app.error
-    concept = app.session_state["concepts"]["A to B"]
+    concept = app.session_state[state.CONCEPTS]["A to B"]
     assert len(concept.groups.rows) == 70 and concept.groups.y.sum() == 40
 
 
@@ -115,25 +124,25 @@ def test_logistic_method_orthogonalize_and_combine(app):
     click(app, "make_concept")
     assert (
         not app.error
-        and "regression" in app.session_state["concepts"]["logistic 1 to 7"].description
+        and "regression" in app.session_state[state.CONCEPTS]["logistic 1 to 7"].description
     )
     app.multiselect(key="orthogonal_to").set_value(["1 to 7"]).run()
     click(app, "make_orthogonal")
     name = "logistic 1 to 7 orthogonal to 1 to 7"
-    saved = app.session_state["concepts"]
-    assert app.session_state["concept"] == name
+    saved = app.session_state[state.CONCEPTS]
+    assert app.session_state[state.CONCEPT] == name
     for kind in ("ae", "vae"):
         assert abs(saved[name].vectors[kind] @ saved["1 to 7"].vectors[kind]) < 1e-9
     assert "AUC" in [m.label for m in app.metric]  # in-sample now: no longer "held out"
     app.multiselect(key="combine").set_value(["1 to 7", "logistic 1 to 7"]).run()
     click(app, "make_combined")
-    assert "1 1 to 7 + 1 logistic 1 to 7" in app.session_state["concepts"]
+    assert "1 1 to 7 + 1 logistic 1 to 7" in app.session_state[state.CONCEPTS]
     assert any("have no groups" in i.value for i in app.info)
 
 
 def test_export_then_import_restores_the_vectors_and_bad_files_get_a_message(app):
     click(app, "make_concept")
-    exported = concepts.concepts_to_json(list(app.session_state["concepts"].values()), 2,
+    exported = concept_io.concepts_to_json(list(app.session_state[state.CONCEPTS].values()), 2,
                                          "digits/another-run")  # fmt: skip
     fresh = AppTest.from_file(APP, default_timeout=90)
     fresh.run()
@@ -142,10 +151,10 @@ def test_export_then_import_restores_the_vectors_and_bad_files_get_a_message(app
         ("c.json", exported.encode(), "application/json")
     )
     fresh.run()
-    assert any("Imported 1 vectors" in s.value for s in fresh.success)
+    assert any(s.value == "Imported 1 vector." for s in fresh.success)
     assert any("made on other models" in w.value for w in fresh.warning)  # not these models
-    got = fresh.session_state["concepts"]["1 to 7"].vectors["vae"]
-    np.testing.assert_allclose(got, app.session_state["concepts"]["1 to 7"].vectors["vae"])
+    got = fresh.session_state[state.CONCEPTS]["1 to 7"].vectors["vae"]
+    np.testing.assert_allclose(got, app.session_state[state.CONCEPTS]["1 to 7"].vectors["vae"])
     for content, message in [
         (b"{", "not a JSON file"),
         (exported.replace('"latent_dim": 2', '"latent_dim": 3').encode(), "3-D"),
@@ -183,7 +192,7 @@ def test_faces_smile_balanced_with_report_card_and_concept_axis(app):
     app.selectbox(key="concept_balance").set_value("Eyeglasses").run()
     click(app, "make_concept")
     assert not app.exception and not app.error
-    concept = app.session_state["concepts"]["Smiling"]
+    concept = app.session_state[state.CONCEPTS]["Smiling"]
     assert concept.description.endswith("balanced for Eyeglasses")
     assert concept.vectors["vae"].shape == (32,)
     charts = len(app.get("plotly_chart"))

@@ -19,7 +19,7 @@ from browser import (
     wait_for_chart,
 )
 
-from explorer.click import parse_click
+from explorer.ui.click import parse_click
 
 DEMO = "tests/apps/click_demo.py"
 CHARTS = ["map_a", "map_b"]
@@ -378,7 +378,7 @@ def test_click_to_text_latency_is_measured(page, capsys):
 
 
 def test_parse_view_orders_the_ranges_and_rejects_malformed_values():
-    from explorer.click import parse_view
+    from explorer.ui.click import parse_view
 
     view = {"chart": "map_a", "x": [2, -1], "y": [0.5, 3]}
     assert parse_view(view, ["map_a"]) == ("map_a", ((-1.0, 2.0), (0.5, 3.0)))

@@ -3,7 +3,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from explorer.images import display, png_bytes, tile, to_pixels, upscale
+from explorer.core.display import display, png_bytes, tile, to_pixels, upscale
 
 
 def test_grey_and_colour_images_become_uint8_pixels():

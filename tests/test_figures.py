@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from explorer.figures import (
+from explorer.core.figures import (
     PALETTE,
     group_histograms,
     latent_map,

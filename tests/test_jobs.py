@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-import explorer.jobs as jobs
+import explorer.server.jobs as jobs
 import training.fit
-from explorer.jobs import Curve, JobLimitError, JobManager, JobSpec
+from explorer.server.jobs import SERVER, Curve, JobLimitError, JobManager, JobSpec
 from training.checkpoints import load_checkpoint
 from training.data import DatasetError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 QUICK = JobSpec(epochs=3)  # digits: 12 steps per epoch, well under a second per model
 LONG = JobSpec(epochs=500)  # long enough to be caught mid-training
+ME, OTHER = "owner-a", "owner-b"  # two browsers' owner ids
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +64,7 @@ def finished(job, timeout=60.0):
 
 
 def test_a_job_on_digits_trains_both_models_and_saves_loadable_checkpoints(manager):
-    job = manager.start(QUICK)
+    job = manager.start(QUICK, ME)
     statuses = []
     state = wait_until(job, lambda s: statuses.append(s.status) or s.done)
     assert state.status == "finished", state.message
@@ -83,21 +84,54 @@ def test_a_job_on_digits_trains_both_models_and_saves_loadable_checkpoints(manag
     assert state.curves["ae"][-1]["step"] == n_steps
     assert state.started <= state.finished <= time.time()
     assert "AE" in state.message and "VAE" in state.message
+    assert state.owner == ME
+    assert state.title == "digits · mlp · 2-D · 3 epochs"  # the presets, resolved
 
 
 def test_cancel_during_the_ae_stops_quickly_and_saves_nothing(manager):
-    job = manager.start(LONG)
+    job = manager.start(LONG, ME)
     wait_until(job, lambda s: s.progress.get("ae", (0, 0))[0] > 0)
     asked = time.monotonic()
-    job.cancel()
+    assert manager.cancel(job.id, ME)
     state = finished(job)
     assert time.monotonic() - asked < 5
     assert state.status == "cancelled"
+    assert state.message == "Cancelled; nothing was kept."
     assert state.progress["ae"][0] < state.progress["ae"][1]
     assert "vae" not in state.progress
     assert state.checkpoints == {}
-    assert not (manager.runs_dir / job.id / "vae.safetensors").exists()
+    assert not (manager.runs_dir / job.id).exists()
     assert manager.running() == []
+
+
+def test_a_cancel_after_the_ae_was_saved_removes_the_lone_ae_too(manager):
+    job = manager.start(JobSpec(epochs=40), ME)
+    wait_until(job, lambda s: s.progress.get("vae", (0, 0))[0] > 0)
+    assert (manager.runs_dir / job.id / "ae.safetensors").is_file()
+    manager.cancel(job.id, ME)
+    state = finished(job)
+    assert state.status == "cancelled"
+    assert state.message == "Cancelled; nothing was kept."
+    assert not (manager.runs_dir / job.id).exists()
+
+
+def test_only_its_owner_can_cancel_a_job(manager):
+    job = manager.start(LONG, ME)
+    wait_until(job, lambda s: s.status == "training")
+    assert not manager.cancel(job.id, OTHER)
+    assert not manager.cancel("no-such-job", ME)
+    time.sleep(0.2)
+    assert not job.state().done
+    assert manager.cancel(job.id, ME)
+    assert finished(job).status == "cancelled"
+
+
+def test_the_manager_lists_every_job_with_its_owner_in_start_order(manager, monkeypatch):
+    monkeypatch.setattr(jobs, "load_dataset", refuse_data)
+    ids = [finished(manager.start(QUICK, owner)).id for owner in (ME, OTHER, SERVER)]
+    states = manager.states()
+    assert [s.id for s in states] == ids
+    assert [s.owner for s in states] == [ME, OTHER, SERVER]
 
 
 def test_a_second_job_past_the_cap_is_refused_until_the_first_finishes(tmp_path, monkeypatch):
@@ -110,42 +144,81 @@ def test_a_second_job_past_the_cap_is_refused_until_the_first_finishes(tmp_path,
 
     monkeypatch.setattr(jobs, "load_dataset", slow_load)
     manager = JobManager(tmp_path, max_running=1)
-    first = manager.start(QUICK)
+    first = manager.start(QUICK, ME)
     try:
-        with pytest.raises(JobLimitError, match=r"1 training job is already running.*limit is 1"):
-            manager.start(QUICK)
+        with pytest.raises(
+            JobLimitError, match=r"^1 job is training on this server \(the limit is 1\)"
+        ):
+            manager.start(QUICK, ME)
         assert manager.running() == [first]
     finally:
         gate.set()
     assert finished(first).status == "finished"
-    second = manager.start(QUICK)
+    second = manager.start(QUICK, ME)
     assert finished(second).status == "finished"
     assert second.id != first.id
 
 
-def test_the_limit_message_counts_jobs_for_a_person(tmp_path, monkeypatch):
+@pytest.fixture
+def held_in_training(monkeypatch):
+    """Jobs hold after their presets are resolved, before training, until the event is set;
+    then they train with cancel set, so they end at once."""
     gate = threading.Event()
+    real = jobs.train_side_by_side
 
-    def held_back(*args, **kwargs):
+    def held(*args, cancel, **kwargs):
         gate.wait(30)
-        refuse_data()
+        return real(*args, cancel=cancel, **kwargs)
 
-    monkeypatch.setattr(jobs, "load_dataset", held_back)
+    monkeypatch.setattr(jobs, "train_side_by_side", held)
+    yield gate
+    gate.set()
+
+
+def test_the_limit_message_names_the_jobs_holding_the_slots(tmp_path, held_in_training):
     manager = JobManager(tmp_path)  # the default cap: 2
-    started = [manager.start(QUICK), manager.start(QUICK)]
+    started = [manager.start(QUICK, ME), manager.start(JobSpec(latent_dim=3, epochs=5), OTHER)]
+    for job in started:
+        wait_until(job, lambda s: s.arch is not None)
     try:
-        with pytest.raises(JobLimitError) as e:
-            manager.start(QUICK)
+        with pytest.raises(JobLimitError) as mine:
+            manager.start(QUICK, ME)
+        with pytest.raises(JobLimitError) as theirs:
+            manager.start(QUICK, "owner-c")
     finally:
         for job in started:
             job.cancel()
-        gate.set()
-    assert str(e.value) == (
-        "2 training jobs are already running on this server (the limit is 2). "
-        "Wait for one to finish or cancel yours."
+        held_in_training.set()
+    holding = (
+        "2 jobs are training on this server (the limit is 2): "
+        "digits · mlp · 2-D · 3 epochs (yours), digits · mlp · 3-D · 5 epochs (another session)."
+    )
+    assert str(mine.value) == f"{holding} Wait for one to finish or cancel yours."
+    assert str(theirs.value) == (
+        holding.replace("(yours)", "(another session)") + " Wait for one to finish."
     )
     for job in started:
-        assert finished(job).message == "no data in this test"
+        assert finished(job).status == "cancelled"
+
+
+def test_default_model_jobs_hold_a_slot_are_never_refused_and_no_student_can_cancel_them(
+    tmp_path, held_in_training
+):
+    manager = JobManager(tmp_path, max_running=1)
+    default = manager.start(QUICK, SERVER)
+    wait_until(default, lambda s: s.arch is not None)
+    try:
+        with pytest.raises(JobLimitError, match=r"\(the limit is 1\): default models for digits"):
+            manager.start(QUICK, ME)
+        another_default = manager.start(JobSpec(dataset="digits", epochs=2), SERVER)
+        assert not manager.cancel(default.id, ME)
+        assert len(manager.running()) == 2
+    finally:
+        for job in (default, another_default):
+            job.cancel()
+        held_in_training.set()
+    finished(another_default)
+    assert finished(default).status == "cancelled"
 
 
 @pytest.mark.parametrize(
@@ -156,11 +229,11 @@ def test_the_limit_message_counts_jobs_for_a_person(tmp_path, monkeypatch):
     ],
 )
 def test_a_bad_dataset_fails_with_a_message_and_the_manager_stays_usable(manager, spec, named):
-    state = finished(manager.start(spec))
+    state = finished(manager.start(spec, ME))
     assert state.status == "failed"
     assert named in state.message
     assert state.checkpoints == {} and state.finished is not None
-    assert finished(manager.start(QUICK)).status == "finished"
+    assert finished(manager.start(QUICK, ME)).status == "finished"
 
 
 def test_a_diverging_vae_fails_saying_lower_the_learning_rate_and_keeps_its_last_epoch(
@@ -176,7 +249,7 @@ def test_a_diverging_vae_fails_saying_lower_the_learning_rate_and_keeps_its_last
         return terms
 
     monkeypatch.setattr(training.fit, "loss_terms", nan_in_second_epoch)
-    state = finished(manager.start(QUICK))
+    state = finished(manager.start(QUICK, ME))
     assert state.status == "failed"
     assert "VAE diverged" in state.message and "lower learning rate" in state.message
     assert "last finished epoch was saved" in state.message
@@ -185,8 +258,26 @@ def test_a_diverging_vae_fails_saying_lower_the_learning_rate_and_keeps_its_last
     assert load_checkpoint(state.checkpoints["ae"]).config.kind == "ae"
 
 
+def test_a_run_whose_ae_diverges_at_once_fails_and_leaves_no_folder(manager, monkeypatch):
+    real = training.fit.loss_terms
+
+    def nan_in_the_ae(out, target, likelihood, beta=1.0, sparsity=0.0):
+        terms = real(out, target, likelihood, beta, sparsity)
+        if out.logvar is None:
+            terms["total"] = terms["total"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(training.fit, "loss_terms", nan_in_the_ae)
+    job = manager.start(QUICK, ME)
+    state = finished(job)
+    assert state.status == "failed"
+    assert "AE diverged" in state.message and state.message.endswith("Nothing was kept.")
+    assert "was saved" not in state.message
+    assert not (manager.runs_dir / job.id).exists()  # not even the VAE, alone
+
+
 def test_snapshots_are_immutable_and_can_be_read_while_the_job_runs(manager):
-    job = manager.start(JobSpec(epochs=30))
+    job = manager.start(JobSpec(epochs=30), ME)
     snapshots = []
     while not (state := job.state()).done:
         snapshots.append(state)
@@ -246,7 +337,7 @@ def test_a_spec_accepts_a_list_of_kinds_and_stays_hashable():
 
 def test_job_ids_are_unique_and_url_safe(manager, monkeypatch):
     monkeypatch.setattr(jobs, "load_dataset", refuse_data)
-    ids = [finished(manager.start(QUICK)).id for _ in range(5)]
+    ids = [finished(manager.start(QUICK, ME)).id for _ in range(5)]
     assert len(set(ids)) == 5
     assert all(i.replace("-", "").isalnum() for i in ids)
     assert all(manager.get(i).id == i for i in ids) and manager.get("nope") is None
@@ -255,13 +346,13 @@ def test_job_ids_are_unique_and_url_safe(manager, monkeypatch):
 def test_old_finished_jobs_are_forgotten_beyond_the_bound(tmp_path, monkeypatch):
     monkeypatch.setattr(jobs, "load_dataset", refuse_data)
     manager = JobManager(tmp_path, keep=3)
-    ids = [finished(manager.start(QUICK)).id for _ in range(6)]
+    ids = [finished(manager.start(QUICK, ME)).id for _ in range(6)]
     kept = [i for i in ids if manager.get(i) is not None]
     assert len(kept) == 3 and ids[-1] in kept and ids[0] not in kept
 
 
 def test_the_jobs_module_never_imports_streamlit():
-    tree = ast.parse((REPO_ROOT / "explorer" / "jobs.py").read_text())
+    tree = ast.parse((REPO_ROOT / "explorer" / "server" / "jobs.py").read_text())
     names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
     assert names and not any(name.split(".")[0] == "streamlit" for name in names)
@@ -271,8 +362,8 @@ def test_the_jobs_module_never_imports_streamlit():
 def test_a_whole_job_runs_without_streamlit_ever_being_imported(tmp_path):
     script = (
         "import sys\n"
-        "from explorer.jobs import JobManager, JobSpec\n"
-        f"job = JobManager({str(tmp_path)!r}).start(JobSpec(epochs=2))\n"
+        "from explorer.server.jobs import JobManager, JobSpec\n"
+        f"job = JobManager({str(tmp_path)!r}).start(JobSpec(epochs=2), 'me')\n"
         "state = job.join(120)\n"
         "assert state.status == 'finished', state.message\n"
         "assert 'streamlit' not in sys.modules, 'streamlit was imported'\n"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from explorer.latent import (
+from explorer.core.latent import (
     fit_projection,
     grid_points,
     interpolate,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from explorer.pair import build_pair
+from explorer.core.model_pair import build_pair
 from training.config import ModelConfig, TrainConfig
 from training.data import load_dataset
 from training.fit import fit

@@ -14,8 +14,7 @@ from training.data import DataOptions, DatasetError, available_datasets, load_da
 from training.data.registry import SOURCES
 from training.evaluate import evaluate
 from training.fit import Progress
-from training.pair import train_side_by_side
-from training.presets import default_arch, default_train_config
+from training.recipe import recipe, train_side_by_side
 
 
 class CliError(Exception):
@@ -122,17 +121,13 @@ def run_datasets(args: argparse.Namespace) -> int:
 
 def run_fit(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, args.data_dir, data_options(args))
-    train, _ = dataset.split()
     print(f"{dataset.name}: {dataset.n_samples} images {dataset.image_shape} from {dataset.source}")
-    arch = args.arch or default_arch(dataset.image_shape)
-    config = default_train_config(
-        train.n_samples, arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        beta=args.beta, noise_std=args.denoise, sparsity=args.sparse, binarize=args.binarize,
-        seed=args.seed, precision=args.precision, compile=args.compile,
-    )  # fmt: skip
-    model_options = dict(
-        arch=arch, latent_dim=args.latent_dim, likelihood=args.likelihood,
-        hidden=tuple(args.hidden) if args.hidden else None,
+    config, model_options = recipe(
+        dataset, arch=args.arch, latent_dim=args.latent_dim, likelihood=args.likelihood,
+        hidden=tuple(args.hidden) if args.hidden else None, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, beta=args.beta, noise_std=args.denoise,
+        sparsity=args.sparse, binarize=args.binarize, seed=args.seed, precision=args.precision,
+        compile=args.compile,
     )  # fmt: skip
     with ProgressBars() as bars:
         trained = train_side_by_side(

@@ -1,24 +1,37 @@
-"""Explore: the AE and VAE latent maps side by side; click anywhere or drag sliders to decode."""
+"""Explore: the AE and VAE latent maps side by side; click anywhere or drag sliders to decode.
+The decoded images sit beside the maps, where the eye is when clicking."""
 
 import numpy as np
 import streamlit as st
 
-from explorer import figures, images, ui
-from explorer.click import click_listener, latest_click
-from explorer.pair import KINDS, ModelPair
+from explorer.core import display, figures
+from explorer.core.model_pair import KINDS, ModelPair
+from explorer.core.points import slider_ranges
+from explorer.ui import point as picking
+from explorer.ui import sidebar, state
+from explorer.ui.click import click_listener, latest_click
 
-# Quick clicks must not count as a double click, which would reset the zoom; PNG export named.
-MAP_CONFIG = {"doubleClick": False, "toImageButtonOptions": {"filename": "latent-map", "scale": 2}}
+# Quick clicks must not count as a double click (it would reset the zoom), so Plotly's tip
+# "Double-click to zoom back out" would lie: it is turned off, and the toolbar stays visible
+# with its home button (reset axes) as the way back.
+MAP_CONFIG = {
+    "doubleClick": False,
+    "showTips": False,
+    "displayModeBar": True,
+    "displaylogo": False,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+    "toImageButtonOptions": {"filename": "latent-map", "scale": 2},
+}
 
-st.title("Latent maps: autoencoder vs variational autoencoder")
-pair = ui.model_pair(ui.selection())
+st.header("Latent maps: autoencoder vs variational autoencoder")
+pair = sidebar.model_pair(sidebar.selection())
 if pair is None:
     st.stop()
 
 st.caption(
     f"{pair.dataset.description} Each dot is one image, placed where the encoder puts its code. "
     "**Click a dot** to see the image and how both models rebuild it; **click empty space** to "
-    "decode that exact point in both models."
+    "decode that exact point in both models. Drag to zoom; the toolbar's home button zooms out."
 )
 attributes = list(pair.dataset.attribute_names)
 options = ([None] if pair.dataset.labels is not None else []) + attributes
@@ -32,8 +45,8 @@ xys = {kind: pair.xy(kind) for kind in KINDS}
 axis_range = figures.shared_range(*xys.values()) if shared else None
 projected = pair.latent_dim > 2
 axes = ("PC 1 of the codes", "PC 2 of the codes") if projected else ("z1", "z2")
-columns = st.columns(3 if with_pca else 2)
-for column, kind in zip(columns, KINDS, strict=False):
+*map_columns, decode_column = st.columns([1, 1, 1, 0.9] if with_pca else [1, 1, 0.9])
+for column, kind in zip(map_columns, KINDS, strict=False):
     title = f"{kind.upper()} latent space" + (
         f" ({pair.latent_dim}-D, PCA view)" if projected else ""
     )
@@ -42,7 +55,7 @@ for column, kind in zip(columns, KINDS, strict=False):
         key=f"map_{kind}", on_select="ignore", width="stretch", config=MAP_CONFIG,
     )  # fmt: skip
 if with_pca:
-    columns[2].plotly_chart(
+    map_columns[2].plotly_chart(
         figures.latent_map(pair.pca_xy(), classes, names, "PCA of the images", ("PC 1", "PC 2")),
         key="map_pca", on_select="ignore", width="stretch", config=MAP_CONFIG,
     )  # fmt: skip
@@ -55,35 +68,57 @@ st.caption(
 
 
 def decoded_image(column, caption: str, x: np.ndarray, name: str) -> None:
-    column.image(images.display(x), caption=caption, output_format="PNG")
-    column.download_button("PNG", images.png_bytes(x), f"{name}.png", "image/png", key=f"dl_{name}")
+    column.image(display.display(x), caption=caption, output_format="PNG", width="stretch")
+    column.download_button("PNG", display.png_bytes(x), f"{name}.png", "image/png",
+                           key=f"dl_{name}")  # fmt: skip
+
+
+def decoded_images(pair: ModelPair, point) -> None:
+    """The picked data point with its three reconstructions, or what both models decode z to."""
+    top, bottom = st.columns(2), st.columns(2)
+    if point.index is not None:
+        decoded_image(top[0], f"data point #{point.index}", pair.image(point.index), "original")
+        decoded_image(top[1], "AE reconstruction", pair.reconstruct("ae", point.index), "ae")
+        decoded_image(bottom[0], "VAE reconstruction", pair.reconstruct("vae", point.index), "vae")
+        decoded_image(bottom[1], f"PCA, {pair.pca.n_components_} components",
+                      pair.pca_reconstruct(point.index), "pca")  # fmt: skip
+        return
+    z = np.array([point.z])
+    decoded_image(top[0], "AE decodes z", pair.decode("ae", z)[0], "ae")
+    decoded_image(top[1], "VAE decodes z", pair.decode("vae", z)[0], "vae")
+    bottom[0].markdown("z = (" + ", ".join(f"{v:.2f}" for v in point.z[:8]) +
+                       (", ..." if len(point.z) > 8 else "") + ")")  # fmt: skip
+
+
+def sliders(pair: ModelPair, point) -> None:
+    """One slider per coordinate that matters most (all on demand), in sync with clicks."""
+    shown = pair.slider_coordinates
+    if pair.latent_dim > len(shown) and st.toggle(
+        f"All {pair.latent_dim} coordinates", key=state.ALL_SLIDERS,
+        help=f"By default the {len(shown)} coordinates along which the codes vary most.",
+    ):  # fmt: skip
+        shown = list(range(pair.latent_dim))
+    limits = slider_ranges(pair.bounds, point.z)
+    columns = st.columns(2)
+    for n, i in enumerate(shown):
+        # A slider hidden in an earlier run lost its state: it starts from the point again.
+        st.session_state.setdefault(state.slider_key(i), point.z[i])
+        columns[n % 2].slider(f"z{i + 1}", *limits[i], key=state.slider_key(i),
+                              on_change=picking.follow_sliders, args=(pair, shown))  # fmt: skip
 
 
 @st.fragment
 def decode_panel(pair: ModelPair) -> None:
     """Clicks and sliders rerun only this fragment: the maps are not sent again."""
-    ui.follow_click(pair, latest_click("latent_click"))  # the click behind this rerun, if any
-    point = ui.current_point(pair)
-    click_listener([f"map_{k}" for k in KINDS], marker=ui.markers(pair, point), key="latent_click")
-    st.subheader("Decode a latent point")
-    sliders = st.columns(min(pair.latent_dim, 8))
-    for i, (low, high) in enumerate(ui.slider_ranges(pair, point)):
-        sliders[i % len(sliders)].slider(
-            f"z{i + 1}", low, high, key=ui.slider_key(i), on_change=ui.follow_sliders, args=(pair,)
-        )
-    point = st.session_state["point"]
-    z = np.array([point.z])
-    cols = st.columns(4)
-    if point.index is not None:
-        decoded_image(cols[0], f"data point #{point.index}", pair.image(point.index), "original")
-        decoded_image(cols[1], "AE reconstruction", pair.reconstruct("ae", point.index), "ae")
-        decoded_image(cols[2], "VAE reconstruction", pair.reconstruct("vae", point.index), "vae")
-        decoded_image(cols[3], f"PCA, {pair.pca.n_components_} components",
-                      pair.pca_reconstruct(point.index), "pca")  # fmt: skip
-    else:
-        decoded_image(cols[0], "AE decodes z", pair.decode("ae", z)[0], "ae")
-        decoded_image(cols[1], "VAE decodes z", pair.decode("vae", z)[0], "vae")
-        cols[2].markdown("z = (" + ", ".join(f"{v:.2f}" for v in point.z) + ")")
+    picking.follow_click(pair, latest_click("latent_click"))  # the click behind this rerun
+    point = picking.current_point(pair)
+    click_listener([f"map_{k}" for k in KINDS], marker=picking.markers(pair, point),
+                   key="latent_click")  # fmt: skip
+    note = state.pop_point_note()
+    if note:
+        st.warning(note)
+    decoded_images(pair, point)
+    sliders(pair, point)
     st.caption(
         "The same numbers go to both decoders. Where the AE never put a code, its decoder "
         "has never been trained and the image falls apart; the VAE's decoder was trained on "
@@ -92,4 +127,5 @@ def decode_panel(pair: ModelPair) -> None:
     )
 
 
-decode_panel(pair)
+with decode_column:
+    decode_panel(pair)

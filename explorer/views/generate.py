@@ -3,20 +3,21 @@
 import numpy as np
 import streamlit as st
 
-from explorer import images, latent, ui
-from explorer.click import visible_area
-from explorer.pair import KINDS
+from explorer.core import display, latent
+from explorer.core.model_pair import KINDS
+from explorer.ui import sidebar, state
+from explorer.ui.click import visible_area
 
 st.title("Generate: grids, samples and interpolations")
-pair = ui.model_pair(ui.selection())
+pair = sidebar.model_pair(sidebar.selection())
 if pair is None:
     st.stop()
 
 
 def show(column, caption: str, grid: np.ndarray, name: str) -> None:
     """A (C, H, W) tiled image with a PNG download."""
-    column.image(images.display(grid, side=480), caption=caption, output_format="PNG")
-    column.download_button("PNG", images.png_bytes(grid, 480), f"{name}.png", "image/png",
+    column.image(display.display(grid, side=480), caption=caption, output_format="PNG")
+    column.download_button("PNG", display.png_bytes(grid, 480), f"{name}.png", "image/png",
                            key=f"dl_{name}")  # fmt: skip
 
 
@@ -42,7 +43,7 @@ for column, kind in zip(columns, KINDS, strict=True):
         plane = latent.grid_points((low[0], high[0]), (low[1], high[1]), n)
         where = "the data's extent (1st-99th percentile)"
     z = plane if use_prior and pair.latent_dim == 2 else pair.projections[kind].to_latent(plane)
-    show(column, f"{kind.upper()} decoded over {where}", images.tile(pair.decode(kind, z), n),
+    show(column, f"{kind.upper()} decoded over {where}", display.tile(pair.decode(kind, z), n),
          f"grid_{kind}")  # fmt: skip
 
 st.header("Samples from the prior N(0, I)")
@@ -55,7 +56,7 @@ seed = st.number_input("Seed", 0, 10_000, 0, key="sample_seed")
 z = latent.sample_prior(16, pair.latent_dim, np.random.default_rng(seed))
 columns = st.columns(2)
 for column, kind in zip(columns, KINDS, strict=True):
-    show(column, f"{kind.upper()}: 16 samples", images.tile(pair.decode(kind, z), 8),
+    show(column, f"{kind.upper()}: 16 samples", display.tile(pair.decode(kind, z), 8),
          f"samples_{kind}")  # fmt: skip
 
 st.header("Interpolation between two images")
@@ -65,7 +66,7 @@ st.caption(
     "The two points start as the last two you clicked on the maps."
 )
 count = len(pair.indices)
-picked = ui.picked_pair(count)
+picked = state.picked_pair(count)
 a, b, steps = st.columns(3)
 first = a.number_input("From data point #", 0, count - 1, picked[0], key="interp_a")
 second = b.number_input("To data point #", 0, count - 1, picked[1], key="interp_b")
@@ -74,5 +75,5 @@ for kind in KINDS:
     codes = pair.codes[kind]
     for method in ("linear", "spherical"):
         path = latent.interpolate(codes[first], codes[second], n_steps, method)
-        show(st, f"{kind.upper()}, {method}", images.tile(pair.decode(kind, path), n_steps),
+        show(st, f"{kind.upper()}, {method}", display.tile(pair.decode(kind, path), n_steps),
              f"interp_{kind}_{method}")  # fmt: skip

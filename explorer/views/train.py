@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from explorer import figures, ui
-from explorer.jobs import JobLimitError, JobSpec
+from explorer.core import figures
+from explorer.server.jobs import JobLimitError, JobSpec
+from explorer.ui import resources, state
 from training.config import ARCHITECTURES
 
 st.title("Train an AE and a VAE side by side")
@@ -13,7 +14,7 @@ st.caption(
     "Reconstruction alone gives clusters with gaps; KL alone gives one blob that means "
     "nothing; both together give a dense, smooth map."
 )
-choices = ui.dataset_choices()
+choices = resources.dataset_choices()
 with st.form("train_form"):
     left, right = st.columns(2)
     name = left.selectbox("Dataset", list(choices), key="train_dataset")
@@ -29,12 +30,12 @@ with st.form("train_form"):
 
 if submitted:
     spec = JobSpec(
-        dataset=name, data_dir=ui.data_dir_for(name), arch=None if arch == "default" else arch,
+        dataset=name, data_dir=resources.data_root(), arch=None if arch == "default" else arch,
         latent_dim=int(latent_dim) or None, epochs=int(epochs) or None, beta=beta, noise_std=noise,
         sparsity=sparsity,
     )  # fmt: skip
     try:
-        st.session_state["train_job"] = ui.job_manager().start(spec).id
+        state.my_jobs().append(resources.job_manager().start(spec).id)
     except (JobLimitError, ValueError) as e:
         st.error(str(e))
 
@@ -42,26 +43,27 @@ if submitted:
 @st.fragment(run_every=1.0)
 def job_panel() -> None:
     """Polls the background job: it survives reruns and clicks elsewhere in the app."""
-    job = ui.job_manager().get(st.session_state.get("train_job", ""))
+    job = resources.job_manager().get((state.my_jobs() or [""])[-1])
     if job is None:
         return
-    state = job.state()
-    for kind, (step, total) in state.progress.items():
+    job_state = job.state()
+    for kind, (step, total) in job_state.progress.items():
         st.progress(step / max(total, 1), text=f"{kind.upper()}: step {step} of {total}")
-    if state.curves:
-        st.plotly_chart(figures.loss_curves(state.curves), key="loss_curves")
-    if not state.done:
-        st.caption(f"{state.status}...")
+    if job_state.curves:
+        st.plotly_chart(figures.loss_curves(job_state.curves), key="loss_curves")
+    if not job_state.done:
+        st.caption(f"{job_state.status}...")
         if st.button("Cancel", key="cancel_job"):
             job.cancel()
-    elif state.status == "finished":
-        st.success(f"Finished: run {state.id}, saved beside the other runs.")
+    elif job_state.status == "finished":
+        st.success(f"Finished: run {job_state.id}, saved beside the other runs.")
         if st.button("Open in the maps", type="primary", key="open_run"):
             st.switch_page(
-                "views/explore.py", query_params={"dataset": state.spec.dataset, "models": state.id}
+                "views/explore.py",
+                query_params={"dataset": job_state.spec.dataset, "models": job_state.id},
             )
     else:
-        st.warning(f"{state.status.capitalize()}: {state.message}")
+        st.warning(f"{job_state.status.capitalize()}: {job_state.message}")
 
 
 job_panel()

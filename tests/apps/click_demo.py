@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.click import click_listener, latest_click
+from explorer.ui.click import click_listener, latest_click
 
 CHART_KEYS = ["map_a", "map_b"]
 # Two clicks less than plotly's doubleClickDelay (500 ms) apart make a double click, which would

@@ -1,5 +1,6 @@
-"""Train models side by side (same data, seed, architecture and batches) and save each one:
-the one recipe both the CLI and the app's training jobs run."""
+"""The one training recipe the CLI and the app's jobs share: presets for whatever the user did
+not choose (recipe), then models trained side by side (same data, seed, architecture and
+batches), evaluated and saved (train_side_by_side)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from training.data import Dataset
 from training.evaluate import evaluate
 from training.fit import FitResult, Progress, fit
 from training.models import AE, build_model
-from training.presets import default_model_config
+from training.presets import default_arch, default_model_config, default_train_config
 
 
 @dataclass
@@ -27,6 +28,23 @@ class TrainedModel:
     result: FitResult
     metrics: dict | None = None
     path: Path | None = None
+
+
+def recipe(
+    dataset: Dataset,
+    arch: str | None = None,
+    latent_dim: int | None = None,
+    hidden: tuple[int, ...] | None = None,
+    likelihood: str = "bernoulli",
+    **train_overrides,
+) -> tuple[TrainConfig, dict]:
+    """(training config, model options) for dataset: the presets (training/presets.py) for
+    every argument left None; train_overrides are TrainConfig fields (epochs, lr, beta, ...)."""
+    arch = arch or default_arch(dataset.image_shape)
+    n_train = int((~dataset.test_mask).sum())
+    config = default_train_config(n_train, arch, **train_overrides)
+    options = {"arch": arch, "latent_dim": latent_dim, "hidden": hidden, "likelihood": likelihood}
+    return config, options
 
 
 def train_side_by_side(

@@ -9,8 +9,9 @@ from functools import cached_property
 import numpy as np
 from sklearn.decomposition import PCA
 
-from explorer.concepts import DataRegion, data_region
-from explorer.latent import Projection, fit_projection
+from explorer.core.concept_checks import DataRegion, data_region
+from explorer.core.latent import Projection, fit_projection
+from explorer.core.points import Bounds, important_coordinates
 from training.data import Dataset
 from training.evaluate import decode_all, encode_all
 from training.models import AE
@@ -54,6 +55,21 @@ class ModelPair:
         the Concepts page only: 10-40 ms per model that no other page should pay."""
         return {kind: data_region(codes) for kind, codes in self.codes.items()}
 
+    @cached_property
+    def bounds(self) -> Bounds:
+        """The codes' extent per coordinate over both models: sliders and clipping use it."""
+        return Bounds.of(*self.codes.values())
+
+    @cached_property
+    def slider_coordinates(self) -> list[int]:
+        """The coordinates that matter most (at most 8), the sliders shown by default."""
+        return important_coordinates(*self.codes.values())
+
+    def attribute_values(self, name: str) -> np.ndarray:
+        """(M,) 0/1 values of a binary attribute for the plotted points."""
+        column = self.dataset.attribute_names.index(name)
+        return self.dataset.attributes[self.indices, column].astype(int)
+
     def reconstruct(self, kind: str, index: int) -> np.ndarray:
         """(C, H, W): the kind's reconstruction of the plotted point number `index`."""
         return self.decode(kind, self.codes[kind][index : index + 1])[0]
@@ -79,9 +95,7 @@ class ModelPair:
         """Integer colour classes of the plotted points and their names: the class labels, or
         0/1 for a binary attribute ("no <attr>" / "<attr>")."""
         if attribute is not None:
-            column = self.dataset.attribute_names.index(attribute)
-            values = self.dataset.attributes[self.indices, column].astype(int)
-            return values, (f"not {attribute}", attribute)
+            return self.attribute_values(attribute), (f"not {attribute}", attribute)
         if self.dataset.labels is None:
             return None, ()
         return self.dataset.labels[self.indices], self.dataset.class_names

@@ -11,22 +11,15 @@ whatever the model's scale (an AE's codes may span hundreds, a VAE's about one).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
-from sklearn.neighbors import NearestNeighbors
 
-from explorer.latent import Projection
+from explorer.core.latent import Projection
 
 METHODS = {"mean": "difference of group means", "logistic": "logistic-regression normal"}
 MIN_GROUP = 2  # points per group (and per balanced cell) a direction needs
-JSON_FORMAT = "latent-explorer-concepts"
-JSON_VERSION = 1
-MAX_IMPORTED = 100
 MAX_NAME = 80
 
 
@@ -61,7 +54,7 @@ def direction(
     up a difference in that attribute between the groups (smile balanced for Male: if the
     smiling faces are more often female, the plain vector also turns faces female).
     """
-    z, y = _check_groups(z, y)
+    z, y = check_groups(z, y)
     if method not in METHODS:
         raise ConceptError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     weights = balanced_weights(y, balance)
@@ -82,7 +75,7 @@ def balanced_weights(y: np.ndarray, balance: np.ndarray | None = None) -> np.nda
         np.shape(balance) != np.shape(y) or not np.isin(balance, (0, 1)).all()
     ):
         raise ConceptError("the attribute to balance against must be 0/1 for every point")
-    cells = _strata(y, balance)
+    cells = strata(y, balance)
     counts = np.bincount(cells, minlength=4)
     if balance is not None and counts.min() < MIN_GROUP:
         raise ConceptError(
@@ -93,7 +86,7 @@ def balanced_weights(y: np.ndarray, balance: np.ndarray | None = None) -> np.nda
     return 1.0 / (counts[cells] * per_group)
 
 
-def _check_groups(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check_groups(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     z = np.asarray(z, dtype=np.float64)
     y = np.asarray(y)
     if z.ndim != 2 or y.shape != (len(z),):
@@ -150,7 +143,7 @@ def strip_alphas(alpha: float, n: int = 7) -> np.ndarray:
 def group_gap(z: np.ndarray, y: np.ndarray, u: np.ndarray, step: float) -> float:
     """How far apart the groups' mean projections on u are, in spreads: the alpha that moves
     a typical code of group 0 to where group 1 typically is."""
-    z, y = _check_groups(z, y)
+    z, y = check_groups(z, y)
     p = z @ u
     return float((p[y == 1].mean() - p[y == 0].mean()) / step)
 
@@ -205,147 +198,12 @@ def concept_plane(codes: np.ndarray, u: np.ndarray) -> Projection:
     return Projection(mean, np.stack([u, second]))
 
 
-# ---- where the data lives ----
-
-
-@dataclass(frozen=True, eq=False)
-class DataRegion:
-    """Where a model's codes lie. A code is outside when its distance to its k-th nearest data
-    code exceeds `threshold`, the distance that 99% of the data's own codes stay within. A
-    VAE fills one dense blob; an AE's clusters have gaps, and those count as outside too."""
-
-    neighbours: NearestNeighbors
-    k: int
-    threshold: float
-
-    def distance_ratio(self, z: np.ndarray) -> np.ndarray:
-        """(N,) distance to the k-th nearest data code over the threshold: > 1 is outside."""
-        distances, _ = self.neighbours.kneighbors(np.atleast_2d(z), n_neighbors=self.k)
-        return distances[:, -1] / self.threshold
-
-
-def data_region(codes: np.ndarray, k: int = 10, quantile: float = 0.99) -> DataRegion:
-    codes = np.asarray(codes, dtype=np.float64)
-    k = max(1, min(k, len(codes) - 1))
-    neighbours = NearestNeighbors().fit(codes)
-    distances, _ = neighbours.kneighbors(codes, n_neighbors=k + 1)  # the first is the code itself
-    threshold = float(np.quantile(distances[:, -1], quantile)) or 1e-12
-    return DataRegion(neighbours, k, threshold)
-
-
-# ---- the report card ----
-
-
-@dataclass(frozen=True)
-class ReportCard:
-    """How far to trust a concept vector, for one model.
-
-    auc:           held-out AUC of the projection on u between the groups (0.5 = chance)
-    cosine_median, cosine_low:  median and 5th percentile of the cosine between u and the
-                   vectors from bootstrap resamples of the groups (1 = perfectly stable)
-    gap:           the groups' distance along u in spreads (see group_gap)
-    side_effects:  other concept -> how many of its spreads one spread along u moves the data
-    """
-
-    auc: float
-    cosine_median: float
-    cosine_low: float
-    gap: float
-    side_effects: dict[str, float]
-
-
-def held_out_auc(
-    z: np.ndarray, y: np.ndarray, method: str = "mean", balance=None, folds: int = 5, seed: int = 0
-) -> float:
-    """AUC of the projection on the direction, each point scored by a direction fitted
-    without it (stratified k-fold): honest even for a logistic normal on few points."""
-    z, y = _check_groups(z, y)
-    strata = _strata(y, balance)
-    # Each training fold must keep MIN_GROUP points of every group (and balanced cell).
-    folds = min(folds, int(np.bincount(strata).min()) // MIN_GROUP)
-    try:
-        if folds < 2:
-            raise ConceptError("too few points to hold any out")
-        scores = np.empty(len(y))
-        split = StratifiedKFold(folds, shuffle=True, random_state=seed)
-        for train, test in split.split(z, strata):
-            b = None if balance is None else np.asarray(balance)[train]
-            u = direction(z[train], y[train], method, b)
-            # Centred per fold, so that folds' scores are comparable when pooled.
-            scores[test] = (z[test] - z[train].mean(0)) @ u
-    except ConceptError:  # too few points, or a degenerate fold: in-sample is all there is
-        scores = z @ direction(z, y, method, balance)
-    return float(roc_auc_score(y, scores))
-
-
-def _strata(y: np.ndarray, balance: np.ndarray | None) -> np.ndarray:
+def strata(y: np.ndarray, balance: np.ndarray | None) -> np.ndarray:
     """The groups, or with balance the four cells group x balance value, numbered 0..3."""
     return y if balance is None else y * 2 + np.asarray(balance).astype(int)
 
 
-def bootstrap_cosines(
-    z: np.ndarray, y: np.ndarray, method="mean", balance=None, n: int = 30, seed: int = 0
-) -> np.ndarray:
-    """(n,) cosines between the direction and directions from resamples drawn with replacement
-    inside each group (inside each balanced cell when balancing)."""
-    z, y = _check_groups(z, y)
-    u = direction(z, y, method, balance)
-    strata = _strata(y, balance)
-    rng = np.random.default_rng(seed)
-    cosines = []
-    for _ in range(n):
-        rows = np.concatenate(
-            [
-                rng.choice(np.flatnonzero(strata == s), (strata == s).sum())
-                for s in np.unique(strata)
-            ]
-        )
-        b = None if balance is None else np.asarray(balance)[rows]
-        try:
-            cosines.append(direction(z[rows], y[rows], method, b) @ u)
-        except ConceptError:  # a degenerate resample (all points identical): least stable
-            cosines.append(0.0)
-    return np.array(cosines)
-
-
-def side_effects(
-    u: np.ndarray, others: dict[str, np.ndarray], codes: np.ndarray
-) -> dict[str, float]:
-    """For each other concept w: one spread of movement along u moves the codes' projection on
-    w by s_u (u . w) / s_w of w's spreads. 0 means untouched; +-1 as much as u itself moves."""
-    s_u = spread(codes, u)
-    return {name: float(s_u * (u @ w) / spread(codes, w)) for name, w in others.items()}
-
-
-def report_card(
-    z: np.ndarray,
-    y: np.ndarray,
-    method: str = "mean",
-    balance: np.ndarray | None = None,
-    others: dict[str, np.ndarray] | None = None,
-    codes: np.ndarray | None = None,
-    u: np.ndarray | None = None,
-) -> ReportCard:
-    """The card for the vector made from groups z, y, or for u, a vector derived from it (e.g.
-    orthogonalized), whose AUC is then in-sample, while the stability stays that of the
-    groups' own direction; codes (default z) set the spreads."""
-    z, y = _check_groups(z, y)
-    codes = z if codes is None else codes
-    if u is None:
-        u, auc = direction(z, y, method, balance), held_out_auc(z, y, method, balance)
-    else:
-        auc = float(roc_auc_score(y, z @ u))
-    cosines = bootstrap_cosines(z, y, method, balance)
-    return ReportCard(
-        auc=auc,
-        cosine_median=float(np.median(cosines)),
-        cosine_low=float(np.quantile(cosines, 0.05)),
-        gap=group_gap(z, y, u, spread(codes, u)),
-        side_effects=side_effects(u, others or {}, codes),
-    )
-
-
-# ---- saved concepts and their JSON ----
+# ---- concepts ----
 
 
 @dataclass(frozen=True, eq=False)
@@ -377,7 +235,7 @@ class Concept:
 
 def make_concept(name: str, codes: dict[str, np.ndarray], groups: Groups) -> Concept:
     """The concept from groups, in every model: codes maps kind -> (N, K) codes of the rows."""
-    _check_name(name)
+    check_name(name)
     vectors = {
         kind: direction(z[groups.rows], groups.y, groups.method, groups.balance)
         for kind, z in codes.items()
@@ -388,84 +246,50 @@ def make_concept(name: str, codes: dict[str, np.ndarray], groups: Groups) -> Con
     return Concept(name.strip(), vectors, description, groups)
 
 
-def concepts_to_json(concepts: list[Concept], latent_dim: int, models: str = "") -> str:
-    """A JSON document of the concepts; `models` names the pair they were made on."""
-    return json.dumps(
-        {
-            "format": JSON_FORMAT,
-            "version": JSON_VERSION,
-            "latent_dim": latent_dim,
-            "models": models,
-            "concepts": [
-                {
-                    "name": c.name,
-                    "description": c.description,
-                    "vectors": {k: [float(x) for x in v] for k, v in c.vectors.items()},
-                }
-                for c in concepts
-            ],
-        },
-        indent=1,
-    )
-
-
-def concepts_from_json(
-    text: str | bytes, latent_dim: int, kinds=("ae", "vae")
-) -> tuple[list[Concept], str]:
-    """(concepts, the models they were made on) from concepts_to_json's output; anything else,
-    or vectors of another latent size, raises ConceptError."""
-    try:
-        doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        raise ConceptError(f"not a JSON file: {str(e)[:200] or type(e).__name__}") from None
-    if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
-        raise ConceptError("not a Latent Explorer concepts file")
-    version = doc.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ConceptError(f"concepts file version {version!r} is not a version number")
-    if version > JSON_VERSION:
-        raise ConceptError(f"concepts file version {version} is newer than this app")
-    if doc.get("latent_dim") != latent_dim:
-        raise ConceptError(
-            f"these concepts are {doc.get('latent_dim')}-D; the models here are {latent_dim}-D"
-        )
-    entries = doc.get("concepts")
-    if not isinstance(entries, list) or len(entries) > MAX_IMPORTED:
-        raise ConceptError(f"'concepts' must be a list of at most {MAX_IMPORTED}")
-    return [_concept_from_entry(e, latent_dim, kinds) for e in entries], str(doc.get("models", ""))
-
-
-def _concept_from_entry(entry, latent_dim: int, kinds) -> Concept:
-    name = entry.get("name") if isinstance(entry, dict) else None
-    _check_name(name)
-    vectors = entry.get("vectors")
-    if not isinstance(vectors, dict) or set(vectors) != set(kinds):
-        raise ConceptError(f"{name}: needs one vector for each of {', '.join(kinds)}")
-    out = {}
-    for kind in kinds:
-        values = _finite_floats(vectors[kind], latent_dim)
-        if values is None or not np.abs(values).max() > 0:
-            raise ConceptError(
-                f"{name}: the {kind} vector must be {latent_dim} finite numbers, not all 0"
-            )
-        values = values / np.abs(values).max()  # first: the norm of 1e308s would overflow
-        out[kind] = values / np.linalg.norm(values)
-    return Concept(name.strip(), out, str(entry.get("description", ""))[:500])
-
-
-def _check_name(name) -> None:
+def check_name(name) -> None:
     if not isinstance(name, str) or not 0 < len(name.strip()) <= MAX_NAME:
         raise ConceptError(f"a concept needs a name of 1 to {MAX_NAME} characters")
 
 
-def _finite_floats(values, length: int) -> np.ndarray | None:
-    """values as a float array if it is a list of `length` finite numbers, else None."""
-    if not isinstance(values, list) or len(values) != length:
-        return None
-    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in values):
-        return None
-    try:
-        array = np.array([float(x) for x in values])
-    except OverflowError:  # an integer beyond any float
-        return None
-    return array if np.isfinite(array).all() else None
+# ---- what the Concepts page shows about a concept ----
+
+
+def reference_vectors(
+    concept: Concept,
+    kind: str,
+    codes: np.ndarray,
+    attributes: dict[str, np.ndarray],
+    saved: dict[str, Concept],
+) -> dict[str, np.ndarray]:
+    """The vectors to check a concept against, in one model: every attribute's (attributes:
+    name -> (N,) 0/1 values of the codes' rows) but those the concept is made of, and the
+    other saved concepts'."""
+    own = set(concept.groups.names) if concept.groups else set()
+    out = {name: direction(codes, y) for name, y in attributes.items() if name not in own}
+    out.update({n: c.vectors[kind] for n, c in saved.items() if n != concept.name})
+    return out
+
+
+def positions_along(codes: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """(len(rows),) where those codes sit along u, in spreads from the data's mean."""
+    return (codes[rows] - codes.mean(0)) @ u / spread(codes, u)
+
+
+def group_classes(n_points: int, groups: Groups) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Colour classes of n_points for a map: each point's group, and 2 ("neither") for points
+    in no group; "neither" is named only when such points exist."""
+    classes = np.full(n_points, 2)
+    classes[groups.rows] = groups.y
+    neither = ("neither",) if (classes == 2).any() else ()
+    return classes, (*groups.names, *neither)
+
+
+def starting_row(groups: Groups | None, picked: int | None) -> int:
+    """The data point an edit starts from: the picked one if it is in the "from" group (or
+    there are no groups), else the first member of that group ("1 to 7" starts on a 1)."""
+    if groups is None:
+        return picked or 0
+    sources = groups.rows[groups.y == 0]
+    if picked is not None and (picked in sources or not len(sources)):
+        return picked
+    return int(sources.min()) if len(sources) else 0

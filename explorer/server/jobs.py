@@ -3,8 +3,10 @@
 A training loop inside a Streamlit script run dies at the next widget interaction, so the app
 starts a TrainingJob here instead: a daemon thread that never calls Streamlit, which a page polls
 (st.fragment(run_every=...)) through immutable JobState snapshots and stops with cancel(). One
-server serves a whole class, so the JobManager caps how many jobs train at once. No Streamlit
-import here: this module is plain Python, testable without an app.
+server serves a whole class, so the JobManager caps how many jobs train at once, knows whose each
+job is (an owner id the page derives per browser), lists them all and lets only the owner cancel.
+A run that does not end with a whole pair leaves no folder behind. No Streamlit import here: this
+module is plain Python, testable without an app.
 """
 
 from __future__ import annotations
@@ -18,17 +20,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from explorer.server import runs
 from training.config import ARCHITECTURES, MODEL_KINDS
 from training.data import DataOptions, DatasetError, load_dataset
 from training.fit import Progress
-from training.pair import TrainedModel, train_side_by_side
-from training.presets import default_arch, default_train_config
+from training.presets import default_model_config
+from training.recipe import TrainedModel, recipe, train_side_by_side
 
 log = logging.getLogger(__name__)
 
 DONE = ("finished", "cancelled", "failed")
 MAX_POINTS = 500  # per model curve: enough for a smooth plot, bounded memory on long runs
 MAX_EPOCHS = 1000  # an app job should end in minutes; longer runs belong on the command line
+SERVER = "server"  # the owner of the default-model jobs the app starts on a dataset's first use
 
 
 def _require(ok: bool, name: str, message: str) -> None:
@@ -87,22 +91,41 @@ class JobState:
     curves:      kind -> points {"step", "recon", "kl" (VAE only), "l1" (sparse AE), "total"},
                  thinned to at most about MAX_POINTS; treat the point dicts as read-only
     checkpoints: kind -> path of the saved .safetensors file
+    arch, latent_dim, epochs: what is trained, the presets resolved (the spec's values, or
+                 None for a preset, until the data is loaded)
     started, finished: time.time() seconds (finished is None while the job runs)
     """
 
     id: str
+    owner: str  # an opaque owner id, or SERVER
     spec: JobSpec
     status: str  # "loading data" | "training" | "finished" | "cancelled" | "failed"
     message: str
     progress: MappingProxyType
     curves: MappingProxyType
     checkpoints: MappingProxyType
+    arch: str | None
+    latent_dim: int | None
+    epochs: int | None
     started: float
     finished: float | None
 
     @property
     def done(self) -> bool:
         return self.status in DONE
+
+    @property
+    def title(self) -> str:
+        """What is trained, e.g. "digits · mlp · 2-D · 30 epochs" (as runs.RunInfo.title)."""
+        size = f"{self.latent_dim}-D" if self.latent_dim else "preset size"
+        epochs = f"{self.epochs} epochs" if self.epochs else "preset epochs"
+        return f"{self.spec.dataset} · {self.arch or 'preset architecture'} · {size} · {epochs}"
+
+    def describe(self, viewer: str) -> str:
+        """The title and whose job it is, as seen by the owner id viewer."""
+        if self.owner == SERVER:
+            return f"default models for {self.title}"
+        return f"{self.title} ({'yours' if self.owner == viewer else 'another session'})"
 
 
 class Curve:
@@ -133,14 +156,15 @@ class Curve:
 class TrainingJob:
     """One side-by-side training run in a daemon thread; state() is safe from any thread."""
 
-    def __init__(self, job_id: str, spec: JobSpec, out_dir: Path) -> None:
-        self.id, self.spec, self.out_dir = job_id, spec, Path(out_dir)
+    def __init__(self, job_id: str, spec: JobSpec, out_dir: Path, owner: str) -> None:
+        self.id, self.spec, self.out_dir, self.owner = job_id, spec, Path(out_dir), owner
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         self._status, self._message = "loading data", f"loading {spec.dataset}"
         self._progress: dict[str, tuple[int, int]] = {}
         self._curves: dict[str, Curve] = {}
         self._checkpoints: dict[str, str] = {}
+        self._resolved = (spec.arch, spec.latent_dim, spec.epochs)
         self._started, self._finished = time.time(), None
         self._thread = threading.Thread(target=self._run, name=f"training-{job_id}", daemon=True)
 
@@ -158,14 +182,19 @@ class TrainingJob:
 
     def state(self) -> JobState:
         with self._lock:
+            arch, latent_dim, epochs = self._resolved
             return JobState(
                 id=self.id,
+                owner=self.owner,
                 spec=self.spec,
                 status=self._status,
                 message=self._message,
                 progress=MappingProxyType(dict(self._progress)),
                 curves=MappingProxyType({k: c.points() for k, c in self._curves.items()}),
                 checkpoints=MappingProxyType(dict(self._checkpoints)),
+                arch=arch,
+                latent_dim=latent_dim,
+                epochs=epochs,
                 started=self._started,
                 finished=self._finished,
             )
@@ -190,29 +219,36 @@ class TrainingJob:
             dataset = load_dataset(self.spec.dataset, self.spec.data_dir, DataOptions())
             self.out_dir.mkdir(parents=True, exist_ok=True)  # fail before training, not after
             trained = self._train(dataset)
-            self._set(*outcome(trained))
+            complete = all(e.result.status == "finished" for e in trained)
+            kept = complete or not runs.remove_unfinished(self.out_dir)  # half a pair: no run
+            self._set(*outcome(trained, kept))
         except DatasetError as e:
-            self._set("failed", str(e))
+            self._fail(str(e))
         except ValueError as e:
-            self._set("failed", f"invalid training settings: {e}")
+            self._fail(f"invalid training settings: {e}")
         except OSError as e:
-            self._set("failed", f"could not read or write a file: {e}")
+            self._fail(f"could not read or write a file: {e}")
         except Exception as e:
             log.exception("training job %s failed", self.id)
-            self._set("failed", f"training stopped by an unexpected error: {e!r}")
+            self._fail(f"training stopped by an unexpected error: {e!r}")
+
+    def _fail(self, message: str) -> None:
+        runs.remove_unfinished(self.out_dir)
+        self._set("failed", message)
 
     def _train(self, dataset) -> list[TrainedModel]:
         spec = self.spec
-        train, _ = dataset.split()
-        arch = spec.arch or default_arch(dataset.image_shape)
-        config = default_train_config(
-            train.n_samples, arch, epochs=spec.epochs, lr=spec.lr,
+        config, model_options = recipe(
+            dataset, arch=spec.arch, latent_dim=spec.latent_dim, epochs=spec.epochs, lr=spec.lr,
             beta=spec.beta, noise_std=spec.noise_std, sparsity=spec.sparsity, seed=spec.seed,
         )  # fmt: skip
+        resolved = default_model_config(dataset.image_shape, spec.kinds[0], **model_options)
+        with self._lock:
+            self._resolved = (resolved.arch, resolved.latent_dim, config.epochs)
         self._set("training", f"training the {spec.kinds[0].upper()}")
         trained = train_side_by_side(
             dataset, spec.kinds, config, self.out_dir,
-            model_options={"arch": arch, "latent_dim": spec.latent_dim},
+            model_options=model_options,
             on_progress=self._on_progress, cancel=self._cancel,
         )  # fmt: skip
         with self._lock:
@@ -220,19 +256,19 @@ class TrainingJob:
         return trained
 
 
-def outcome(trained: list[TrainedModel]) -> tuple[str, str]:
-    """(status, message) of a finished train_side_by_side call."""
+def outcome(trained: list[TrainedModel], kept: bool = True) -> tuple[str, str]:
+    """(status, message) of a finished train_side_by_side call; kept: whether its folder stays
+    (runs.remove_unfinished removes one without a whole pair)."""
     if any(e.result.status == "cancelled" for e in trained):
-        saved = [e.kind.upper() for e in trained if e.path is not None]
-        kept = f" The {' and '.join(saved)} had finished and was saved." if saved else ""
-        return "cancelled", f"Cancelled.{kept}"
+        return "cancelled", "Cancelled; nothing was kept." if not kept else "Cancelled."
     diverged = [e for e in trained if e.result.status == "diverged"]
     if diverged:  # fit's message names the step and says to lower the learning rate
-        kept = {True: "Its last finished epoch was saved.", False: "Nothing was saved for it."}
-        return "failed", " ".join(
-            f"The {e.kind.upper()} diverged: {e.result.message} {kept[e.path is not None]}"
+        saved = {True: " Its last finished epoch was saved.", False: ""}
+        message = " ".join(
+            f"The {e.kind.upper()} diverged: {e.result.message}{saved[kept and e.path is not None]}"
             for e in diverged
         )
+        return "failed", message if kept else f"{message} Nothing was kept."
     return "finished", "; ".join(f"{e.kind.upper()}: {e.result.message}" for e in trained)
 
 
@@ -240,11 +276,23 @@ class JobLimitError(Exception):
     """Too many jobs are training on this server; the message says so for a person."""
 
 
+def limit_message(running: list[JobState], viewer: str, max_running: int) -> str:
+    """Why viewer cannot start a job: how many run, which, and what viewer can do."""
+    n = len(running)
+    jobs = "1 job is" if n == 1 else f"{n} jobs are"
+    holding = ", ".join(s.describe(viewer) for s in running)
+    mine = any(s.owner == viewer for s in running)
+    advice = "Wait for one to finish or cancel yours." if mine else "Wait for one to finish."
+    return f"{jobs} training on this server (the limit is {max_running}): {holding}. {advice}"
+
+
 class JobManager:
     """The server's registry of training jobs, shared by all sessions; thread-safe.
 
-    At most max_running jobs train at once (two CPU cores serve a whole class); the last
-    `keep` finished jobs stay in memory so a page can still show their result.
+    At most max_running jobs train at once (two CPU cores serve a whole class). Jobs of the
+    owner SERVER (each dataset's default models, which every session waits on) are never
+    refused but do hold a slot. The last `keep` finished jobs stay in memory so a page can
+    still show their result.
     """
 
     def __init__(self, runs_dir: str | Path, max_running: int = 2, keep: int = 50) -> None:
@@ -252,18 +300,15 @@ class JobManager:
         self._jobs: dict[str, TrainingJob] = {}  # in start order
         self._lock = threading.Lock()
 
-    def start(self, spec: JobSpec) -> TrainingJob:
-        """Start training spec in <runs_dir>/<job id>/; raises JobLimitError at the cap."""
+    def start(self, spec: JobSpec, owner: str) -> TrainingJob:
+        """Start training spec for owner in <runs_dir>/<job id>/; raises JobLimitError at the
+        cap, naming the jobs that hold the slots as owner sees them."""
         with self._lock:
-            n = sum(not job.state().done for job in self._jobs.values())
-            if n >= self.max_running:
-                jobs = "training job is" if n == 1 else "training jobs are"
-                raise JobLimitError(
-                    f"{n} {jobs} already running on this server (the limit is "
-                    f"{self.max_running}). Wait for one to finish or cancel yours."
-                )
+            running = [s for s in (job.state() for job in self._jobs.values()) if not s.done]
+            if owner != SERVER and len(running) >= self.max_running:
+                raise JobLimitError(limit_message(running, owner, self.max_running))
             job_id = self._new_id()
-            job = TrainingJob(job_id, spec, self.runs_dir / job_id)
+            job = TrainingJob(job_id, spec, self.runs_dir / job_id, owner)
             self._jobs[job_id] = job
             self._forget_old()
             job.start()
@@ -277,6 +322,20 @@ class JobManager:
         """Jobs not done yet, oldest first."""
         with self._lock:
             return [job for job in self._jobs.values() if not job.state().done]
+
+    def states(self) -> list[JobState]:
+        """A snapshot of every job kept (running and recently done), oldest first."""
+        with self._lock:
+            return [job.state() for job in self._jobs.values()]
+
+    def cancel(self, job_id: str, owner: str) -> bool:
+        """Ask owner's job job_id to stop; False (and nothing done) when it is someone else's
+        or unknown. The page shows Cancel only on one's own jobs; this makes it a rule."""
+        job = self.get(job_id)
+        if job is None or job.owner != owner:
+            return False
+        job.cancel()
+        return True
 
     def _new_id(self) -> str:
         # Sortable by time, and unguessable enough that one student cannot cancel another's job

@@ -1,0 +1,245 @@
+"""The Concepts page's panels: make a vector, add it to an image, its report card, the
+orthogonal version and the concept's axis. Each takes the model pair; the math is in core/."""
+
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+from explorer.core import concept_checks, concepts, display, figures
+from explorer.core.concepts import Concept, ConceptError, Groups
+from explorer.core.model_pair import KINDS, ModelPair
+from explorer.ui import state, uploads
+
+STRIP = 7  # images in the -alpha .. +alpha strip
+
+
+def picked_groups(pair: ModelPair) -> tuple[Groups, str]:
+    """Two groups picked on a map with box or lasso (stored in the session), and their name."""
+    attributes = pair.dataset.attribute_names
+    kind = st.radio("Select on the map of", KINDS, format_func=str.upper, horizontal=True,
+                    key="pick_kind")  # fmt: skip
+    classes, names = pair.classes(attributes[0] if attributes else None)
+    fig = figures.latent_map(pair.xy(kind), classes, names, "Drag a box or lasso around points")
+    fig.update_layout(dragmode="lasso", clickanywhere=False)
+    event = st.plotly_chart(fig, key="pick_map", on_select="rerun",
+                            selection_mode=("box", "lasso"), width="stretch")  # fmt: skip
+    chosen = [p["point_index"] for p in event.selection.points if p["curve_number"] == 0]
+    left, right = st.columns(2)
+    for column, group in zip((left, right), state.GROUPS, strict=True):
+        label = "from (A)" if group == state.GROUPS[0] else "towards (B)"
+        if column.button(f"Use the {len(chosen)} selected points as group {label}",
+                         key=f"set_{group}", disabled=not chosen):  # fmt: skip
+            st.session_state[group] = chosen
+        column.caption(f"Group {label}: {len(state.group(group))} points")
+    rows, y = concepts.two_groups(
+        *(np.array(state.group(g), int) for g in state.GROUPS),
+    )
+    return Groups(rows, y, ("group A", "group B")), "A to B"
+
+
+def groups_from_widgets(pair: ModelPair) -> tuple[Groups, str]:
+    """The two groups the user describes: an attribute, two classes or two selections."""
+    attributes = pair.dataset.attribute_names
+    sources = (["an attribute"] if attributes else []) + (
+        ["two classes"] if pair.dataset.labels is not None else []
+    ) + ["two groups picked on the map"]  # fmt: skip
+    source = st.radio("Make it from", sources, horizontal=True, key="concept_source")
+    if source == "an attribute":
+        name = st.selectbox("Attribute", attributes, key="concept_attribute")
+        y = pair.attribute_values(name)
+        return Groups(np.arange(len(y)), y, (f"not {name}", name)), name
+    if source == "two classes":
+        labels, class_names = pair.classes()
+        left, right = st.columns(2)
+        a = left.selectbox("From class", range(len(class_names)), min(1, len(class_names) - 1),
+                           format_func=class_names.__getitem__, key="concept_from")  # fmt: skip
+        b = right.selectbox("Towards class", range(len(class_names)), 7 % len(class_names),
+                            format_func=class_names.__getitem__, key="concept_to")  # fmt: skip
+        rows, y = concepts.two_groups(np.flatnonzero(labels == a), np.flatnonzero(labels == b))
+        return Groups(rows, y, (class_names[a], class_names[b])), (
+            f"{class_names[a]} to {class_names[b]}"
+        )
+    return picked_groups(pair)
+
+
+def make_panel(pair: ModelPair) -> None:
+    st.header("1. Make a concept vector")
+    groups, default_name = groups_from_widgets(pair)
+    left, middle, right = st.columns(3)
+    method = left.radio("Method", list(concepts.METHODS), format_func=concepts.METHODS.get,
+                        key="concept_method")  # fmt: skip
+    balance = middle.selectbox(
+        "Balance against", [None, *pair.dataset.attribute_names],
+        format_func=lambda a: a or "nothing",
+        key="concept_balance",
+        help="Reweights each group so that this attribute is equally common in both: the "
+        "vector cannot pick up a difference in it (smile balanced for Male).",
+    )  # fmt: skip
+    # Keyed by the default: another choice of groups brings its own name.
+    name = right.text_input("Name", default_name, max_chars=concepts.MAX_NAME,
+                            key=f"concept_name:{default_name}")  # fmt: skip
+    if st.button("Make the vector", type="primary", key="make_concept"):
+        values = None if balance is None else pair.attribute_values(balance)[groups.rows]
+        groups = replace(groups, method=method, balance=values, balance_name=balance or "")
+        try:
+            state.save_concept(pair, concepts.make_concept(name, pair.codes, groups))
+        except ConceptError as e:
+            st.error(str(e))
+
+
+Codes = dict[str, np.ndarray]  # kind -> (K,) code
+
+
+def chosen_image(pair: ModelPair, concept: Concept) -> tuple[np.ndarray | None, Codes | None, str]:
+    """The image to edit, its code in each model, and its caption."""
+    source = st.radio("Image", ["a data point", "your own image"], horizontal=True,
+                      key="edit_source")  # fmt: skip
+    if source == "your own image":
+        x = uploads.uploaded_image(pair, "edit_upload")
+        if x is None:
+            return None, None, ""
+        return x, {kind: pair.encode(kind, x[None])[0] for kind in KINDS}, "your image"
+    point = state.point()
+    start = concepts.starting_row(concept.groups, point.index if point is not None else None)
+    count = len(pair.indices)
+    # Keyed by the concept: another vector starts on a member of its own "from" group.
+    index = st.number_input("Data point # (click one on the Explore page)", 0, count - 1,
+                            min(start, count - 1), key=f"edit_index:{concept.name}")  # fmt: skip
+    return pair.image(index), {k: pair.codes[k][index] for k in KINDS}, f"data point #{index}"
+
+
+def warn_if_outside(pair: ModelPair, kind: str, z: np.ndarray, alphas: np.ndarray) -> None:
+    message = concept_checks.outside_message(kind, alphas, pair.regions[kind].distance_ratio(z))
+    if message:
+        st.warning(message)
+
+
+def edit_panel(pair: ModelPair, concept: Concept) -> None:
+    st.header("2. Add it to an image: z + alpha * v")
+    x, codes, caption = chosen_image(pair, concept)
+    if x is None:
+        st.info("Upload a PNG or JPEG: it is cropped, resized and coloured like the dataset.")
+        return
+    alpha = st.slider("alpha, in spreads of the data along v", -4.0, 4.0, 2.0, 0.1,
+                      key="alpha")  # fmt: skip
+    alphas = np.append(concepts.strip_alphas(alpha, STRIP), alpha)  # the strip, then alpha
+    shown = [(x, caption)]
+    strips, edits = {}, {}
+    for kind in KINDS:
+        u = concept.vectors[kind]
+        edits[kind] = concepts.edit(codes[kind], u, concepts.spread(pair.codes[kind], u), alphas)
+        decoded = pair.decode(kind, np.concatenate([codes[kind][None], edits[kind]]))
+        shown += [(decoded[0], f"{kind.upper()} reconstruction"),
+                  (decoded[-1], f"{kind.upper()}, alpha {alpha:+.1f}")]  # fmt: skip
+        strips[kind] = display.tile(decoded[1:-1], STRIP)
+    for column, (image, text) in zip(st.columns(len(shown)), shown, strict=True):
+        column.image(display.display(image), caption=text, output_format="PNG")
+    for column, kind in zip(st.columns(2), KINDS, strict=True):
+        column.image(
+            display.display(strips[kind], 480),
+            output_format="PNG",
+            caption=f"{kind.upper()}: alpha from {alphas[0]:+.1f} to {alphas[-2]:+.1f}",
+        )
+        column.download_button("PNG", display.png_bytes(strips[kind], 480), f"edit_{kind}.png",
+                               "image/png", key=f"dl_edit_{kind}")  # fmt: skip
+        with column:
+            warn_if_outside(pair, kind, edits[kind], alphas)
+    st.caption(
+        "alpha = 1 moves the code by one standard deviation of the data along v, so both models "
+        "are moved comparably although their codes have different scales."
+    )
+
+
+def other_vectors(pair: ModelPair, concept: Concept, kind: str) -> dict[str, np.ndarray]:
+    """The vectors to check a concept against: every attribute's, and the other saved ones."""
+    attributes = {name: pair.attribute_values(name) for name in pair.dataset.attribute_names}
+    return concepts.reference_vectors(concept, kind, pair.codes[kind], attributes,
+                                      state.saved_concepts(pair))  # fmt: skip
+
+
+def card(pair: ModelPair, concept: Concept, kind: str) -> concept_checks.ReportCard:
+    """The report card, kept in the session until the saved vectors change (ui.save_concept):
+    its bootstrap takes up to a second with the logistic method."""
+    key = (concept.name, kind)
+    cards = state.report_cards()
+    if key not in cards:
+        groups = concept.groups
+        cards[key] = concept_checks.report_card(
+            pair.codes[kind][groups.rows], groups.y, groups.method, groups.balance,
+            other_vectors(pair, concept, kind), pair.codes[kind],
+            concept.vectors[kind] if concept.adjusted else None,
+        )  # fmt: skip
+    return cards[key]
+
+
+def report_panel(pair: ModelPair, concept: Concept) -> None:
+    st.header("3. Can it be trusted?")
+    st.caption(f"**{concept.name}**: {concept.description}.")
+    if concept.groups is None:
+        st.info("Imported and combined vectors have no groups to check them on.")
+    else:
+        for column, kind in zip(st.columns(2), KINDS, strict=True):
+            with column:
+                card_column(pair, concept, kind)
+    orthogonal_panel(pair, concept)
+
+
+def card_column(pair: ModelPair, concept: Concept, kind: str) -> None:
+    result, groups, u = card(pair, concept, kind), concept.groups, concept.vectors[kind]
+    a, b, c = st.columns(3)
+    a.metric("AUC" if concept.adjusted else "AUC (held out)", f"{result.auc:.2f}",
+             help="How well the position along v tells the groups apart: 1 perfect, 0.5 "
+             "chance.")  # fmt: skip
+    b.metric("stability", f"{result.cosine_median:.2f}",
+             help="Median cosine between v and the vectors made from bootstrap resamples "
+             f"(5% of them below {result.cosine_low:.2f}).")  # fmt: skip
+    c.metric("group gap", f"{result.gap:.1f}",
+             help="The groups' distance along v in spreads: a good first alpha.")  # fmt: skip
+    along = concepts.positions_along(pair.codes[kind], groups.rows, u)
+    title = f"{kind.upper()}: the groups along v"
+    st.plotly_chart(figures.group_histograms(along, groups.y, groups.names, title),
+                    key=f"hist_{kind}")  # fmt: skip
+    if result.side_effects:
+        title = f"{kind.upper()}: what else moves"
+        st.plotly_chart(figures.side_effect_bars(result.side_effects, title), key=f"side_{kind}")
+
+
+def orthogonal_panel(pair: ModelPair, concept: Concept) -> None:
+    names = list(other_vectors(pair, concept, "vae"))
+    chosen = st.multiselect("Make it orthogonal to", names, key="orthogonal_to",
+                            help="Removes from v its component along these vectors: moving "
+                            "along the result leaves their projections unchanged.")  # fmt: skip
+    if st.button("Make orthogonal", disabled=not chosen, key="make_orthogonal"):
+        try:
+            vectors = {}
+            for kind in KINDS:
+                others = other_vectors(pair, concept, kind)
+                vectors[kind] = concepts.orthogonalize(concept.vectors[kind],
+                                                       [others[n] for n in chosen])  # fmt: skip
+        except ConceptError as e:
+            st.error(str(e))
+            return
+        against = ", ".join(chosen)
+        state.save_concept(pair, replace(
+            concept, name=f"{concept.name} orthogonal to {against}"[: concepts.MAX_NAME],
+            vectors=vectors, description=f"{concept.description}, orthogonal to {against}",
+            adjusted=True,
+        ))  # fmt: skip
+        st.rerun()
+
+
+def axis_panel(pair: ModelPair, concept: Concept) -> None:
+    if not st.toggle("Show the maps on the concept's axis", key="concept_axis"):
+        return
+    classes, names = None, ()
+    if concept.groups is not None:  # colour the groups, and points in neither
+        classes, names = concepts.group_classes(len(pair.indices), concept.groups)
+    for column, kind in zip(st.columns(2), KINDS, strict=True):
+        plane = concepts.concept_plane(pair.codes[kind], concept.vectors[kind])
+        column.plotly_chart(
+            figures.latent_map(plane.to_plane(pair.codes[kind]), classes, names,
+                               f"{kind.upper()}: x along {concept.name}",
+                               (f"along {concept.name}", "the widest other direction")),
+            key=f"axis_{kind}",
+        )  # fmt: skip

@@ -1,0 +1,78 @@
+"""What the server caches once and shares with every session, read-only: datasets, model pairs,
+the job manager. The data folder ($LATENT_EXPLORER_DATA) is passed to every dataset source, the
+way `python -m training datasets --data-dir DIR` does, so the app lists what the CLI finds."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+from explorer.core.model_pair import ModelPair, build_pair
+from explorer.server import network, runs
+from explorer.server.jobs import JobManager, JobSpec, TrainingJob
+from training.checkpoints import load_checkpoint
+from training.data import Dataset, available_datasets, load_dataset
+
+DATA_ENV = "LATENT_EXPLORER_DATA"
+
+
+def data_root() -> str | None:
+    """The folder of real datasets ($LATENT_EXPLORER_DATA, e.g. ../shared/data), or None when
+    unset or not a folder (the sidebar then says so)."""
+    root = os.environ.get(DATA_ENV)
+    return root if root and Path(root).expanduser().is_dir() else None
+
+
+@st.cache_resource(show_spinner="Loading the dataset...")
+def dataset(name: str) -> Dataset:
+    return load_dataset(name, data_root())
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def dataset_choices() -> dict[str, str]:
+    """name -> where it was found, for the sources found on this server."""
+    return {name: where for name, _, where in available_datasets(data_root()) if where}
+
+
+@st.cache_resource
+def job_manager() -> JobManager:
+    return JobManager(runs.jobs_dir())
+
+
+@st.cache_resource
+def _default_jobs() -> tuple[dict[str, TrainingJob], threading.Lock]:
+    """The job training each dataset's default models, so that sessions share one."""
+    return {}, threading.Lock()
+
+
+def default_job(name: str) -> TrainingJob:
+    """Start (once per server) or return the job that trains the default pair for a dataset."""
+    jobs, lock = _default_jobs()
+    with lock:
+        job = jobs.get(name)
+        if job is None or job.state().status in ("failed", "cancelled"):
+            job = jobs[name] = job_manager().start(JobSpec(dataset=name, data_dir=data_root()))
+        return job
+
+
+@st.cache_resource(show_spinner="Encoding the data with both models...", max_entries=16)
+def pair_from_files(folder: str, stamp: float) -> ModelPair:
+    """The pair saved in folder/{ae,vae}.safetensors; stamp (the files' mtime) renews the cache."""
+    ae, vae = (load_checkpoint(Path(folder) / f"{k}.safetensors") for k in ("ae", "vae"))
+    return build_pair(dataset(ae.dataset["name"]), ae.model, vae.model, Path(folder).name)
+
+
+@st.cache_resource(show_spinner="Checking the uploaded checkpoints...", max_entries=8)
+def pair_from_bytes(ae_bytes: bytes, vae_bytes: bytes, name: str) -> ModelPair:
+    ae = load_checkpoint(ae_bytes, "uploaded AE")
+    vae = load_checkpoint(vae_bytes, "uploaded VAE")
+    return build_pair(dataset(name), ae.model, vae.model, "uploaded")
+
+
+@st.cache_resource
+def disable_nagle() -> None:
+    """Once per server (see network.disable_nagle)."""
+    network.disable_nagle()

@@ -1,0 +1,110 @@
+"""The sidebar's dataset and model pickers, kept in step with the URL, and the selected model
+pair (or why there is none yet: training on first use, an upload missing, a bad file)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import streamlit as st
+
+from explorer.core.model_pair import ModelPair
+from explorer.server import runs
+from explorer.ui import resources, state, uploads
+from training.checkpoints import CheckpointError
+from training.data import DEFAULT_DATASET, DatasetError
+
+DEFAULT_SOURCE = "default"
+UPLOAD_SOURCE = "upload"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the user is looking at; the URL carries it (?dataset=...&models=...)."""
+
+    dataset: str
+    models: str  # "default", "upload" or a training run's id
+
+
+def selection() -> Selection:
+    """Dataset and model pickers in the sidebar. They start from the URL, else from this
+    session's last choice (page links drop the URL's parameters), and write both back."""
+    choices = resources.dataset_choices()
+    if os.environ.get(resources.DATA_ENV) and resources.data_root() is None:
+        st.sidebar.warning(f"{resources.DATA_ENV} is not a folder: only the built-in data.")
+    name = picker("Dataset", "dataset", list(choices), DEFAULT_DATASET, str)
+    st.sidebar.caption(f"From {choices[name]}")
+    titles = {run.id: run.title for run in runs.trained_runs(name)}
+    labels = {DEFAULT_SOURCE: "default (trained on first use)", UPLOAD_SOURCE: "upload files"}
+    source = picker("Models", "models", [DEFAULT_SOURCE, *titles, UPLOAD_SOURCE],
+                    DEFAULT_SOURCE, lambda s: labels.get(s) or titles[s])  # fmt: skip
+    return Selection(name, source)
+
+
+def picker(label: str, param: str, options: list[str], default: str, describe) -> str:
+    """A sidebar selectbox that starts from ?param=, else this session's last choice. A URL
+    naming something that is not there says so in one line and shows the default."""
+    remembered = state.last_choice_key(param)
+    wanted = st.query_params.get(param) or st.session_state.get(remembered, default)
+    if wanted not in options:
+        wanted = default if default in options else options[0]
+        if param in st.query_params:
+            asked = st.query_params[param][:60]
+            st.warning(f"This link asks for the {label.lower()} {asked!r}, which is not on this "
+                       f"server: showing {describe(wanted)} instead.")  # fmt: skip
+    index = options.index(wanted) if wanted in options else 0
+    value = st.sidebar.selectbox(label, options, index=index, format_func=describe, key=param)
+    st.query_params[param] = st.session_state[remembered] = value
+    return value
+
+
+def model_pair(sel: Selection) -> ModelPair | None:
+    """The selected pair, or None after showing why there is none yet (training, upload
+    missing, bad files): the page then stops. Errors are messages, never tracebacks."""
+    try:
+        if sel.models == UPLOAD_SOURCE:
+            return uploaded_pair(sel.dataset)
+        folder = runs.default_folder(sel.dataset) if sel.models == DEFAULT_SOURCE else (
+            runs.jobs_dir() / sel.models)  # fmt: skip
+        if not runs.has_pair(folder):
+            return wait_for_default(sel.dataset)
+        return resources.pair_from_files(str(folder), (folder / "vae.safetensors").stat().st_mtime)
+    except (DatasetError, CheckpointError, ValueError, OSError) as e:
+        st.error(str(e))
+        return None
+
+
+def uploaded_pair(name: str) -> ModelPair | None:
+    st.sidebar.caption(
+        f"Checkpoints from `python -m training fit`, at most {uploads.MAX_UPLOAD_MB} MB."
+    )
+    files = [
+        st.sidebar.file_uploader(f"{k.upper()} checkpoint", type=["safetensors"], key=f"up_{k}")
+        for k in ("ae", "vae")
+    ]
+    if not all(files):
+        st.info("Upload an AE and a VAE checkpoint (.safetensors) in the sidebar.")
+        return None
+    if uploads.too_large(*files):
+        return None
+    return resources.pair_from_bytes(files[0].getvalue(), files[1].getvalue(), name)
+
+
+def wait_for_default(name: str) -> None:
+    """Train the default pair in the background on first use; poll until it is saved."""
+    job = resources.default_job(name)
+
+    @st.fragment(run_every=1.0)
+    def progress() -> None:
+        job_state = job.state()
+        if job_state.status == "finished":
+            runs.publish_default(dict(job_state.checkpoints), name)
+            st.rerun()
+        if job_state.status in ("failed", "cancelled"):
+            st.error(f"Training the default models failed: {job_state.message}")
+            return
+        st.info(f"First use of **{name}**: training the default AE and VAE (saved for next time).")
+        for kind, (step, total) in job_state.progress.items():
+            st.progress(step / max(total, 1), text=f"{kind.upper()}: step {step} of {total}")
+
+    progress()

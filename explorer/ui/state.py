@@ -1,0 +1,105 @@
+"""This session's state: every st.session_state key the app uses, named once, with accessors.
+Pages and tests use these names, never raw strings."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.core.concepts import Concept
+from explorer.core.model_pair import ModelPair
+from explorer.core.points import Point
+
+POINT = "point"  # the selected Point
+POINT_NOTE = "point_note"  # a message about the last point from outside (refused, clipped)
+PICKS = "picks"  # the last two picked data points (seed the interpolation and analogies)
+LAST_CLICK = "last_click_seq"  # the click already followed
+ALL_SLIDERS = "all_sliders"  # show a slider for every coordinate
+CONCEPTS = "concepts"  # name -> Concept, for the pair in CONCEPTS_FOR
+CONCEPTS_FOR = "concepts_for"
+CONCEPT = "concept"  # the selected concept's name
+REPORT_CARDS = "report_cards"  # (concept name, kind) -> ReportCard
+GROUPS = ("group_a", "group_b")  # point numbers picked on the map for each group
+IMPORTED = "imported"  # the file id of the last imported JSON
+IMPORT_NOTE = "import_note"  # (count, made on) after an import
+MY_JOBS = "my_jobs"  # ids of the training jobs this session started
+
+
+def slider_key(i: int) -> str:
+    return f"z_slider_{i}"
+
+
+def last_choice_key(param: str) -> str:
+    """This session's last choice of a sidebar picker (page links drop the URL)."""
+    return f"last_{param}"
+
+
+# ---- the selected point ----
+
+
+def point() -> Point | None:
+    return st.session_state.get(POINT)
+
+
+def set_point(point: Point) -> None:
+    """Select a point: sliders follow it and the URL carries it."""
+    st.session_state[POINT] = point
+    if point.index is not None:
+        st.session_state[PICKS] = [*st.session_state.get(PICKS, [])[-1:], point.index]
+    for i, value in enumerate(point.z):
+        st.session_state[slider_key(i)] = float(value)
+    st.query_params["point"] = point.to_text()
+
+
+def picked_pair(count: int) -> tuple[int, int]:
+    """The last two data points the user clicked (point numbers), else 0 and 1."""
+    picks = [i for i in st.session_state.get(PICKS, []) if i < count]
+    a, b = ([0, min(1, count - 1)] + picks)[-2:]
+    return a, b
+
+
+def note_point(message: str) -> None:
+    st.session_state[POINT_NOTE] = message
+
+
+def pop_point_note() -> str | None:
+    return st.session_state.pop(POINT_NOTE, None)
+
+
+# ---- concepts saved in this session ----
+
+
+def pair_id(pair: ModelPair) -> str:
+    return f"{pair.dataset.name}/{pair.label}"
+
+
+def saved_concepts(pair: ModelPair) -> dict[str, Concept]:
+    """This session's concepts, name -> Concept. They belong to one pair of models: another
+    pair's latent spaces are different spaces, so picking one starts an empty collection."""
+    if st.session_state.get(CONCEPTS_FOR) != (pair_id(pair), pair.latent_dim):
+        st.session_state[CONCEPTS_FOR] = (pair_id(pair), pair.latent_dim)
+        st.session_state[CONCEPTS] = {}
+        st.session_state[REPORT_CARDS] = {}
+    return st.session_state[CONCEPTS]
+
+
+def save_concept(pair: ModelPair, concept: Concept) -> None:
+    """Save (or replace, by name) a concept and make it the selected one. Report cards are
+    dropped: they compare each vector with the other saved ones."""
+    saved_concepts(pair)[concept.name] = concept
+    st.session_state[CONCEPT] = concept.name
+    st.session_state[REPORT_CARDS] = {}
+
+
+def report_cards() -> dict:
+    return st.session_state.setdefault(REPORT_CARDS, {})
+
+
+def group(name: str) -> list[int]:
+    return st.session_state.get(name, [])
+
+
+# ---- training jobs ----
+
+
+def my_jobs() -> list[str]:
+    return st.session_state.setdefault(MY_JOBS, [])
