@@ -1,15 +1,14 @@
-"""The app headless (streamlit.testing.v1.AppTest): every page, pickers, training, bad uploads."""
-
-import time
+"""The app headless (streamlit.testing.v1.AppTest): every page, pickers, bad uploads (training:
+test_app_train.py)."""
 
 import pytest
 from apptest import APP, fresh_app, train_default_digits
 from streamlit.testing.v1 import AppTest
 
 from explorer.core.points import Point
-from explorer.server.jobs import JobSpec
 from explorer.ui import resources, state
 from explorer.ui.uploads import MAX_UPLOAD_MB
+from training.data import available_datasets
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +68,30 @@ def test_a_bad_point_in_the_url_falls_back_to_the_first_data_point(app):
     assert not app.exception and captions(app)[0] == "data point #0"
 
 
+@pytest.mark.parametrize("text", ["nan,nan", "nan,1", "inf,0", "0,-inf", "1,2,3", "abc", "i-1"])
+def test_a_point_in_the_url_that_is_not_finite_numbers_is_refused_with_a_message(app, text):
+    app.query_params["point"] = text
+    app.run()
+    assert not app.exception
+    assert any("The link's point is not used" in w.value for w in app.warning)
+    assert captions(app)[0] == "data point #0"
+    app.slider[0].set_value(0.5).run()  # the session goes on: the next move decodes
+    assert not app.exception and captions(app)[:2] == ["AE decodes z", "VAE decodes z"]
+
+
+@pytest.mark.parametrize("text", ["1e308,-1e308", "1e39,0", "-3e5,7"])
+def test_a_point_far_outside_the_data_is_clipped_and_the_page_says_so(app, text):
+    app.query_params["point"] = text
+    app.run()
+    assert not app.exception
+    assert any("far outside the data" in w.value for w in app.warning)
+    assert captions(app)[:2] == ["AE decodes z", "VAE decodes z"]
+    values = [s.value for s in app.slider]
+    assert all(abs(v) < 1e3 for v in values)  # no 300-digit numbers, no collapsed sliders
+    assert all(s.min < s.max for s in app.slider)
+    assert all(len(v) < 12 for v in app.query_params["point"].split(","))
+
+
 def test_the_pca_toggle_adds_a_third_map(app):
     app.run()
     app.toggle(key="with_pca").set_value(True).run()
@@ -85,54 +108,6 @@ def test_generate_shows_grids_samples_and_interpolations_in_both_models(app):
     assert {"AE, linear", "AE, spherical", "VAE, linear", "VAE, spherical"} <= set(names)
     app.toggle(key="grid_prior").set_value(True).run()
     assert "VAE decoded over prior quantiles" in captions(app)
-
-
-def wait_for(app, condition, timeout=90):
-    """Rerun the app until condition(app) holds (a background job is polled by a fragment)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        app.run()
-        if condition(app):
-            return
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting for the app")
-
-
-@pytest.mark.slow
-def test_training_in_the_app_finishes_and_opens_in_the_maps(app):
-    app.run()
-    app.switch_page("views/train.py").run()
-    app.number_input(key="train_epochs").set_value(3)
-    app.button[0].click()  # the form's Train button
-    app.run()
-    assert not app.exception
-    wait_for(app, lambda a: any("Finished" in s.value for s in a.success))
-    assert app.get("plotly_chart"), "loss curves are shown"
-    app.button(key="open_run").click().run()
-    assert app.query_params["models"] not in ("default", "upload")
-
-
-@pytest.mark.slow
-def test_training_can_be_cancelled(app):
-    app.run()
-    app.switch_page("views/train.py").run()
-    app.number_input(key="train_epochs").set_value(1000)
-    app.button[0].click()
-    app.run()
-    wait_for(app, lambda a: any(b.key == "cancel_job" for b in a.button))
-    app.button(key="cancel_job").click().run()
-    wait_for(app, lambda a: any("Cancelled" in w.value for w in a.warning))
-
-
-def test_the_concurrent_training_cap_gives_a_clear_message(app):
-    app.run()
-    manager = resources.job_manager()
-    for _ in range(manager.max_running):
-        manager.start(JobSpec(epochs=1000))
-    app.switch_page("views/train.py").run()
-    app.button[0].click()
-    app.run()
-    assert any("limit" in e.value for e in app.error)
 
 
 def upload(app, ae: bytes, vae: bytes):
@@ -172,6 +147,41 @@ def test_an_upload_for_other_data_is_refused(app, runs, tmp_path):
     upload(app, path.read_bytes(), good)
     assert not app.exception
     assert any("take images" in e.value for e in app.error)
+
+
+@pytest.mark.shared_data("mnist", "celeba_subset")
+def test_every_dataset_the_cli_finds_in_the_data_folder_is_pickable_and_trainable(
+    app, shared_data, monkeypatch
+):
+    monkeypatch.setenv(resources.DATA_ENV, str(shared_data))
+    found = [name for name, _, where in available_datasets(shared_data) if where]
+    assert {"mnist", "celeba", "fashion-mnist"} <= set(found)
+    app.run()
+    assert app.selectbox(key="dataset").options == found
+    app.switch_page("views/train.py").run()
+    assert app.selectbox(key="train_dataset").options == found
+
+
+@pytest.mark.shared_data("mnist", "celeba_subset")
+@pytest.mark.parametrize("name", ["mnist", "celeba"])
+def test_a_url_reaches_a_dataset_from_the_data_folder(app, shared_data, monkeypatch, name):
+    monkeypatch.setenv(resources.DATA_ENV, str(shared_data))
+    app.query_params["dataset"] = name
+    app.run()
+    assert not app.exception and not app.warning
+    assert app.selectbox(key="dataset").value == name
+    assert any(f"First use of **{name}**" in i.value for i in app.info)
+
+
+def test_a_url_naming_a_dataset_that_is_not_there_says_so_in_one_line(app):
+    app.query_params["dataset"] = "celeba"  # no data folder: not on this server
+    app.run()
+    assert not app.exception
+    assert [w.value for w in app.warning] == [
+        "This link asks for the dataset 'celeba', which is not on this server: showing digits "
+        "instead."
+    ]
+    assert app.selectbox(key="dataset").value == "digits"
 
 
 def test_picking_another_dataset_trains_its_default_models_in_the_background(app):

@@ -9,6 +9,7 @@ import pytest
 from browser import (
     chromium,
     click_data_point,
+    data_to_page,
     require_browser,
     streamlit_server,
     wait_for_app_idle,
@@ -126,6 +127,59 @@ def test_a_slider_moves_the_decode(page):
     assert image_sources(page)[:2] != before[:2]
 
 
+def axis_ranges(page, key: str) -> list[list[float]]:
+    return page.evaluate(
+        "k => { const l = document.querySelector(`.st-key-${k} .js-plotly-plot`)._fullLayout;"
+        " return [l.xaxis.range.slice(), l.yaxis.range.slice()]; }", key)  # fmt: skip
+
+
+def point_in_view(page, key: str) -> int:
+    """A data point of the chart whose pixel is inside the viewport as the page opens."""
+    width, height = page.viewport_size["width"], page.viewport_size["height"]
+    for index in range(0, 1000, 7):
+        px, py = data_to_page(page, key, *point_of(page, key, index))
+        if 0 <= px < width and 60 <= py < height - 10:
+            return index
+    raise AssertionError(f"no point of {key} in view")
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1280, 720)])
+def test_a_clicks_images_appear_beside_the_maps_without_scrolling(browser, app_url, size):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(app_url)
+    wait_for_chart(page, "map_vae", timeout=60)
+    wait_for_app_idle(page)
+    index = point_in_view(page, "map_vae")
+    page.mouse.click(*data_to_page(page, "map_vae", *point_of(page, "map_vae", index)))
+    wait_for_caption(page, f"data point #{index}")
+    wait_for_app_idle(page)
+    assert page.evaluate("() => window.scrollY") == 0
+    boxes = page.locator('[data-testid="stImage"] img').evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return [r.left, r.top, r.right, r.bottom]; })"
+    )
+    assert len(boxes) == 4
+    for left, top, right, bottom in boxes:
+        assert left >= 0 and right <= size[0] and top >= 0 and bottom <= size[1], boxes
+    page.close()
+
+
+def test_a_zoom_has_a_visible_way_back_and_no_false_double_click_hint(page):
+    before = axis_ranges(page, "map_ae")
+    plot = page.locator(".st-key-map_ae .js-plotly-plot .nsewdrag").first.bounding_box()
+    page.mouse.move(plot["x"] + plot["width"] * 0.3, plot["y"] + plot["height"] * 0.3)
+    page.mouse.down()
+    page.mouse.move(plot["x"] + plot["width"] * 0.6, plot["y"] + plot["height"] * 0.6, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(500)
+    assert axis_ranges(page, "map_ae") != before
+    assert "Double-click" not in page.locator("body").inner_text()  # Plotly's tip would lie
+    page.locator('.st-key-map_ae .modebar-btn[data-title="Reset axes"]').click()
+    page.wait_for_timeout(300)
+    assert sum(axis_ranges(page, "map_ae"), []) == pytest.approx(sum(before, []))
+    wait_for_app_idle(page)
+
+
 def test_a_shared_url_restores_the_view(browser, app_url):
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     page.goto(f"{app_url}/?dataset=digits&models=default&point=i7")
@@ -137,16 +191,15 @@ def test_a_short_training_run_finishes_and_its_models_open_in_the_maps(browser, 
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     page.goto(f"{app_url}/train")
     wait_for_app_idle(page, timeout=60)
-    epochs = page.get_by_label("Epochs (0 = automatic)")
-    epochs.fill("3")
-    epochs.press("Enter")
+    page.get_by_label("Epochs (0 = automatic)").fill("3")  # Enter would submit the form too
     page.get_by_role("button", name="Train").click()
     page.get_by_role("button", name="Open in the maps").click(timeout=90_000)
     wait_for_chart(page, "map_vae", timeout=60)
     wait_for_app_idle(page)
     run_id = re.search(r"models=([\w-]+)", page.url).group(1)
     assert run_id not in ("default", "upload")
-    assert f"run {run_id}" in page.locator('[data-testid="stSidebar"]').inner_html()
+    sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+    assert "digits · mlp · 2-D · " in sidebar and run_id not in sidebar  # named, not an id
     page.close()
 
 

@@ -94,6 +94,12 @@ def test_a_class_vector_edits_the_image_in_both_models_as_alpha_moves(app):
     assert any("The decoder never saw codes there" in w.value for w in app.warning)
 
 
+def test_a_class_vector_starts_the_edit_on_a_member_of_its_source_class(app):
+    click(app, "make_concept")  # 1 to 7
+    index = app.number_input(key="edit_index:1 to 7").value
+    assert load_dataset("digits").labels[index] == 1  # digits: every image is plotted, in order
+
+
 def test_the_off_data_warning_never_names_alpha_zero_for_a_data_point(app):
     click(app, "make_concept")
     for index in (0, 5, 17):
@@ -200,3 +206,18 @@ def test_faces_smile_balanced_with_report_card_and_concept_axis(app):
     app.toggle(key="concept_axis").set_value(True).run()
     assert len(app.get("plotly_chart")) == charts + 2
     assert not app.exception
+
+
+def test_a_32_d_faces_pair_shows_eight_sliders_by_default_and_all_on_demand(app):
+    app.switch_page("views/explore.py").run()
+    app.selectbox(key="dataset").set_value("faces").run()
+    assert not app.exception
+    assert len(app.slider) == 8
+    app.toggle(key=state.ALL_SLIDERS).set_value(True).run()
+    assert len(app.slider) == 32
+    by_label = {s.label: s.value for s in app.slider}
+    z = app.session_state[state.POINT].z
+    assert [by_label[f"z{i + 1}"] for i in range(32)] == pytest.approx(z)
+    app.toggle(key=state.ALL_SLIDERS).set_value(False).run()
+    app.slider[0].set_value(app.slider[0].value + 0.5).run()  # the hidden 24 keep their values
+    assert not app.exception and len(app.session_state[state.POINT].z) == 32

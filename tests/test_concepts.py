@@ -18,15 +18,18 @@ from explorer.core.concepts import (
     MAX_NAME,
     Concept,
     ConceptError,
+    Groups,
     analogy,
     balanced_weights,
     combine,
     concept_plane,
     direction,
     edit,
+    group_classes,
     group_gap,
     orthogonalize,
     spread,
+    starting_row,
     strip_alphas,
     two_groups,
 )
@@ -448,3 +451,19 @@ def test_outside_message_names_the_alphas_and_says_how_far_in_words():
     assert message.startswith("AE: at alpha -2.0, +3.0 the edited code is far outside the data")
     assert "4.2 times as far" in message and "+0.0" not in message
     assert "just outside" in outside_message("ae", alphas, np.array([1.2, 0.1, 0.1, 0.1]))
+
+
+def test_group_classes_name_neither_only_when_some_point_is_in_no_group():
+    groups = Groups(np.array([0, 1, 2, 3]), np.array([0, 0, 1, 1]), ("a", "b"))
+    classes, names = group_classes(4, groups)
+    assert names == ("a", "b") and classes.tolist() == [0, 0, 1, 1]
+    classes, names = group_classes(6, groups)
+    assert names == ("a", "b", "neither") and classes.tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_an_edit_starts_on_the_picked_point_only_when_it_is_in_the_from_group():
+    groups = Groups(np.array([4, 7, 1, 9]), np.array([0, 0, 1, 1]), ("1", "7"))
+    assert starting_row(groups, 7) == 7
+    assert starting_row(groups, 1) == 4  # a member of "towards": the first "from" member
+    assert starting_row(groups, None) == 4
+    assert starting_row(None, 12) == 12 and starting_row(None, None) == 0

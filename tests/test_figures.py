@@ -81,3 +81,8 @@ def test_side_effect_bars_put_the_largest_effects_on_top_and_mark_the_big_ones()
     assert list(bars.y) == ["Bangs", "Blond_Hair", "Male"]  # plotly draws the last on top
     assert list(bars.x) == [0.2, 0.4, -0.6]
     assert bars.marker.color[0] != bars.marker.color[2] == bars.marker.color[1]
+
+
+def test_loss_curves_label_only_1_2_and_5_of_each_decade_on_the_log_axis():
+    fig = loss_curves({"vae": [{"step": s, "recon": 200 / s, "kl": 3.0} for s in range(1, 50)]})
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == "D2"

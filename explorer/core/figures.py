@@ -114,7 +114,8 @@ def loss_curves(curves: dict[str, list[dict]]) -> go.Figure:
         margin={"l": 40, "r": 10, "t": 30, "b": 40},
         xaxis_title="step",
         yaxis_title="nats per image",
-        yaxis_type="log",
+        # Labels at 1, 2 and 5 of each decade only: Plotly's default labels every digit.
+        yaxis={"type": "log", "dtick": "D2", "tickformat": "~s"},
         uirevision="loss-curves",
     )
     return fig

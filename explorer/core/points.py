@@ -5,6 +5,7 @@ when it lies absurdly far from the data (a code of 1e308 decodes to black and ov
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,11 +54,8 @@ def parse_point(text: str, codes: np.ndarray) -> Point:
     or K comma-separated numbers. Raises PointError with a sentence for a person."""
     text = text.strip()
     n_points, latent_dim = codes.shape
-    if text.startswith("i"):
-        try:
-            index = int(text[1:])
-        except ValueError:
-            raise PointError(f"{text[:40]!r} is not a data point number") from None
+    if re.fullmatch(r"i[+-]?\d+", text):  # not "inf,0", which is numbers
+        index = int(text[1:])
         if not 0 <= index < n_points:
             raise PointError(f"there is no data point #{index} (0 to {n_points - 1})")
         return Point(tuple(float(v) for v in codes[index]), index)

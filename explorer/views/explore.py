@@ -19,11 +19,12 @@ MAP_CONFIG = {
     "showTips": False,
     "displayModeBar": True,
     "displaylogo": False,
-    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+    # Few buttons, so that they do not cover the map's title on a laptop screen.
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "zoomIn2d", "zoomOut2d"],
     "toImageButtonOptions": {"filename": "latent-map", "scale": 2},
 }
 
-st.header("Latent maps: autoencoder vs variational autoencoder")
+st.header("Latent maps: autoencoder (AE) vs VAE")
 pair = sidebar.model_pair(sidebar.selection())
 if pair is None:
     st.stop()
@@ -101,8 +102,8 @@ def sliders(pair: ModelPair, point) -> None:
     limits = slider_ranges(pair.bounds, point.z)
     columns = st.columns(2)
     for n, i in enumerate(shown):
-        # A slider hidden in an earlier run lost its state: it starts from the point again.
-        st.session_state.setdefault(state.slider_key(i), point.z[i])
+        # Always from the point: a slider hidden in an earlier run may hold a stale value.
+        st.session_state[state.slider_key(i)] = point.z[i]
         columns[n % 2].slider(f"z{i + 1}", *limits[i], key=state.slider_key(i),
                               on_change=picking.follow_sliders, args=(pair, shown))  # fmt: skip
 
