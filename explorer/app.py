@@ -6,8 +6,9 @@ The pages live in views/, not pages/: Streamlit would also list a pages/ folder 
 import torch
 from threadpoolctl import threadpool_limits
 
-# One thread per request keeps decoding at milliseconds while a training job runs (NOTES.md);
-# the same for NumPy's BLAS, whose two threads made each logistic fit of a report card 5x slower.
+# One thread per request keeps decoding at milliseconds while a training job runs; the same for
+# NumPy's BLAS, whose two threads made each logistic fit of a report card 5x slower (README,
+# Design notes).
 torch.set_num_threads(1)
 threadpool_limits(1)
 

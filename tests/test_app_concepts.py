@@ -185,6 +185,45 @@ def test_an_uploaded_drawing_is_prepared_like_the_data_and_edited(app):
     assert any("bad.png: unreadable image (not a PNG or JPEG file)" in e.value for e in app.error)
 
 
+def png_16_bit(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint16) * 257).save(buffer, "PNG")  # mode I;16
+    return buffer.getvalue()
+
+
+def huge_png_header(side: int = 100_000) -> bytes:
+    """A tiny PNG file whose header claims side x side pixels: a decompression bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_a_16_bit_grey_upload_looks_like_its_8_bit_version_and_a_bomb_gets_our_message(app):
+    click(app, "make_concept")
+    app.radio(key="edit_source").set_value("your own image").run()
+    drawing = np.full((100, 120), 255, np.uint8)
+    drawing[10:90, 54:66] = 0  # a "1" in dark ink on paper
+    shown = {}
+    for name, data in [("eight.png", png(lambda d: d.rectangle([54, 10, 65, 89], fill=0))),
+                       ("sixteen.png", png_16_bit(drawing))]:  # fmt: skip
+        app.file_uploader(key="edit_upload").set_value((name, data, "image/png")).run()
+        assert not app.exception and not app.error
+        shown[name] = images_by_caption(app)["your image"]
+    assert shown["sixteen.png"] == shown["eight.png"]  # same pixels, same media file
+    bomb = huge_png_header()
+    app.file_uploader(key="edit_upload").set_value(("bomb.png", bomb, "image/png")).run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and errors[0].startswith("bomb.png: ")
+    assert "decompression" not in errors[0].lower() and "DOS" not in errors[0]
+
+
 def test_an_analogy_is_decoded_in_both_models(app):
     assert "a, b, c, then a - b + c decoded by the AE and by the VAE" in images_by_caption(app)
     before = images_by_caption(app)
