@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from apptest import fresh_app, train_default_digits
+
+from explorer.ui import resources
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_ENV = "LATENT_EXPLORER_DATA"
@@ -44,3 +47,23 @@ def private_cache(
     path = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(path))
     return path
+
+
+# ---- the app headless (AppTest modules; test_app_concepts.py has its own runs with faces) ----
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A runs folder holding small default digits models, so pages open at once."""
+    path = tmp_path_factory.mktemp("runs")
+    train_default_digits(path)
+    return path
+
+
+@pytest.fixture
+def app(runs, monkeypatch):
+    at = fresh_app(runs, monkeypatch, timeout=60)
+    yield at
+    for job in resources.job_manager().running():
+        job.cancel()
+        job.join(30)

@@ -2,30 +2,13 @@
 test_app_train.py)."""
 
 import pytest
-from apptest import APP, fresh_app, train_default_digits
+from apptest import APP
 from streamlit.testing.v1 import AppTest
 
 from explorer.core.points import Point
 from explorer.ui import resources, state
 from explorer.ui.uploads import MAX_UPLOAD_MB
 from training.data import available_datasets
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """A runs folder holding small default digits models, so pages open at once."""
-    path = tmp_path_factory.mktemp("runs")
-    train_default_digits(path)
-    return path
-
-
-@pytest.fixture
-def app(runs, monkeypatch):
-    at = fresh_app(runs, monkeypatch, timeout=60)
-    yield at
-    for job in resources.job_manager().running():
-        job.cancel()
-        job.join(30)
 
 
 def captions(at):

@@ -112,6 +112,7 @@ def test_a_cancel_after_the_ae_was_saved_removes_the_lone_ae_too(manager):
     state = finished(job)
     assert state.status == "cancelled"
     assert state.message == "Cancelled; nothing was kept."
+    assert state.checkpoints == {}  # nothing to point at
     assert not (manager.runs_dir / job.id).exists()
 
 

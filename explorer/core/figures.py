@@ -67,13 +67,21 @@ def latent_map(
             )  # fmt: skip
         )
     fig.update_layout(
-        title={"text": title, "x": 0.02},
+        # The title sits below the toolbar's row, which would cover it on a laptop screen.
+        title={
+            "text": title,
+            "x": 0.02,
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 30},
+        },
         clickmode="event",
         clickanywhere=True,
         dragmode="zoom",
         uirevision="latent-map",
-        height=440,
-        margin={"l": 40, "r": 10, "t": 40, "b": 40},
+        height=460,
+        margin={"l": 40, "r": 10, "t": 64, "b": 40},
         legend={"itemclick": False, "itemdoubleclick": False},
         xaxis_title=axis_titles[0],
         yaxis_title=axis_titles[1],

@@ -221,6 +221,9 @@ class TrainingJob:
             trained = self._train(dataset)
             complete = all(e.result.status == "finished" for e in trained)
             kept = complete or not runs.remove_unfinished(self.out_dir)  # half a pair: no run
+            if not kept:
+                with self._lock:
+                    self._checkpoints = {}
             self._set(*outcome(trained, kept))
         except DatasetError as e:
             self._fail(str(e))

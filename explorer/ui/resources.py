@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer.core.model_pair import ModelPair, build_pair
 from explorer.server import network, runs
-from explorer.server.jobs import JobManager, JobSpec, TrainingJob
+from explorer.server.jobs import SERVER, JobManager, JobSpec, TrainingJob
 from training.checkpoints import load_checkpoint
 from training.data import Dataset, available_datasets, load_dataset
 
@@ -32,9 +32,10 @@ def dataset(name: str) -> Dataset:
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def dataset_choices() -> dict[str, str]:
-    """name -> where it was found, for the sources found on this server."""
-    return {name: where for name, _, where in available_datasets(data_root()) if where}
+def dataset_choices() -> dict[str, tuple[str, str]]:
+    """name -> (summary, where it was found), for the sources found on this server."""
+    found = available_datasets(data_root())
+    return {name: (summary, where) for name, summary, where in found if where}
 
 
 @st.cache_resource
@@ -49,12 +50,15 @@ def _default_jobs() -> tuple[dict[str, TrainingJob], threading.Lock]:
 
 
 def default_job(name: str) -> TrainingJob:
-    """Start (once per server) or return the job that trains the default pair for a dataset."""
+    """Start (once per server) or return the job that trains the default pair for a dataset.
+    Its owner is the server: every session on the dataset waits on it, so no student may
+    cancel it, and the cap never refuses it (it holds a slot all the same)."""
     jobs, lock = _default_jobs()
     with lock:
         job = jobs.get(name)
         if job is None or job.state().status in ("failed", "cancelled"):
-            job = jobs[name] = job_manager().start(JobSpec(dataset=name, data_dir=data_root()))
+            spec = JobSpec(dataset=name, data_dir=data_root())
+            job = jobs[name] = job_manager().start(spec, SERVER)
         return job
 
 

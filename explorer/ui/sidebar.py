@@ -33,7 +33,8 @@ def selection() -> Selection:
     if os.environ.get(resources.DATA_ENV) and resources.data_root() is None:
         st.sidebar.warning(f"{resources.DATA_ENV} is not a folder: only the built-in data.")
     name = picker("Dataset", "dataset", list(choices), DEFAULT_DATASET, str)
-    st.sidebar.caption(f"From {choices[name]}")
+    summary, where = choices[name]
+    st.sidebar.caption(summary[:1].upper() + summary[1:] + ".", help=f"Found: {where}")
     titles = {run.id: run.title for run in runs.trained_runs(name)}
     labels = {DEFAULT_SOURCE: "default (trained on first use)", UPLOAD_SOURCE: "upload files"}
     source = picker("Models", "models", [DEFAULT_SOURCE, *titles, UPLOAD_SOURCE],

@@ -3,6 +3,9 @@ Pages and tests use these names, never raw strings."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 import streamlit as st
 
 from explorer.core.concepts import Concept
@@ -21,7 +24,7 @@ REPORT_CARDS = "report_cards"  # (concept name, kind) -> ReportCard
 GROUPS = ("group_a", "group_b")  # point numbers picked on the map for each group
 IMPORTED = "imported"  # the file id of the last imported JSON
 IMPORT_NOTE = "import_note"  # (count, made on) after an import
-MY_JOBS = "my_jobs"  # ids of the training jobs this session started
+OWNER = "owner"  # this browser's owner id for training jobs (see owner())
 
 
 def slider_key(i: int) -> str:
@@ -41,12 +44,10 @@ def point() -> Point | None:
 
 
 def set_point(point: Point) -> None:
-    """Select a point: sliders follow it and the URL carries it."""
+    """Select a point: the URL carries it (and the sliders are drawn from it)."""
     st.session_state[POINT] = point
     if point.index is not None:
         st.session_state[PICKS] = [*st.session_state.get(PICKS, [])[-1:], point.index]
-    for i, value in enumerate(point.z):
-        st.session_state[slider_key(i)] = float(value)
     st.query_params["point"] = point.to_text()
 
 
@@ -100,6 +101,34 @@ def group(name: str) -> list[int]:
 
 # ---- training jobs ----
 
+XSRF_COOKIE = "_streamlit_xsrf"  # set by Streamlit's server; kept by the browser until it closes
 
-def my_jobs() -> list[str]:
-    return st.session_state.setdefault(MY_JOBS, [])
+
+def owner() -> str:
+    """Who this session is to the job manager: an owner id the same browser keeps across
+    reloads and tabs (a hash of Streamlit's XSRF token, see owner_from_cookie), else (no
+    cookie: XSRF protection off, or AppTest) a random id for this session alone."""
+    if OWNER not in st.session_state:
+        cookie = st.context.cookies.get(XSRF_COOKIE)
+        st.session_state[OWNER] = owner_from_cookie(cookie) or f"s-{secrets.token_hex(8)}"
+    return st.session_state[OWNER]
+
+
+def owner_from_cookie(cookie: str | None) -> str | None:
+    """A stable owner id from an XSRF cookie, or None. The server re-masks the cookie on every
+    response ("2|mask|masked token|time"), so the id hashes the unmasked token, which stays the
+    same; only a hash leaves this function, never the token, which guards against CSRF."""
+    parts = (cookie or "").strip("\"'").split("|")
+    try:
+        if len(parts) == 4 and parts[0] == "2":
+            mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+            token = bytes(b ^ mask[i % len(mask)] for i, b in enumerate(masked))
+        elif len(parts) == 1 and parts[0]:  # the older, unmasked format
+            token = bytes.fromhex(parts[0])
+        else:
+            return None
+    except (ValueError, ZeroDivisionError):
+        return None
+    if not token:
+        return None
+    return "b-" + hashlib.sha256(b"latent-explorer owner\0" + token).hexdigest()[:24]

@@ -1,10 +1,10 @@
-"""Train: fit an AE and a VAE side by side in the background, with live loss curves."""
+"""Train: fit an AE and a VAE side by side in the background; every job on the server listed,
+with live loss curves and Cancel on this browser's own."""
 
 import streamlit as st
 
-from explorer.core import figures
 from explorer.server.jobs import JobLimitError, JobSpec
-from explorer.ui import resources, state
+from explorer.ui import jobs_panel, resources
 from training.config import ARCHITECTURES
 
 st.title("Train an AE and a VAE side by side")
@@ -29,41 +29,13 @@ with st.form("train_form"):
     submitted = st.form_submit_button("Train", type="primary")
 
 if submitted:
-    spec = JobSpec(
-        dataset=name, data_dir=resources.data_root(), arch=None if arch == "default" else arch,
-        latent_dim=int(latent_dim) or None, epochs=int(epochs) or None, beta=beta, noise_std=noise,
-        sparsity=sparsity,
-    )  # fmt: skip
     try:
-        state.my_jobs().append(resources.job_manager().start(spec).id)
-    except (JobLimitError, ValueError) as e:
+        jobs_panel.start(JobSpec(
+            dataset=name, data_dir=resources.data_root(), arch=None if arch == "default" else arch,
+            latent_dim=int(latent_dim) or None, epochs=int(epochs) or None, beta=beta,
+            noise_std=noise, sparsity=sparsity,
+        ))  # fmt: skip
+    except (JobLimitError, ValueError) as e:  # the cap names the jobs holding the slots
         st.error(str(e))
 
-
-@st.fragment(run_every=1.0)
-def job_panel() -> None:
-    """Polls the background job: it survives reruns and clicks elsewhere in the app."""
-    job = resources.job_manager().get((state.my_jobs() or [""])[-1])
-    if job is None:
-        return
-    job_state = job.state()
-    for kind, (step, total) in job_state.progress.items():
-        st.progress(step / max(total, 1), text=f"{kind.upper()}: step {step} of {total}")
-    if job_state.curves:
-        st.plotly_chart(figures.loss_curves(job_state.curves), key="loss_curves")
-    if not job_state.done:
-        st.caption(f"{job_state.status}...")
-        if st.button("Cancel", key="cancel_job"):
-            job.cancel()
-    elif job_state.status == "finished":
-        st.success(f"Finished: run {job_state.id}, saved beside the other runs.")
-        if st.button("Open in the maps", type="primary", key="open_run"):
-            st.switch_page(
-                "views/explore.py",
-                query_params={"dataset": job_state.spec.dataset, "models": job_state.id},
-            )
-    else:
-        st.warning(f"{job_state.status.capitalize()}: {job_state.message}")
-
-
-job_panel()
+jobs_panel.job_list()
