@@ -172,6 +172,10 @@ def test_picking_another_dataset_trains_its_default_models_in_the_background(app
     app.selectbox(key="dataset").set_value("faces").run()
     assert not app.exception
     assert any("First use of **faces**" in i.value for i in app.info)
+    # The sidebar says what the data is, not where a cache file lies.
+    assert [c.value for c in app.sidebar.caption][:1] == [
+        "Procedural faces with known attributes (Smiling, Eyeglasses, ...)."
+    ]
 
 
 def test_an_upload_over_the_size_limit_is_refused(app, runs):
