@@ -30,8 +30,10 @@ def selection() -> Selection:
     """Dataset and model pickers in the sidebar. They start from the URL, else from this
     session's last choice (page links drop the URL's parameters), and write both back."""
     choices = resources.dataset_choices()
-    if os.environ.get(resources.DATA_ENV) and resources.data_root() is None:
-        st.sidebar.warning(f"{resources.DATA_ENV} is not a folder: only the built-in data.")
+    asked = os.environ.get(resources.DATA_ENV)
+    if asked and resources.data_root() is None:
+        st.sidebar.warning(f"{resources.DATA_ENV}={asked} is not a folder (seen from "
+                           f"{os.getcwd()}): only the built-in datasets are listed.")  # fmt: skip
     name = picker("Dataset", "dataset", list(choices), DEFAULT_DATASET, str)
     summary, where = choices[name]
     st.sidebar.caption(summary[:1].upper() + summary[1:] + ".", help=f"Found: {where}")
