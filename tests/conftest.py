@@ -39,6 +39,20 @@ def shared_data(request: pytest.FixtureRequest) -> Path:
     return root
 
 
+@pytest.fixture
+def debian_fashion_mnist() -> Path:
+    """Debian's Fashion-MNIST folder (apt-get install dataset-fashion-mnist); skips where it is
+    absent, fails instead in CI."""
+    from training.data import idx
+
+    if not idx.DEBIAN_FASHION_MNIST_DIR.is_dir():
+        reason = f"needs {idx.DEBIAN_FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist)"
+        if os.environ.get(REQUIRE_DATA_ENV):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return idx.DEBIAN_FASHION_MNIST_DIR
+
+
 @pytest.fixture(autouse=True)
 def private_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

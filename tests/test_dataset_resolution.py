@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -98,12 +97,9 @@ def test_celeba_is_found_in_the_celeba_subset_folder_of_the_shared_data(shared_d
 
 
 @pytest.mark.shared_data("fashion_mnist")
-def test_fashion_mnist_partial_in_the_shared_data_loads_from_debians_complete_copy(shared_data):
-    if not idx.DEBIAN_FASHION_MNIST_DIR.is_dir():
-        reason = f"needs {idx.DEBIAN_FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist)"
-        if os.environ.get("LATENT_EXPLORER_REQUIRE_DATA"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+def test_fashion_mnist_partial_in_the_shared_data_loads_from_debians_complete_copy(
+    shared_data, debian_fashion_mnist
+):
     debian = str(idx.DEBIAN_FASHION_MNIST_DIR)
     assert listed(shared_data)["fashion-mnist"] == debian
     data = load_dataset("fashion-mnist", shared_data, DataOptions(limit=100))

@@ -6,7 +6,6 @@ import functools
 import gzip
 import hashlib
 import http.server
-import os
 import socket
 import threading
 from pathlib import Path
@@ -71,12 +70,9 @@ def test_mnist_is_found_in_a_mnist_subfolder_of_the_data_dir(shared_data):
 
 
 @pytest.mark.shared_data("fashion_mnist")
-def test_fashion_mnist_from_the_debian_package_matches_the_official_labels(shared_data):
-    if not idx.DEBIAN_FASHION_MNIST_DIR.is_dir():
-        reason = f"needs {idx.DEBIAN_FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist)"
-        if os.environ.get("LATENT_EXPLORER_REQUIRE_DATA"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+def test_fashion_mnist_from_the_debian_package_matches_the_official_labels(
+    shared_data, debian_fashion_mnist
+):
     data = idx.load_fashion_mnist(None, DataOptions())
     assert data.images.shape == (70_000, 1, 28, 28)
     assert data.source == str(idx.DEBIAN_FASHION_MNIST_DIR)

@@ -15,7 +15,12 @@ from training.data import Dataset
 from training.evaluate import evaluate
 from training.fit import FitResult, Progress, fit
 from training.models import AE, build_model
-from training.presets import default_arch, default_model_config, default_train_config
+from training.presets import (
+    default_arch,
+    default_latent_dim,
+    default_model_config,
+    default_train_config,
+)
 
 
 @dataclass
@@ -39,8 +44,10 @@ def recipe(
     **train_overrides,
 ) -> tuple[TrainConfig, dict]:
     """(training config, model options) for dataset: the presets (training/presets.py) for
-    every argument left None; train_overrides are TrainConfig fields (epochs, lr, beta, ...)."""
+    every argument left None; train_overrides are TrainConfig fields (epochs, lr, beta, ...).
+    The options name the architecture and latent size chosen, so a caller can show them."""
     arch = arch or default_arch(dataset.image_shape)
+    latent_dim = latent_dim or default_latent_dim(dataset.image_shape, arch)
     n_train = int((~dataset.test_mask).sum())
     config = default_train_config(n_train, arch, **train_overrides)
     options = {"arch": arch, "latent_dim": latent_dim, "hidden": hidden, "likelihood": likelihood}

@@ -1,6 +1,6 @@
-"""Concept vectors: directions in latent space that mean something ("smile"), the arithmetic
-built on them, and the checks that say whether to trust one. Pure NumPy and scikit-learn: no
-Streamlit, no torch.
+"""Concept vectors: directions in latent space that mean something ("smile") and the arithmetic
+built on them. Pure NumPy and scikit-learn: no Streamlit, no torch. (Whether to trust one:
+concept_checks.py; saving them: concept_io.py.)
 
 A concept comes from two groups of codes: without and with an attribute, class a and class b, or
 two selections on the map. Its vector is a unit direction u pointing from the first group to the
@@ -287,9 +287,7 @@ def group_classes(n_points: int, groups: Groups) -> tuple[np.ndarray, tuple[str,
 def starting_row(groups: Groups | None, picked: int | None) -> int:
     """The data point an edit starts from: the picked one if it is in the "from" group (or
     there are no groups), else the first member of that group ("1 to 7" starts on a 1)."""
-    if groups is None:
+    sources = None if groups is None else groups.rows[groups.y == 0]
+    if sources is None or picked in sources:
         return picked or 0
-    sources = groups.rows[groups.y == 0]
-    if picked is not None and (picked in sources or not len(sources)):
-        return picked
-    return int(sources.min()) if len(sources) else 0
+    return int(sources.min())  # a made concept's groups hold MIN_GROUP points each

@@ -1,7 +1,7 @@
 """Plotly figure builders: plain functions from arrays to figures, no Streamlit.
 
 The latent map comes out identical for identical inputs, and the click marker is drawn in the
-browser (explorer/click.py), not in the figure: clicks rerun only the decode fragment, so they
+browser (explorer/ui/click.py), not in the figure: clicks rerun only the decode fragment, so they
 never re-send the scatter or reset the user's zoom.
 """
 

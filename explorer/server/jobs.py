@@ -24,7 +24,6 @@ from explorer.server import runs
 from training.config import ARCHITECTURES, MODEL_KINDS
 from training.data import DataOptions, DatasetError, load_dataset
 from training.fit import Progress
-from training.presets import default_model_config
 from training.recipe import TrainedModel, recipe, train_side_by_side
 
 log = logging.getLogger(__name__)
@@ -245,9 +244,8 @@ class TrainingJob:
             dataset, arch=spec.arch, latent_dim=spec.latent_dim, epochs=spec.epochs, lr=spec.lr,
             beta=spec.beta, noise_std=spec.noise_std, sparsity=spec.sparsity, seed=spec.seed,
         )  # fmt: skip
-        resolved = default_model_config(dataset.image_shape, spec.kinds[0], **model_options)
         with self._lock:
-            self._resolved = (resolved.arch, resolved.latent_dim, config.epochs)
+            self._resolved = (model_options["arch"], model_options["latent_dim"], config.epochs)
         self._set("training", f"training the {spec.kinds[0].upper()}")
         trained = train_side_by_side(
             dataset, spec.kinds, config, self.out_dir,

@@ -55,8 +55,9 @@ def picker(label: str, param: str, options: list[str], default: str, describe) -
             asked = st.query_params[param][:60]
             st.warning(f"This link asks for the {label.lower()} {asked!r}, which is not on this "
                        f"server: showing {describe(wanted)} instead.")  # fmt: skip
-    index = options.index(wanted) if wanted in options else 0
-    value = st.sidebar.selectbox(label, options, index=index, format_func=describe, key=param)
+    value = st.sidebar.selectbox(
+        label, options, index=options.index(wanted), format_func=describe, key=param
+    )
     st.query_params[param] = st.session_state[remembered] = value
     return value
 
