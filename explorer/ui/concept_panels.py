@@ -64,7 +64,8 @@ def groups_from_widgets(pair: ModelPair) -> tuple[Groups, str]:
 
 
 def make_panel(pair: ModelPair) -> None:
-    st.header("1. Make a concept vector")
+    """Make a vector from two groups; once made, the page runs again so that the panel folds
+    away and the edit (section 2) comes into view."""
     groups, default_name = groups_from_widgets(pair)
     left, middle, right = st.columns(3)
     method = left.radio("Method", list(concepts.METHODS), format_func=concepts.METHODS.get,
@@ -86,6 +87,8 @@ def make_panel(pair: ModelPair) -> None:
             state.save_concept(pair, concepts.make_concept(name, pair.codes, groups))
         except ConceptError as e:
             st.error(str(e))
+            return
+        st.rerun()
 
 
 Codes = dict[str, np.ndarray]  # kind -> (K,) code

@@ -16,8 +16,10 @@ st.caption(
     "the AE's gaps show up as edits that fall apart."
 )
 
-concept_panels.make_panel(pair)
 saved = state.saved_concepts(pair)
+# Folded once a vector exists, so that the edit of the vector just made is in view.
+with st.expander("Make another vector" if saved else "1. Make a concept vector", not saved):
+    concept_panels.make_panel(pair)
 if saved:
     names = list(saved)
     wanted = st.session_state.get(state.CONCEPT)

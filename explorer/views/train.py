@@ -15,17 +15,20 @@ st.caption(
     "nothing; both together give a dense, smooth map."
 )
 choices = resources.dataset_choices()
-with st.form("train_form"):
+# The form beside the job list: what a click on Train starts is in view at once.
+form_column, jobs_column = st.columns([1, 1.3], gap="large")
+with form_column, st.form("train_form"):
     left, right = st.columns(2)
     name = left.selectbox("Dataset", list(choices), key="train_dataset")
     arch = right.selectbox("Architecture", ["default", *ARCHITECTURES], key="train_arch")
-    latent_dim = left.number_input("Latent size (0 = 2, or 32 for faces)", 0, 64, 0,
-                                  key="train_latent")  # fmt: skip
+    latent_dim = left.number_input(
+        "Latent size (0 = 2, or 32 for faces)", 0, 64, 0, key="train_latent"
+    )
     epochs = right.number_input("Epochs (0 = automatic)", 0, 1000, 0, key="train_epochs")
-    beta = left.slider("beta (weight of the VAE's KL term)", 0.0, 10.0, 1.0, 0.1, key="train_beta")
-    noise = right.slider("Denoising AE: input noise", 0.0, 1.0, 0.0, 0.05, key="train_noise")
-    sparsity = left.slider("Sparse AE: L1 weight on the code", 0.0, 1.0, 0.0, 0.01,
-                           key="train_sparse")  # fmt: skip
+    beta = st.slider("beta (weight of the VAE's KL term)", 0.0, 10.0, 1.0, 0.1, key="train_beta")
+    noise = st.slider("Denoising AE: input noise", 0.0, 1.0, 0.0, 0.05, key="train_noise")
+    sparsity = st.slider("Sparse AE: L1 weight on the code", 0.0, 1.0, 0.0, 0.01,
+                         key="train_sparse")  # fmt: skip
     submitted = st.form_submit_button("Train", type="primary")
 
 if submitted:
@@ -36,6 +39,7 @@ if submitted:
             noise_std=noise, sparsity=sparsity,
         ))  # fmt: skip
     except (JobLimitError, ValueError) as e:  # the cap names the jobs holding the slots
-        st.error(str(e))
+        form_column.error(str(e))
 
-jobs_panel.job_list()
+with jobs_column:
+    jobs_panel.job_list()
