@@ -123,7 +123,7 @@ def loss_curves(curves: dict[str, list[dict]]) -> go.Figure:
         xaxis_title="step",
         yaxis_title="nats per image",
         # Labels at 1, 2 and 5 of each decade only: Plotly's default labels every digit.
-        yaxis={"type": "log", "dtick": "D2", "tickformat": "~s"},
+        yaxis={"type": "log", "dtick": "D2", "tickformat": "~g"},  # 0.5, not 500m
         uirevision="loss-curves",
     )
     return fig

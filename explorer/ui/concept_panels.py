@@ -94,10 +94,10 @@ def make_panel(pair: ModelPair) -> None:
 Codes = dict[str, np.ndarray]  # kind -> (K,) code
 
 
-def chosen_image(pair: ModelPair, concept: Concept) -> tuple[np.ndarray | None, Codes | None, str]:
-    """The image to edit, its code in each model, and its caption."""
-    source = st.radio("Image", ["a data point", "your own image"], horizontal=True,
-                      key="edit_source")  # fmt: skip
+def chosen_image(
+    pair: ModelPair, concept: Concept, source: str
+) -> tuple[np.ndarray | None, Codes | None, str]:
+    """The image to edit (a data point, or an upload), its code in each model, its caption."""
     if source == "your own image":
         x = uploads.uploaded_image(pair, "edit_upload")
         if x is None:
@@ -119,13 +119,17 @@ def warn_if_outside(pair: ModelPair, kind: str, z: np.ndarray, alphas: np.ndarra
 
 
 def edit_panel(pair: ModelPair, concept: Concept) -> None:
-    st.header("2. Add it to an image: z + alpha * v")
-    x, codes, caption = chosen_image(pair, concept)
+    st.subheader("2. Add it to an image: z + alpha * v")
+    # One row of controls, so that the edited images are in view on a laptop screen.
+    source_column, image_column, alpha_column = st.columns(3)
+    source = source_column.radio("Image", ["a data point", "your own image"], key="edit_source")
+    with image_column:
+        x, codes, caption = chosen_image(pair, concept, source)
+    alpha = alpha_column.slider("alpha, in spreads of the data along v", -4.0, 4.0, 2.0, 0.1,
+                                key="alpha")  # fmt: skip
     if x is None:
         st.info("Upload a PNG or JPEG: it is cropped, resized and coloured like the dataset.")
         return
-    alpha = st.slider("alpha, in spreads of the data along v", -4.0, 4.0, 2.0, 0.1,
-                      key="alpha")  # fmt: skip
     alphas = np.append(concepts.strip_alphas(alpha, STRIP), alpha)  # the strip, then alpha
     shown = [(x, caption)]
     strips, edits = {}, {}
