@@ -10,7 +10,7 @@ from explorer.ui import state
 
 
 def analogy_panel(pair: ModelPair) -> None:
-    st.header("Analogies: a - b + c")
+    st.subheader("Analogies: a - b + c")
     st.caption(
         "c, changed the way a differs from b: the difference a - b is a concept vector made "
         "from one example each. The first two default to your last two picks on the maps."
@@ -31,7 +31,7 @@ def analogy_panel(pair: ModelPair) -> None:
 
 def library_panel(pair: ModelPair) -> None:
     saved = state.saved_concepts(pair)
-    st.header("Saved vectors: combine, export, import")
+    st.subheader("Saved vectors: combine, export, import")
     if saved:
         st.dataframe([{"name": n, "made": c.description} for n, c in saved.items()],
                      hide_index=True)  # fmt: skip

@@ -181,7 +181,7 @@ def card(pair: ModelPair, concept: Concept, kind: str) -> concept_checks.ReportC
 
 
 def report_panel(pair: ModelPair, concept: Concept) -> None:
-    st.header("3. Can it be trusted?")
+    st.subheader("3. Can it be trusted?")
     st.caption(f"**{concept.name}**: {concept.description}.")
     if concept.groups is None:
         st.info("Imported and combined vectors have no groups to check them on.")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer.ui import concept_library, concept_panels, sidebar, state
 
-st.title("Concepts: directions that mean something")
+st.header("Concepts: directions that mean something")
 pair = sidebar.model_pair(sidebar.selection())
 if pair is None:
     st.stop()

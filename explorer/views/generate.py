@@ -8,7 +8,7 @@ from explorer.core.model_pair import KINDS
 from explorer.ui import sidebar, state
 from explorer.ui.click import visible_area
 
-st.title("Generate: grids, samples and interpolations")
+st.header("Generate: grids, samples and interpolations")
 pair = sidebar.model_pair(sidebar.selection())
 if pair is None:
     st.stop()
@@ -21,7 +21,7 @@ def show(column, caption: str, grid: np.ndarray, name: str) -> None:
                            key=f"dl_{name}")  # fmt: skip
 
 
-st.header("Manifold grid")
+st.subheader("Manifold grid")
 st.caption(
     "An n x n grid of points laid over each map and decoded: the classic figure of the VAE "
     "papers. The VAE's grid changes smoothly everywhere; the AE's breaks down between clusters. "
@@ -46,7 +46,7 @@ for column, kind in zip(columns, KINDS, strict=True):
     show(column, f"{kind.upper()} decoded over {where}", display.tile(pair.decode(kind, z), n),
          f"grid_{kind}")  # fmt: skip
 
-st.header("Samples from the prior N(0, I)")
+st.subheader("Samples from the prior N(0, I)")
 st.caption(
     "A VAE is trained so that its codes look like draws from N(0, I): sample there and decode, "
     "and you get new images. An AE was never asked to: the same draws land in places its "
@@ -59,7 +59,7 @@ for column, kind in zip(columns, KINDS, strict=True):
     show(column, f"{kind.upper()}: 16 samples", display.tile(pair.decode(kind, z), 8),
          f"samples_{kind}")  # fmt: skip
 
-st.header("Interpolation between two images")
+st.subheader("Interpolation between two images")
 st.caption(
     "Both images are encoded by each model and the path between their codes decoded. "
     "Spherical interpolation keeps the path where a Gaussian prior has its mass. "

@@ -7,7 +7,7 @@ from explorer.server.jobs import JobLimitError, JobSpec
 from explorer.ui import jobs_panel, resources
 from training.config import ARCHITECTURES
 
-st.title("Train an AE and a VAE side by side")
+st.header("Train an AE and a VAE side by side")
 st.caption(
     "Both models get the same data in the same order, the same seed and the same architecture: "
     "the only difference is the VAE's sampling and its KL term, weighted by beta. "
