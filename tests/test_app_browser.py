@@ -154,13 +154,7 @@ def test_a_clicks_images_appear_beside_the_maps_without_scrolling(browser, app_u
     wait_for_caption(page, f"data point #{index}")
     wait_for_app_idle(page)
     assert page.evaluate("() => window.scrollY") == 0
-    boxes = page.locator('[data-testid="stImage"] img').evaluate_all(
-        "els => els.map(e => { const r = e.getBoundingClientRect();"
-        " return [r.left, r.top, r.right, r.bottom]; })"
-    )
-    assert len(boxes) == 4
-    for left, top, right, bottom in boxes:
-        assert left >= 0 and right <= size[0] and top >= 0 and bottom <= size[1], boxes
+    assert in_view(page, '[data-testid="stImage"] img') == [True] * 4
     page.close()
 
 
@@ -228,6 +222,44 @@ def test_the_smile_vector_visibly_changes_the_decoded_face(browser, app_url):
         after = pixels(page, shown[f"{kind}, alpha +2.0"])
         assert before.shape == after.shape and before.shape[-1] == 3  # a colour face
         assert np.abs(after - before).mean() > 2.0, kind  # grey levels of 255, on average
+    page.close()
+
+
+def in_view(page, selector: str) -> list[bool]:
+    """For each element the selector matches: whether it lies wholly inside the viewport."""
+    width, height = page.viewport_size["width"], page.viewport_size["height"]
+    boxes = page.locator(selector).evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return [r.left, r.top, r.right, r.bottom]; })"
+    )
+    return [x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height for x0, y0, x1, y1 in boxes]
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1280, 720)])
+def test_a_new_concept_vectors_edit_is_in_view_without_scrolling(browser, app_url, size):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(f"{app_url}/concepts?dataset=digits&models=default")
+    page.get_by_role("button", name="Make the vector").click(timeout=90_000)
+    wait_for_caption(page, "VAE, alpha +2.0", timeout=60)
+    wait_for_app_idle(page)
+    assert page.evaluate("() => window.scrollY") == 0
+    shown = in_view(page, '[data-testid="stImage"] img')
+    assert shown[:5] == [True] * 5  # the image, both reconstructions and both edits
+    page.close()
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1280, 720)])
+def test_a_started_training_job_is_listed_in_view_beside_the_form(browser, app_url, size):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(f"{app_url}/train")
+    page.get_by_label("Epochs (0 = automatic)").fill("1000")
+    page.get_by_role("button", name="Train").click()
+    yours = page.get_by_text(re.compile(r"digits · mlp · 2-D · 1000 epochs \(yours\)"))
+    yours.wait_for(timeout=30_000)
+    box = yours.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= size[1]
+    page.get_by_role("button", name="Cancel").first.click()
+    page.get_by_text("nothing was kept").first.wait_for(timeout=30_000)
     page.close()
 
 
