@@ -1,0 +1,159 @@
+"""The decoders of a model pair as one byte string that the browser's JavaScript runs
+(explorer/ui/decoder.js): layers as plain ops, weights packed after a JSON header.
+
+Layout: b"LXD1", a little-endian uint32 header length, the UTF-8 JSON header, zero padding to
+a multiple of 4, then every weight array back to back in the header's dtype. The header lists,
+per model kind, the ops in order, each array as [offset, count] in elements of that dtype:
+
+    {"op": "linear", "in": 2, "out": 512, "weight": [0, 1024], "bias": [1024, 512]}
+    {"op": "relu"}  {"op": "sigmoid"}  {"op": "reshape", "shape": [C, H, W]}
+    {"op": "conv_transpose", "in": 64, "out": 32, "kernel": 4, "stride": 2, "padding": 1,
+     "output_padding": [0, 0], "weight": [...], "bias": [...]}
+
+Weights are sent once per pair (Streamlit re-sends an unchanged large element as a hash), so
+the bundle is built once per pair and cached with it.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import torch
+from torch import nn
+
+from training.models import AE, ConvDecoder, MLPCoder
+
+MAGIC = b"LXD1"
+DTYPES = {"float16": np.float16, "float32": np.float32}
+# Every student's browser receives the weights: past this the page would load too slowly and
+# decode too slowly to follow the mouse, and the server decodes instead.
+MAX_PARAMETERS = 4_000_000
+# Multiply-adds per decoded image: about 2 GFLOP/s in plain JavaScript, so 20 M keeps one
+# image near 10 ms (the 32-D faces conv decoder needs 3.9 M).
+MAX_MULTIPLY_ADDS = 20_000_000
+
+
+class Unsupported(ValueError):
+    """This model cannot run in the browser; the message says why, in words for the page."""
+
+
+def bundle(models: dict[str, AE], dtype: str = "float16") -> bytes:
+    """The decoders of models ({"ae": AE, "vae": VAE}) as one bundle; raises Unsupported."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {tuple(DTYPES)}, got {dtype!r}")
+    arrays: list[np.ndarray] = []
+    header = {"dtype": dtype, "models": {k: _describe(m, arrays) for k, m in models.items()}}
+    n_params = sum(a.size for a in arrays)
+    if n_params > MAX_PARAMETERS:
+        raise Unsupported(
+            f"the decoders have {n_params:,} weights, more than the {MAX_PARAMETERS:,} "
+            "sent to a browser"
+        )
+    text = json.dumps(header, separators=(",", ":")).encode()
+    start = 8 + len(text)
+    pad = b"\0" * (-start % 4)
+    body = b"".join(np.ascontiguousarray(a, dtype=DTYPES[dtype]).tobytes() for a in arrays)
+    return MAGIC + struct.pack("<I", len(text)) + text + pad + body
+
+
+def read_header(data: bytes) -> dict:
+    """The JSON header of a bundle (for tests and tools)."""
+    if data[:4] != MAGIC:
+        raise ValueError("not a decoder bundle")
+    (length,) = struct.unpack("<I", data[4:8])
+    return json.loads(data[8 : 8 + length])
+
+
+def _describe(model: AE, arrays: list[np.ndarray]) -> dict:
+    """The decoder's ops; appends its weight arrays to `arrays`."""
+    config = model.config
+    decoder = model.decoder
+    if isinstance(decoder, MLPCoder):
+        ops = _sequential(decoder.net, arrays) + [{"op": "reshape", "shape": config.image_shape}]
+    elif isinstance(decoder, ConvDecoder):
+        ops = _sequential(nn.Sequential(decoder.head, nn.ReLU()), arrays)
+        ops.append({"op": "reshape", "shape": list(decoder.first_shape)})
+        ops += _sequential(decoder.deconvs, arrays)
+    else:
+        raise Unsupported(f"its decoder {type(decoder).__name__} has no browser version")
+    ops.append({"op": "sigmoid"})
+    work = _multiply_adds(ops, config.latent_dim)
+    if work > MAX_MULTIPLY_ADDS:
+        raise Unsupported(
+            f"one image takes {work / 1e6:.0f} million multiply-adds, too slow to follow the "
+            f"mouse in a browser (at most {MAX_MULTIPLY_ADDS / 1e6:.0f} million)"
+        )
+    return {"latent_dim": config.latent_dim, "image_shape": list(config.image_shape), "ops": ops}
+
+
+def _sequential(layers: nn.Sequential, arrays: list[np.ndarray]) -> list[dict]:
+    ops = []
+    for layer in layers:
+        if isinstance(layer, nn.ReLU):
+            ops.append({"op": "relu"})
+        elif isinstance(layer, nn.Linear):
+            ops.append({"op": "linear", "in": layer.in_features, "out": layer.out_features,
+                        **_weights(layer, arrays)})  # fmt: skip
+        elif isinstance(layer, nn.ConvTranspose2d) and _plain_transpose(layer):
+            ops.append({
+                "op": "conv_transpose", "in": layer.in_channels, "out": layer.out_channels,
+                "kernel": layer.kernel_size[0], "stride": layer.stride[0],
+                "padding": layer.padding[0], "output_padding": list(layer.output_padding),
+                **_weights(layer, arrays),
+            })  # fmt: skip
+        else:
+            raise Unsupported(f"its decoder has a layer the browser cannot run: {layer}")
+    return ops
+
+
+def _plain_transpose(layer: nn.ConvTranspose2d) -> bool:
+    """Square kernel and stride, no dilation or groups: what ConvDecoder builds."""
+    k, s, p = layer.kernel_size, layer.stride, layer.padding
+    return (
+        k[0] == k[1] and s[0] == s[1] and p[0] == p[1]
+        and layer.dilation == (1, 1) and layer.groups == 1 and layer.bias is not None
+    )  # fmt: skip
+
+
+def _weights(layer: nn.Module, arrays: list[np.ndarray]) -> dict:
+    """Appends the layer's weight and bias; returns their [offset, count] entries."""
+    out = {}
+    for name in ("weight", "bias"):
+        array = getattr(layer, name).detach().to(torch.float32).cpu().numpy().ravel()
+        offset = sum(a.size for a in arrays)
+        arrays.append(array)
+        out[name] = [offset, array.size]
+    return out
+
+
+def _multiply_adds(ops: list[dict], latent_dim: int) -> int:
+    """Multiply-adds to decode one point: linear in*out, a transposed conv in*out*k*k per
+    input pixel."""
+    total, shape = 0, (latent_dim,)
+    for op in ops:
+        if op["op"] == "linear":
+            total += op["in"] * op["out"]
+            shape = (op["out"],)
+        elif op["op"] == "reshape":
+            shape = tuple(op["shape"])
+        elif op["op"] == "conv_transpose":
+            _, h, w = shape
+            total += h * w * op["in"] * op["out"] * op["kernel"] ** 2
+            size = [(n - 1) * op["stride"] - 2 * op["padding"] + op["kernel"] + extra
+                    for n, extra in zip((h, w), op["output_padding"], strict=True)]  # fmt: skip
+            shape = (op["out"], *size)
+    return total
+
+
+def rounded(model: AE, dtype: str) -> AE:
+    """A copy of model whose weights went through dtype and back: torch's answer for exactly
+    the weights the browser holds (the oracle for the browser's arithmetic)."""
+    import copy
+
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.copy_(p.to(getattr(torch, dtype)).to(p.dtype))
+    return twin
