@@ -3,12 +3,13 @@ their 2-D projections, and decoding. Pure torch + NumPy (cached by the app, test
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 from sklearn.decomposition import PCA
 
+from explorer.core import web_decoder
 from explorer.core.concept_checks import DataRegion, data_region
 from explorer.core.latent import Projection, fit_projection
 from explorer.core.points import Bounds, important_coordinates
@@ -31,6 +32,7 @@ class ModelPair:
     projections: dict[str, Projection]
     pca: PCA
     label: str
+    _web_bundles: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def latent_dim(self) -> int:
@@ -48,6 +50,26 @@ class ModelPair:
         """(N, C, H, W) images -> (N, K) codes (the VAE's means) from the kind's encoder."""
         codes = encode_all(self.models[kind], np.asarray(images, dtype=np.float32))
         return codes.astype(np.float64)
+
+    def web_bundle(self, with_pca: bool = False) -> bytes:
+        """The decoders (and PCA's, when shown) for the browser, built once per pair; raises
+        web_decoder.Unsupported when they cannot run there."""
+        if with_pca not in self._web_bundles:
+            try:
+                pca = self.pca if with_pca else None
+                self._web_bundles[with_pca] = web_decoder.bundle(self.models, pca=pca)
+            except web_decoder.Unsupported as e:
+                self._web_bundles[with_pca] = e
+        result = self._web_bundles[with_pca]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    @cached_property
+    def shared_views(self) -> dict:
+        """What is drawn from this pair for every session, built once and kept with the pair
+        (the Explore maps' figures: explorer/core/figures.pair_maps): key -> value, read-only."""
+        return {}
 
     @cached_property
     def regions(self) -> dict[str, DataRegion]:

@@ -6,21 +6,24 @@ a multiple of 4, then every weight array back to back in the header's dtype. The
 per model kind, the ops in order, each array as [offset, count] in elements of that dtype:
 
     {"op": "linear", "in": 2, "out": 512, "weight": [0, 1024], "bias": [1024, 512]}
-    {"op": "relu"}  {"op": "sigmoid"}  {"op": "reshape", "shape": [C, H, W]}
+    {"op": "relu"}  {"op": "sigmoid"}  {"op": "clip"}  {"op": "reshape", "shape": [C, H, W]}
     {"op": "conv_transpose", "in": 64, "out": 32, "kernel": 4, "stride": 2, "padding": 1,
      "output_padding": [0, 0], "weight": [...], "bias": [...]}
 
-Weights are sent once per pair (Streamlit re-sends an unchanged large element as a hash), so
-the bundle is built once per pair and cached with it.
+The header's "id" (a hash of the weights) names the bundle to the page. Weights are sent once
+per pair (Streamlit re-sends an unchanged large element as a hash), so the bundle is built once
+per pair and cached with it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 
 import numpy as np
 import torch
+from sklearn.decomposition import PCA
 from torch import nn
 
 from training.models import AE, ConvDecoder, MLPCoder
@@ -30,8 +33,12 @@ DTYPES = {"float16": np.float16, "float32": np.float32}
 # Every student's browser receives the weights: past this the page would load too slowly and
 # decode too slowly to follow the mouse, and the server decodes instead.
 MAX_PARAMETERS = 4_000_000
-# Multiply-adds per decoded image: about 2 GFLOP/s in plain JavaScript, so 20 M keeps one
-# image near 10 ms (the 32-D faces conv decoder needs 3.9 M).
+# float32 up to this many weights (6 MB): the browser then decodes what the server would, to
+# 1e-6. Above, float16 halves the bytes for an error of at most about one grey level (3e-3
+# measured on a trained digits AE).
+FLOAT32_UP_TO = 1_500_000
+# Multiply-adds per decoded image: the 32-D faces conv decoder needs 7.1 M and takes about 12 ms
+# in plain JavaScript here; 20 M keeps one image near a frame's budget of a 30 fps hover.
 MAX_MULTIPLY_ADDS = 20_000_000
 
 
@@ -39,22 +46,29 @@ class Unsupported(ValueError):
     """This model cannot run in the browser; the message says why, in words for the page."""
 
 
-def bundle(models: dict[str, AE], dtype: str = "float16") -> bytes:
-    """The decoders of models ({"ae": AE, "vae": VAE}) as one bundle; raises Unsupported."""
-    if dtype not in DTYPES:
+def bundle(models: dict[str, AE], dtype: str | None = None, pca: PCA | None = None) -> bytes:
+    """The decoders of models ({"ae": AE, "vae": VAE}) as one bundle, plus PCA of the images
+    as a linear decoder "pca" when given; raises Unsupported. dtype None: float32 up to
+    FLOAT32_UP_TO weights, else float16."""
+    if dtype not in (None, *DTYPES):
         raise ValueError(f"dtype must be one of {tuple(DTYPES)}, got {dtype!r}")
     arrays: list[np.ndarray] = []
-    header = {"dtype": dtype, "models": {k: _describe(m, arrays) for k, m in models.items()}}
+    described = {k: _describe(m, arrays) for k, m in models.items()}
+    if pca is not None:
+        image_shape = next(iter(models.values())).config.image_shape
+        described["pca"] = _describe_pca(pca, image_shape, arrays)
     n_params = sum(a.size for a in arrays)
     if n_params > MAX_PARAMETERS:
         raise Unsupported(
             f"the decoders have {n_params:,} weights, more than the {MAX_PARAMETERS:,} "
             "sent to a browser"
         )
-    text = json.dumps(header, separators=(",", ":")).encode()
-    start = 8 + len(text)
-    pad = b"\0" * (-start % 4)
+    dtype = dtype or ("float32" if n_params <= FLOAT32_UP_TO else "float16")
     body = b"".join(np.ascontiguousarray(a, dtype=DTYPES[dtype]).tobytes() for a in arrays)
+    # The id names the bundle to the page's panels (a weights element has no other name there).
+    header = {"id": hashlib.sha256(body).hexdigest()[:16], "dtype": dtype, "models": described}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    pad = b"\0" * (-(8 + len(text)) % 4)
     return MAGIC + struct.pack("<I", len(text)) + text + pad + body
 
 
@@ -88,12 +102,26 @@ def _describe(model: AE, arrays: list[np.ndarray]) -> dict:
     return {"latent_dim": config.latent_dim, "image_shape": list(config.image_shape), "ops": ops}
 
 
+def _describe_pca(pca: PCA, image_shape: tuple[int, int, int], arrays: list) -> dict:
+    """PCA's reconstruction, mean + codes @ components, clipped to [0, 1] as the server does."""
+    arrays += [pca.components_.T.ravel(), pca.mean_.ravel()]
+    n, n_pixels = pca.components_.shape
+    offset = sum(a.size for a in arrays[:-2])
+    ops = [
+        {"op": "linear", "in": n, "out": n_pixels,
+         "weight": [offset, n * n_pixels], "bias": [offset + n * n_pixels, n_pixels]},
+        {"op": "reshape", "shape": list(image_shape)},
+        {"op": "clip"},
+    ]  # fmt: skip
+    return {"latent_dim": n, "image_shape": list(image_shape), "ops": ops}
+
+
 def _sequential(layers: nn.Sequential, arrays: list[np.ndarray]) -> list[dict]:
     ops = []
     for layer in layers:
         if isinstance(layer, nn.ReLU):
             ops.append({"op": "relu"})
-        elif isinstance(layer, nn.Linear):
+        elif isinstance(layer, nn.Linear) and layer.bias is not None:
             ops.append({"op": "linear", "in": layer.in_features, "out": layer.out_features,
                         **_weights(layer, arrays)})  # fmt: skip
         elif isinstance(layer, nn.ConvTranspose2d) and _plain_transpose(layer):

@@ -1,16 +1,24 @@
-// Click-anywhere listener for Plotly charts drawn with st.plotly_chart(fig, key=...): see click.py.
+// Click-anywhere listener for Plotly charts drawn with st.plotly_chart(fig, key=...), and host of
+// the live decode panel (live.js) and its weights (decoder.js): see click.py. The three files are
+// one module: click.py joins them, decoder.js first.
 //
 // Module state lives as long as the page: Streamlit imports this module once and calls the default
 // export again whenever `data` changes, without running the previous call's cleanup (only the
-// unmount cleanup runs), so per-instance state sits in `instances`, keyed by the frontend key.
+// unmount cleanup runs), so per-instance state sits in `instances`, keyed by the frontend key, and
+// parsed weights in `bundles`, keyed by the key of the instance that carried them.
 
 const MARKER = "latent-click-marker"; // name of our shapes, so the figure's own shapes stay
 const ARM_PX = 7; // half-length of the cross's arms, in screen pixels at any zoom
-const instances = new Map(); // frontend key -> {charts, marker, color, send, sentSeq}
+const HOVER_CROSS = "lx-hover-cross";
+const instances = new Map(); // frontend key -> {charts, marker, color, send, sentSeq, panel}
+const bundles = new Map(); // bundle id -> {models}, or {error} under "failed:<frontend key>"
+const weightsSeen = new Map(); // frontend key of a weights instance -> {print, id}
 const handlers = new WeakMap(); // graph div -> our plotly_click handler on it
 let seq = 0;
 let observer = null;
 let scheduled = false;
+let activePanel = null; // the live panel that arrow keys move
+let pointerInside = false; // over a map or a panel: arrow keys are ours then
 
 function graphFor(chartKey) {
   // Streamlit puts the class st-key-<key> on a keyed element's container, with the key trimmed
@@ -58,13 +66,21 @@ function nearestPoint(gd, px, py) {
   return best;
 }
 
-function clickOf(gd, chartKey, event) {
-  const mouse = event.event;
+function plotPixel(gd, mouse) {
+  // The pointer's pixel inside the plot area, [px, py], or null off it.
   const { xaxis, yaxis } = gd._fullLayout;
   if (!mouse || !Number.isFinite(mouse.clientX)) return null;
   const box = gd.getBoundingClientRect();
-  const px = mouse.clientX - box.left - xaxis._offset; // pixels inside the plot area
+  const px = mouse.clientX - box.left - xaxis._offset;
   const py = mouse.clientY - box.top - yaxis._offset;
+  return px >= 0 && py >= 0 && px <= xaxis._length && py <= yaxis._length ? [px, py] : null;
+}
+
+function clickOf(gd, chartKey, event) {
+  const { xaxis, yaxis } = gd._fullLayout;
+  const pixel = plotPixel(gd, event.event);
+  if (!pixel) return null;
+  const [px, py] = pixel;
   const i = nearestPoint(gd, px, py);
   if (i !== null) {
     const trace = gd._fullData[0];
@@ -81,9 +97,66 @@ function onClick(gd, chartKey, event) {
     if (!inst.charts.includes(chartKey)) continue;
     inst.marker = [click.x, click.y]; // instant feedback, before Python answers
     inst.sentSeq = click.seq;
+    if (inst.panel && click.point_index === null) pinAt(inst.panel, chartKey, [click.x, click.y]);
     inst.send("click", click);
   }
   sync();
+}
+
+function onHover(gd, chartKey, event) {
+  // Decode the point under the pointer in every live panel and draw its cross on every map.
+  const pixel = plotPixel(gd, event);
+  const { xaxis, yaxis } = gd._fullLayout;
+  const xy = pixel && [xaxis.p2d(pixel[0]), yaxis.p2d(pixel[1])];
+  for (const inst of instances.values()) {
+    if (!inst.panel || !inst.charts.includes(chartKey)) continue;
+    activePanel = inst.panel;
+    drawHoverCrosses(inst.charts, hoverPanel(inst.panel, chartKey, xy, event.timeStamp));
+  }
+}
+
+function drawHoverCrosses(charts, crosses) {
+  // A cross per map where the hovered point sits: a DOM overlay moved with CSS, far cheaper
+  // than a Plotly relayout on every mouse move. crosses null: leave them; {}: hide them.
+  if (!crosses) return;
+  for (const chartKey of charts) {
+    const gd = graphFor(chartKey);
+    if (!gd?._fullLayout) continue;
+    let cross = gd.querySelector(`:scope > .${HOVER_CROSS}`);
+    if (!cross) {
+      cross = document.createElement("div");
+      cross.className = HOVER_CROSS;
+      if (getComputedStyle(gd).position === "static") gd.style.position = "relative";
+      gd.appendChild(cross);
+    }
+    const xy = crosses[chartKey];
+    const { xaxis, yaxis } = gd._fullLayout;
+    const px = xy && xaxis._offset + xaxis.d2p(xy[0]);
+    const py = xy && yaxis._offset + yaxis.d2p(xy[1]);
+    const inside = xy && px >= xaxis._offset && px <= xaxis._offset + xaxis._length &&
+      py >= yaxis._offset && py <= yaxis._offset + yaxis._length;
+    cross.hidden = !inside;
+    if (inside) cross.style.transform = `translate(${px}px, ${py}px)`;
+  }
+}
+
+function visibleRange(chartKey) {
+  const gd = graphFor(chartKey);
+  const { xaxis, yaxis } = gd._fullLayout;
+  return [xaxis.range.map(Number), yaxis.range.map(Number)];
+}
+
+function onKey(event) {
+  // Arrow keys nudge the pinned point while the pointer is over a map or the panel.
+  if (!activePanel?.root.isConnected || !pointerInside) return;
+  if (!["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].includes(event.key)) return;
+  if (event.target instanceof HTMLInputElement || event.target instanceof HTMLTextAreaElement) return;
+  const crosses = nudgePanel(activePanel, event.key, visibleRange);
+  if (!crosses) return;
+  event.preventDefault(); // no page scroll
+  for (const inst of instances.values()) {
+    if (inst.panel === activePanel) drawHoverCrosses(inst.charts, crosses);
+  }
 }
 
 function onRelayout(gd, chartKey, update) {
@@ -121,6 +194,18 @@ function sync() {
       handlers.set(gd, handler);
       gd.on("plotly_click", handler);
       gd.on("plotly_relayout", (update) => onRelayout(gd, chartKey, update));
+      if (!gd.dataset.latentHover) {
+        // Plain DOM events survive Plotly.newPlot (which drops only its own listeners).
+        gd.dataset.latentHover = chartKey;
+        const hover = (event) => onHover(gd, gd.dataset.latentHover, event);
+        gd.addEventListener("pointermove", hover);
+        gd.addEventListener("pointerdown", hover); // a touch starts where the finger lands
+        gd.addEventListener("pointerenter", () => setPointerInside(true));
+        gd.addEventListener("pointerleave", (event) => {
+          setPointerInside(false);
+          onHover(gd, gd.dataset.latentHover, { clientX: NaN, timeStamp: event.timeStamp });
+        });
+      }
       gd.dataset.latentClick = chartKey; // says "listening" to tests and DOM inspectors
     }
     // One marker for every chart (a click's instant feedback) or one per chart key.
@@ -139,23 +224,109 @@ function scheduleSync() {
   });
 }
 
-export default function (component) {
+function setPointerInside(inside) {
+  pointerInside = inside;
+}
+
+function modelsFor(live) {
+  // The models of every bundle the panel names; null until they have all arrived. A bundle
+  // that failed to parse has no id to look for: any failure counts.
+  for (const bundle of bundles.values()) if (bundle.error) throw new Error(bundle.error);
+  const models = {};
+  for (const id of live.bundles) {
+    if (!bundles.has(id)) return null;
+    Object.assign(models, bundles.get(id).models);
+  }
+  return models;
+}
+
+function refreshPanel(inst) {
+  // Show the pinned point once the weights are here; report a failure once, so that Python
+  // falls back to decoding on the server.
+  const { panel, live } = inst;
+  let models = null;
+  try {
+    models = modelsFor(live);
+  } catch (error) {
+    if (!inst.failed) inst.send("fallback", `the browser could not load the decoders (${error.message})`);
+    inst.failed = true;
+    return;
+  }
+  panel.root.classList.toggle("lx-loading", !models);
+  if (models) updatePanel(panel, live, models);
+}
+
+function fingerprint(bytes) {
+  // Cheap identity of a bundle (a rerun may hand the same bytes over as a new array): its length
+  // and an FNV-1a hash of every 61st byte.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i += 61) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+  return `${bytes.length}:${hash >>> 0}`;
+}
+
+function mountWeights(key, bytes) {
+  // A weights instance: parse its bundle once (by fingerprint: a rerun may hand the same bytes
+  // over as a new array), file it under the bundle's id, and show it in every panel waiting.
+  const print = fingerprint(bytes);
+  if (weightsSeen.get(key)?.print !== print) {
+    let id = `failed:${key}`;
+    try {
+      const bundle = parseBundle(bytes);
+      id = bundle.id;
+      bundles.set(id, { models: bundle.models });
+    } catch (error) {
+      bundles.set(id, { error: error.message });
+    }
+    weightsSeen.set(key, { print, id });
+  }
+  for (const inst of instances.values()) {
+    if (inst.live && !inst.failed) refreshPanel(inst);
+  }
+  return () => weightsSeen.delete(key);
+}
+
+function mountPanel(inst, parentElement, stale) {
+  // The visible panel of a live instance, built once; Python's data then updates it.
+  const holder = parentElement.querySelector(".latent-click-listener");
+  if (holder) holder.className = "latent-live-holder"; // no longer hidden: this one shows
+  if (!inst.panel) {
+    inst.panel = createPanel(parentElement.querySelector(".latent-live-holder"), inst.send);
+    inst.panel.root.addEventListener("pointerenter", () => {
+      activePanel = inst.panel;
+      setPointerInside(true);
+    });
+    inst.panel.root.addEventListener("pointerleave", () => setPointerInside(false));
+  }
+  inst.panel.send = inst.send;
+  if (!stale) refreshPanel(inst);
+}
+
+export default function mountComponent(component) {
   const { data, key, parentElement, setTriggerValue } = component;
+  window.latentExplorerStats = stats;
+  if (data instanceof Uint8Array) return mountWeights(key, data);
   const color = getComputedStyle(parentElement).getPropertyValue("--st-primary-color").trim();
   const previous = instances.get(key);
   const sentSeq = previous ? previous.sentSeq : 0;
   // Data from a rerun older than our last click (Python's seq lags) would pull the cross back.
   const stale = (data?.seq ?? 0) < sentSeq;
-  instances.set(key, {
+  const inst = {
     charts: data?.charts || [],
     marker: stale ? previous.marker : data?.marker || null,
     color: color || "#ff4b4b",
     send: setTriggerValue,
     sentSeq,
-  });
+    live: data?.live || null,
+    panel: previous?.panel || null,
+    failed: previous?.failed || false,
+  };
+  instances.set(key, inst);
+  if (inst.live) mountPanel(inst, parentElement, stale);
+  stats.reruns += 1;
   if (!observer) {
     observer = new MutationObserver(scheduleSync);
     observer.observe(document.body, { childList: true, subtree: true });
+    document.addEventListener("keydown", onKey);
   }
   sync();
   return () => instances.delete(key);

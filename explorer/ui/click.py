@@ -1,4 +1,5 @@
-"""Click anywhere on a Plotly chart, empty space included, and get the data coordinates in Python.
+"""Click anywhere on a Plotly chart, empty space included, and get the data coordinates in Python;
+optionally with the live decode panel (live.js), which decodes in the browser (decoder.js).
 
 `st.plotly_chart(on_select=...)` reports clicks on points only. A figure with
 `layout.clickmode="event"` and `layout.clickanywhere=True` makes plotly.js fire `plotly_click` on
@@ -10,19 +11,25 @@ Python never changes between reruns and the user's zoom survives.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+HERE = Path(__file__).parent
+# One module, so that the listener, the panels and the weights share state: decoder.js (the
+# math) first, then live.js (the panel), then click.js (the Streamlit glue, the default export).
+SCRIPT = "\n".join((HERE / name).read_text() for name in ("decoder.js", "live.js", "click.js"))
+
 # Defined once at import: registering a component per call would re-register it on every rerun.
 # Unisolated styles reach the page, so the CSS can hide the component's own element container: a
-# zero-height element still takes a flex gap (16 px) in its column.
+# zero-height element still takes a flex gap (16 px) in its column. Live panels rename the class.
 _listener = st.components.v2.component(
     "latent_explorer_click_listener",
     html='<div class="latent-click-listener"></div>',
-    css=".stElementContainer:has(> .stBidiComponent .latent-click-listener) { display: none; }",
-    js=(Path(__file__).with_name("click.js")).read_text(),
+    css=(HERE / "live.css").read_text(),
+    js=SCRIPT,
     isolate_styles=False,
 )
 
@@ -31,6 +38,9 @@ def click_listener(
     chart_keys: list[str],
     marker: tuple[float, float] | dict[str, tuple[float, float]] | None = None,
     key: str = "latent_click",
+    live: dict | None = None,
+    on_point: Callable[[list[float]], None] | None = None,
+    on_fallback: Callable[[str], None] | None = None,
 ) -> dict | None:
     """Listen for clicks on the charts drawn with `st.plotly_chart(fig, key=k)` for k in chart_keys.
 
@@ -49,6 +59,11 @@ def click_listener(
     `latest_click()`, which already holds that click, not from state of the previous run, or the
     cross jumps back to the previous place.
 
+    live: the live decode panel's data (explorer/core/live_view.py), drawn where this is called,
+    decoding with the weights sent by `decoder_weights`; None draws nothing. on_point(z) gets a
+    point the browser pinned (slider release, arrow keys); on_fallback(reason) says the browser
+    could not decode, so the server must.
+
     A click reruns the script, or only the fragment when this is called inside an `st.fragment`
     (the intended use: the charts, drawn outside it, are not re-sent). The click is returned on
     that rerun and on every later rerun, full or fragment, until the next click. Takes no space on
@@ -61,6 +76,7 @@ def click_listener(
         "marker": _marker(marker),
         # Lets the browser ignore a rerun older than its latest click.
         "seq": 0 if latest is None else latest["seq"],
+        "live": live,
     }
 
     def remember() -> None:
@@ -75,9 +91,36 @@ def click_listener(
             views = st.session_state.setdefault(_views_key(key), {})
             views[view[0]] = view[1]
 
-    _listener(key=key, data=data, height=0, on_click_change=remember,
-              on_view_change=remember_view)  # fmt: skip
+    def pinned() -> None:
+        z = parse_z(st.session_state[key].get("point"))
+        if z is not None and on_point is not None:
+            on_point(z)
+
+    def failed() -> None:
+        reason = st.session_state[key].get("fallback")
+        if isinstance(reason, str) and on_fallback is not None:
+            on_fallback(reason[:300])
+
+    _listener(key=key, data=data, height="content" if live else 0, on_click_change=remember,
+              on_view_change=remember_view, on_point_change=pinned,
+              on_fallback_change=failed)  # fmt: skip
     return latest_click(key)
+
+
+def decoder_weights(bundle: bytes, key: str) -> None:
+    """Send a decoder bundle (explorer/core/web_decoder.py) to the browser, invisibly; a live
+    panel names `key` to use it. Unchanged bytes travel once: Streamlit re-sends an unchanged
+    large element as a reference to its hash."""
+    _listener(key=key, data=bundle, height=0)
+
+
+def parse_z(value: Any) -> list[float] | None:
+    """The point the browser pinned, {"z": [numbers]}, as finite floats; None if malformed."""
+    try:
+        z = [float(v) for v in value["z"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return z if z and all(math.isfinite(v) for v in z) else None
 
 
 def visible_area(chart_key: str, key: str = "latent_click"):

@@ -1,5 +1,5 @@
 // Decoders in the browser: runs the ops of a bundle built by explorer/core/web_decoder.py
-// (linear, relu, reshape, conv_transpose, sigmoid) on plain typed arrays, plus the latent math
+// (linear, relu, reshape, conv_transpose, sigmoid, clip) on plain typed arrays, plus the latent math
 // the page needs while the mouse moves (the map's linear projection, lerp and slerp).
 // Pure functions, no DOM: tests/js/ runs them in Node against torch's numbers.
 
@@ -29,7 +29,7 @@ function readWeights(bytes, start, dtype) {
 }
 
 export function parseBundle(bytes) {
-  // Uint8Array -> {dtype, models: {kind: {latentDim, imageShape, ops}}}, ops holding their
+  // Uint8Array -> {id, dtype, models: {kind: {latentDim, imageShape, ops}}}, ops holding their
   // weights as Float32Array views. Throws on anything malformed.
   if (String.fromCharCode(...bytes.subarray(0, 4)) !== MAGIC) throw new Error("not a decoder bundle");
   const length = new DataView(bytes.buffer, bytes.byteOffset + 4, 4).getUint32(0, true);
@@ -48,7 +48,7 @@ export function parseBundle(bytes) {
       ops: model.ops.map((op) => (op.weight ? { ...op, weight: view(op.weight), bias: view(op.bias) } : op)),
     };
   }
-  return { dtype: header.dtype, models };
+  return { id: header.id, dtype: header.dtype, models };
 }
 
 function linear(x, op) {
@@ -113,6 +113,7 @@ export function decode(model, z) {
     else if (op.op === "reshape") shape = op.shape;
     else if (op.op === "conv_transpose") [x, shape] = convTranspose(x, shape, op);
     else if (op.op === "sigmoid") x = x.map((v) => 1 / (1 + Math.exp(-v)));
+    else if (op.op === "clip") x = x.map((v) => Math.min(1, Math.max(0, v)));
     else throw new Error(`unknown op ${op.op}`);
   }
   return Float32Array.from(x);
@@ -131,10 +132,16 @@ export function toRGBA(pixels, [c, h, w], out = new Uint8ClampedArray(h * w * 4)
   return out;
 }
 
-export function toLatent(projection, [px, py]) {
-  // Map coordinates -> latent point: mean + x * axis1 + y * axis2 (explorer/core/latent.py).
+export function toLatent(projection, [px, py], base = null) {
+  // Map coordinates -> latent point on the map's plane (explorer/core/latent.py): from the mean,
+  // or keeping base's coordinates off the plane, so toLatent(p, toPlane(p, z), z) is z.
   const { mean, components } = projection;
-  return mean.map((m, i) => m + px * components[0][i] + py * components[1][i]);
+  let origin = mean;
+  if (base) {
+    const [bx, by] = toPlane(projection, base);
+    origin = base.map((b, i) => b - bx * components[0][i] - by * components[1][i]);
+  }
+  return origin.map((o, i) => o + px * components[0][i] + py * components[1][i]);
 }
 
 export function toPlane(projection, z) {

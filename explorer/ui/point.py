@@ -59,7 +59,9 @@ def follow_click(pair: ModelPair, click: dict | None) -> None:
     st.session_state[state.LAST_CLICK] = click["seq"]
     kind = click["chart"].removeprefix("map_")
     if click["point_index"] is not None and click["point_index"] < len(pair.indices):
-        state.set_point(point_at(pair, click["point_index"], kind))
+        state.set_point(point_at(pair, click["point_index"], kind if kind in pair.codes else "vae"))
+        return
+    if kind not in pair.projections:  # empty space on the PCA map: not a point of the models
         return
     with np.errstate(over="ignore", invalid="ignore"):
         z = pair.projections[kind].to_latent([[click["x"], click["y"]]])[0]

@@ -25,6 +25,7 @@ GROUPS = ("group_a", "group_b")  # point numbers picked on the map for each grou
 IMPORTED = "imported"  # the file id of the last imported JSON
 IMPORT_NOTE = "import_note"  # (count, made on) after an import
 OWNER = "owner"  # this browser's owner id for training jobs (see owner())
+SERVER_DECODING = "server_decoding"  # pair id -> why this browser could not decode it
 
 
 def slider_key(i: int) -> str:
@@ -64,6 +65,15 @@ def note_point(message: str) -> None:
 
 def pop_point_note() -> str | None:
     return st.session_state.pop(POINT_NOTE, None)
+
+
+def server_decoding_reason(pair: ModelPair) -> str | None:
+    """Why this browser could not run this pair's decoders (the server decodes), or None."""
+    return st.session_state.get(SERVER_DECODING, {}).get(pair_id(pair))
+
+
+def decode_on_server(pair: ModelPair, reason: str) -> None:
+    st.session_state.setdefault(SERVER_DECODING, {})[pair_id(pair)] = reason
 
 
 # ---- concepts saved in this session ----

@@ -7,8 +7,8 @@ import streamlit as st
 from explorer.core import display, figures
 from explorer.core.model_pair import KINDS, ModelPair
 from explorer.core.points import slider_ranges
+from explorer.ui import live, sidebar, state
 from explorer.ui import point as picking
-from explorer.ui import sidebar, state
 from explorer.ui.click import click_listener, latest_click
 
 # Quick clicks must not count as a double click (it would reset the zoom), so Plotly's tip
@@ -41,25 +41,11 @@ color_by = left.selectbox("Colour by", options, format_func=lambda a: a or "clas
 shared = middle.toggle("Same scale on both maps", value=True, key="shared_scale")
 with_pca = right.toggle("Show PCA beside them", key="with_pca")
 
-classes, names = pair.classes(color_by)
-xys = {kind: pair.xy(kind) for kind in KINDS}
-axis_range = figures.shared_range(*xys.values()) if shared else None
-projected = pair.latent_dim > 2
-axes = ("PC 1 of the codes", "PC 2 of the codes") if projected else ("z1", "z2")
+# Built once per pair and options, shared by every session (a third of a page run otherwise).
+maps = figures.pair_maps(pair, color_by, shared, with_pca)
 *map_columns, decode_column = st.columns([1, 1, 1, 0.9] if with_pca else [1, 1, 0.9])
-for column, kind in zip(map_columns, KINDS, strict=False):
-    title = f"{kind.upper()} latent space" + (
-        f" ({pair.latent_dim}-D, PCA view)" if projected else ""
-    )
-    column.plotly_chart(
-        figures.latent_map(xys[kind], classes, names, title, axes, axis_range),
-        key=f"map_{kind}", on_select="ignore", width="stretch", config=MAP_CONFIG,
-    )  # fmt: skip
-if with_pca:
-    map_columns[2].plotly_chart(
-        figures.latent_map(pair.pca_xy(), classes, names, "PCA of the images", ("PC 1", "PC 2")),
-        key="map_pca", on_select="ignore", width="stretch", config=MAP_CONFIG,
-    )  # fmt: skip
+for column, (chart, figure) in zip(map_columns, maps.items(), strict=True):
+    column.plotly_chart(figure, key=chart, on_select="ignore", width="stretch", config=MAP_CONFIG)
 st.caption(
     "**Why the AE map has gaps:** trained on reconstruction alone, the autoencoder may put codes "
     "anywhere, so clusters sit apart and the space between them was never trained: decode a gap "
@@ -91,14 +77,19 @@ def decoded_images(pair: ModelPair, point) -> None:
                        (", ..." if len(point.z) > 8 else "") + ")")  # fmt: skip
 
 
-def sliders(pair: ModelPair, point) -> None:
-    """One slider per coordinate that matters most (all on demand), in sync with clicks."""
+def coordinates(pair: ModelPair) -> list[int]:
+    """The coordinates that get a slider: those that matter most, or all on demand."""
     shown = pair.slider_coordinates
     if pair.latent_dim > len(shown) and st.toggle(
         f"All {pair.latent_dim} coordinates", key=state.ALL_SLIDERS,
         help=f"By default the {len(shown)} coordinates along which the codes vary most.",
     ):  # fmt: skip
         shown = list(range(pair.latent_dim))
+    return shown
+
+
+def sliders(pair: ModelPair, point, shown: list[int]) -> None:
+    """Server decoding: one slider per coordinate, in sync with clicks (rerun on release)."""
     limits = slider_ranges(pair.bounds, point.z)
     columns = st.columns(2)
     for n, i in enumerate(shown):
@@ -109,18 +100,24 @@ def sliders(pair: ModelPair, point) -> None:
 
 
 @st.fragment
-def decode_panel(pair: ModelPair) -> None:
-    """Clicks and sliders rerun only this fragment: the maps are not sent again."""
+def decode_panel(pair: ModelPair, with_pca: bool) -> None:
+    """Clicks rerun only this fragment: the maps are not sent again. Hover, sliders and arrow
+    keys decode in the browser (explorer/ui/live.js) and send only the point they pin."""
     picking.follow_click(pair, latest_click("latent_click"))  # the click behind this rerun
     point = picking.current_point(pair)
-    click_listener([f"map_{k}" for k in KINDS], marker=picking.markers(pair, point),
-                   key="latent_click")  # fmt: skip
     note = state.pop_point_note()
     if note:
         st.warning(note)
-    decoded_images(pair, point)
-    sliders(pair, point)
+    shown = coordinates(pair)
+    live_panel = live.live_data(pair, point, shown, with_pca)
+    charts = [f"map_{k}" for k in KINDS] + (["map_pca"] if with_pca else [])
+    click_listener(charts, marker=picking.markers(pair, point), key="latent_click",
+                   live=live_panel, **live.callbacks(pair))  # fmt: skip
+    if live_panel is None:
+        decoded_images(pair, point)
+        sliders(pair, point, shown)
     st.caption(
+        "**Move the mouse over a map** to decode the point under it; click to pin it. "
         "The same numbers go to both decoders. Where the AE never put a code, its decoder "
         "has never been trained and the image falls apart; the VAE's decoder was trained on "
         "noisy codes (z = mu + sigma * eps, the reparameterization trick), so every point "
@@ -129,4 +126,4 @@ def decode_panel(pair: ModelPair) -> None:
 
 
 with decode_column:
-    decode_panel(pair)
+    decode_panel(pair, with_pca)
