@@ -97,7 +97,7 @@ function onClick(gd, chartKey, event) {
     if (!inst.charts.includes(chartKey)) continue;
     inst.marker = [click.x, click.y]; // instant feedback, before Python answers
     inst.sentSeq = click.seq;
-    if (inst.panel && click.point_index === null) pinAt(inst.panel, chartKey, [click.x, click.y]);
+    if (inst.panel) pinAt(inst.panel, chartKey, [click.x, click.y]); // Python then refines it
     inst.send("click", click);
   }
   sync();
