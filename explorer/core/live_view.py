@@ -79,3 +79,36 @@ def png_data_url(image: np.ndarray) -> str:
     """(C, H, W) in [0, 1] -> a data: URL of its PNG at its own size (the page upscales it)."""
     png = display.png_bytes(image, side=1)
     return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def scrub_data(
+    bundle_id: str,
+    start: dict[str, np.ndarray],
+    end: dict[str, np.ndarray],
+    method: str,
+    slider: tuple[str, float, float, float, float],
+    captions: dict[str, str],
+) -> dict:
+    """A panel with one slider t that decodes each model's point along a path as it moves:
+    method "line" (start + t * end: a concept edit, end the step), "lerp" or "slerp" (start to
+    end, t in [0, 1]). slider: (label, low, high, step, value); captions per kind may hold
+    "{value}", the slider's value as shown."""
+    label, low, high, step, value = slider
+    if method not in ("line", "lerp", "slerp"):
+        raise ValueError(f"method must be line, lerp or slerp, got {method!r}")
+    return {
+        "bundles": [bundle_id],
+        "kinds": list(start),
+        "maps": {},
+        "ownLatent": {},
+        "pinned": {"index": None, "z": None, "codes": None},
+        "sliders": {"coords": [], "ranges": []},
+        "captions": {"scrub": captions},
+        "original": None,
+        "scrub": {
+            "label": label, "range": [low, high], "step": step, "value": value,
+            "method": method, "signed": method == "line", "decimals": 1 if method == "line" else 2,
+            "from": {k: np.asarray(v, dtype=float).tolist() for k, v in start.items()},
+            "to": {k: np.asarray(v, dtype=float).tolist() for k, v in end.items()},
+        },
+    }  # fmt: skip

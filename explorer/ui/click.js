@@ -166,7 +166,9 @@ function onRelayout(gd, chartKey, update) {
   const { xaxis, yaxis } = gd._fullLayout;
   const view = { chart: chartKey, x: [...xaxis.range].map(Number), y: [...yaxis.range].map(Number) };
   for (const inst of instances.values()) {
-    if (inst.charts.includes(chartKey)) inst.send("view", view);
+    if (!inst.charts.includes(chartKey)) continue;
+    inst.send("view", view);
+    if (inst.panel) gridPanel(inst.panel, chartKey);
   }
 }
 
@@ -290,7 +292,7 @@ function mountPanel(inst, parentElement, stale) {
   const holder = parentElement.querySelector(".latent-click-listener");
   if (holder) holder.className = "latent-live-holder"; // no longer hidden: this one shows
   if (!inst.panel) {
-    inst.panel = createPanel(parentElement.querySelector(".latent-live-holder"), inst.send);
+    inst.panel = createPanel(parentElement.querySelector(".latent-live-holder"), inst.send, visibleRange);
     inst.panel.root.addEventListener("pointerenter", () => {
       activePanel = inst.panel;
       setPointerInside(true);

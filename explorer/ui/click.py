@@ -41,6 +41,7 @@ def click_listener(
     live: dict | None = None,
     on_point: Callable[[list[float]], None] | None = None,
     on_fallback: Callable[[str], None] | None = None,
+    on_value: Callable[[float], None] | None = None,
 ) -> dict | None:
     """Listen for clicks on the charts drawn with `st.plotly_chart(fig, key=k)` for k in chart_keys.
 
@@ -61,8 +62,8 @@ def click_listener(
 
     live: the live decode panel's data (explorer/core/live_view.py), drawn where this is called,
     decoding with the weights sent by `decoder_weights`; None draws nothing. on_point(z) gets a
-    point the browser pinned (slider release, arrow keys); on_fallback(reason) says the browser
-    could not decode, so the server must.
+    point the browser pinned (slider release, arrow keys); on_value(t) the value a scrub slider
+    was released at; on_fallback(reason) says the browser could not decode, so the server must.
 
     A click reruns the script, or only the fragment when this is called inside an `st.fragment`
     (the intended use: the charts, drawn outside it, are not re-sent). The click is returned on
@@ -101,9 +102,18 @@ def click_listener(
         if isinstance(reason, str) and on_fallback is not None:
             on_fallback(reason[:300])
 
+    def released() -> None:
+        value = st.session_state[key].get("value")
+        try:
+            t = float(value["value"])
+        except (KeyError, TypeError, ValueError):
+            return
+        if math.isfinite(t) and on_value is not None:
+            on_value(t)
+
     _listener(key=key, data=data, height="content" if live else 0, on_click_change=remember,
               on_view_change=remember_view, on_point_change=pinned,
-              on_fallback_change=failed)  # fmt: skip
+              on_fallback_change=failed, on_value_change=released)  # fmt: skip
     return latest_click(key)
 
 

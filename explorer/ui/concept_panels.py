@@ -9,7 +9,7 @@ import streamlit as st
 from explorer.core import concept_checks, concepts, display, figures
 from explorer.core.concepts import Concept, ConceptError, Groups
 from explorer.core.model_pair import KINDS, ModelPair
-from explorer.ui import state, uploads
+from explorer.ui import live, state, uploads
 
 STRIP = 7  # images in the -alpha .. +alpha strip
 
@@ -118,6 +118,22 @@ def warn_if_outside(pair: ModelPair, kind: str, z: np.ndarray, alphas: np.ndarra
         st.warning(message)
 
 
+def alpha_control(pair: ModelPair, concept: Concept, codes: dict | None) -> float:
+    """alpha: a slider that decodes both models' edit in the browser while it moves (Python
+    gets the value on release), or a plain slider when the server decodes."""
+    alpha = st.session_state.setdefault(state.ALPHA, 2.0)
+    label = "alpha, in spreads of the data along v"
+    if codes is not None:
+        steps = {k: concepts.spread(pair.codes[k], concept.vectors[k]) * concept.vectors[k]
+                 for k in KINDS}  # fmt: skip
+        captions = {"ae": "AE, alpha {value}", "vae": "VAE, alpha {value}"}
+        slider = (label, -4.0, 4.0, 0.1, alpha)
+        remember = lambda t: st.session_state.update({state.ALPHA: round(t, 1)})  # noqa: E731
+        if live.scrub(pair, "alpha_scrub", codes, steps, "line", slider, captions, remember):
+            return alpha
+    return st.slider(label, -4.0, 4.0, step=0.1, key=state.ALPHA)
+
+
 def edit_panel(pair: ModelPair, concept: Concept) -> None:
     st.subheader("2. Add it to an image: z + alpha * v")
     # One row of controls, so that the edited images are in view on a laptop screen.
@@ -125,8 +141,8 @@ def edit_panel(pair: ModelPair, concept: Concept) -> None:
     source = source_column.radio("Image", ["a data point", "your own image"], key="edit_source")
     with image_column:
         x, codes, caption = chosen_image(pair, concept, source)
-    alpha = alpha_column.slider("alpha, in spreads of the data along v", -4.0, 4.0, 2.0, 0.1,
-                                key="alpha")  # fmt: skip
+    with alpha_column:
+        alpha = alpha_control(pair, concept, codes)
     if x is None:
         st.info("Upload a PNG or JPEG: it is cropped, resized and coloured like the dataset.")
         return

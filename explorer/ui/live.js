@@ -1,6 +1,7 @@
 // The live decode panel: canvases that follow the mouse over the maps, sliders that decode while
-// dragged and arrow keys that nudge the pinned point, all decoded here (decoder.js) at most once
-// per animation frame. Python stays the source of truth: the panel only reports a pinned point
+// dragged, arrow keys that nudge the pinned point, a manifold grid that follows zoom and pan, or
+// one slider scrubbing along a path (interpolation, concept edit), all decoded here (decoder.js)
+// at most once per animation frame. Python stays the source of truth: the panel only reports a pinned point
 // (on slider release and after arrow keys) through `send("point", ...)`; click.js wires it in.
 
 const KEY_STEP = 1 / 40; // an arrow key moves the point by this share of the visible axis
@@ -21,14 +22,15 @@ function element(tag, className, parent) {
   return node;
 }
 
-export function createPanel(parent, send) {
+export function createPanel(parent, send, viewOf) {
   // The panel's DOM, built once per component instance: later data only updates it, so a
-  // rerun never interrupts a drag.
+  // rerun never interrupts a drag. viewOf(chartKey) gives a map's visible [[x0, x1], [y0, y1]].
   const root = element("div", "lx-live", parent);
   const panel = {
-    root, send, grid: element("div", "lx-images", root), readout: element("div", "lx-readout", root),
-    sliderBox: element("div", "lx-sliders", root), cells: new Map(), sliders: [], live: null,
-    models: null, z: null, hover: null, pending: null, frame: 0, keyTimer: 0, lastChart: null,
+    root, send, viewOf, grid: element("div", "lx-images", root),
+    readout: element("div", "lx-readout", root), sliderBox: element("div", "lx-sliders", root),
+    cells: new Map(), sliders: [], live: null, models: null, z: null, hover: null, pending: null,
+    frame: 0, keyTimer: 0, lastChart: null, gridOn: false, gridJobs: [],
   };
   return panel;
 }
@@ -57,8 +59,70 @@ export function updatePanel(panel, live, models) {
     original.picture.src = live.original;
     original.caption.textContent = live.captions.data.original;
   }
-  buildSliders(panel, live.sliders);
+  if (live.scrub) buildScrub(panel, live.scrub);
+  else buildSliders(panel, live.sliders);
+  if (Object.keys(live.maps).length) buildGridToggle(panel);
   pin(panel, live.pinned);
+}
+
+function buildScrub(panel, scrub) {
+  // One slider along a path (interpolation) or a line (concept edit), decoding while dragged;
+  // its value goes to Python on release.
+  const signature = JSON.stringify({ ...scrub, value: null });
+  if (panel.sliderSignature === signature) {
+    if (document.activeElement !== panel.sliders[0].input) panel.sliders[0].input.value = scrub.value;
+    return;
+  }
+  panel.sliderSignature = signature;
+  panel.sliderBox.replaceChildren();
+  panel.root.classList.add("lx-scrub");
+  const label = element("label", "lx-slider", panel.sliderBox);
+  element("span", "lx-slider-name", label).textContent = scrub.label;
+  const input = element("input", "", label);
+  const [low, high] = scrub.range;
+  Object.assign(input, { type: "range", min: low, max: high, step: scrub.step, value: scrub.value });
+  const value = element("span", "lx-slider-value", label);
+  const update = (at) => {
+    const t = Number(input.value);
+    value.textContent = formatValue(scrub, t);
+    show(panel, { perKind: scrubCodes(scrub, t), captions: "scrub", value: t, at });
+  };
+  input.addEventListener("input", () => update(performance.now()));
+  input.addEventListener("change", () => panel.send("value", { value: Number(input.value) }));
+  panel.sliders = [{ input, value, scrub }];
+  value.textContent = formatValue(scrub, scrub.value);
+}
+
+function formatValue(scrub, t) {
+  return (scrub.signed && t >= 0 ? "+" : "") + t.toFixed(scrub.decimals);
+}
+
+export function scrubCodes(scrub, t) {
+  // Each model's point at t: from + t * to ("line"), or lerp / slerp from -> to.
+  const codes = {};
+  for (const [kind, a] of Object.entries(scrub.from)) {
+    const b = scrub.to[kind];
+    if (scrub.method === "line") codes[kind] = a.map((v, i) => v + t * b[i]);
+    else codes[kind] = scrub.method === "slerp" ? slerp(a, b, t) : lerp(a, b, t);
+  }
+  return codes;
+}
+
+function buildGridToggle(panel) {
+  // The manifold grid: each map's visible area decoded on an n x n grid, redrawn after every
+  // zoom or pan, with no server round trip.
+  if (panel.gridToggle) return;
+  const label = element("label", "lx-grid-toggle");
+  panel.root.insertBefore(label, panel.readout);
+  panel.gridToggle = element("input", "", label);
+  panel.gridToggle.type = "checkbox";
+  label.append(" Manifold grid of the visible area (follows zoom and pan)");
+  panel.gridToggle.addEventListener("change", () => {
+    panel.gridOn = panel.gridToggle.checked;
+    panel.root.classList.toggle("lx-grid-on", panel.gridOn);
+    if (panel.gridOn) for (const chartKey of Object.keys(panel.live.maps)) gridPanel(panel, chartKey);
+    else pin(panel, panel.pinned);
+  });
 }
 
 function buildSliders(panel, spec) {
@@ -99,9 +163,12 @@ export function pinAt(panel, chartKey, xy) {
 }
 
 function pin(panel, pinned) {
-  // The pinned point: each model's own code (a data point) or one z for all of them.
+  // The pinned point: each model's own code (a data point) or one z for all of them; on a
+  // scrub panel, the point at the slider's value.
   panel.pinned = pinned;
-  show(panel, { perKind: pinned.codes, z: pinned.z, captions: pinned.index === null ? "point" : "data" });
+  const { scrub } = panel.live;
+  if (scrub) show(panel, { perKind: scrubCodes(scrub, scrub.value), captions: "scrub", value: scrub.value });
+  else show(panel, { perKind: pinned.codes, z: pinned.z, captions: pinned.index === null ? "point" : "data" });
 }
 
 function show(panel, request) {
@@ -115,7 +182,7 @@ function draw(panel) {
   panel.frame = 0;
   const request = panel.pending;
   panel.pending = null;
-  if (!request || !panel.models) return;
+  if (!request || !panel.models || panel.gridOn) return;
   const { live, models } = panel;
   for (const kind of live.kinds) {
     const model = models[kind];
@@ -129,14 +196,18 @@ function draw(panel) {
     if (!pixels) return;
     record(stats.decodeMs, performance.now() - started);
     paint(c.picture, pixels, model.imageShape);
-    c.caption.textContent = live.captions[request.captions][kind];
+    const caption = live.captions[request.captions][kind];
+    c.caption.textContent = caption.replace("{value}", live.scrub ? formatValue(live.scrub, request.value) : "");
   }
   // The pinned data point's own image belongs to the pinned point, not to a hovered one.
   panel.cells.get("original")?.figure.classList.toggle("lx-stale", request.captions !== "data");
   if (request.at !== undefined) record(stats.moveToPaintMs, performance.now() - request.at);
   record(stats.frames, performance.now());
   syncSliders(panel);
-  panel.readout.textContent = `z = (${panel.z.slice(0, 8).map((v) => v.toFixed(2)).join(", ")}${panel.z.length > 8 ? ", ..." : ""})`;
+  if (panel.z) {
+    const shown = panel.z.slice(0, 8).map((v) => v.toFixed(2)).join(", ");
+    panel.readout.textContent = `z = (${shown}${panel.z.length > 8 ? ", ..." : ""})`;
+  }
 }
 
 function decodeOrFail(panel, model, z) {
@@ -156,6 +227,7 @@ function paint(canvas, pixels, [c, h, w]) {
 }
 
 function syncSliders(panel) {
+  if (panel.live.scrub) return;
   for (const { i, input, value } of panel.sliders) {
     if (document.activeElement !== input) input.value = panel.z[i];
     value.textContent = Number(panel.z[i]).toFixed(2);
@@ -169,7 +241,7 @@ export function hoverPanel(panel, chartKey, xy, at) {
   if (!live || !panel.models) return null;
   if (!xy) {
     panel.hover = null;
-    pin(panel, panel.pinned);
+    if (!panel.gridOn) pin(panel, panel.pinned);
     return {};
   }
   const map = live.maps[chartKey];
@@ -177,6 +249,7 @@ export function hoverPanel(panel, chartKey, xy, at) {
   panel.hover = chartKey;
   panel.lastChart = chartKey;
   const z = toLatent(map.projection, xy);
+  if (panel.gridOn) return map.kind in live.ownLatent ? { [chartKey]: xy } : crossesFor(live, z);
   if (map.kind in live.ownLatent) {
     // PCA of the images: a space of its own; only its image follows.
     show(panel, { perKind: { [map.kind]: z }, z: panel.z, captions: "point", at });
@@ -212,4 +285,50 @@ export function nudgePanel(panel, key, viewOf) {
   clearTimeout(panel.keyTimer);
   panel.keyTimer = setTimeout(() => pinLocally(panel, z), KEY_SETTLE_MS);
   return crossesFor(live, z);
+}
+
+const GRID_N = 10; // cells per side, as the Generate page's default
+const GRID_BUDGET_MS = 10; // decoding per animation frame, so the page stays responsive
+
+export function gridPanel(panel, chartKey) {
+  // (Re)draw the grid of one map's visible area, progressively: a slow (conv) decoder fills it
+  // over several frames instead of freezing the page.
+  const map = panel.live?.maps[chartKey];
+  if (!panel.gridOn || !map || !panel.models || !panel.live.kinds.includes(map.kind)) return;
+  const model = panel.models[map.kind];
+  const [, h, w] = model.imageShape;
+  const target = cell(panel, map.kind);
+  const canvas = target.picture;
+  Object.assign(canvas, { width: GRID_N * (w + 1) - 1, height: GRID_N * (h + 1) - 1 });
+  const context = canvas.getContext("2d");
+  context.fillStyle = "#fff";
+  context.fillRect(0, 0, canvas.width, canvas.height);
+  const [[x0, x1], [y0, y1]] = panel.viewOf(chartKey);
+  target.caption.textContent = `${map.kind.toUpperCase()} over the visible area`;
+  target.figure.classList.remove("lx-stale");
+  const cells = [];
+  for (let row = 0; row < GRID_N; row++) {
+    for (let col = 0; col < GRID_N; col++) {
+      const xy = [x0 + ((col + 0.5) / GRID_N) * (x1 - x0), y1 - ((row + 0.5) / GRID_N) * (y1 - y0)];
+      cells.push({ row, col, z: toLatent(map.projection, xy) });
+    }
+  }
+  panel.gridJobs = panel.gridJobs.filter((job) => job.kind !== map.kind);
+  panel.gridJobs.push({ kind: map.kind, model, context, cells, shape: model.imageShape });
+  if (panel.gridJobs.length === 1) requestAnimationFrame(() => gridStep(panel));
+}
+
+function gridStep(panel) {
+  const started = performance.now();
+  while (panel.gridJobs.length && performance.now() - started < GRID_BUDGET_MS) {
+    const job = panel.gridJobs[0];
+    const { row, col, z } = job.cells.shift();
+    const [, h, w] = job.shape;
+    const pixels = decodeOrFail(panel, job.model, z);
+    if (!pixels) return;
+    job.context.putImageData(new ImageData(toRGBA(pixels, job.shape), w, h), col * (w + 1), row * (h + 1));
+    if (!job.cells.length) panel.gridJobs.shift();
+  }
+  if (panel.gridJobs.length && panel.gridOn) requestAnimationFrame(() => gridStep(panel));
+  else panel.gridJobs = [];
 }

@@ -3,20 +3,23 @@ the panel through the click listener, or says in one line why the server decodes
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
-from explorer.core.live_view import panel_data
+from explorer.core.live_view import panel_data, scrub_data
 from explorer.core.model_pair import ModelPair
 from explorer.core.points import Point
 from explorer.core.web_decoder import Unsupported, read_header
 from explorer.ui import point as picking
 from explorer.ui import state
-from explorer.ui.click import decoder_weights
+from explorer.ui.click import click_listener, decoder_weights
 
 
-def live_data(pair: ModelPair, point: Point, shown: list[int], with_pca: bool) -> dict | None:
-    """The live panel's data for the click listener, its weights sent; None, with a one-line
-    note, when the server must decode (the model cannot run in a browser, or this one failed)."""
+def sent_weights(pair: ModelPair, with_pca: bool = False) -> str | None:
+    """Send the pair's decoders to the browser (once: unchanged bytes travel as a hash) and
+    return their bundle id; None, with a one-line note, when the server must decode (the model
+    cannot run in a browser, or this browser failed to)."""
     reason = state.server_decoding_reason(pair)
     if reason is None:
         try:
@@ -27,7 +30,28 @@ def live_data(pair: ModelPair, point: Point, shown: list[int], with_pca: bool) -
         st.caption(f"Decoding on the server: {reason}.")
         return None
     decoder_weights(bundle, key="decoder_weights_pca" if with_pca else "decoder_weights")
-    return panel_data(pair, point, shown, with_pca, read_header(bundle)["id"])
+    return read_header(bundle)["id"]
+
+
+def live_data(pair: ModelPair, point: Point, shown: list[int], with_pca: bool) -> dict | None:
+    """The Explore panel's data for the click listener, its weights sent; None when the server
+    must decode."""
+    bundle_id = sent_weights(pair, with_pca)
+    return bundle_id and panel_data(pair, point, shown, with_pca, bundle_id)
+
+
+def scrub(pair: ModelPair, key: str, start: dict, end: dict, method: str, slider: tuple,
+          captions: dict[str, str], on_value: Callable[[float], None]) -> bool:  # fmt: skip
+    """A slider that decodes along a path in the browser as it moves (see live_view.scrub_data);
+    on_value(t) gets the value it is released at. False when the server must decode (the page
+    then draws its own st.slider)."""
+    bundle_id = sent_weights(pair)
+    if bundle_id is None:
+        return False
+    data = scrub_data(bundle_id, start, end, method, slider, captions)
+    fallback = callbacks(pair)["on_fallback"]
+    click_listener([], key=key, live=data, on_value=on_value, on_fallback=fallback)
+    return True
 
 
 def callbacks(pair: ModelPair) -> dict:

@@ -26,6 +26,8 @@ IMPORTED = "imported"  # the file id of the last imported JSON
 IMPORT_NOTE = "import_note"  # (count, made on) after an import
 OWNER = "owner"  # this browser's owner id for training jobs (see owner())
 SERVER_DECODING = "server_decoding"  # pair id -> why this browser could not decode it
+ALPHA = "alpha"  # the concept edit's alpha
+INTERP_T = "interp_t"  # where the interpolation's scrub slider was released
 
 
 def slider_key(i: int) -> str:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer.core import display, latent
 from explorer.core.model_pair import KINDS
-from explorer.ui import sidebar, state
+from explorer.ui import live, sidebar, state
 from explorer.ui.click import visible_area
 
 st.header("Generate: grids, samples and interpolations")
@@ -25,7 +25,8 @@ st.subheader("Manifold grid")
 st.caption(
     "An n x n grid of points laid over each map and decoded: the classic figure of the VAE "
     "papers. The VAE's grid changes smoothly everywhere; the AE's breaks down between clusters. "
-    "The grid covers the area visible on the Explore page's map: zoom there to look closer."
+    "The grid covers the area visible on the Explore page's map: zoom there to look closer "
+    "(the Explore page's own grid, beside the maps, follows every zoom and pan live)."
 )
 left, right = st.columns(2)
 n = left.slider("Grid size", 4, 20, 10, key="grid_n")
@@ -71,6 +72,17 @@ a, b, steps = st.columns(3)
 first = a.number_input("From data point #", 0, count - 1, picked[0], key="interp_a")
 second = b.number_input("To data point #", 0, count - 1, picked[1], key="interp_b")
 n_steps = steps.slider("Steps", 3, 16, 8, key="interp_steps")
+scrub_column, method_column = st.columns([2, 1])
+method = method_column.radio("Scrub along", ["linear", "spherical"], key="interp_method",
+                             help="Drag the slider: both models decode as it moves.")  # fmt: skip
+with scrub_column:
+    live.scrub(
+        pair, "interp_scrub", {k: pair.codes[k][first] for k in KINDS},
+        {k: pair.codes[k][second] for k in KINDS}, "lerp" if method == "linear" else "slerp",
+        ("t", 0.0, 1.0, 0.01, st.session_state.get(state.INTERP_T, 0.5)),
+        {"ae": "AE at t = {value}", "vae": "VAE at t = {value}"},
+        on_value=lambda t: st.session_state.update({state.INTERP_T: t}),
+    )  # fmt: skip
 for kind in KINDS:
     codes = pair.codes[kind]
     for method in ("linear", "spherical"):
