@@ -202,6 +202,12 @@ function sync() {
         const hover = (event) => onHover(gd, gd.dataset.latentHover, event);
         gd.addEventListener("pointermove", hover);
         gd.addEventListener("pointerdown", hover); // a touch starts where the finger lands
+        if (matchMedia("(pointer: coarse)").matches) {
+          // Touch: a finger dragged over the map decodes under it, instead of drawing a zoom box
+          // or scrolling the page (the toolbar's zoom and pan buttons still work).
+          gd.style.touchAction = "none";
+          window.Plotly.relayout(gd, { dragmode: false });
+        }
         gd.addEventListener("pointerenter", () => setPointerInside(true));
         gd.addEventListener("pointerleave", (event) => {
           setPointerInside(false);
