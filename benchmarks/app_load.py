@@ -1,18 +1,29 @@
-"""Many sessions clicking the Explore page's slider at once: the app server's latency, errors and
+"""A class on the Explore page at once: many sessions opening it together, hovering, then clicking
+points. The app server's time to the first image, its CPU per open and per click, errors and
 memory, measured from simulated browser sessions (benchmarks/streamlit_client.py).
 
-Starts the app on a free port of 127.0.0.1, warms it up with one session until the decode
-sliders exist (on a fresh runs folder that trains the default digits models first), then runs
-1 session and then --sessions concurrent sessions. The sessions open the Explore page all at
-once ("open" column: a class loading the page together); when all have opened, each moves
-slider `z_slider_0` --clicks times, one move after the other's run has finished (no think
-time by default: a worst case; --think-ms adds a random pause, as people clicking do). A
-click is a rerun of the decode fragment; its latency is from sending it to the run's
-script_finished. Each click is checked: no exception or st.error, the slider took the value
-sent, and at least two decoded images came back, which are then fetched over HTTP as a
-browser would ("+images" column). Server and client CPU time per click are measured too.
+Starts the app on a free port of 127.0.0.1 and warms it up with one session until its first image
+(on a fresh runs folder that trains the default digits models first). Then, for 1 session and
+for each --sessions count N, on the same server:
 
-    python -m benchmarks.app_load [--sessions 30] [--clicks 20] [--runs DIR]
+1. open: N sessions connect and open the Explore page at the same moment. A session's "open" is
+   from its connect to its first image: the first decoded image element (decoding on the
+   server) or, with decoding in the browser, the moment both the decoder weights and the live
+   panel have arrived (streamlit_client.RunResult.first_image_at).
+2. hover: when all have opened, each sends nothing for --hover-s seconds, as a user moving the
+   mouse over a map does (the browser decodes): the messages the server sends meanwhile are
+   counted (expected: none).
+3. click: each session clicks --clicks points on the maps, alternating the AE's and the VAE's,
+   a data point and an empty spot between two points, each as soon as the previous rerun has
+   finished (no think time by default: a worst case; --think-ms adds a random pause). A click is
+   the click listener's "click" event, a fragment rerun; its latency is from sending it to the
+   run's script_finished. Each click is checked: no exception or st.error, a fragment run, the
+   marker moved to the clicked spot; server-decoded images, if any, are fetched over HTTP as a
+   browser would.
+
+Server CPU time (/proc) per open and per click, and the server's RSS before and after each row.
+
+    python -m benchmarks.app_load [--sessions 30 60] [--clicks 5] [--runs DIR]
 
 Timings are printed, never asserted. The client runs on the same CPU as the server.
 """
@@ -21,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import json
 import os
 import random
 import tempfile
@@ -38,18 +51,19 @@ from benchmarks.common import print_table
 from benchmarks.server import HOST, AppServer, app_server
 from benchmarks.streamlit_client import RunResult, StreamlitSession
 
-SLIDER = "z_slider_0"
+LISTENER = "latent_click"  # the click listener's key (explorer/views/explore.py)
+MAPS = ("map_ae", "map_vae")
 PNG_SIGNATURE = b"\x89PNG"
 
 
 @dataclass
 class SessionReport:
-    """One simulated session: how long opening the page took, each click's latency (seconds,
-    to script_finished and to the images fetched), and what went wrong."""
+    """One simulated session: seconds from connect to the first image, messages while hovering,
+    each click's latency (seconds), and what went wrong."""
 
     open_s: float | None = None
+    hover_messages: int | None = None
     click_s: list[float] = field(default_factory=list)
-    with_images_s: list[float] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)
     messages: list[str] = field(default_factory=list)
 
@@ -58,28 +72,47 @@ class SessionReport:
         self.messages.append(f"{kind}: {message}")
 
 
-def has_slider(result: RunResult) -> bool:
-    return result.widget(SLIDER) is not None
+def has_first_image(result: RunResult) -> bool:
+    return result.first_image_at is not None
 
 
-def click_value(low: float, high: float, session: int, click: int) -> float:
-    """A slider value inside [low, high] that differs from the previous click's (7 and 20 are
-    coprime) and between sessions, so every click decodes a new point."""
-    step = (7 * click + session) % 20
-    return low + (high - low) * (0.15 + 0.7 * step / 19)
+def trace_points(spec: str) -> np.ndarray:
+    """(N, 2): the points of a Plotly figure's first trace, from st.plotly_chart's JSON spec
+    (arrays as Plotly writes NumPy arrays, {"dtype", "bdata"}, or as lists)."""
+    trace = json.loads(spec)["data"][0]
+
+    def array(value) -> np.ndarray:
+        if isinstance(value, dict):
+            return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return np.asarray(value, dtype=float)
+
+    return np.column_stack([array(trace["x"]), array(trace["y"])]).astype(float)
 
 
-def click_problems(result: RunResult, value: float) -> list[tuple[str, str]]:
+def click_at(points: dict[str, np.ndarray], session: int, k: int) -> dict:
+    """Session's k-th click, as click.js sends it: on the AE's map, then the VAE's; a data point
+    (its index and coordinates), then the empty spot halfway between two points."""
+    chart = MAPS[k % 2]
+    xy = points[chart]
+    i = (13 * session + 7 * k) % len(xy)
+    if k % 4 < 2:
+        x, y, index = *xy[i], i
+    else:
+        (x, y), index = (xy[i] + xy[(i + len(xy) // 2) % len(xy)]) / 2, None
+    return {"chart": chart, "x": float(x), "y": float(y), "point_index": index, "seq": k + 1}
+
+
+def click_problems(result: RunResult, click: dict) -> list[tuple[str, str]]:
     """(kind, message) for everything wrong with one click's run."""
     problems = [("app error", p) for p in result.problems]
     if result.status != ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
         problems.append(("not a fragment run", f"script_finished status {result.status}"))
-    slider = result.widget(SLIDER)
-    shown = slider.proto.value[0] if slider is not None and slider.proto.value else None
-    if shown is None or not np.isclose(shown, value):
-        problems.append(("value not applied", f"sent {value}, the slider shows {shown}"))
-    if len(result.image_urls) < 2:
-        problems.append(("no decoded image", f"{len(result.image_urls)} image(s) in the rerun"))
+    listener = result.widget(LISTENER)
+    marker = (listener.component_data or {}).get("marker") if listener is not None else None
+    if isinstance(marker, dict):
+        marker = marker.get(click["chart"])
+    if marker is None or not np.allclose(marker, (click["x"], click["y"]), atol=1e-6):
+        problems.append(("marker not moved", f"clicked {click}, the marker is at {marker}"))
     return problems
 
 
@@ -103,21 +136,9 @@ async def fetch_images(port: int, urls: list[str]) -> list[str]:
             if status != 200 or PNG_SIGNATURE not in body[:16]]  # fmt: skip
 
 
-async def click(session: StreamlitSession, port: int, value: float, args, report) -> None:
-    """One slider move: time it, check it, fetch its images."""
-    result = await session.set_slider(SLIDER, value, timeout=args.run_timeout)
-    report.click_s.append(result.seconds)
-    for kind, message in click_problems(result, value):
-        report.fail(kind, message)
-    if args.fetch_images and result.image_urls:
-        for failure in await fetch_images(port, result.image_urls):
-            report.fail("image fetch", failure)
-        report.with_images_s.append(time.perf_counter() - result.sent)
-
-
-class StartLine:
-    """Holds the clicks back until every session has opened the page (or failed to), so the
-    click latencies measure concurrent clicking, not clicks among other sessions' page loads."""
+class Phase:
+    """A line every session reaches (or drops out at) before any goes on, so each phase's
+    latencies and CPU are measured among sessions doing the same thing."""
 
     def __init__(self, n: int, server: AppServer) -> None:
         self.n, self.server, self.arrived, self.go = n, server, set(), asyncio.Event()
@@ -129,99 +150,120 @@ class StartLine:
             self.clocks = clocks(self.server)
             self.go.set()
 
+    async def reach(self, session: int) -> None:
+        self.arrive(session)
+        await self.go.wait()
+
 
 def clocks(server: AppServer) -> tuple[float, float, float]:
     """(wall time, server CPU time, this client's CPU time) in seconds, now."""
     return time.perf_counter(), server.cpu_seconds(), time.process_time()
 
 
-@dataclass
-class RowResult:
-    """One table row's sessions, and the click phase's throughput and CPU cost per click."""
-
-    reports: list[SessionReport]
-    clicks_per_s: float
-    server_cpu_ms: float | str  # per click ("-" without clicks)
-    client_cpu_ms: float | str
-
-
-async def open_explore(session: StreamlitSession, args, report: SessionReport) -> None:
-    """Open the Explore page until its sliders are there; record the time and any error."""
-    start = time.perf_counter()
-    opened = await session.open_page(until=has_slider, timeout=args.open_timeout)
-    report.open_s = time.perf_counter() - start
+async def open_explore(s: StreamlitSession, connected: float, args, report) -> dict:
+    """Open the Explore page until its first image; the maps' points by chart key."""
+    opened = await s.open_page(until=has_first_image, timeout=args.open_timeout)
     for problem in opened.problems:
         report.fail("app error", problem)
+    report.open_s = opened.first_image_at - connected
+    charts = {e.key: e for e in opened.of_kind("plotly_chart")}
+    return {chart: trace_points(charts[chart].proto.spec) for chart in MAPS}
+
+
+async def click(session: StreamlitSession, port: int, value: dict, args, report) -> None:
+    """One click on a map: time it, check it, fetch its images if the server decoded."""
+    result = await session.trigger(LISTENER, "click", value, timeout=args.run_timeout)
+    report.click_s.append(result.seconds)
+    for kind, message in click_problems(result, value):
+        report.fail(kind, message)
+    if args.fetch_images and result.image_urls:
+        for failure in await fetch_images(port, result.image_urls):
+            report.fail("image fetch", failure)
 
 
 async def run_session(
-    server: AppServer, index: int, args, deadline: float, start_line: StartLine
+    server: AppServer, index: int, args, deadline: float, phases: list[Phase]
 ) -> SessionReport:
-    """Open the Explore page, wait for the others, then click the slider args.clicks times;
-    never raises."""
-    report = SessionReport()
+    """Open, hover, click (each phase after every session finished the one before); never
+    raises. A session that fails drops out of the phases left."""
+    report, rng = SessionReport(), random.Random(index)
     try:
-        async with asyncio.timeout_at(deadline), StreamlitSession.connect(server.ws_url) as s:
-            try:
-                await open_explore(s, args, report)
-            finally:
-                start_line.arrive(index)
-            await start_line.go.wait()
-            slider, rng = s.widgets[SLIDER].proto, random.Random(index)
-            await asyncio.sleep(args.think_ms / 1000 * rng.random())  # desynchronise the start
-            for k in range(args.clicks):
-                value = click_value(slider.min, slider.max, index, k)
-                await click(s, server.port, value, args, report)
-                await asyncio.sleep(args.think_ms / 1000 * rng.uniform(0.5, 1.5))
+        async with asyncio.timeout_at(deadline):
+            connected = time.perf_counter()  # just before connecting, as a browser's load
+            async with StreamlitSession.connect(server.ws_url) as s:
+                points = await open_explore(s, connected, args, report)
+                await phases[0].reach(index)
+                report.hover_messages = await s.listen(args.hover_s)
+                await phases[1].reach(index)
+                await asyncio.sleep(args.think_ms / 1000 * rng.random())  # desynchronise
+                for k in range(args.clicks):
+                    await click(s, server.port, click_at(points, index, k), args, report)
+                    await asyncio.sleep(args.think_ms / 1000 * rng.uniform(0.5, 1.5))
     except TimeoutError:
         report.fail("timeout", f"session {index} after {len(report.click_s)} clicks")
     except (ConnectionClosed, InvalidHandshake, OSError) as e:
         report.fail("disconnect", f"session {index}: {e!r}")
+    except (KeyError, ValueError, TypeError) as e:  # the page lacks what a session needs
+        report.fail("page", f"session {index}: {e!r}")
     finally:
-        start_line.arrive(index)
+        for phase in phases:
+            phase.arrive(index)
     return report
+
+
+@dataclass
+class RowResult:
+    """One table row's sessions and its phases' clocks (start, all opened, hovered, end)."""
+
+    reports: list[SessionReport]
+    clocks: list[tuple[float, float, float]]
 
 
 async def run_sessions(server: AppServer, n: int, args) -> RowResult:
     """n sessions at once, all stopped by args.timeout seconds from now."""
     deadline = asyncio.get_running_loop().time() + args.timeout
-    start_line = StartLine(n, server)
+    phases = [Phase(n, server), Phase(n, server)]
+    start = clocks(server)
     reports = await asyncio.gather(
-        *(run_session(server, i, args, deadline, start_line) for i in range(n))
+        *(run_session(server, i, args, deadline, phases) for i in range(n))
     )
-    wall, server_cpu, client_cpu = (
-        end - start for end, start in zip(clocks(server), start_line.clocks, strict=True)
-    )
-    clicks = sum(len(r.click_s) for r in reports)
-    if not clicks:
-        return RowResult(reports, 0.0, "-", "-")
-    return RowResult(reports, clicks / wall, server_cpu / clicks * 1e3, client_cpu / clicks * 1e3)
+    return RowResult(reports, [start, *(p.clocks for p in phases), clocks(server)])
 
 
 async def warm_up(server: AppServer, timeout: float) -> float:
-    """One session until the decode sliders exist (trains the default models on a fresh runs
-    folder, imports torch, fills the caches); seconds it took."""
+    """One session until the first image (trains the default models on a fresh runs folder,
+    imports torch, fills the caches); seconds it took."""
     start = time.perf_counter()
     async with StreamlitSession.connect(server.ws_url) as session:
-        result = await session.open_page(until=has_slider, timeout=timeout)
+        result = await session.open_page(until=has_first_image, timeout=timeout)
     if result.problems:
         print("warm-up run reported:", *result.problems, sep="\n  ")
     return time.perf_counter() - start
 
 
-def percentile_ms(values: list[float], q: float) -> float | str:
-    return float(np.percentile(values, q)) * 1000 if values else "-"
+def per_ms(start, end, count: int, which: int) -> float | str:
+    """CPU milliseconds per event between two clocks: which=1 the server's, 2 this client's."""
+    return (end[which] - start[which]) / count * 1000 if count else "-"
 
 
-def table_row(n: int, args, row: RowResult, rss: tuple[float, float]) -> list:
-    clicks = [v for r in row.reports for v in r.click_s]
-    with_images = [v for r in row.reports for v in r.with_images_s]
+def table_row(n: int, row: RowResult, rss: tuple[float, float]) -> list:
+    start, opened, hovered, end = row.clocks
     opens = [r.open_s for r in row.reports if r.open_s is not None]
+    clicks = [v for r in row.reports for v in r.click_s]
+    hover = [r.hover_messages for r in row.reports if r.hover_messages is not None]
     errors = sum((r.errors for r in row.reports), Counter())
+
+    def seconds(q: float) -> float | str:
+        return float(np.percentile(opens, q)) if opens else "-"
+
+    def ms(q: float) -> float | str:
+        return float(np.percentile(clicks, q)) * 1000 if clicks else "-"
+
     return [
-        n, args.clicks, len(clicks), float(np.median(opens)) if opens else "-",
-        percentile_ms(clicks, 50), percentile_ms(clicks, 95), percentile_ms(with_images, 95),
-        max(clicks, default=0) * 1000, row.clicks_per_s, row.server_cpu_ms, row.client_cpu_ms,
+        n, seconds(50), seconds(95), max(opens, default="-"),
+        per_ms(start, opened, len(opens), 1), per_ms(start, opened, len(opens), 2),
+        sum(hover), len(clicks), ms(50), ms(95),
+        per_ms(hovered, end, len(clicks), 1), per_ms(hovered, end, len(clicks), 2),
         sum(errors.values()), *rss,
     ]  # fmt: skip
 
@@ -244,20 +286,23 @@ def print_log_problems(server: AppServer) -> None:
 
 async def benchmark(server: AppServer, args) -> list[list]:
     warm_s = await warm_up(server, args.warmup_timeout)
-    print(f"warm-up: {warm_s:.1f} s to the decode sliders (health after {server.health_s:.1f} s)")
+    print(f"warm-up: {warm_s:.1f} s to the first image (health after {server.health_s:.1f} s)")
     rows = []
-    for n in dict.fromkeys((1, args.sessions)):
+    for n in dict.fromkeys((1, *args.sessions)):
         rss_before = server.memory_mb()[0]
         row = await run_sessions(server, n, args)
-        rows.append(table_row(n, args, row, (rss_before, server.memory_mb()[0])))
+        rows.append(table_row(n, row, (rss_before, server.memory_mb()[0])))
         print_errors(row.reports, n)
     return rows
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", type=int, default=30)
-    parser.add_argument("--clicks", type=int, default=20, help="slider moves per session")
+    parser.add_argument(
+        "--sessions", type=int, nargs="+", default=[30], help="rows of sessions at once (30 60)"
+    )
+    parser.add_argument("--clicks", type=int, default=5, help="map clicks per session")
+    parser.add_argument("--hover-s", type=float, default=1.0, help="seconds of hovering")
     parser.add_argument(
         "--runs", type=Path, default=None, help="the server's runs folder (default: a new temp one)"
     )
@@ -280,12 +325,14 @@ def main(argv: list[str] | None = None) -> None:
             rows = asyncio.run(benchmark(server, args))
             peak = server.memory_mb()[1]
             print_table(
-                f"App load: sessions moving slider {SLIDER} on Explore (fragment reruns), "
-                f"server on {HOST}, {args.think_ms:g} ms think time. "
-                "Target: p95 < 1 s, zero errors",
-                ["sessions", "clicks each", "clicks done", "open median s", "median ms",
-                 "p95 ms", "p95 +images ms", "max ms", "clicks/s", "server CPU ms/click",
-                 "client CPU ms/click", "errors", "RSS before MB", "RSS after MB"],
+                f"App load: sessions opening Explore at once (open: connect to the first image), "
+                f"hovering {args.hover_s:g} s, then clicking the maps (fragment reruns), server "
+                f"on {HOST}, {args.think_ms:g} ms think time. Target: 30 sessions open in <= 3 s "
+                "(median), zero errors",
+                ["sessions", "open median s", "open p95 s", "open max s", "server CPU ms/open",
+                 "client CPU ms/open", "msgs while hovering", "clicks done", "click median ms",
+                 "click p95 ms", "server CPU ms/click", "client CPU ms/click", "errors",
+                 "RSS before MB", "RSS after MB"],
                 rows,
             )  # fmt: skip
             print(f"server peak RSS: {peak:,.0f} MB")

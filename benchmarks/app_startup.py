@@ -49,7 +49,7 @@ async def first_image(server: AppServer, timeout: float) -> Startup:
         result = await session.open_page()
         page_s = result.finished - server.launched
         problems = list(result.problems)
-        while not result.image_urls:
+        while result.first_image_at is None:
             result = await session.poll()
             problems += result.problems
     image_s = result.first_image_at - server.launched

@@ -10,13 +10,20 @@ Pages under `st.navigation` are addressed like the browser does: the first run n
 its URL path (`page_name`, "" for the default page); the server's `navigation` message then says
 the page's `page_script_hash`, which every later rerun sends. Widgets are found by their `key`:
 the element's id is "$$ID-<hash>-<key>". A widget inside an `st.fragment` carries the fragment's id
-in its delta; a rerun that names it runs only that fragment, as a browser does.
+in its delta; a rerun that names it runs only that fragment, as a browser does. A custom component
+(`st.components.v2`) is found by its key too; `trigger` sends one of its events, as its JavaScript's
+`setTriggerValue(event, value)` does in a browser.
+
+Like a browser, the client keeps the large elements it has received (`metadata.cacheable`) and
+names them in every rerun request (`ClientState.cached_message_hashes`): the server then re-sends
+an unchanged one as a reference to its hash (`ref_hash`), which the client resolves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -31,6 +38,11 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import ClientConnection, connect
 
 WIDGET_ID_PREFIX = "$$ID-"
+# A v2 component's events travel in one widget, named after the component's element id.
+TRIGGER_ID = "$$STREAMLIT_INTERNAL_KEY_{id}__events"
+# The app's components (explorer/ui/click.py): the click listener and, with decoding in the
+# browser, the decoder weights and the live decode panel.
+APP_COMPONENT = "latent_explorer"
 # A run ends with one of these; FINISHED_EARLY_FOR_RERUN means another run follows at once.
 RUN_ENDS = {
     ForwardMsg.FINISHED_SUCCESSFULLY,
@@ -57,6 +69,16 @@ class Element:
             return None
         return element_id.split("-", 2)[2]
 
+    @property
+    def component_data(self) -> Any:
+        """A custom component's data: parsed JSON, bytes, or None (also for other elements)."""
+        if self.kind != "bidi_component":
+            return None
+        which = self.proto.WhichOneof("data")
+        if which == "json":
+            return json.loads(self.proto.json)
+        return self.proto.bytes if which == "bytes" else None
+
 
 @dataclass
 class RunResult:
@@ -82,9 +104,18 @@ class RunResult:
 
     @property
     def first_image_at(self) -> float | None:
-        """time.perf_counter() when the first image element arrived, or None."""
-        images = self.of_kind("imgs")
-        return images[0].received if images else None
+        """time.perf_counter() when the decode panel could first show an image, or None: the
+        first image element (decoding on the server), or, with decoding in the browser, when
+        both the decoder weights (an app component carrying bytes) and the live panel (an app
+        component whose data holds "live") had arrived."""
+        times = [e.received for e in self.of_kind("imgs")[:1]]
+        ours = [(e.received, e.component_data) for e in self.of_kind("bidi_component")
+                if APP_COMPONENT in e.proto.component_name]  # fmt: skip
+        weights = [at for at, data in ours if isinstance(data, bytes)]
+        panel = [at for at, data in ours if isinstance(data, dict) and data.get("live")]
+        if weights and panel:
+            times.append(max(weights[0], panel[0]))
+        return min(times, default=None)
 
     def widget(self, key: str) -> Element | None:
         return next((e for e in reversed(self.elements) if e.key == key), None)
@@ -99,6 +130,7 @@ class StreamlitSession:
         self.page_script_hash = ""  # known after the first run (the navigation message)
         self.widgets: dict[str, Element] = {}  # key -> the latest element drawn for it
         self.auto_reruns: dict[str, float] = {}  # fragment id -> seconds (st.fragment(run_every))
+        self.cached: dict[str, ForwardMsg] = {}  # hash -> a large element received, as a browser
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -145,14 +177,53 @@ class StreamlitSession:
             is_auto_rerun=is_auto_rerun,
         )
         state.widget_states.widgets.extend(widget_states or [])
+        state.cached_message_hashes.extend(self.cached)
         message = BackMsg()
         message.rerun_script.CopyFrom(state)
         result = RunResult(sent=time.perf_counter())
         await self.ws.send(message.SerializeToString())
         async with asyncio.timeout(timeout):
             while result.status not in RUN_ENDS:
-                self._handle(ForwardMsg.FromString(await self.ws.recv()), result)
+                self._handle(await self._receive(), result)
         return result
+
+    async def _receive(self) -> ForwardMsg:
+        """The next ForwardMsg, a reference to a cached element replaced by that element."""
+        msg = ForwardMsg.FromString(await self.ws.recv())
+        if msg.WhichOneof("type") == "ref_hash":
+            cached = ForwardMsg()
+            cached.CopyFrom(self.cached[msg.ref_hash])
+            cached.metadata.CopyFrom(msg.metadata)
+            return cached
+        if msg.metadata.cacheable:
+            self.cached[msg.hash] = msg
+        return msg
+
+    async def listen(self, seconds: float) -> int:
+        """Send nothing for `seconds` (a user hovering, reading); how many messages came, not
+        counting the status that ends the previous run ("not running", sent after its
+        script_finished)."""
+        count = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while True:
+                    msg = await self._receive()
+                    self._handle(msg, RunResult(sent=time.perf_counter()))
+                    idle = msg.WhichOneof("type") == "session_status_changed" and not (
+                        msg.session_status_changed.script_is_running
+                    )
+                    count += not idle
+        return count
+
+    async def trigger(self, key: str, event: str, value: Any, timeout: float = 60.0) -> RunResult:
+        """Send event with value from the custom component with this key, as its JavaScript's
+        `setTriggerValue(event, value)` does: only its fragment reruns when it is in one."""
+        component = self.widgets[key]
+        state = WidgetState(
+            id=TRIGGER_ID.format(id=component.proto.id),
+            json_trigger_value=json.dumps([{"event": event, "value": value}]),
+        )
+        return await self.rerun([state], fragment_id=component.fragment_id, timeout=timeout)
 
     async def set_slider(self, key: str, value: float, timeout: float = 60.0) -> RunResult:
         """Move the slider with this key to value, as releasing it in the browser does: only its

@@ -4,18 +4,17 @@ The pages live in views/, not pages/: Streamlit would also list a pages/ folder 
 """
 
 import torch
-from threadpoolctl import threadpool_limits
 
 # One thread per request keeps decoding at milliseconds while a training job runs; the same for
 # NumPy's BLAS, whose two threads made each logistic fit of a report card 5x slower (README,
 # Design notes).
 torch.set_num_threads(1)
-threadpool_limits(1)
 
 import streamlit as st  # noqa: E402  (after the thread setting, which must come first)
 
 from explorer.ui import resources  # noqa: E402
 
+resources.limit_threads()
 resources.disable_nagle()
 
 st.set_page_config(page_title="Latent Explorer", layout="wide")

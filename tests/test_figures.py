@@ -6,9 +6,31 @@ from explorer.core.figures import (
     group_histograms,
     latent_map,
     loss_curves,
+    pair_maps,
     shared_range,
     side_effect_bars,
 )
+from explorer.core.model_pair import build_pair
+from training.config import ModelConfig, TrainConfig
+from training.data import load_dataset
+from training.fit import fit
+from training.models import build_model
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    """Two small digits pairs on 300 points: 2-D codes, and 3-D codes (maps in a PCA view)."""
+    digits = load_dataset("digits")
+
+    def pair(latent_dim):
+        models = [build_model(ModelConfig(kind=k, image_shape=digits.image_shape,
+                                          latent_dim=latent_dim, hidden=(16,)))
+                  for k in ("ae", "vae")]  # fmt: skip
+        for m in models:
+            fit(m, digits.images, TrainConfig(epochs=1, batch_size=256, precision="fp32"))
+        return build_pair(digits, *models, f"{latent_dim}-D", max_points=300)
+
+    return {2: pair(2), 3: pair(3)}
 
 
 def test_latent_map_holds_every_point_in_one_trace_with_a_legend_per_class():
@@ -86,3 +108,41 @@ def test_side_effect_bars_put_the_largest_effects_on_top_and_mark_the_big_ones()
 def test_loss_curves_label_only_1_2_and_5_of_each_decade_on_the_log_axis():
     fig = loss_curves({"vae": [{"step": s, "recon": 200 / s, "kl": 3.0} for s in range(1, 50)]})
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == "D2"
+
+
+def test_pair_maps_are_the_latent_maps_of_both_models_and_pca_with_their_titles(pairs):
+    pair = pairs[2]
+    classes, names = pair.classes()
+    maps = pair_maps(pair, None, True, True)
+    assert list(maps) == ["map_ae", "map_vae", "map_pca"]
+    same = shared_range(pair.xy("ae"), pair.xy("vae"))
+    for kind in ("ae", "vae"):
+        expected = latent_map(pair.xy(kind), classes, names, f"{kind.upper()} latent space",
+                              ("z1", "z2"), same)  # fmt: skip
+        assert maps[f"map_{kind}"].to_json() == expected.to_json()
+    pca = latent_map(pair.pca_xy(), classes, names, "PCA of the images", ("PC 1", "PC 2"))
+    assert maps["map_pca"].to_json() == pca.to_json()
+    assert list(pair_maps(pair, None, True, False)) == ["map_ae", "map_vae"]
+
+
+def test_pair_maps_of_codes_above_two_dimensions_say_they_are_a_pca_view(pairs):
+    maps = pair_maps(pairs[3], None, False, False)
+    fig = maps["map_vae"]
+    assert fig.layout.title.text == "VAE latent space (3-D, PCA view)"
+    assert fig.layout.xaxis.title.text == "PC 1 of the codes"
+    assert fig.layout.xaxis.range is None  # not the same scale: each map its own range
+    np.testing.assert_array_equal(fig.data[0].x, pairs[3].xy("vae")[:, 0])
+
+
+def test_pair_maps_are_built_once_per_pair_and_options_and_shared(pairs, monkeypatch):
+    pair = pairs[2]
+    pair.shared_views.clear()  # what other tests built
+    first = pair_maps(pair, None, False, True)
+    built = []
+    monkeypatch.setattr("explorer.core.figures.latent_map", lambda *a: built.append(a))
+    again = pair_maps(pair, None, False, True)
+    assert all(again[k] is first[k] for k in first) and not built  # the same objects, no build
+    with_scale = pair_maps(pair, None, True, True)
+    assert len(built) == 2  # the two code maps, for the other scale; PCA's does not depend on it
+    assert with_scale["map_pca"] is first["map_pca"]
+    assert pair_maps(pairs[3], None, False, False)["map_ae"] is not first["map_ae"]

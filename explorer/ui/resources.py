@@ -5,10 +5,12 @@ way `python -m training datasets --data-dir DIR` does, so the app lists what the
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 
 import streamlit as st
+from threadpoolctl import threadpool_limits
 
 from explorer.core.model_pair import ModelPair, build_pair
 from explorer.server import network, runs
@@ -74,6 +76,19 @@ def pair_from_bytes(ae_bytes: bytes, vae_bytes: bytes, name: str) -> ModelPair:
     ae = load_checkpoint(ae_bytes, "uploaded AE")
     vae = load_checkpoint(vae_bytes, "uploaded VAE")
     return build_pair(dataset(name), ae.model, vae.model, "uploaded")
+
+
+_modules_when_limited = 0  # len(sys.modules) at the last threadpool_limits call
+
+
+def limit_threads() -> None:
+    """One thread in every BLAS and OpenMP library loaded so far (threadpool_limits(1)), applied
+    again only after new imports: libraries load with modules (SciPy's BLAS with the pages'
+    scikit-learn), and each call walks every loaded shared library, 3 ms of every page run."""
+    global _modules_when_limited
+    if len(sys.modules) != _modules_when_limited:
+        _modules_when_limited = len(sys.modules)
+        threadpool_limits(1)
 
 
 @st.cache_resource
