@@ -17,10 +17,13 @@ from typing import Any
 
 import streamlit as st
 
+from explorer.core.standalone import module_script
+
 HERE = Path(__file__).parent
 # One module, so that the listener, the panels and the weights share state: decoder.js (the
-# math) first, then live.js (the panel), then click.js (the Streamlit glue, the default export).
-SCRIPT = "\n".join((HERE / name).read_text() for name in ("decoder.js", "live.js", "click.js"))
+# math) first, then live.js (the panel), then click.js (the Streamlit glue, the default export);
+# the standalone page (explorer/core/standalone.py) inlines the same join.
+SCRIPT = module_script()
 
 # Defined once at import: registering a component per call would re-register it on every rerun.
 # Unisolated styles reach the page, so the CSS can hide the component's own element container: a
@@ -127,6 +130,8 @@ def decoder_weights(bundle: bytes, key: str) -> None:
 def parse_z(value: Any) -> list[float] | None:
     """The point the browser pinned, {"z": [numbers]}, as finite floats; None if malformed."""
     try:
+        if not isinstance(value["z"], list):  # a string would pass as its characters
+            return None
         z = [float(v) for v in value["z"]]
     except (KeyError, TypeError, ValueError):
         return None

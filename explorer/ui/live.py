@@ -10,6 +10,7 @@ import streamlit as st
 from explorer.core.live_view import panel_data, scrub_data
 from explorer.core.model_pair import ModelPair
 from explorer.core.points import Point
+from explorer.core.standalone import standalone_html
 from explorer.core.web_decoder import Unsupported, read_header
 from explorer.ui import point as picking
 from explorer.ui import state
@@ -36,6 +37,8 @@ def sent_weights(pair: ModelPair, with_pca: bool = False) -> str | None:
 def live_data(pair: ModelPair, point: Point, shown: list[int], with_pca: bool) -> dict | None:
     """The Explore panel's data for the click listener, its weights sent; None when the server
     must decode."""
+    # One dict object, which the download's callable reads later, outside the script.
+    st.session_state.setdefault(state.PANEL_VIEW, {}).update(point=point, shown=list(shown))
     bundle_id = sent_weights(pair, with_pca)
     return bundle_id and panel_data(pair, point, shown, with_pca, bundle_id)
 
@@ -65,3 +68,31 @@ def callbacks(pair: ModelPair) -> dict:
         state.set_point(picking.within_reach(pair, Point(tuple(z)), "The point"))
 
     return {"on_point": pinned, "on_fallback": lambda reason: state.decode_on_server(pair, reason)}
+
+
+def download_page(pair: ModelPair, color_by: str | None, same_scale: bool, with_pca: bool) -> None:
+    """The "Download as HTML" button: these maps and both decoders in one self-contained file
+    (explorer/core/standalone.py), pinned where the live panel is. Built only when clicked:
+    `data` is a callable, which Streamlit runs then, outside the script, so a rerun only
+    registers it (a build takes 30-700 ms)."""
+    try:
+        pair.web_bundle(with_pca)
+    except Unsupported as e:
+        st.button("Download as HTML", disabled=True, help=f"Not for these models: {e}.")
+        return
+    view = st.session_state.setdefault(state.PANEL_VIEW, {})  # the fragment keeps it current
+
+    def build() -> bytes:
+        point, shown = view.get("point"), view.get("shown", [])
+        fits = point is not None and len(point.z) == pair.latent_dim and (
+            point.index is None or point.index < len(pair.indices))  # fmt: skip
+        if not fits or not all(0 <= i < pair.latent_dim for i in shown):
+            point, shown = picking.point_at(pair, 0), pair.slider_coordinates
+        return standalone_html(pair, point, shown, with_pca, color_by, same_scale)
+
+    st.download_button(
+        "Download as HTML", build, f"latent-explorer-{pair.dataset.name}.html", "text/html",
+        on_click="ignore", key="download_html",
+        help="These maps with both decoders in one file: open it in a browser, no server or "
+        "network needed, and it hovers and decodes like this page.",
+    )  # fmt: skip

@@ -28,6 +28,7 @@ OWNER = "owner"  # this browser's owner id for training jobs (see owner())
 SERVER_DECODING = "server_decoding"  # pair id -> why this browser could not decode it
 ALPHA = "alpha"  # the concept edit's alpha
 INTERP_T = "interp_t"  # where the interpolation's scrub slider was released
+PANEL_VIEW = "panel_view"  # {"point", "shown"} of the live panel, for "Download as HTML"
 
 
 def slider_key(i: int) -> str:

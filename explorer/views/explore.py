@@ -52,6 +52,7 @@ st.caption(
     "and you get garbage. **The VAE** encodes each image as a distribution and pays a KL penalty "
     "for straying from N(0, I), which packs the codes into one dense, continuous blob."
 )
+live.download_page(pair, color_by, shared, with_pca)  # the maps as one file, built on click
 
 
 def decoded_image(column, caption: str, x: np.ndarray, name: str) -> None:
