@@ -40,9 +40,28 @@ function cell(panel, name) {
   if (!panel.cells.has(name)) {
     const figure = element("figure", "lx-cell", panel.grid);
     const picture = element(name === "original" ? "img" : "canvas", "lx-image", figure);
-    panel.cells.set(name, { figure, picture, caption: element("figcaption", "", figure) });
+    const caption = element("figcaption", "", figure);
+    if (name !== "original") pngLink(figure, picture, name);
+    panel.cells.set(name, { figure, picture, caption });
   }
   return panel.cells.get(name);
+}
+
+const PNG_SIDE = 256; // a downloaded image is upscaled (nearest neighbour) to about this size
+
+function pngLink(figure, canvas, name) {
+  // "PNG": the image as shown, upscaled so that it stays sharp, made when clicked.
+  const link = element("a", "lx-png", figure);
+  Object.assign(link, { textContent: "PNG", href: "#", download: `${name}.png` });
+  link.addEventListener("click", () => {
+    const scale = Math.max(1, Math.floor(PNG_SIDE / Math.max(canvas.width, canvas.height)));
+    const big = document.createElement("canvas");
+    Object.assign(big, { width: canvas.width * scale, height: canvas.height * scale });
+    const context = big.getContext("2d");
+    context.imageSmoothingEnabled = false;
+    context.drawImage(canvas, 0, 0, big.width, big.height);
+    link.href = big.toDataURL("image/png");
+  });
 }
 
 export function updatePanel(panel, live, models) {
