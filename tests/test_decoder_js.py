@@ -14,7 +14,6 @@ LATENT_EXPLORER_REQUIRE_BROWSER=1 (CI), where they fail.
 from __future__ import annotations
 
 import json
-import math
 import os
 import struct
 import subprocess
@@ -24,6 +23,7 @@ import numpy as np
 import pytest
 import torch
 from browser import REQUIRE_BROWSER_ENV
+from decoders import spread
 from sklearn.decomposition import PCA
 from torch import nn
 
@@ -74,25 +74,6 @@ def call_js(*calls: tuple) -> list[dict]:
 def ok(result: dict):
     assert "error" not in result, result["error"]
     return result["ok"]
-
-
-def spread(model: AE, seed: int, gain: float = 1.4) -> AE:
-    """Redraw the decoder's weights from a seeded generator, a little above variance-keeping
-    scale: outputs spread over [0, 1] (some saturated, most not), ReLUs half open."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for layer in model.decoder.modules():
-            if isinstance(layer, nn.Linear):
-                fan_in = layer.in_features
-            elif isinstance(layer, nn.ConvTranspose2d):
-                # each output pixel sums in * (k / stride)^2 inputs
-                fan_in = layer.in_channels * (layer.kernel_size[0] / layer.stride[0]) ** 2
-            else:
-                continue
-            w, b = layer.weight, layer.bias
-            w.copy_(torch.randn(w.shape, generator=generator) * gain / math.sqrt(fan_in))
-            b.copy_(torch.randn(b.shape, generator=generator) * 0.1)
-    return model.eval()
 
 
 def pair(image_shape, **options) -> dict[str, AE]:

@@ -11,13 +11,12 @@ a 32-D latent whose decoders get spread-out weights (no training: fast, and pixe
 from __future__ import annotations
 
 import base64
-import math
 
 import numpy as np
 import pytest
 import torch
 from browser import chromium, data_to_page, require_browser
-from torch import nn
+from decoders import spread
 
 from explorer.core import web_decoder
 from explorer.core.model_pair import ModelPair, build_pair
@@ -40,24 +39,6 @@ FRAME = "() => new Promise((done) => requestAnimationFrame(() => requestAnimatio
 
 
 # -- the pairs and the pages ---------------------------------------------------------------------
-
-
-def spread(model: AE, seed: int, gain: float = 1.4) -> AE:
-    """The decoder's weights redrawn a little above variance-keeping scale (as in
-    tests/test_decoder_js.py): outputs spread over [0, 1], ReLUs half open."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for layer in model.decoder.modules():
-            if isinstance(layer, nn.Linear):
-                fan_in = layer.in_features
-            elif isinstance(layer, nn.ConvTranspose2d):
-                fan_in = layer.in_channels * (layer.kernel_size[0] / layer.stride[0]) ** 2
-            else:
-                continue
-            layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator)
-                               * gain / math.sqrt(fan_in))  # fmt: skip
-            layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator) * 0.1)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,18 @@ PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
+# Quick clicks must not count as a double click (it would reset the zoom), so Plotly's tip
+# "Double-click to zoom back out" would lie: it is turned off, and the toolbar stays visible
+# with its home button (reset axes) as the way back.
+MAP_CONFIG = {
+    "doubleClick": False,
+    "showTips": False,
+    "displayModeBar": True,
+    "displaylogo": False,
+    # Few buttons, so that they do not cover the map's title on a laptop screen.
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "zoomIn2d", "zoomOut2d"],
+    "toImageButtonOptions": {"filename": "latent-map", "scale": 2},
+}
 TERM_NAMES = {"recon": "reconstruction", "kl": "KL", "l1": "L1 (sparsity)"}
 
 

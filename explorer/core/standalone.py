@@ -31,16 +31,8 @@ MODULES = ("decoder.js", "live.js", "click.js")
 # 2.4 MB); larger ones (3,000 faces: 37 MB) are left out and a clicked dot shows its
 # reconstructions only.
 ORIGINALS_UP_TO = 2_500_000
-# The Explore page's map toolbar (explorer/views/explore.py), resizing with the window.
-MAP_CONFIG = {
-    "doubleClick": False,
-    "showTips": False,
-    "displayModeBar": True,
-    "displaylogo": False,
-    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "zoomIn2d", "zoomOut2d"],
-    "toImageButtonOptions": {"filename": "latent-map", "scale": 2},
-    "responsive": True,
-}
+# The Explore page's map toolbar, resizing with the window.
+MAP_CONFIG = {**figures.MAP_CONFIG, "responsive": True}
 GAPS = (
     "<b>Why the AE map has gaps:</b> trained on reconstruction alone, the autoencoder may put "
     "codes anywhere, so clusters sit apart and the space between them was never trained: decode "

@@ -11,19 +11,6 @@ from explorer.ui import live, sidebar, state
 from explorer.ui import point as picking
 from explorer.ui.click import click_listener, latest_click
 
-# Quick clicks must not count as a double click (it would reset the zoom), so Plotly's tip
-# "Double-click to zoom back out" would lie: it is turned off, and the toolbar stays visible
-# with its home button (reset axes) as the way back.
-MAP_CONFIG = {
-    "doubleClick": False,
-    "showTips": False,
-    "displayModeBar": True,
-    "displaylogo": False,
-    # Few buttons, so that they do not cover the map's title on a laptop screen.
-    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "zoomIn2d", "zoomOut2d"],
-    "toImageButtonOptions": {"filename": "latent-map", "scale": 2},
-}
-
 st.header("Latent maps: autoencoder (AE) vs VAE")
 pair = sidebar.model_pair(sidebar.selection())
 if pair is None:
@@ -31,8 +18,8 @@ if pair is None:
 
 st.caption(
     f"{pair.dataset.description} Each dot is one image, placed where the encoder puts its code. "
-    "**Click a dot** to see the image and how both models rebuild it; **click empty space** to "
-    "decode that exact point in both models. Drag to zoom; the toolbar's home button zooms out."
+    "**Move the mouse over a map** to decode the point under it in both models; **click** a dot "
+    "or empty space to pin it. Drag to zoom; the toolbar's home button zooms out."
 )
 attributes = list(pair.dataset.attribute_names)
 options = ([None] if pair.dataset.labels is not None else []) + attributes
@@ -45,7 +32,9 @@ with_pca = right.toggle("Show PCA beside them", key="with_pca")
 maps = figures.pair_maps(pair, color_by, shared, with_pca)
 *map_columns, decode_column = st.columns([1, 1, 1, 0.9] if with_pca else [1, 1, 0.9])
 for column, (chart, figure) in zip(map_columns, maps.items(), strict=True):
-    column.plotly_chart(figure, key=chart, on_select="ignore", width="stretch", config=MAP_CONFIG)
+    column.plotly_chart(
+        figure, key=chart, on_select="ignore", width="stretch", config=figures.MAP_CONFIG
+    )
 st.caption(
     "**Why the AE map has gaps:** trained on reconstruction alone, the autoencoder may put codes "
     "anywhere, so clusters sit apart and the space between them was never trained: decode a gap "
@@ -118,7 +107,6 @@ def decode_panel(pair: ModelPair, with_pca: bool) -> None:
         decoded_images(pair, point)
         sliders(pair, point, shown)
     st.caption(
-        "**Move the mouse over a map** to decode the point under it; click to pin it. "
         "The same numbers go to both decoders. Where the AE never put a code, its decoder "
         "has never been trained and the image falls apart; the VAE's decoder was trained on "
         "noisy codes (z = mu + sigma * eps, the reparameterization trick), so every point "

@@ -1,0 +1,29 @@
+"""Shared by the decoder tests: models whose decoders give spread-out, non-trivial images."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from training.models import AE
+
+
+def spread(model: AE, seed: int, gain: float = 1.4) -> AE:
+    """Redraw the decoder's weights from a seeded generator, a little above variance-keeping
+    scale: outputs spread over [0, 1] (some saturated, most not), ReLUs half open."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in model.decoder.modules():
+            if isinstance(layer, nn.Linear):
+                fan_in = layer.in_features
+            elif isinstance(layer, nn.ConvTranspose2d):
+                # each output pixel sums in * (k / stride)^2 inputs
+                fan_in = layer.in_channels * (layer.kernel_size[0] / layer.stride[0]) ** 2
+            else:
+                continue
+            w, b = layer.weight, layer.bias
+            w.copy_(torch.randn(w.shape, generator=generator) * gain / math.sqrt(fan_in))
+            b.copy_(torch.randn(b.shape, generator=generator) * 0.1)
+    return model.eval()
