@@ -66,34 +66,77 @@ function linear(x, op) {
 
 function convTranspose(x, shape, op) {
   // torch.nn.ConvTranspose2d with weight (in, out, k, k): every input pixel scatters a k x k
-  // patch into the output. Zero inputs (most, after a ReLU) are skipped.
+  // patch per output channel into the output. Per input pixel, the patches of all output
+  // channels (out * k * k numbers, contiguous in the weight of each input channel) are summed
+  // over the pixel's nonzero input channels only (about half are zero after a ReLU), eight
+  // channels per pass, then added into the output, with bounds checks only at the edges.
+  // Sums in float64: within 2e-7 of torch's float32.
   const [, h, w] = shape;
-  const { in: inC, out: outC, kernel: k, stride: s, padding: p, output_padding: extra } = op;
+  const { in: inC, out: outC, kernel: k, stride: s, padding: p, output_padding: extra, weight, bias } = op;
   const oh = (h - 1) * s - 2 * p + k + extra[0];
   const ow = (w - 1) * s - 2 * p + k + extra[1];
   const plane = oh * ow;
+  const m = outC * k * k; // one input channel's weights: every output channel's patch
   const y = new Float64Array(outC * plane);
-  for (let c = 0; c < outC; c++) y.fill(op.bias[c], c * plane, (c + 1) * plane);
-  const kk = k * k;
-  for (let ic = 0; ic < inC; ic++) {
-    for (let iy = 0; iy < h; iy++) {
-      for (let ix = 0; ix < w; ix++) {
-        const v = x[(ic * h + iy) * w + ix];
-        if (v === 0) continue;
-        const y0 = iy * s - p;
-        const x0 = ix * s - p;
-        for (let c = 0; c < outC; c++) {
-          const wBase = (ic * outC + c) * kk;
-          const yBase = c * plane;
-          for (let ky = 0; ky < k; ky++) {
-            const oy = y0 + ky;
+  for (let c = 0; c < outC; c++) y.fill(bias[c], c * plane, (c + 1) * plane);
+  const patch = new Float64Array(m);
+  // The pixel's nonzero inputs and where their channels' weights start (at least 3 long: the
+  // first three are read below before knowing how many there are).
+  const values = new Float64Array(Math.max(inC, 3));
+  const rows = new Int32Array(Math.max(inC, 3));
+  for (let iy = 0; iy < h; iy++) {
+    for (let ix = 0; ix < w; ix++) {
+      let n = 0;
+      for (let ic = 0, at = iy * w + ix; ic < inC; ic++, at += h * w) {
+        const v = x[at];
+        if (v !== 0) {
+          values[n] = v;
+          rows[n++] = ic * m;
+        }
+      }
+      if (n === 0) continue;
+      // The first n % 4 channels set the patch (or zeros do), then one pass of four if
+      // needed, then passes of eight.
+      let j = n & 3;
+      const [v0, v1, v2] = [values[0], values[1], values[2]];
+      const [r0, r1, r2] = [rows[0], rows[1], rows[2]];
+      if (j === 0) patch.fill(0);
+      else if (j === 1) for (let t = 0; t < m; t++) patch[t] = v0 * weight[r0 + t];
+      else if (j === 2) for (let t = 0; t < m; t++) patch[t] = v0 * weight[r0 + t] + v1 * weight[r1 + t];
+      else for (let t = 0; t < m; t++) patch[t] = v0 * weight[r0 + t] + v1 * weight[r1 + t] + v2 * weight[r2 + t];
+      if ((n - j) & 4) {
+        const a0 = values[j], a1 = values[j + 1], a2 = values[j + 2], a3 = values[j + 3];
+        const b0 = rows[j], b1 = rows[j + 1], b2 = rows[j + 2], b3 = rows[j + 3];
+        for (let t = 0; t < m; t++) {
+          patch[t] += a0 * weight[b0 + t] + a1 * weight[b1 + t] + a2 * weight[b2 + t] + a3 * weight[b3 + t];
+        }
+        j += 4;
+      }
+      for (; j < n; j += 8) {
+        const a0 = values[j], a1 = values[j + 1], a2 = values[j + 2], a3 = values[j + 3];
+        const a4 = values[j + 4], a5 = values[j + 5], a6 = values[j + 6], a7 = values[j + 7];
+        const b0 = rows[j], b1 = rows[j + 1], b2 = rows[j + 2], b3 = rows[j + 3];
+        const b4 = rows[j + 4], b5 = rows[j + 5], b6 = rows[j + 6], b7 = rows[j + 7];
+        for (let t = 0; t < m; t++) {
+          patch[t] +=
+            a0 * weight[b0 + t] + a1 * weight[b1 + t] + a2 * weight[b2 + t] + a3 * weight[b3 + t] +
+            a4 * weight[b4 + t] + a5 * weight[b5 + t] + a6 * weight[b6 + t] + a7 * weight[b7 + t];
+        }
+      }
+      const y0 = iy * s - p;
+      const x0 = ix * s - p;
+      if (y0 >= 0 && x0 >= 0 && y0 + k <= oh && x0 + k <= ow) {
+        for (let c = 0, t = 0; c < outC; c++) {
+          for (let ky = 0, at = c * plane + y0 * ow + x0; ky < k; ky++, at += ow) {
+            for (let kx = 0; kx < k; kx++) y[at + kx] += patch[t++];
+          }
+        }
+      } else {
+        for (let c = 0, t = 0; c < outC; c++) {
+          for (let ky = 0, oy = y0; ky < k; ky++, oy++, t += k) {
             if (oy < 0 || oy >= oh) continue;
-            const row = yBase + oy * ow;
-            const wRow = wBase + ky * k;
-            for (let kx = 0; kx < k; kx++) {
-              const ox = x0 + kx;
-              if (ox >= 0 && ox < ow) y[row + ox] += v * op.weight[wRow + kx];
-            }
+            const at = c * plane + oy * ow;
+            for (let kx = 0, ox = x0; kx < k; kx++, ox++) if (ox >= 0 && ox < ow) y[at + ox] += patch[t + kx];
           }
         }
       }
@@ -109,11 +152,12 @@ export function decode(model, z) {
   let shape = [x.length];
   for (const op of model.ops) {
     if (op.op === "linear") [x, shape] = [linear(x, op), [op.out]];
-    else if (op.op === "relu") x = x.map((v) => (v > 0 ? v : 0));
+    // Elementwise ops in place (x is always decode's own array): twice as fast as map.
+    else if (op.op === "relu") for (let i = 0; i < x.length; i++) x[i] = x[i] > 0 ? x[i] : 0;
     else if (op.op === "reshape") shape = op.shape;
     else if (op.op === "conv_transpose") [x, shape] = convTranspose(x, shape, op);
-    else if (op.op === "sigmoid") x = x.map((v) => 1 / (1 + Math.exp(-v)));
-    else if (op.op === "clip") x = x.map((v) => Math.min(1, Math.max(0, v)));
+    else if (op.op === "sigmoid") for (let i = 0; i < x.length; i++) x[i] = 1 / (1 + Math.exp(-x[i]));
+    else if (op.op === "clip") for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(0, x[i]));
     else throw new Error(`unknown op ${op.op}`);
   }
   return Float32Array.from(x);
