@@ -1,9 +1,12 @@
 """Shared by the AppTest modules: the app served from a runs folder of small default models."""
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
+from streamlit.components.v2.bidi_component.main import _make_trigger_id
 from streamlit.testing.v1 import AppTest
 
 from training.config import TrainConfig
@@ -20,6 +23,16 @@ def train_default_digits(runs: Path) -> None:
                        runs / "default" / "digits")  # fmt: skip
 
 
+def train_small_faces(runs: Path, n: int = 300) -> None:
+    """Quick faces models (32-D conv, 1 epoch on the first n faces) in runs/default/faces: poor
+    images, but the pages open at once. Drawing all 20,000 faces (about 25 s, once per cache
+    folder) comes first: the server needs them too."""
+    faces = load_dataset("faces")
+    train_side_by_side(faces.subset(np.arange(faces.n_samples) < n), ("ae", "vae"),
+                       TrainConfig(epochs=1, batch_size=64, precision="fp32"),
+                       runs / "default" / "faces")  # fmt: skip
+
+
 def fresh_app(runs: Path, monkeypatch: pytest.MonkeyPatch, timeout: float) -> AppTest:
     """The app on `runs`, with Streamlit's server-wide caches emptied (no models or data
     from another test's runs folder)."""
@@ -27,3 +40,36 @@ def fresh_app(runs: Path, monkeypatch: pytest.MonkeyPatch, timeout: float) -> Ap
     st.cache_resource.clear()
     st.cache_data.clear()
     return AppTest.from_file(APP, default_timeout=timeout)
+
+
+# ---- the click listener's component (explorer/ui/click.py) as AppTest sees it ----
+
+
+def component(at: AppTest, key: str):
+    """The bidi component element (st.components.v2) with this key; None if not on the page."""
+    return next((e for e in at.get("bidi_component") if e.key == key), None)
+
+
+def component_data(at: AppTest, key: str = "latent_click") -> dict | None:
+    """The JSON `data` the page sent to the component with this key; None if it is absent."""
+    element = component(at, key)
+    return None if element is None else json.loads(element.proto.json or "null")
+
+
+def live_panel(at: AppTest, key: str = "latent_click") -> dict | None:
+    """The live decode panel's data (explorer/core/live_view.panel_data) the browser draws;
+    None where the server decodes (or the listener is absent)."""
+    data = component_data(at, key)
+    return None if data is None else data.get("live")
+
+
+def send_trigger(at: AppTest, key: str, event: str, value) -> AppTest:
+    """Run the app as if the browser's component `key` had sent `value` as trigger `event`
+    (setTriggerValue(event, value) in click.js): its on_<event>_change callback runs first."""
+    element = component(at, key)
+    assert element is not None, f"no component {key!r} on the page"
+    states = at._tree.get_widget_states()
+    trigger = states.widgets.add()
+    trigger.id = _make_trigger_id(element.proto.id, "events")
+    trigger.json_trigger_value = json.dumps([{"event": event, "value": value}])
+    return at._run(states)

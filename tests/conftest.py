@@ -63,6 +63,13 @@ def private_cache(
     return path
 
 
+@pytest.fixture(scope="session")
+def browser_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache folder for the browser modules' servers and their models: the 20,000 faces
+    are drawn (about 25 s) once per test session, not once per module."""
+    return tmp_path_factory.mktemp("browser-cache")
+
+
 # ---- the app headless (AppTest modules; test_app_concepts.py has its own runs with faces) ----
 
 

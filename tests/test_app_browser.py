@@ -1,5 +1,6 @@
 """The real app in a real browser: maps, clicks on points and on empty space, sliders, a shared
-URL, a training run whose models open in the maps, and a smile vector added to a face."""
+URL, a training run whose models open in the maps, and a smile vector added to a face. (The
+Explore page's live panel in depth, hover and keys: test_live_browser.py.)"""
 
 import io
 import re
@@ -15,6 +16,15 @@ from browser import (
     wait_for_app_idle,
     wait_for_chart,
 )
+from live_page import (
+    canvases,
+    figcaptions,
+    url_point,
+    wait_for_figcaption,
+    wait_for_new_canvases,
+    wait_for_panel,
+    wait_for_url_point_change,
+)
 from PIL import Image
 
 from training.config import TrainConfig
@@ -25,13 +35,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_url(tmp_path_factory, browser_cache):
     """The app served with a runs folder that already holds small default models for digits
     (2-D MLPs) and faces (32-D conv, a short run on 3,000 faces)."""
     require_browser()
     runs = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENT_EXPLORER_CACHE", str(tmp_path_factory.mktemp("cache")))  # server's too
+        mp.setenv("LATENT_EXPLORER_CACHE", str(browser_cache))  # the server's too
         train_side_by_side(load_dataset("digits"), ("ae", "vae"),
                            TrainConfig(epochs=20, batch_size=128, precision="fp32"),
                            runs / "default" / "digits")  # fmt: skip
@@ -56,6 +66,7 @@ def page(browser, app_url):
     page.goto(app_url)
     for key in ("map_ae", "map_vae"):
         wait_for_chart(page, key, timeout=60)
+    wait_for_panel(page)
     wait_for_app_idle(page)
     yield page
     page.close()
@@ -93,38 +104,42 @@ def empty_spot(page, key: str, fx: float, fy: float) -> tuple[float, float]:
 
 
 def test_the_app_opens_on_the_defaults_with_a_first_decoded_image(page):
-    assert captions(page)[:3] == ["data point #0", "AE reconstruction", "VAE reconstruction"]
+    assert figcaptions(page) == ["AE reconstruction", "VAE reconstruction", "data point #0"]
 
 
 @pytest.mark.parametrize("key", ["map_ae", "map_vae"])
 def test_clicking_a_data_point_shows_it_and_both_reconstructions(page, key):
     click_data_point(page, key, *point_of(page, key, 42))
-    wait_for_caption(page, "data point #42")
-    assert captions(page)[1:3] == ["AE reconstruction", "VAE reconstruction"]
+    wait_for_figcaption(page, "data point #42")
+    assert figcaptions(page) == ["AE reconstruction", "VAE reconstruction", "data point #42"]
+    wait_for_url_point_change(page, "i0")
+    assert url_point(page) == "i42"
 
 
 def test_clicking_empty_space_decodes_that_spot_and_the_decode_follows_the_position(page):
     click_data_point(page, "map_ae", *empty_spot(page, "map_ae", 0.97, 0.97))
-    wait_for_caption(page, "AE decodes z")
-    first = image_sources(page)
-    z_text = page.get_by_text(re.compile(r"^z = \(")).inner_text()
-    click_data_point(page, "map_ae", *empty_spot(page, "map_ae", 0.03, 0.5))
-    page.wait_for_function(
-        "t => ![...document.querySelectorAll('p')].some(p => p.innerText === t)", arg=z_text
-    )
+    wait_for_figcaption(page, "AE decodes z")
+    first = wait_for_url_point_change(page, "i0")
     wait_for_app_idle(page)
-    assert image_sources(page)[:2] != first[:2]
+    shown, readout = canvases(page), page.locator(".lx-readout").inner_text()
+    click_data_point(page, "map_ae", *empty_spot(page, "map_ae", 0.03, 0.5))
+    wait_for_url_point_change(page, first)
+    wait_for_app_idle(page)
+    page.mouse.move(5, 5)  # off the map: the panel shows the pinned point, not a hovered one
+    wait_for_new_canvases(page, shown)
+    assert page.locator(".lx-readout").inner_text() != readout
 
 
 def test_a_slider_moves_the_decode(page):
-    before = image_sources(page)
-    slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
+    before = canvases(page)
+    slider = page.locator(".lx-sliders input[type=range]").first
     slider.focus()
     for _ in range(20):
         slider.press("ArrowRight")
-    wait_for_caption(page, "AE decodes z")
+    wait_for_figcaption(page, "AE decodes z")
+    wait_for_new_canvases(page, before)
+    assert wait_for_url_point_change(page, "i0").count(",") == 1
     wait_for_app_idle(page)
-    assert image_sources(page)[:2] != before[:2]
 
 
 def axis_ranges(page, key: str) -> list[list[float]]:
@@ -151,10 +166,11 @@ def test_a_clicks_images_appear_beside_the_maps_without_scrolling(browser, app_u
     wait_for_app_idle(page)
     index = point_in_view(page, "map_vae")
     page.mouse.click(*data_to_page(page, "map_vae", *point_of(page, "map_vae", index)))
-    wait_for_caption(page, f"data point #{index}")
+    wait_for_figcaption(page, f"data point #{index}")
     wait_for_app_idle(page)
     assert page.evaluate("() => window.scrollY") == 0
-    assert in_view(page, '[data-testid="stImage"] img') == [True] * 4
+    # Both reconstructions and the data point, with their captions.
+    assert in_view(page, ".lx-live canvas, .lx-live img, .lx-live figcaption") == [True] * 6
     page.close()
 
 
@@ -177,7 +193,14 @@ def test_a_zoom_has_a_visible_way_back_and_no_false_double_click_hint(page):
 def test_a_shared_url_restores_the_view(browser, app_url):
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     page.goto(f"{app_url}/?dataset=digits&models=default&point=i7")
-    wait_for_caption(page, "data point #7", timeout=60)
+    wait_for_figcaption(page, "data point #7", timeout=60)
+    page.goto(f"{app_url}/?dataset=digits&models=default&point=0.25,-0.5")
+    wait_for_figcaption(page, "VAE decodes z", timeout=60)
+    values = page.locator(".lx-sliders input[type=range]").evaluate_all(
+        "els => els.map(e => [+e.value, +e.step])"
+    )
+    assert [v for v, _ in values] == [pytest.approx(z, abs=s) for z, (_, s) in
+                                      zip([0.25, -0.5], values, strict=True)]  # fmt: skip
     page.close()
 
 
@@ -207,7 +230,9 @@ def test_the_manifold_grid_follows_the_area_zoomed_on_the_map(page):
     wait_for_app_idle(page)
     page.get_by_role("link", name="Generate").click()
     wait_for_caption(page, "AE decoded over the area visible on its map", timeout=60)
-    assert "VAE decoded over the data's extent (1st-99th percentile)" in captions(page)
+    # The VAE's map was not zoomed: its grid keeps the data's extent (captions appear in turn).
+    wait_for_caption(page, "VAE decoded over the data's extent (1st-99th percentile)")
+    assert "VAE decoded over the area visible on its map" not in captions(page)
 
 
 def test_the_smile_vector_visibly_changes_the_decoded_face(browser, app_url):
@@ -241,10 +266,10 @@ def test_a_new_concept_vectors_edit_is_in_view_without_scrolling(browser, app_ur
     page.goto(f"{app_url}/concepts?dataset=digits&models=default")
     page.get_by_role("button", name="Make the vector").click(timeout=90_000)
     wait_for_caption(page, "VAE, alpha +2.0", timeout=60)
+    wait_for_figcaption(page, "VAE, alpha +2.0")  # the live edit beside alpha's slider
     wait_for_app_idle(page)
     assert page.evaluate("() => window.scrollY") == 0
-    shown = in_view(page, '[data-testid="stImage"] img')
-    assert shown[:5] == [True] * 5  # the image, both reconstructions and both edits
+    assert in_view(page, ".lx-live canvas, .lx-live figcaption") == [True] * 4  # both edits
     page.close()
 
 

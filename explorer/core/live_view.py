@@ -34,10 +34,13 @@ def panel_data(
         "sliders": {"coords": list(shown), "ranges": [list(ranges[i]) for i in shown]},
         "captions": {"point": POINT_CAPTIONS, "data": _data_captions(pair, point)},
         "original": None,
+        "pcaPicture": None,
     }
     if point.index is not None:
         data["pinned"]["codes"] = _codes(pair, point.index, with_pca)
         data["original"] = png_data_url(pair.image(point.index))
+        if not with_pca:  # else PCA decodes in the browser like the models
+            data["pcaPicture"] = png_data_url(pair.pca_reconstruct(point.index))
     return data
 
 

@@ -106,7 +106,7 @@ class ModelPair:
 
     def pca_reconstruct(self, index: int) -> np.ndarray:
         """(C, H, W): PCA's reconstruction with latent_dim components, the linear baseline."""
-        codes = self.pca.transform(self.flat_images()[index : index + 1])
+        codes = self.pca.transform(self.image(index).reshape(1, -1))  # one row, not every image
         flat = self.pca.inverse_transform(codes)
         return np.clip(flat.reshape(self.dataset.image_shape), 0, 1)
 

@@ -147,10 +147,14 @@ function visibleRange(chartKey) {
 }
 
 function onKey(event) {
-  // Arrow keys nudge the pinned point while the pointer is over a map or the panel.
+  // Arrow keys nudge the pinned point while the pointer is over a map or the panel. A focused
+  // slider keeps its keys, except over a map (a click on a map leaves the focus where it was).
   if (!activePanel?.root.isConnected || !pointerInside) return;
   if (!["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].includes(event.key)) return;
-  if (event.target instanceof HTMLInputElement || event.target instanceof HTMLTextAreaElement) return;
+  const { target } = event;
+  const slider = target instanceof HTMLInputElement && target.type === "range";
+  if (slider ? activePanel.hover === null : target instanceof HTMLInputElement) return;
+  if (target instanceof HTMLTextAreaElement) return;
   const crosses = nudgePanel(activePanel, event.key, visibleRange);
   if (!crosses) return;
   event.preventDefault(); // no page scroll

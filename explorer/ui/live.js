@@ -36,17 +36,19 @@ export function createPanel(parent, send, viewOf) {
 }
 
 function cell(panel, name) {
-  // One figure per image: a canvas for decoders, an <img> for the pinned data point's original.
+  // One figure per image: a canvas for decoders, an <img> for a pinned data point's pictures
+  // made by Python (its original, and PCA's reconstruction when PCA is not decoded here).
   if (!panel.cells.has(name)) {
     const figure = element("figure", "lx-cell", panel.grid);
-    const picture = element(name === "original" ? "img" : "canvas", "lx-image", figure);
+    const picture = element(name in PICTURES ? "img" : "canvas", "lx-image", figure);
     const caption = element("figcaption", "", figure);
-    if (name !== "original") pngLink(figure, picture, name);
+    if (!(name in PICTURES)) pngLink(figure, picture, name);
     panel.cells.set(name, { figure, picture, caption });
   }
   return panel.cells.get(name);
 }
 
+const PICTURES = { original: "original", pcaPicture: "pca" }; // live field -> its caption
 const PNG_SIDE = 256; // a downloaded image is upscaled (nearest neighbour) to about this size
 
 function pngLink(figure, canvas, name) {
@@ -69,14 +71,15 @@ export function updatePanel(panel, live, models) {
   // only when the coordinates change.
   panel.live = live;
   panel.models = models;
-  const wanted = new Set([...live.kinds, ...(live.original ? ["original"] : [])]);
+  const pictures = Object.keys(PICTURES).filter((name) => live[name]);
+  const wanted = new Set([...live.kinds, ...pictures]);
   for (const [name, c] of panel.cells) c.figure.hidden = !wanted.has(name);
   for (const name of wanted) cell(panel, name);
   panel.grid.replaceChildren(...[...wanted].map((name) => panel.cells.get(name).figure));
-  if (live.original) {
-    const original = cell(panel, "original");
-    original.picture.src = live.original;
-    original.caption.textContent = live.captions.data.original;
+  for (const name of pictures) {
+    const picture = cell(panel, name);
+    picture.picture.src = live[name];
+    picture.caption.textContent = live.captions.data[PICTURES[name]];
   }
   if (live.scrub) buildScrub(panel, live.scrub);
   else buildSliders(panel, live.sliders);
@@ -131,8 +134,7 @@ function buildGridToggle(panel) {
   // The manifold grid: each map's visible area decoded on an n x n grid, redrawn after every
   // zoom or pan, with no server round trip.
   if (panel.gridToggle) return;
-  const label = element("label", "lx-grid-toggle");
-  panel.root.insertBefore(label, panel.readout);
+  const label = element("label", "lx-grid-toggle", panel.root); // below the sliders
   panel.gridToggle = element("input", "", label);
   panel.gridToggle.type = "checkbox";
   label.append(" Manifold grid of the visible area (follows zoom and pan)");
@@ -158,11 +160,16 @@ function buildSliders(panel, spec) {
     input.dataset.coordinate = i;
     const value = element("span", "lx-slider-value", label);
     input.addEventListener("input", () => {
+      panel.sliding = input; // not synced while it moves: a rerun must not pull its thumb back
       const z = [...panel.z];
       z[i] = Number(input.value);
       show(panel, { z, captions: "point", at: performance.now() });
     });
-    input.addEventListener("change", () => pinLocally(panel, panel.z));
+    input.addEventListener("change", () => {
+      panel.sliding = null;
+      pinLocally(panel, panel.z);
+    });
+    input.addEventListener("blur", () => (panel.sliding = null)); // moved back: no change event
     return { i, input, value };
   });
 }
@@ -219,7 +226,7 @@ function draw(panel) {
     c.caption.textContent = caption.replace("{value}", live.scrub ? formatValue(live.scrub, request.value) : "");
   }
   // The pinned data point's own image belongs to the pinned point, not to a hovered one.
-  panel.cells.get("original")?.figure.classList.toggle("lx-stale", request.captions !== "data");
+  for (const name in PICTURES) panel.cells.get(name)?.figure.classList.toggle("lx-stale", request.captions !== "data");
   if (request.at !== undefined) record(stats.moveToPaintMs, performance.now() - request.at);
   record(stats.frames, performance.now());
   syncSliders(panel);
@@ -248,7 +255,8 @@ function paint(canvas, pixels, [c, h, w]) {
 function syncSliders(panel) {
   if (panel.live.scrub) return;
   for (const { i, input, value } of panel.sliders) {
-    if (document.activeElement !== input) input.value = panel.z[i];
+    // Only the slider being moved keeps its own value; a focused one follows later pins too.
+    if (panel.sliding !== input) input.value = panel.z[i];
     value.textContent = Number(panel.z[i]).toFixed(2);
   }
 }

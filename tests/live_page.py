@@ -1,0 +1,62 @@
+"""Helpers for browser tests of the Explore page's live decode panel (explorer/ui/live.js):
+its canvases and captions, and the point the URL carries."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+PANEL = ".lx-live"
+FIGCAPTIONS = ".lx-live figure:not([hidden]) figcaption"
+CANVASES = "() => [...document.querySelectorAll('.lx-live canvas')].map(c => c.toDataURL())"
+
+
+def wait_for_panel(page, timeout: float = 30.0) -> None:
+    """Until the panel has decoded into its canvases (the weights arrived and parsed)."""
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.lx-live');"
+        " return p && !p.classList.contains('lx-loading') && p.querySelector('canvas')?.width > 0"
+        " && window.latentExplorerStats?.frames.length > 0; }",
+        timeout=timeout * 1000,
+    )
+
+
+def canvases(page) -> list[str]:
+    """Every decoded image of the panel, as a PNG data URL of its canvas."""
+    return page.evaluate(CANVASES)
+
+
+def wait_for_new_canvases(page, old: list[str], timeout: float = 10.0) -> list[str]:
+    """Until every canvas differs from `old` (each model decoded something new); the new ones."""
+    page.wait_for_function(
+        "old => [...document.querySelectorAll('.lx-live canvas')]"
+        ".every((e, i) => e.toDataURL() !== old[i])",
+        arg=old,
+        timeout=timeout * 1000,
+    )
+    return canvases(page)
+
+
+def figcaptions(page) -> list[str]:
+    return page.locator(FIGCAPTIONS).all_inner_texts()
+
+
+def wait_for_figcaption(page, text: str, timeout: float = 20.0) -> None:
+    page.wait_for_function(
+        "([s, t]) => [...document.querySelectorAll(s)].some(e => e.textContent === t)",
+        arg=[FIGCAPTIONS, text],
+        timeout=timeout * 1000,
+    )
+
+
+def url_point(page) -> str:
+    """The page URL's ?point= ("i12" or "0.5,-1.2"); "" without one."""
+    return parse_qs(urlparse(page.url).query).get("point", [""])[0]
+
+
+def wait_for_url_point_change(page, old: str, timeout: float = 15.0) -> str:
+    page.wait_for_function(
+        "old => (new URL(location.href).searchParams.get('point') || '') !== old",
+        arg=old,
+        timeout=timeout * 1000,
+    )
+    return url_point(page)
