@@ -104,14 +104,24 @@ def empty_spot(page, key: str, fx: float, fy: float) -> tuple[float, float]:
 
 
 def test_the_app_opens_on_the_defaults_with_a_first_decoded_image(page):
-    assert figcaptions(page) == ["AE reconstruction", "VAE reconstruction", "data point #0"]
+    assert figcaptions(page) == [
+        "AE reconstruction",
+        "VAE reconstruction",
+        "data point #0",
+        "PCA, 2 components",
+    ]
 
 
 @pytest.mark.parametrize("key", ["map_ae", "map_vae"])
 def test_clicking_a_data_point_shows_it_and_both_reconstructions(page, key):
     click_data_point(page, key, *point_of(page, key, 42))
     wait_for_figcaption(page, "data point #42")
-    assert figcaptions(page) == ["AE reconstruction", "VAE reconstruction", "data point #42"]
+    assert figcaptions(page) == [
+        "AE reconstruction",
+        "VAE reconstruction",
+        "data point #42",
+        "PCA, 2 components",
+    ]
     wait_for_url_point_change(page, "i0")
     assert url_point(page) == "i42"
 
@@ -169,8 +179,8 @@ def test_a_clicks_images_appear_beside_the_maps_without_scrolling(browser, app_u
     wait_for_figcaption(page, f"data point #{index}")
     wait_for_app_idle(page)
     assert page.evaluate("() => window.scrollY") == 0
-    # Both reconstructions and the data point, with their captions.
-    assert in_view(page, ".lx-live canvas, .lx-live img, .lx-live figcaption") == [True] * 6
+    # Both reconstructions, the data point and PCA's reconstruction, with their captions.
+    assert in_view(page, ".lx-live canvas, .lx-live img, .lx-live figcaption") == [True] * 8
     page.close()
 
 

@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 import pytest
-from apptest import APP, fresh_app, train_default_digits
+from apptest import APP, component_data, fresh_app, live_panel, send_trigger, train_default_digits
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
@@ -75,6 +75,11 @@ def png(draw) -> bytes:
     return buffer.getvalue()
 
 
+def set_alpha(app, alpha: float) -> None:
+    """Release the alpha slider at alpha, as the browser reports it (the edit's scrub)."""
+    send_trigger(app, "alpha_scrub", "value", {"value": alpha})
+
+
 def test_a_class_vector_edits_the_image_in_both_models_as_alpha_moves(app):
     assert not app.exception
     assert any("Make a vector" in i.value for i in app.info)
@@ -83,11 +88,15 @@ def test_a_class_vector_edits_the_image_in_both_models_as_alpha_moves(app):
     assert app.session_state[state.CONCEPT] == "1 to 7"
     shown = images_by_caption(app)
     assert {"AE reconstruction", "VAE, alpha +2.0", "VAE: alpha from -2.0 to +2.0"} <= set(shown)
-    app.slider(key="alpha").set_value(0.0).run()
+    scrub = component_data(app, "alpha_scrub")["live"]["scrub"]  # decoded in the browser
+    assert scrub["method"] == "line" and scrub["range"] == [-4.0, 4.0] and scrub["value"] == 2.0
+    assert set(scrub["from"]) == set(scrub["to"]) == {"ae", "vae"}
+    set_alpha(app, 0.0)
     at_zero = images_by_caption(app)
     for kind in ("AE", "VAE"):  # alpha 0 changes nothing: the edit decodes the code itself
         assert at_zero[f"{kind}, alpha +0.0"] == at_zero[f"{kind} reconstruction"]
-    app.slider(key="alpha").set_value(3.0).run()
+    set_alpha(app, 3.0)
+    assert component_data(app, "alpha_scrub")["live"]["scrub"]["value"] == 3.0
     moved = images_by_caption(app)
     for kind in ("AE", "VAE"):
         assert moved[f"{kind}, alpha +3.0"] != moved[f"{kind} reconstruction"]
@@ -104,7 +113,7 @@ def test_the_off_data_warning_never_names_alpha_zero_for_a_data_point(app):
     click(app, "make_concept")
     for index in (0, 5, 17):
         app.number_input(key="edit_index:1 to 7").set_value(index).run()
-        app.slider(key="alpha").set_value(0.0).run()
+        set_alpha(app, 0.0)
         assert not any("+0.0" in w.value for w in app.warning), [w.value for w in app.warning]
     aucs = [float(m.value) for m in app.metric if m.label.startswith("AUC")]
     assert len(aucs) == 2 and all(a > 0.6 for a in aucs)
@@ -248,15 +257,18 @@ def test_faces_smile_balanced_with_report_card_and_concept_axis(app):
 
 
 def test_a_32_d_faces_pair_shows_eight_sliders_by_default_and_all_on_demand(app):
+    """The sliders of the Explore page's live panel (AppTest reads the panel's data)."""
     app.switch_page("views/explore.py").run()
     app.selectbox(key="dataset").set_value("faces").run()
     assert not app.exception
-    assert len(app.slider) == 8
+    assert len(live_panel(app)["sliders"]["coords"]) == 8
     app.toggle(key=state.ALL_SLIDERS).set_value(True).run()
-    assert len(app.slider) == 32
-    by_label = {s.label: s.value for s in app.slider}
+    sliders = live_panel(app)["sliders"]
+    assert sliders["coords"] == list(range(32))
     z = app.session_state[state.POINT].z
-    assert [by_label[f"z{i + 1}"] for i in range(32)] == pytest.approx(z)
+    assert all(low <= v <= high for (low, high), v in zip(sliders["ranges"], z, strict=True))
     app.toggle(key=state.ALL_SLIDERS).set_value(False).run()
-    app.slider[0].set_value(app.slider[0].value + 0.5).run()  # the hidden 24 keep their values
+    moved = [*z[:-1], z[-1] + 0.5]  # the browser sends the whole point when a slider is let go
+    send_trigger(app, "latent_click", "point", {"z": moved})
+    assert app.session_state[state.POINT].z == pytest.approx(moved)
     assert not app.exception and len(app.session_state[state.POINT].z) == 32

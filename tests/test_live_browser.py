@@ -217,7 +217,12 @@ def markers(page, key: str) -> list[list[float]]:
 
 def test_hovering_the_vae_map_decodes_both_models_in_the_browser_with_a_cross_on_both_maps(page):
     pinned = canvases(page)
-    assert figcaptions(page) == ["AE reconstruction", "VAE reconstruction", "data point #0"]
+    assert figcaptions(page) == [
+        "AE reconstruction",
+        "VAE reconstruction",
+        "data point #0",
+        "PCA, 2 components",
+    ]
     sent, reruns = len(page.sent), page.evaluate("() => window.latentExplorerStats.reruns")
     seen = []
     for fx, fy in [(0.3, 0.7), (0.7, 0.3)]:
@@ -231,7 +236,12 @@ def test_hovering_the_vae_map_decodes_both_models_in_the_browser_with_a_cross_on
         assert crosses["map_vae"] == pytest.approx([px, py], abs=1.5)
         ax, ay = data_to_page(page, "map_ae", *spot(page, "map_vae", fx, fy))
         assert crosses["map_ae"] == pytest.approx([ax, ay], abs=1.5)
-    assert figcaptions(page) == ["AE decodes z", "VAE decodes z", "data point #0"]
+    assert figcaptions(page) == [
+        "AE decodes z",
+        "VAE decodes z",
+        "data point #0",
+        "PCA, 2 components",
+    ]
     assert all(a != b for a, b in zip(seen[0], pinned, strict=True))  # both models follow
     assert all(a != b for a, b in zip(seen[1], seen[0], strict=True))
     assert len(page.sent) == sent  # no rerun: not one message to the server
@@ -244,7 +254,12 @@ def test_hovering_the_vae_map_decodes_both_models_in_the_browser_with_a_cross_on
         timeout=5000,
     )
     assert hover_crosses(page) == {"map_ae": None, "map_vae": None}
-    assert figcaptions(page) == ["AE reconstruction", "VAE reconstruction", "data point #0"]
+    assert figcaptions(page) == [
+        "AE reconstruction",
+        "VAE reconstruction",
+        "data point #0",
+        "PCA, 2 components",
+    ]
     assert len(page.sent) == sent and url_point(page) == "i0"
 
 
@@ -290,7 +305,12 @@ def test_a_click_on_a_data_point_shows_it_and_both_reconstructions(page):
     page.mouse.click(*data_to_page(page, "map_ae", x, y))
     wait_for_figcaption(page, f"data point #{index}")
     assert url_point(page) == f"i{index}"
-    assert figcaptions(page) == ["AE reconstruction", "VAE reconstruction", f"data point #{index}"]
+    assert figcaptions(page) == [
+        "AE reconstruction",
+        "VAE reconstruction",
+        f"data point #{index}",
+        "PCA, 2 components",
+    ]
     wait_for_app_idle(page)
     # Each map marks the point at its own code: on the AE map, where it was clicked.
     assert markers(page, "map_ae") == [pytest.approx([x, y], abs=1e-6)] * 2
@@ -361,7 +381,7 @@ def test_the_panels_images_are_in_view_beside_the_maps_after_load(context, app_u
         "els => els.map(e => { const r = e.getBoundingClientRect();"
         " return [r.left, r.top, r.right, r.bottom]; })"
     )
-    assert len(boxes) == 6  # AE, VAE and the data point, each with its caption
+    assert len(boxes) == 8  # AE, VAE, the data point and PCA, each with its caption
     for x0, y0, x1, y1 in boxes:
         assert 0 <= x0 < x1 <= size[0] and 0 <= y0 < y1 <= size[1], (x0, y0, x1, y1)
     maps = page.locator(".st-key-map_vae .js-plotly-plot").bounding_box()

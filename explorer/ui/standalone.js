@@ -30,7 +30,9 @@
   const codeOf = (kind, i) => Array.from(codes[kind].subarray(i * points.dims[kind], (i + 1) * points.dims[kind]));
   const originals = points.originals && bytesOf(points.originals);
   const holder = document.querySelector(".lx-panel");
-  let state = { seq: 0, pinned: live.pinned, original: live.original, marker: page.marker, index: live.pinned.index };
+  // PCA's reconstruction comes from Python for the first point only: later pins have none.
+  let state = { seq: 0, pinned: live.pinned, original: live.original, pcaPicture: live.pcaPicture,
+    marker: page.marker, index: live.pinned.index };
 
   function originalOf(i) {
     // A data point's own image as a data: URL (the panel shows it in an <img>).
@@ -53,7 +55,7 @@
   }
 
   function pinPoint(z) {
-    state = { ...state, pinned: { index: null, z, codes: null }, original: null, index: null };
+    state = { ...state, pinned: { index: null, z, codes: null }, original: null, pcaPicture: null, index: null };
     const shared = live.kinds.filter((kind) => !(kind in live.ownLatent)); // AE and VAE: one z
     state.marker = markersAt(Object.fromEntries(shared.map((kind) => [kind, z])));
   }
@@ -67,7 +69,7 @@
       const i = click.point_index;
       const own = Object.fromEntries(Object.keys(codes).map((k) => [k, codeOf(k, i)]));
       const z = own[kind in codes && kind !== "pca" ? kind : "vae"];
-      state = { ...state, pinned: { index: i, z, codes: own }, original: originalOf(i), index: i };
+      state = { ...state, pinned: { index: i, z, codes: own }, original: originalOf(i), pcaPicture: null, index: i };
       state.marker = markersAt(own);
     } else if (live.maps[click.chart] && !(kind in live.ownLatent)) {
       pinPoint(toLatent(live.maps[click.chart].projection, [click.x, click.y]));
@@ -93,7 +95,7 @@
       charts,
       marker: state.marker,
       seq: state.seq,
-      live: { ...live, pinned: state.pinned, original: state.original, captions },
+      live: { ...live, pinned: state.pinned, original: state.original, pcaPicture: state.pcaPicture, captions },
     };
     mountComponent({ data, key: "latent_click", parentElement: holder, setTriggerValue: answer });
   }
