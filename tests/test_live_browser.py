@@ -191,7 +191,7 @@ def isolated_point(page, key: str) -> tuple[int, float, float]:
         }""", key))  # fmt: skip
 
 
-def hover_crosses(page) -> dict[str, list[float] | None]:
+def hover_crosses(page, keys: list[str] = MAPS) -> dict[str, list[float] | None]:
     """Per map: the hover cross's centre in page pixels, or None where it is hidden or absent."""
     return page.evaluate(
         """keys => Object.fromEntries(keys.map(k => {
@@ -200,7 +200,7 @@ def hover_crosses(page) -> dict[str, list[float] | None]:
             const r = c.getBoundingClientRect();
             return [k, [r.left + r.width / 2, r.top + r.height / 2]];
         }))""",
-        MAPS,
+        keys,
     )
 
 
@@ -437,3 +437,55 @@ def test_when_the_browser_cannot_decode_the_server_does_and_says_so_in_one_line(
     captions.get_by_text("AE decodes z", exact=True).wait_for()
     assert note.count() == 1
     page.close()
+
+
+def test_the_manifold_grid_follows_zoom_and_pan_in_the_browser(page):
+    """The panel's grid: 10 x 10 decodes of each map's visible area, redrawn after a zoom by
+    the browser itself (the zoom's view report to Python is the only message)."""
+    page.locator(".lx-grid-toggle input").check()
+    size = page.evaluate("() => [...document.querySelectorAll('.lx-live canvas')]"
+                         ".map(c => [c.width, c.height])")  # fmt: skip
+    assert size == [[10 * 9 - 1, 10 * 9 - 1]] * 2  # 8x8 digits with 1 px gaps
+    before = canvases(page)
+    sent = len(page.sent)
+    # Zoom by dragging a box on the VAE map: its grid is redrawn over the new area.
+    x0, y0 = data_to_page(page, "map_vae", *spot(page, "map_vae", 0.3, 0.7))
+    x1, y1 = data_to_page(page, "map_vae", *spot(page, "map_vae", 0.6, 0.4))
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=6)
+    page.mouse.up()
+    page.wait_for_function(
+        "old => document.querySelectorAll('.lx-live canvas')[1].toDataURL() !== old[1]",
+        arg=before,
+        timeout=5000,
+    )
+    assert canvases(page)[0] == before[0]  # the AE map was not zoomed: its grid stays
+    assert len(page.sent) - sent <= 1  # at most the view report (for the Generate page)
+    assert figcaptions(page)[:2] == ["AE over the visible area", "VAE over the visible area"]
+    page.locator(".lx-grid-toggle input").uncheck()
+    page.wait_for_function("() => document.querySelector('.lx-live canvas').width === 8")
+
+
+def test_hovering_the_pca_map_decodes_pca_alone(page):
+    page.get_by_text("Show PCA beside them").click()
+    wait_for_chart(page, "map_pca")
+    wait_for_app_idle(page)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.lx-live figure:not([hidden]) canvas').length === 3"
+    )
+    page.mouse.move(5, 5)
+    page.wait_for_timeout(300)  # any redraw of the pinned point is done
+    before = canvases(page)
+    px, py = data_to_page(page, "map_pca", *spot(page, "map_pca", 0.4, 0.6))
+    page.mouse.move(px, py)  # one move, straight onto the PCA map
+    page.wait_for_function(
+        "old => document.querySelectorAll('.lx-live canvas')[2].toDataURL() !== old[2]",
+        arg=before,
+        timeout=5000,
+    )
+    after = canvases(page)
+    assert after[:2] == before[:2]  # PCA's map is not the models' latent space
+    crosses = hover_crosses(page, [*MAPS, "map_pca"])
+    assert crosses["map_pca"] == pytest.approx([px, py], abs=1.5)
+    assert crosses["map_ae"] is None and crosses["map_vae"] is None

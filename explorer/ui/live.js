@@ -1,12 +1,15 @@
 // The live decode panel: canvases that follow the mouse over the maps, sliders that decode while
 // dragged, arrow keys that nudge the pinned point, a manifold grid that follows zoom and pan, or
 // one slider scrubbing along a path (interpolation, concept edit), all decoded here (decoder.js)
-// at most once per animation frame. Python stays the source of truth: the panel only reports a pinned point
-// (on slider release and after arrow keys) through `send("point", ...)`; click.js wires it in.
+// at most once per animation frame. Python stays the source of truth: the panel only reports a
+// pinned point (slider release, arrow keys at rest) through `send("point", ...)` and a scrub's
+// value on release through `send("value", ...)`; click.js wires it in.
 
 const KEY_STEP = 1 / 40; // an arrow key moves the point by this share of the visible axis
 const KEY_SETTLE_MS = 300; // report a point moved by keys once they have rested this long
 const STATS_LIMIT = 5000; // timings kept for benchmarks and tests (window.latentExplorerStats)
+const PICTURES = { original: "original", pcaPicture: "pca" }; // live field -> its caption
+const PNG_SIDE = 256; // a downloaded image is upscaled (nearest neighbour) to about this size
 
 export const stats = { decodeMs: [], moveToPaintMs: [], frames: [], reruns: 0 };
 
@@ -48,9 +51,6 @@ function cell(panel, name) {
   return panel.cells.get(name);
 }
 
-const PICTURES = { original: "original", pcaPicture: "pca" }; // live field -> its caption
-const PNG_SIDE = 256; // a downloaded image is upscaled (nearest neighbour) to about this size
-
 function pngLink(figure, canvas, name) {
   // "PNG": the image as shown, upscaled so that it stays sharp, made when clicked.
   const link = element("a", "lx-png", figure);
@@ -77,9 +77,9 @@ export function updatePanel(panel, live, models) {
   for (const name of wanted) cell(panel, name);
   panel.grid.replaceChildren(...[...wanted].map((name) => panel.cells.get(name).figure));
   for (const name of pictures) {
-    const picture = cell(panel, name);
-    picture.picture.src = live[name];
-    picture.caption.textContent = live.captions.data[PICTURES[name]];
+    const target = cell(panel, name);
+    target.picture.src = live[name];
+    target.caption.textContent = live.captions.data[PICTURES[name]];
   }
   if (live.scrub) buildScrub(panel, live.scrub);
   else buildSliders(panel, live.sliders);
@@ -212,9 +212,10 @@ function draw(panel) {
   const { live, models } = panel;
   for (const kind of live.kinds) {
     const model = models[kind];
-    const z = request.perKind?.[kind] ?? (kind in live.ownLatent ? null : request.z);
+    const own = kind in live.ownLatent || request.only;
+    const z = request.perKind?.[kind] ?? (own ? null : request.z);
     const c = cell(panel, kind);
-    // A model whose map was not hovered (PCA has a latent space of its own) keeps its image.
+    // A model that does not share the hovered map's space (PCA's is its own) keeps its image.
     c.figure.classList.toggle("lx-stale", z === null);
     if (z === null) continue;
     const started = performance.now();
@@ -279,7 +280,7 @@ export function hoverPanel(panel, chartKey, xy, at) {
   if (panel.gridOn) return map.kind in live.ownLatent ? { [chartKey]: xy } : crossesFor(live, z);
   if (map.kind in live.ownLatent) {
     // PCA of the images: a space of its own; only its image follows.
-    show(panel, { perKind: { [map.kind]: z }, z: panel.z, captions: "point", at });
+    show(panel, { perKind: { [map.kind]: z }, only: true, z: panel.z, captions: "point", at });
     return { [chartKey]: xy };
   }
   show(panel, { z, captions: "point", at });
@@ -342,7 +343,10 @@ export function gridPanel(panel, chartKey) {
   }
   panel.gridJobs = panel.gridJobs.filter((job) => job.kind !== map.kind);
   panel.gridJobs.push({ kind: map.kind, model, context, cells, shape: model.imageShape });
-  if (panel.gridJobs.length === 1) requestAnimationFrame(() => gridStep(panel));
+  if (!panel.gridRunning) {
+    panel.gridRunning = true;
+    requestAnimationFrame(() => gridStep(panel));
+  }
 }
 
 function gridStep(panel) {
@@ -352,10 +356,11 @@ function gridStep(panel) {
     const { row, col, z } = job.cells.shift();
     const [, h, w] = job.shape;
     const pixels = decodeOrFail(panel, job.model, z);
-    if (!pixels) return;
+    if (!pixels) break;
     job.context.putImageData(new ImageData(toRGBA(pixels, job.shape), w, h), col * (w + 1), row * (h + 1));
     if (!job.cells.length) panel.gridJobs.shift();
   }
-  if (panel.gridJobs.length && panel.gridOn) requestAnimationFrame(() => gridStep(panel));
-  else panel.gridJobs = [];
+  if (panel.gridJobs.length && panel.gridOn) return requestAnimationFrame(() => gridStep(panel));
+  panel.gridJobs = [];
+  panel.gridRunning = false;
 }
