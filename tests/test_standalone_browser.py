@@ -223,6 +223,10 @@ def test_digits_page_hovers_pins_and_moves_like_the_app_offline(browser, tmp_pat
     assert all(in_view(page, ".lx-slider input"))
     assert captions(page) == ["AE reconstruction", "VAE reconstruction", "PCA, 2 components",
                               "data point #0"]  # fmt: skip
+    # No toolbar button that would send the chart anywhere (Plotly's "Share chart...").
+    titles = page.evaluate("() => [...document.querySelectorAll('.modebar-btn')]"
+                           ".map(b => b.getAttribute('data-title'))")  # fmt: skip
+    assert titles and not [t for t in titles if "Share" in t or "Cloud" in t]
 
     # Hover the VAE map: both models decode the point under the mouse; crosses on both maps.
     before = canvases(page)

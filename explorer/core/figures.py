@@ -30,7 +30,16 @@ MAP_CONFIG = {
     "displayModeBar": True,
     "displaylogo": False,
     # Few buttons, so that they do not cover the map's title on a laptop screen.
-    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "zoomIn2d", "zoomOut2d"],
+    # Plotly 6 adds "Share chart..." (an upload to Plotly Cloud) outside Streamlit: a class's
+    # file must not send anything anywhere.
+    "modeBarButtonsToRemove": [
+        "select2d",
+        "lasso2d",
+        "autoScale2d",
+        "zoomIn2d",
+        "zoomOut2d",
+        "sendChartToCloud",
+    ],  # fmt: skip
     "toImageButtonOptions": {"filename": "latent-map", "scale": 2},
 }
 TERM_NAMES = {"recon": "reconstruction", "kl": "KL", "l1": "L1 (sparsity)"}
