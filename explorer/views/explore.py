@@ -1,5 +1,5 @@
-"""Explore: the AE and VAE latent maps side by side; click anywhere or drag sliders to decode.
-The decoded images sit beside the maps, where the eye is when clicking."""
+"""Explore: the AE and VAE latent maps side by side; hover, click or drag sliders to decode, in the
+browser. The decoded images sit beside the maps, where the eye is when clicking."""
 
 import numpy as np
 import streamlit as st
