@@ -276,10 +276,40 @@ def test_a_new_concept_vectors_edit_is_in_view_without_scrolling(browser, app_ur
     page.goto(f"{app_url}/concepts?dataset=digits&models=default")
     page.get_by_role("button", name="Make the vector").click(timeout=90_000)
     wait_for_caption(page, "VAE, alpha +2.0", timeout=60)
-    wait_for_figcaption(page, "VAE, alpha +2.0")  # the live edit beside alpha's slider
+    # The live strips beside alpha's slider, from -alpha to +alpha in each model.
+    wait_for_figcaption(page, "VAE: alpha from -2.0 to +2.0")
     wait_for_app_idle(page)
     assert page.evaluate("() => window.scrollY") == 0
-    assert in_view(page, ".lx-live canvas, .lx-live figcaption") == [True] * 4  # both edits
+    shown = ".lx-live canvas, .lx-live figcaption, .lx-live input[type=range]"
+    assert in_view(page, shown) == [True] * 5  # the slider and both models' strips
+    page.close()
+
+
+def test_the_concept_strips_move_while_alpha_is_dragged(browser, app_url):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda _: sent.append(1)))
+    page.goto(f"{app_url}/concepts?dataset=digits&models=default")
+    page.get_by_role("button", name="Make the vector").click(timeout=90_000)
+    wait_for_figcaption(page, "VAE: alpha from -2.0 to +2.0", timeout=60)
+    wait_for_app_idle(page)
+    before, count = canvases(page), len(sent)
+    box = page.locator(".lx-live input[type=range]").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.75, y)  # the thumb, at alpha +2 of -4 .. 4
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.95, y, steps=5)
+    wait_for_new_canvases(page, before)  # both strips moved, the button still down
+    assert len(sent) == count  # nothing sent while dragging
+    dragged = float(figcaptions(page)[1].rsplit(" to ", 1)[1])  # "VAE: alpha from -a to +a"
+    assert dragged > 2.0
+    page.mouse.up()
+    page.wait_for_function(  # Python's row of images follows the release
+        "t => [...document.querySelectorAll('[data-testid=stImageCaption]')]"
+        ".some(e => e.innerText.trim() === t)",
+        arg=f"VAE, alpha {dragged:+.1f}",
+        timeout=30_000,
+    )
     page.close()
 
 

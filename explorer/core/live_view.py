@@ -91,11 +91,13 @@ def scrub_data(
     method: str,
     slider: tuple[str, float, float, float, float],
     captions: dict[str, str],
+    strip: int = 0,
 ) -> dict:
     """A panel with one slider t that decodes each model's point along a path as it moves:
     method "line" (start + t * end: a concept edit, end the step), "lerp" or "slerp" (start to
     end, t in [0, 1]). slider: (label, low, high, step, value); captions per kind may hold
-    "{value}", the slider's value as shown."""
+    "{value}", the slider's value as shown. strip > 0 adds each model's strip of that many
+    images from -|t| to +|t| (a concept edit's), redrawn as the slider moves."""
     label, low, high, step, value = slider
     if method not in ("line", "lerp", "slerp"):
         raise ValueError(f"method must be line, lerp or slerp, got {method!r}")
@@ -111,6 +113,7 @@ def scrub_data(
         "scrub": {
             "label": label, "range": [low, high], "step": step, "value": value,
             "method": method, "signed": method == "line", "decimals": 1 if method == "line" else 2,
+            "strip": strip,
             "from": {k: np.asarray(v, dtype=float).tolist() for k, v in start.items()},
             "to": {k: np.asarray(v, dtype=float).tolist() for k, v in end.items()},
         },

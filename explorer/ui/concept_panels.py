@@ -118,9 +118,10 @@ def warn_if_outside(pair: ModelPair, kind: str, z: np.ndarray, alphas: np.ndarra
         st.warning(message)
 
 
-def alpha_control(pair: ModelPair, concept: Concept, codes: dict | None) -> float:
-    """alpha: a slider that decodes both models' edit in the browser while it moves (Python
-    gets the value on release), or a plain slider when the server decodes."""
+def alpha_control(pair: ModelPair, concept: Concept, codes: dict | None) -> tuple[float, bool]:
+    """alpha, and whether the browser decodes: a slider that decodes both models' edit and
+    their strips in the browser while it moves (Python gets the value on release), or a plain
+    slider when the server decodes."""
     alpha = st.session_state.setdefault(state.ALPHA, 2.0)
     label = "alpha, in spreads of the data along v"
     if codes is not None:
@@ -129,9 +130,10 @@ def alpha_control(pair: ModelPair, concept: Concept, codes: dict | None) -> floa
         captions = {"ae": "AE, alpha {value}", "vae": "VAE, alpha {value}"}
         slider = (label, -4.0, 4.0, 0.1, alpha)
         remember = lambda t: st.session_state.update({state.ALPHA: round(t, 1)})  # noqa: E731
-        if live.scrub(pair, "alpha_scrub", codes, steps, "line", slider, captions, remember):
-            return alpha
-    return st.slider(label, -4.0, 4.0, step=0.1, key=state.ALPHA)
+        if live.scrub(pair, "alpha_scrub", codes, steps, "line", slider, captions, remember,
+                      strip=STRIP):  # fmt: skip
+            return alpha, True
+    return st.slider(label, -4.0, 4.0, step=0.1, key=state.ALPHA), False
 
 
 def edit_panel(pair: ModelPair, concept: Concept) -> None:
@@ -142,7 +144,7 @@ def edit_panel(pair: ModelPair, concept: Concept) -> None:
     with image_column:
         x, codes, caption = chosen_image(pair, concept, source)
     with alpha_column:
-        alpha = alpha_control(pair, concept, codes)
+        alpha, in_browser = alpha_control(pair, concept, codes)
     if x is None:
         st.info("Upload a PNG or JPEG: it is cropped, resized and coloured like the dataset.")
         return
@@ -159,13 +161,15 @@ def edit_panel(pair: ModelPair, concept: Concept) -> None:
     for column, (image, text) in zip(st.columns(len(shown)), shown, strict=True):
         column.image(display.display(image), caption=text, output_format="PNG")
     for column, kind in zip(st.columns(2), KINDS, strict=True):
-        column.image(
-            display.display(strips[kind], 480),
-            output_format="PNG",
-            caption=f"{kind.upper()}: alpha from {alphas[0]:+.1f} to {alphas[-2]:+.1f}",
-        )
-        column.download_button("PNG", display.png_bytes(strips[kind], 480), f"edit_{kind}.png",
-                               "image/png", key=f"dl_edit_{kind}")  # fmt: skip
+        if not in_browser:  # else the strips move with the slider, beside it
+            column.image(
+                display.display(strips[kind], 480),
+                output_format="PNG",
+                caption=f"{kind.upper()}: alpha from {alphas[0]:+.1f} to {alphas[-2]:+.1f}",
+            )
+            png = display.png_bytes(strips[kind], 480)
+            column.download_button("PNG", png, f"edit_{kind}.png", "image/png",
+                                   key=f"dl_edit_{kind}")  # fmt: skip
         with column:
             warn_if_outside(pair, kind, edits[kind], alphas)
     st.caption(

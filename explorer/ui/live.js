@@ -45,7 +45,8 @@ function cell(panel, name) {
     const figure = element("figure", "lx-cell", panel.grid);
     const picture = element(name in PICTURES ? "img" : "canvas", "lx-image", figure);
     const caption = element("figcaption", "", figure);
-    if (!(name in PICTURES)) pngLink(figure, picture, name);
+    if (!(name in PICTURES)) pngLink(figure, picture, name.replace(":", "-"));
+    figure.classList.toggle("lx-strip", name.startsWith("strip:"));
     panel.cells.set(name, { figure, picture, caption });
   }
   return panel.cells.get(name);
@@ -72,7 +73,9 @@ export function updatePanel(panel, live, models) {
   panel.live = live;
   panel.models = models;
   const pictures = Object.keys(PICTURES).filter((name) => live[name]);
-  const wanted = new Set([...live.kinds, ...pictures]);
+  // A strip ends at the edit itself: with strips, no single images.
+  const strips = live.scrub?.strip ? live.kinds.map((kind) => `strip:${kind}`) : [];
+  const wanted = new Set([...(strips.length ? strips : live.kinds), ...pictures]);
   for (const [name, c] of panel.cells) c.figure.hidden = !wanted.has(name);
   for (const name of wanted) cell(panel, name);
   panel.grid.replaceChildren(...[...wanted].map((name) => panel.cells.get(name).figure));
@@ -98,6 +101,7 @@ function buildScrub(panel, scrub) {
   panel.sliderSignature = signature;
   panel.sliderBox.replaceChildren();
   panel.root.classList.add("lx-scrub");
+  panel.root.prepend(panel.sliderBox); // the slider above what it moves
   const label = element("label", "lx-slider", panel.sliderBox);
   element("span", "lx-slider-name", label).textContent = scrub.label;
   const input = element("input", "", label);
@@ -113,6 +117,35 @@ function buildScrub(panel, scrub) {
   input.addEventListener("change", () => panel.send("value", { value: Number(input.value) }));
   panel.sliders = [{ input, value, scrub }];
   value.textContent = formatValue(scrub, scrub.value);
+}
+
+export function stripValues(t, n) {
+  // n values from -|t| to +|t| (from -1 to 1 at t = 0), as explorer/core/concepts.strip_alphas.
+  const a = Math.abs(t) || 1;
+  return Array.from({ length: n }, (_, i) => (n === 1 ? -a : -a + (2 * a * i) / (n - 1)));
+}
+
+function drawStrips(panel, t) {
+  // The edit's strip per model, -|t| .. +|t|, tiled with 1 px gaps: it moves with the slider.
+  const { scrub, kinds } = panel.live;
+  const values = stripValues(t, scrub.strip);
+  for (const kind of kinds) {
+    const model = panel.models[kind];
+    const [, h, w] = model.imageShape;
+    const target = cell(panel, `strip:${kind}`);
+    const canvas = target.picture;
+    const width = values.length * (w + 1) - 1;
+    if (canvas.width !== width || canvas.height !== h) Object.assign(canvas, { width, height: h });
+    const context = canvas.getContext("2d");
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, width, h);
+    values.forEach((value, i) => {
+      const pixels = decodeOrFail(panel, model, scrubCodes(scrub, value)[kind]);
+      if (pixels) context.putImageData(new ImageData(toRGBA(pixels, model.imageShape), w, h), i * (w + 1), 0);
+    });
+    const [low, high] = [values[0], values[values.length - 1]].map((v) => formatValue(scrub, v));
+    target.caption.textContent = `${kind.toUpperCase()}: ${scrub.label.split(",")[0]} from ${low} to ${high}`;
+  }
 }
 
 function formatValue(scrub, t) {
@@ -210,7 +243,7 @@ function draw(panel) {
   panel.pending = null;
   if (!request || !panel.models || panel.gridOn) return;
   const { live, models } = panel;
-  for (const kind of live.kinds) {
+  for (const kind of live.scrub?.strip ? [] : live.kinds) {
     const model = models[kind];
     const own = kind in live.ownLatent || request.only;
     const z = request.perKind?.[kind] ?? (own ? null : request.z);
@@ -226,6 +259,7 @@ function draw(panel) {
     const caption = live.captions[request.captions][kind];
     c.caption.textContent = caption.replace("{value}", live.scrub ? formatValue(live.scrub, request.value) : "");
   }
+  if (live.scrub?.strip && request.value !== undefined) drawStrips(panel, request.value);
   // The pinned data point's own image belongs to the pinned point, not to a hovered one.
   for (const name in PICTURES) panel.cells.get(name)?.figure.classList.toggle("lx-stale", request.captions !== "data");
   if (request.at !== undefined) record(stats.moveToPaintMs, performance.now() - request.at);

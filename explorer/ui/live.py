@@ -44,14 +44,15 @@ def live_data(pair: ModelPair, point: Point, shown: list[int], with_pca: bool) -
 
 
 def scrub(pair: ModelPair, key: str, start: dict, end: dict, method: str, slider: tuple,
-          captions: dict[str, str], on_value: Callable[[float], None]) -> bool:  # fmt: skip
+          captions: dict[str, str], on_value: Callable[[float], None],
+          strip: int = 0) -> bool:  # fmt: skip
     """A slider that decodes along a path in the browser as it moves (see live_view.scrub_data);
     on_value(t) gets the value it is released at. False when the server must decode (the page
     then draws its own st.slider)."""
     bundle_id = sent_weights(pair)
     if bundle_id is None:
         return False
-    data = scrub_data(bundle_id, start, end, method, slider, captions)
+    data = scrub_data(bundle_id, start, end, method, slider, captions, strip)
     fallback = callbacks(pair)["on_fallback"]
     click_listener([], key=key, live=data, on_value=on_value, on_fallback=fallback)
     return True
