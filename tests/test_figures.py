@@ -136,7 +136,7 @@ def test_pair_maps_of_codes_above_two_dimensions_say_they_are_a_pca_view(pairs):
 
 def test_pair_maps_are_built_once_per_pair_and_options_and_shared(pairs, monkeypatch):
     pair = pairs[2]
-    pair.shared_views.clear()  # what other tests built
+    pair._shared.clear()  # what other tests built
     first = pair_maps(pair, None, False, True)
     built = []
     monkeypatch.setattr("explorer.core.figures.latent_map", lambda *a: built.append(a))

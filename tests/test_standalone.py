@@ -129,7 +129,7 @@ def test_float16_weights_on_request(pair):
 def test_text_from_outside_cannot_end_a_script_or_inject_markup(pair):
     hostile = "</script><script>alert(1)</script><!-- <b>"
     dataset = dataclasses.replace(pair.dataset, description=hostile)
-    odd = dataclasses.replace(pair, dataset=dataset, label=hostile, _web_bundles={})
+    odd = dataclasses.replace(pair, dataset=dataset, label=hostile, _shared={})
     page = page_of(odd)
     assert page.count("</script") == 3  # the three scripts' own ends
     assert "<script>alert" not in page and hostile not in page
@@ -139,7 +139,7 @@ def test_text_from_outside_cannot_end_a_script_or_inject_markup(pair):
 
 def test_models_the_browser_cannot_run_are_refused(pair, monkeypatch):
     monkeypatch.setattr(web_decoder, "MAX_PARAMETERS", 100)
-    fresh = dataclasses.replace(pair, _web_bundles={})
+    fresh = dataclasses.replace(pair, _shared={})
     with pytest.raises(web_decoder.Unsupported):
         page_of(fresh)
 

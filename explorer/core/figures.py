@@ -42,6 +42,13 @@ MAP_CONFIG = {
     ],  # fmt: skip
     "toImageButtonOptions": {"filename": "latent-map", "scale": 2},
 }
+# Shown under the maps, on the page and in the standalone file (markdown bold).
+MAP_GAPS_EXPLAINED = (
+    "**Why the AE map has gaps:** trained on reconstruction alone, the autoencoder may put codes "
+    "anywhere, so clusters sit apart and the space between them was never trained: decode a gap "
+    "and you get garbage. **The VAE** encodes each image as a distribution and pays a KL penalty "
+    "for straying from N(0, I), which packs the codes into one dense, continuous blob."
+)
 TERM_NAMES = {"recon": "reconstruction", "kl": "KL", "l1": "L1 (sparsity)"}
 
 
@@ -127,7 +134,7 @@ def pair_maps(
     range over both when same_scale), then "map_pca" (PCA of the images) when with_pca.
 
     Each figure is built once per pair and options and kept with the pair
-    (ModelPair.shared_views), so every session and rerun gets the same object: building one
+    (ModelPair.shared), so every session and rerun gets the same object: building one
     validates every property in Plotly (about 9 ms a map), while st.plotly_chart only copies and
     serializes it (about 1 ms). Treat them as read-only.
     """
@@ -149,11 +156,7 @@ def pair_maps(
              for kind in KINDS}  # fmt: skip
     if with_pca:
         built["map_pca"] = (("map", "pca", color_by), pca_map)
-    views = pair.shared_views
-    for key, build in built.values():
-        if key not in views:
-            views.setdefault(key, build())  # two sessions at once: both get the first stored
-    return {chart: views[key] for chart, (key, _) in built.items()}
+    return {chart: pair.shared(key, build) for chart, (key, build) in built.items()}
 
 
 def shared_range(*xys: np.ndarray, margin: float = 0.05):

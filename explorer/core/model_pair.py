@@ -32,7 +32,8 @@ class ModelPair:
     projections: dict[str, Projection]
     pca: PCA
     label: str
-    _web_bundles: dict = field(default_factory=dict, compare=False, repr=False)
+    # What is built from this pair once for every session (see shared): key -> value.
+    _shared: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def latent_dim(self) -> int:
@@ -51,25 +52,29 @@ class ModelPair:
         codes = encode_all(self.models[kind], np.asarray(images, dtype=np.float32))
         return codes.astype(np.float64)
 
+    def shared(self, key, build):
+        """build()'s value for key, built once per pair and kept with it, so that every session
+        and rerun gets the same object (read-only): the Explore maps' figures
+        (figures.pair_maps) and the decoders for the browser. Two sessions building at once
+        both get the first value stored."""
+        if key not in self._shared:
+            self._shared.setdefault(key, build())
+        return self._shared[key]
+
     def web_bundle(self, with_pca: bool = False) -> bytes:
         """The decoders (and PCA's, when shown) for the browser, built once per pair; raises
         web_decoder.Unsupported when they cannot run there."""
-        if with_pca not in self._web_bundles:
+
+        def build() -> bytes | web_decoder.Unsupported:
             try:
-                pca = self.pca if with_pca else None
-                self._web_bundles[with_pca] = web_decoder.bundle(self.models, pca=pca)
+                return web_decoder.bundle(self.models, pca=self.pca if with_pca else None)
             except web_decoder.Unsupported as e:
-                self._web_bundles[with_pca] = e
-        result = self._web_bundles[with_pca]
-        if isinstance(result, Exception):
+                return e  # kept, so that the refusal is not worked out again on every rerun
+
+        result = self.shared(("web_bundle", with_pca), build)
+        if isinstance(result, web_decoder.Unsupported):
             raise result
         return result
-
-    @cached_property
-    def shared_views(self) -> dict:
-        """What is drawn from this pair for every session, built once and kept with the pair
-        (the Explore maps' figures: explorer/core/figures.pair_maps): key -> value, read-only."""
-        return {}
 
     @cached_property
     def regions(self) -> dict[str, DataRegion]:

@@ -14,6 +14,7 @@ import base64
 import functools
 import html
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +34,8 @@ MODULES = ("decoder.js", "live.js", "click.js")
 ORIGINALS_UP_TO = 2_500_000
 # The Explore page's map toolbar, resizing with the window.
 MAP_CONFIG = {**figures.MAP_CONFIG, "responsive": True}
-GAPS = (
-    "<b>Why the AE map has gaps:</b> trained on reconstruction alone, the autoencoder may put "
-    "codes anywhere, so clusters sit apart and the space between them was never trained: decode "
-    "a gap and you get garbage. <b>The VAE</b> encodes each image as a distribution and pays a KL "
-    "penalty for straying from N(0, I), which packs the codes into one dense, continuous blob."
-)
+# The page's explanation under the maps, its markdown bold as HTML.
+GAPS = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(figures.MAP_GAPS_EXPLAINED))
 
 
 def module_script() -> str:

@@ -5,7 +5,7 @@
 // Module state lives as long as the page: Streamlit imports this module once and calls the default
 // export again whenever `data` changes, without running the previous call's cleanup (only the
 // unmount cleanup runs), so per-instance state sits in `instances`, keyed by the frontend key, and
-// parsed weights in `bundles`, keyed by the key of the instance that carried them.
+// parsed weights in `bundles`, keyed by the bundle's id (which the panels' data names).
 
 const MARKER = "latent-click-marker"; // name of our shapes, so the figure's own shapes stay
 const ARM_PX = 7; // half-length of the cross's arms, in screen pixels at any zoom
@@ -176,6 +176,25 @@ function onRelayout(gd, chartKey, update) {
   }
 }
 
+function listenToPointer(gd, chartKey) {
+  // Hover decoding: plain DOM events, which survive Plotly.newPlot (it drops only its own).
+  gd.dataset.latentHover = chartKey;
+  const hover = (event) => onHover(gd, chartKey, event);
+  gd.addEventListener("pointermove", hover);
+  gd.addEventListener("pointerdown", hover); // a touch starts where the finger lands
+  if (matchMedia("(pointer: coarse)").matches) {
+    // Touch: a finger dragged over the map decodes under it, instead of drawing a zoom box or
+    // scrolling the page (the toolbar's zoom and pan buttons still work).
+    gd.style.touchAction = "none";
+    window.Plotly.relayout(gd, { dragmode: false });
+  }
+  gd.addEventListener("pointerenter", () => (pointerInside = true));
+  gd.addEventListener("pointerleave", (event) => {
+    pointerInside = false;
+    onHover(gd, chartKey, { clientX: NaN, timeStamp: event.timeStamp });
+  });
+}
+
 function isListening(gd) {
   // A new div has no handler; Plotly.newPlot (also run by Plotly.react when the config changes)
   // removes all listeners from the same div, seen only on its event emitter `gd._ev`.
@@ -200,24 +219,7 @@ function sync() {
       handlers.set(gd, handler);
       gd.on("plotly_click", handler);
       gd.on("plotly_relayout", (update) => onRelayout(gd, chartKey, update));
-      if (!gd.dataset.latentHover) {
-        // Plain DOM events survive Plotly.newPlot (which drops only its own listeners).
-        gd.dataset.latentHover = chartKey;
-        const hover = (event) => onHover(gd, gd.dataset.latentHover, event);
-        gd.addEventListener("pointermove", hover);
-        gd.addEventListener("pointerdown", hover); // a touch starts where the finger lands
-        if (matchMedia("(pointer: coarse)").matches) {
-          // Touch: a finger dragged over the map decodes under it, instead of drawing a zoom box
-          // or scrolling the page (the toolbar's zoom and pan buttons still work).
-          gd.style.touchAction = "none";
-          window.Plotly.relayout(gd, { dragmode: false });
-        }
-        gd.addEventListener("pointerenter", () => setPointerInside(true));
-        gd.addEventListener("pointerleave", (event) => {
-          setPointerInside(false);
-          onHover(gd, gd.dataset.latentHover, { clientX: NaN, timeStamp: event.timeStamp });
-        });
-      }
+      if (!gd.dataset.latentHover) listenToPointer(gd, chartKey);
       gd.dataset.latentClick = chartKey; // says "listening" to tests and DOM inspectors
     }
     // One marker for every chart (a click's instant feedback) or one per chart key.
@@ -234,10 +236,6 @@ function scheduleSync() {
     scheduled = false;
     sync();
   });
-}
-
-function setPointerInside(inside) {
-  pointerInside = inside;
 }
 
 function modelsFor(live) {
@@ -305,9 +303,9 @@ function mountPanel(inst, parentElement, stale) {
     inst.panel = createPanel(parentElement.querySelector(".latent-live-holder"), inst.send, visibleRange);
     inst.panel.root.addEventListener("pointerenter", () => {
       activePanel = inst.panel;
-      setPointerInside(true);
+      pointerInside = true;
     });
-    inst.panel.root.addEventListener("pointerleave", () => setPointerInside(false));
+    inst.panel.root.addEventListener("pointerleave", () => (pointerInside = false));
   }
   inst.panel.send = inst.send;
   if (!stale) refreshPanel(inst);

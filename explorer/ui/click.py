@@ -20,10 +20,7 @@ import streamlit as st
 from explorer.core.standalone import module_script
 
 HERE = Path(__file__).parent
-# One module, so that the listener, the panels and the weights share state: decoder.js (the
-# math) first, then live.js (the panel), then click.js (the Streamlit glue, the default export);
-# the standalone page (explorer/core/standalone.py) inlines the same join.
-SCRIPT = module_script()
+SCRIPT = module_script()  # decoder.js + live.js + click.js, one module (the standalone page's too)
 
 # Defined once at import: registering a component per call would re-register it on every rerun.
 # Unisolated styles reach the page, so the CSS can hide the component's own element container: a

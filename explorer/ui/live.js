@@ -119,7 +119,7 @@ function buildScrub(panel, scrub) {
   value.textContent = formatValue(scrub, scrub.value);
 }
 
-export function stripValues(t, n) {
+function stripValues(t, n) {
   // n values from -|t| to +|t| (from -1 to 1 at t = 0), as explorer/core/concepts.strip_alphas.
   const a = Math.abs(t) || 1;
   return Array.from({ length: n }, (_, i) => (n === 1 ? -a : -a + (2 * a * i) / (n - 1)));
@@ -152,7 +152,7 @@ function formatValue(scrub, t) {
   return (scrub.signed && t >= 0 ? "+" : "") + t.toFixed(scrub.decimals);
 }
 
-export function scrubCodes(scrub, t) {
+function scrubCodes(scrub, t) {
   // Each model's point at t: from + t * to ("line"), or lerp / slerp from -> to.
   const codes = {};
   for (const [kind, a] of Object.entries(scrub.from)) {
@@ -321,7 +321,7 @@ export function hoverPanel(panel, chartKey, xy, at) {
   return crossesFor(live, z);
 }
 
-export function crossesFor(live, z) {
+function crossesFor(live, z) {
   // Where latent point z sits on every map that shares the models' latent space.
   const crosses = {};
   for (const [chartKey, map] of Object.entries(live.maps)) {

@@ -35,12 +35,7 @@ for column, (chart, figure) in zip(map_columns, maps.items(), strict=True):
     column.plotly_chart(
         figure, key=chart, on_select="ignore", width="stretch", config=figures.MAP_CONFIG
     )
-st.caption(
-    "**Why the AE map has gaps:** trained on reconstruction alone, the autoencoder may put codes "
-    "anywhere, so clusters sit apart and the space between them was never trained: decode a gap "
-    "and you get garbage. **The VAE** encodes each image as a distribution and pays a KL penalty "
-    "for straying from N(0, I), which packs the codes into one dense, continuous blob."
-)
+st.caption(figures.MAP_GAPS_EXPLAINED)
 live.download_page(pair, color_by, shared, with_pca)  # the maps as one file, built on click
 
 
