@@ -1,7 +1,9 @@
-"""Shared by the decoder tests: models whose decoders give spread-out, non-trivial images."""
+"""Shared by the decoder tests: models whose decoders give spread-out, non-trivial images, and
+torch's answer for exactly the weights a browser holds."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -27,3 +29,13 @@ def spread(model: AE, seed: int, gain: float = 1.4) -> AE:
             w.copy_(torch.randn(w.shape, generator=generator) * gain / math.sqrt(fan_in))
             b.copy_(torch.randn(b.shape, generator=generator) * 0.1)
     return model.eval()
+
+
+def rounded(model: AE, dtype: str) -> AE:
+    """A copy of model whose weights went through dtype and back: torch's answer for exactly
+    the weights the browser holds (the oracle for the browser's arithmetic)."""
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.copy_(p.to(getattr(torch, dtype)).to(p.dtype))
+    return twin

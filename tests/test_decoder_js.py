@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 from browser import REQUIRE_BROWSER_ENV
-from decoders import spread
+from decoders import rounded, spread
 from sklearn.decomposition import PCA
 from torch import nn
 
@@ -131,8 +131,7 @@ def test_decode_matches_torch(pairs, name, dtype, tmp_path):
     }
     original = {kind: torch_pixels(m, points[kind]) for kind, m in models.items()}
     browser_weights = {
-        kind: torch_pixels(web_decoder.rounded(m, dtype), points[kind])
-        for kind, m in models.items()
+        kind: torch_pixels(rounded(m, dtype), points[kind]) for kind, m in models.items()
     }
     for pixels in original.values():  # the case tests something: images spread, not all ~0.5
         assert pixels.std() > 0.15 and pixels.std(0).mean() > 0.1

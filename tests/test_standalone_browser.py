@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 import torch
 from browser import chromium, data_to_page, require_browser
-from decoders import spread
+from decoders import rounded, spread
 
-from explorer.core import web_decoder
 from explorer.core.model_pair import ModelPair, build_pair
 from explorer.core.points import Point
 from explorer.core.standalone import standalone_html
@@ -373,8 +372,8 @@ def test_the_pages_decoder_gives_torchs_pixels(browser, tmp_path, name, dtype, r
             print(f"{name} {kind} float32: {error:.2e} vs torch")
             assert error < F32_TOLERANCE, (kind, error)
         else:
-            rounded = web_decoder.rounded(original, dtype)  # exactly the weights the page holds
-            error = np.abs(decoded - torch_pixels(rounded, points)).max()
+            twin = rounded(original, dtype)  # exactly the weights the page holds
+            error = np.abs(decoded - torch_pixels(twin, points)).max()
             vs_original = np.abs(decoded - torch_pixels(original, points)).max()
             record_property(f"{kind}_max_error_vs_rounded", float(error))
             record_property(f"{kind}_max_error_vs_float32_model", float(vs_original))

@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pytest
 import torch
+from decoders import rounded
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -216,12 +217,12 @@ def test_too_many_multiply_adds():
 def test_rounded_is_a_rounded_copy():
     model = pair((1, 28, 28))["ae"]
     before = [p.detach().clone() for p in model.parameters()]
-    twin = web_decoder.rounded(model, "float16")
+    twin = rounded(model, "float16")
     for p, original, q in zip(model.parameters(), before, twin.parameters(), strict=True):
         assert torch.equal(p, original)  # the model itself is untouched
         assert q.dtype == torch.float32 and torch.equal(q, original.half().float())
     assert any(not torch.equal(p, q) for p, q in zip(before, twin.parameters(), strict=True))
-    same = web_decoder.rounded(model, "float32")
+    same = rounded(model, "float32")
     assert all(torch.equal(p, q) for p, q in zip(before, same.parameters(), strict=True))
 
 

@@ -34,8 +34,8 @@ DTYPES = {"float16": np.float16, "float32": np.float32}
 # decode too slowly to follow the mouse, and the server decodes instead.
 MAX_PARAMETERS = 4_000_000
 # float32 up to this many weights (6 MB): the browser then decodes what the server would, to
-# 1e-6. Above, float16 halves the bytes for an error of at most about one grey level (3e-3
-# measured on a trained digits AE).
+# 1e-6. Above, float16 halves the bytes for an error of at most about one grey level (1.7e-3
+# measured on the default digits AE; README, Design notes).
 FLOAT32_UP_TO = 1_500_000
 # Multiply-adds per decoded image: the 32-D faces conv decoder needs 7.1 M and takes about 12 ms
 # in plain JavaScript here; 20 M keeps one image near a frame's budget of a 30 fps hover.
@@ -104,12 +104,10 @@ def _describe(model: AE, arrays: list[np.ndarray]) -> dict:
 
 def _describe_pca(pca: PCA, image_shape: tuple[int, int, int], arrays: list) -> dict:
     """PCA's reconstruction, mean + codes @ components, clipped to [0, 1] as the server does."""
-    arrays += [pca.components_.T.ravel(), pca.mean_.ravel()]
     n, n_pixels = pca.components_.shape
-    offset = sum(a.size for a in arrays[:-2])
+    weight, bias = _append(arrays, pca.components_.T), _append(arrays, pca.mean_)
     ops = [
-        {"op": "linear", "in": n, "out": n_pixels,
-         "weight": [offset, n * n_pixels], "bias": [offset + n * n_pixels, n_pixels]},
+        {"op": "linear", "in": n, "out": n_pixels, "weight": weight, "bias": bias},
         {"op": "reshape", "shape": list(image_shape)},
         {"op": "clip"},
     ]  # fmt: skip
@@ -147,13 +145,15 @@ def _plain_transpose(layer: nn.ConvTranspose2d) -> bool:
 
 def _weights(layer: nn.Module, arrays: list[np.ndarray]) -> dict:
     """Appends the layer's weight and bias; returns their [offset, count] entries."""
-    out = {}
-    for name in ("weight", "bias"):
-        array = getattr(layer, name).detach().to(torch.float32).cpu().numpy().ravel()
-        offset = sum(a.size for a in arrays)
-        arrays.append(array)
-        out[name] = [offset, array.size]
-    return out
+    return {name: _append(arrays, getattr(layer, name).detach().to(torch.float32).cpu().numpy())
+            for name in ("weight", "bias")}  # fmt: skip
+
+
+def _append(arrays: list[np.ndarray], array: np.ndarray) -> list[int]:
+    """Appends array (flattened) to the body; returns its [offset, count] in elements."""
+    offset = sum(a.size for a in arrays)
+    arrays.append(np.ravel(array))
+    return [offset, arrays[-1].size]
 
 
 def _multiply_adds(ops: list[dict], latent_dim: int) -> int:
@@ -173,15 +173,3 @@ def _multiply_adds(ops: list[dict], latent_dim: int) -> int:
                     for n, extra in zip((h, w), op["output_padding"], strict=True)]  # fmt: skip
             shape = (op["out"], *size)
     return total
-
-
-def rounded(model: AE, dtype: str) -> AE:
-    """A copy of model whose weights went through dtype and back: torch's answer for exactly
-    the weights the browser holds (the oracle for the browser's arithmetic)."""
-    import copy
-
-    twin = copy.deepcopy(model)
-    with torch.no_grad():
-        for p in twin.parameters():
-            p.copy_(p.to(getattr(torch, dtype)).to(p.dtype))
-    return twin
