@@ -120,6 +120,15 @@ def divergence_message(loss: float, step: int, epoch: int, lr: float) -> str:
     )
 
 
+def as_float_batch(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch of stored images as float32 in [0, 1] on device: uint8 pixels are scaled here,
+    one batch at a time, so a dataset is held in memory at a quarter of its float size."""
+    batch = batch.to(device, non_blocking=True)
+    if batch.dtype == torch.uint8:
+        return batch.float().div_(255)
+    return batch.float()
+
+
 def fit(
     model: AE,
     images: np.ndarray | torch.Tensor,
@@ -127,8 +136,11 @@ def fit(
     on_progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
     report_every: int = 10,
+    indices: np.ndarray | None = None,
 ) -> FitResult:
-    """Train model in place on images (N, C, H, W) in [0, 1].
+    """Train model in place on images (N, C, H, W): uint8 pixels or floats in [0, 1].
+
+    indices picks the training images (e.g. a train split) without copying them; None: all.
 
     The same config.seed gives the same batches, noise and weights, so an AE and a VAE fitted
     with one config see the data in the same order. On a NaN/inf loss the weights of the last
@@ -137,9 +149,10 @@ def fit(
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device, model)
     model.to(device).train()
-    data = torch.as_tensor(images, dtype=torch.float32).to(device)
-    batch_size = min(config.batch_size, len(data))
-    steps_per_epoch = len(data) // batch_size  # the ragged last batch is dropped each epoch
+    data = torch.as_tensor(images)  # stays on the CPU in its stored dtype; batches move
+    pool = torch.arange(len(data)) if indices is None else torch.as_tensor(indices).long()
+    batch_size = min(config.batch_size, len(pool))
+    steps_per_epoch = len(pool) // batch_size  # the ragged last batch is dropped each epoch
     n_steps = steps_per_epoch * config.epochs
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     batch_loss = make_batch_loss(
@@ -150,13 +163,14 @@ def fit(
     result = FitResult("finished", "", precision=precision, device=str(device))
     start, step = time.perf_counter(), 0
     for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(len(data), generator=shuffle_gen).to(device)
+        order = pool[torch.randperm(len(pool), generator=shuffle_gen)]
         sums: dict[str, torch.Tensor] = {}
         for i in range(steps_per_epoch):
             if cancel is not None and cancel.is_set():
                 result.status, result.message = "cancelled", f"cancelled in epoch {epoch}"
                 break
-            terms = batch_loss(data[order[i * batch_size : (i + 1) * batch_size]])
+            batch = data[order[i * batch_size : (i + 1) * batch_size]]
+            terms = batch_loss(as_float_batch(batch, device))
             if not torch.isfinite(terms["total"]):
                 model.load_state_dict(last_good)
                 result.status = "diverged"
