@@ -110,7 +110,7 @@ def torch_oracle(folder: Path, dataset: str) -> tuple[bytes, dict, dict]:
     """The app's bundle for the pair in folder, EXACT_POINTS latent points per model (codes of
     data images, moved a little) and torch's pixels for them."""
     models = {k: load_checkpoint(folder / f"{k}.safetensors").model for k in KINDS}
-    images = load_dataset(dataset).images[:EXACT_POINTS]
+    images = load_dataset(dataset).floats(slice(EXACT_POINTS))
     rng = np.random.default_rng(0)
     points, pixels = {}, {}
     with torch.no_grad():

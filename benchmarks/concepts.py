@@ -101,7 +101,7 @@ def judge(dataset: Dataset, names, seconds: float) -> PixelClassifier:
     """A classifier for the attributes `names`, trained on the train split's images."""
     train = dataset.split()[0]
     cols = [dataset.attribute_names.index(n) for n in names]
-    return train_classifier(train.images, train.attributes[:, cols], seconds)
+    return train_classifier(train.floats(), train.attributes[:, cols], seconds)
 
 
 def accuracy_rows(classifier, dataset: Dataset, names, models: dict[str, AE]) -> list[list]:
@@ -109,9 +109,9 @@ def accuracy_rows(classifier, dataset: Dataset, names, models: dict[str, AE]) ->
     on each model's reconstructions of them (which the edits are judged against)."""
     test = dataset.split()[1]
     y = test.attributes[:, [dataset.attribute_names.index(n) for n in names]]
-    inputs = {"test images": test.images}
+    inputs = {"test images": test.floats()}
     inputs |= {
-        f"{k} reconstructions": decode_all(m, encode_all(m, test.images)) for k, m in models.items()
+        f"{k} reconstructions": decode_all(m, encode_all(m, test.pixels)) for k, m in models.items()
     }
     return [[name, *(100 * (predict(classifier, x) == y).mean(0))] for name, x in inputs.items()]
 
@@ -163,14 +163,17 @@ def saved_model(dataset: Dataset, config: ModelConfig, folder: Path | None) -> A
 def model_for(dataset: Dataset, kind: str, recipe: Recipe, folder: Path | None):
     """(model, table row): loaded (see saved_model), else trained with the recipe and, when a
     folder is given, saved to its saved_path for the next run."""
-    test = dataset.split()[1].images
+    test = dataset.split()[1].pixels
     model_config, config = recipe.configs(dataset, kind)
     model = saved_model(dataset, model_config, folder)
     if model is not None:
         row = [dataset.name, kind, model_config.latent_dim, f"loaded from {folder}", "", ""]
         return model, [*row, reconstruction_mse(model, test)]
     model = build_model(model_config, seed=config.seed)
-    result = fit(model, dataset.split()[0].images, config, cancel=time_budget(recipe.seconds))
+    result = fit(
+        model, dataset.pixels, config, cancel=time_budget(recipe.seconds),
+        indices=dataset.train_indices,
+    )  # fmt: skip
     if folder is not None:
         path = saved_path(folder, dataset, kind, model_config.latent_dim)
         save_checkpoint(path, model, config, dataset, history=result.history)
@@ -194,8 +197,8 @@ def smile_codes(model: AE, dataset: Dataset):
     """(train codes, their Smiling labels, codes of the held-out non-smiling faces)."""
     train, test = dataset.split()
     s = dataset.attribute_names.index(SMILE)
-    frowning = test.images[test.attributes[:, s] == 0]
-    return encode_all(model, train.images), train.attributes[:, s], encode_all(model, frowning)
+    frowning = test.pixels[test.attributes[:, s] == 0]
+    return encode_all(model, train.pixels), train.attributes[:, s], encode_all(model, frowning)
 
 
 def edited_calls(model, classifier, z, u, step, alphas) -> np.ndarray:
@@ -279,7 +282,7 @@ def speed_rows(faces: Dataset, classifier, names, recipe: Recipe) -> list[list]:
             ends.append((time.perf_counter() - start, snapshot(model)))
 
     start = time.perf_counter()
-    fit(model, train.images, config, on_progress=on_progress)
+    fit(model, train.pixels, config, on_progress=on_progress)
     rows, before = [], 0.0
     for epoch, (seconds, weights) in enumerate(ends, 1):
         model.load_state_dict(weights)

@@ -30,7 +30,8 @@ def train(dataset: Dataset, kind: str, latent_dim: int, config: TrainConfig, sec
     passed (fit's cancel event ends it); returns (model, fit result)."""
     model_config = default_model_config(dataset.image_shape, kind, latent_dim=latent_dim)
     model = build_model(model_config, seed=config.seed)
-    return model, fit(model, dataset.split()[0].images, config, cancel=time_budget(seconds))
+    budget = time_budget(seconds)
+    return model, fit(model, dataset.pixels, config, cancel=budget, indices=dataset.train_indices)
 
 
 def mnist_vae_nll(mnist: Dataset, minutes: float) -> list:
@@ -38,8 +39,9 @@ def mnist_vae_nll(mnist: Dataset, minutes: float) -> list:
     ends it), then estimate its NLL on the binarized test set by importance sampling."""
     model = build_model(default_model_config((1, 28, 28), "vae", hidden=MNIST_VAE_HIDDEN))
     config = TrainConfig(epochs=10_000, batch_size=128, lr=1e-3, binarize=True)
-    result = fit(model, mnist.split()[0].images, config, cancel=time_budget(minutes * 60))
-    x = binarized(mnist.split()[1].images, seed=0)
+    budget = time_budget(minutes * 60)
+    result = fit(model, mnist.pixels, config, cancel=budget, indices=mnist.train_indices)
+    x = binarized(mnist.split()[1].pixels, seed=0)
     nll = importance_weighted_nll(model, x, IW_SAMPLES)
     return [
         f"VAE 784-{'-'.join(map(str, MNIST_VAE_HIDDEN))}-2",

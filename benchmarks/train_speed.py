@@ -7,13 +7,19 @@ over epochs 2.. (epoch 1 holds one-time warm-up such as torch.compile), and the 
 the end shows that speed did not cost quality.
 
 Run: python -m benchmarks.train_speed [--epochs 5]
+     python -m benchmarks.train_speed --torchrun   (only: torchrun with 1 vs 2 processes)
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from benchmarks.common import matmul_peak_gflops, print_table, shared_data_dir, time_budget
+from benchmarks.common import ROOT, matmul_peak_gflops, print_table, shared_data_dir, time_budget
+from training.checkpoints import load_checkpoint
 from training.data import DatasetError, load_dataset
 from training.evaluate import binarized, negative_elbo
 from training.fit import fit, resolve_precision
@@ -119,7 +126,7 @@ def load_mnist() -> tuple[np.ndarray, np.ndarray, str]:
     try:
         data = load_dataset("mnist", shared_data_dir() / "mnist")
         train, test = data.split()
-        return train.images, test.images, "MNIST (60,000 train images)"
+        return train.floats(), test.floats(), "MNIST (60,000 train images)"
     except DatasetError as e:
         rng = np.random.default_rng(0)
         print(f"note: {e}\nusing random MNIST-shaped data instead")
@@ -127,10 +134,63 @@ def load_mnist() -> tuple[np.ndarray, np.ndarray, str]:
         return x[:60_000], x[60_000:], "random MNIST-shaped data"
 
 
+TORCHRUN_EPOCHS = 2  # 2 x 58 steps of a global batch of 1,024 on MNIST's 60,000 images
+
+
+def torchrun_fit(n_procs: int, batch_size: int, out: Path) -> tuple[dict[str, float], float]:
+    """`torchrun --nproc_per_node=n_procs -m training fit` of the default MNIST MLP pair in fp32;
+    returns each model's samples/s as fit reports it (training steps only), and the job's wall
+    seconds (start-up, data loading and rank 0's evaluation included)."""
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc_per_node={n_procs}", "-m", "training", "fit", "--dataset", "mnist",
+        "--data-dir", str(shared_data_dir() / "mnist"), "--epochs", str(TORCHRUN_EPOCHS),
+        "--batch-size", str(batch_size), "--precision", "fp32", "--out", str(out),
+    ]  # fmt: skip
+    start = time.perf_counter()
+    job = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if job.returncode != 0:
+        raise SystemExit(f"torchrun with {n_procs} processes failed:\n{job.stderr[-3000:]}")
+    found = re.findall(r"^(ae|vae): trained .*\(([\d,]+) samples/s", job.stdout, re.MULTILINE)
+    return {kind: float(rate.replace(",", "")) for kind, rate in found}, time.perf_counter() - start
+
+
+def max_param_difference(a: nn.Module, b: nn.Module) -> float:
+    pairs = zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    return max((x - y).abs().max().item() for x, y in pairs)
+
+
+def torchrun_table(global_batch: int = 1024) -> None:
+    """1 process with the global batch vs 2 processes with half of it each: throughput, and how
+    far the 2-process weights are from the single process's (equivalent by construction)."""
+    rows, models = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n_procs in (1, 2):
+            out = Path(tmp) / str(n_procs)
+            rates, seconds = torchrun_fit(n_procs, global_batch // n_procs, out)
+            models[n_procs] = {k: load_checkpoint(out / f"{k}.safetensors").model for k in rates}
+            diff = {k: max_param_difference(m, models[1][k]) for k, m in models[n_procs].items()}
+            rows.append([n_procs, global_batch // n_procs, global_batch, rates["ae"], rates["vae"],
+                         seconds, f"ae {diff['ae']:.1e}, vae {diff['vae']:.1e}"])  # fmt: skip
+    print_table(
+        f"torchrun (gloo, CPU), default MNIST MLP pair, fp32, {TORCHRUN_EPOCHS} epochs of "
+        f"{60_000 // global_batch} steps; samples/s over the training steps",
+        ["processes", "batch/process", "global batch", "ae samples/s", "vae samples/s",
+         "job wall s", "max |param diff| vs 1 process"],
+        rows,
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument(
+        "--torchrun", action="store_true", help="only the table of torchrun, 1 vs 2 processes"
+    )
     args = parser.parse_args()
+    if args.torchrun:
+        torchrun_table()
+        return
     train, test, what = load_mnist()
     test_bin = binarized(test, seed=0)
     peaks = {

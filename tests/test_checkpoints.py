@@ -75,7 +75,7 @@ def test_a_trained_model_with_its_dataset_round_trips(tmp_path):
     data = load_dataset("digits")
     model = build_model(ModelConfig(kind="ae", image_shape=data.image_shape, hidden=(32,)))
     config = TrainConfig(epochs=2, precision="fp32")
-    result = fit(model, data.images, config)
+    result = fit(model, data.pixels, config)
     path = save_checkpoint(tmp_path / "ae.safetensors", model, config, data, {}, result.history)
     ckpt = load_checkpoint(path)
     assert ckpt.dataset["fingerprint"] == data.fingerprint()

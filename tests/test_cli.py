@@ -110,6 +110,20 @@ def test_a_hostile_checkpoint_exits_with_one_line(tmp_path):
     assert "Traceback" not in result.stderr and "pickle" in result.stderr
 
 
+def test_a_folders_first_load_shows_a_decoding_bar_and_the_cached_one_none(tmp_path, capsys):
+    from PIL import Image
+
+    from training.cli import load_with_bar
+    from training.data import DataOptions
+
+    for i in range(3):
+        Image.new("RGB", (10, 10), (i, 0, 0)).save(tmp_path / f"{i}.png")
+    assert load_with_bar("folder", str(tmp_path), DataOptions(image_size=8)).n_samples == 3
+    assert "decoding" in capsys.readouterr().err
+    load_with_bar("folder", str(tmp_path), DataOptions(image_size=8))
+    assert "decoding" not in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_fit_trains_conv_models_on_generated_faces(tmp_path):
     fitted = run(

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from training import evaluate as evaluation
 from training.config import ModelConfig, TrainConfig
 from training.data import load_dataset
 from training.evaluate import (
@@ -26,14 +27,14 @@ def digits():
 
 @pytest.fixture(scope="module")
 def trained_vae(digits):
-    train, _ = digits.split()
     model = build_model(ModelConfig(kind="vae", image_shape=digits.image_shape, hidden=(64,)))
-    fit(model, train.images, TrainConfig(epochs=30, batch_size=128, precision="fp32"))
+    config = TrainConfig(epochs=30, batch_size=128, precision="fp32")
+    fit(model, digits.pixels, config, indices=digits.train_indices)
     return model
 
 
 def test_importance_weighting_tightens_the_elbo(digits, trained_vae):
-    x = binarized(digits.split()[1].images, seed=0)
+    x = binarized(digits.split()[1].pixels, seed=0)
     elbo = negative_elbo(trained_vae, x)
     one = importance_weighted_nll(trained_vae, x, k=1)
     some = importance_weighted_nll(trained_vae, x, k=10)
@@ -43,7 +44,7 @@ def test_importance_weighting_tightens_the_elbo(digits, trained_vae):
 
 
 def test_iw_estimate_is_reproducible_for_a_seed(digits, trained_vae):
-    x = binarized(digits.images[:50], seed=1)
+    x = binarized(digits.pixels[:50], seed=1)
     a = importance_weighted_nll(trained_vae, x, k=20, seed=3)
     assert importance_weighted_nll(trained_vae, x, k=20, seed=3) == a
 
@@ -57,7 +58,7 @@ def test_binarized_images_are_zeros_and_ones_with_the_pixel_means():
 
 def test_pca_mse_falls_with_components_and_vanishes_at_full_rank(digits):
     train, test = digits.split()
-    errors = [pca_mse(train.images, test.images, k) for k in (1, 2, 8, 64)]
+    errors = [pca_mse(train.pixels, test.pixels, k) for k in (1, 2, 8, 64)]
     assert errors == sorted(errors, reverse=True)
     assert errors[-1] < 1e-10
 
@@ -72,10 +73,11 @@ def test_linear_probe_is_perfect_on_separable_codes_and_chance_on_noise():
 
 
 def test_reconstruction_mse_is_zero_for_a_perfect_model_output_range(digits, trained_vae):
-    mse = reconstruction_mse(trained_vae, digits.images[:100])
-    z = encode_all(trained_vae, digits.images[:100])
+    mse = reconstruction_mse(trained_vae, digits.pixels[:100])
+    z = encode_all(trained_vae, digits.pixels[:100])
     x_hat = decode_all(trained_vae, z)
-    assert mse == pytest.approx(float(((x_hat - digits.images[:100]) ** 2).mean()), rel=1e-5)
+    expected = float(((x_hat - digits.floats(slice(100))) ** 2).mean())
+    assert mse == pytest.approx(expected, rel=1e-5)
     assert 0 < mse < 0.1
 
 
@@ -102,7 +104,50 @@ def test_evaluate_probes_attributes_when_there_are_no_classes(digits):
 
 
 def test_encode_all_matches_the_model_in_batches(trained_vae, digits):
-    z = encode_all(trained_vae, digits.images[:300], batch_size=64)
+    z = encode_all(trained_vae, digits.pixels[:300], batch_size=64)
     with torch.no_grad():
-        expected = trained_vae.encode(torch.as_tensor(digits.images[:300])).numpy()
+        expected = trained_vae.encode(torch.as_tensor(digits.floats(slice(300)))).numpy()
     np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_metrics_read_through_indices_equal_those_of_a_copied_split(digits, trained_vae):
+    rows = digits.test_indices
+    x, test = digits.pixels, digits.floats(rows)
+    assert reconstruction_mse(trained_vae, x, rows) == pytest.approx(
+        reconstruction_mse(trained_vae, test), rel=1e-6
+    )
+    z = encode_all(trained_vae, x, batch_size=64, indices=rows)
+    np.testing.assert_allclose(z, encode_all(trained_vae, test), rtol=1e-5, atol=1e-6)
+    # Binarized a batch at a time, the draws are those of binarized() on the whole copy.
+    whole = binarized(test, seed=4)
+    assert negative_elbo(trained_vae, x, 4, rows, binarize=True) == pytest.approx(
+        negative_elbo(trained_vae, whole, 4), rel=1e-6
+    )
+    assert importance_weighted_nll(trained_vae, x, 5, 4, rows, binarize=True) == pytest.approx(
+        importance_weighted_nll(trained_vae, whole, 5, 4), rel=1e-6
+    )
+    train = digits.train_indices
+    assert pca_mse(x, x, 4, train, rows) == pytest.approx(
+        pca_mse(digits.floats(train), test, 4), rel=1e-5
+    )
+
+
+def test_evaluate_matches_the_metrics_of_the_copied_split(digits, trained_vae):
+    train, test = digits.split()
+    m = evaluate(trained_vae, digits, seed=2)
+    assert m["recon_mse"] == pytest.approx(reconstruction_mse(trained_vae, test.floats()), 1e-6)
+    assert m["pca_mse"] == pytest.approx(pca_mse(train.floats(), test.floats(), 2), rel=1e-5)
+    x = binarized(test.pixels, seed=2)
+    assert m["neg_elbo"] == pytest.approx(negative_elbo(trained_vae, x, 2), rel=1e-6)
+
+
+def test_pca_is_fitted_on_at_most_max_pca_values(digits, monkeypatch):
+    seen = []
+    fit_pca = evaluation.PCA.fit
+    monkeypatch.setattr(
+        evaluation.PCA, "fit", lambda pca, x: seen.append(x.shape) or fit_pca(pca, x)
+    )
+    monkeypatch.setattr(evaluation, "MAX_PCA_VALUES", 100 * 64)
+    train, test = digits.split()
+    assert 0 < pca_mse(train.pixels, test.pixels, 2) < 0.1
+    assert seen == [(100, 64)]  # 100 images of 8x8 values, as float32

@@ -137,8 +137,7 @@ def test_load_faces_builds_a_dataset_with_its_attributes(cache):
     assert data.name == "faces" and data.image_shape == (3, 32, 32)
     assert data.attribute_names == ATTRIBUTE_NAMES
     assert np.array_equal(data.attributes, a)
-    assert np.array_equal(np.round(data.images * 255).astype(np.uint8), x)
-    assert data.images.min() >= 0 and data.images.max() <= 1
+    assert data.pixels.dtype == np.uint8 and np.array_equal(data.pixels, x)
     assert 0 < data.test_mask.sum() < 50
     assert str(cache) in data.source and data.description
 
@@ -153,7 +152,7 @@ def test_load_faces_writes_the_cache_once_and_then_reads_it(cache, monkeypatch):
 
     monkeypatch.setattr(faces, "generate_faces", fail)
     second = load_faces(None, options)
-    assert np.array_equal(first.images, second.images)
+    assert np.array_equal(first.pixels, second.pixels)
     assert np.array_equal(first.attributes, second.attributes)
 
 

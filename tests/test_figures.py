@@ -27,7 +27,7 @@ def pairs():
                                           latent_dim=latent_dim, hidden=(16,)))
                   for k in ("ae", "vae")]  # fmt: skip
         for m in models:
-            fit(m, digits.images, TrainConfig(epochs=1, batch_size=256, precision="fp32"))
+            fit(m, digits.pixels, TrainConfig(epochs=1, batch_size=256, precision="fp32"))
         return build_pair(digits, *models, f"{latent_dim}-D", max_points=300)
 
     return {2: pair(2), 3: pair(3)}

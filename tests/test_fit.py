@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from training.config import ModelConfig, TrainConfig
-from training.fit import fit, resolve_precision
+from training.fit import as_float_batch, fit, resolve_precision
 from training.models import AE, VAE, build_model
 
 SHAPE = (1, 8, 8)
@@ -199,3 +199,42 @@ def test_bf16_training_reaches_a_similar_loss():
 def test_fewer_images_than_a_batch_still_trains():
     result = fit(small(), images(10), fp32(batch_size=64))
     assert result.status == "finished" and len(result.history) == 3
+
+
+def test_as_float_batch_scales_uint8_pixels_and_keeps_floats():
+    cpu = torch.device("cpu")
+    pixels = torch.tensor([0, 51, 128, 255], dtype=torch.uint8)
+    x = as_float_batch(pixels, cpu)
+    assert x.dtype == torch.float32
+    assert torch.equal(x, torch.from_numpy(pixels.numpy() / np.float32(255)))
+    floats = torch.tensor([0.0, 0.25, 1.0], dtype=torch.float64)
+    assert torch.equal(as_float_batch(floats, cpu), floats.float())
+
+
+def test_uint8_pixels_train_exactly_like_their_floats():
+    pixels = np.random.default_rng(0).integers(0, 256, (256, *SHAPE), dtype=np.uint8)
+    a, b = small(), small()
+    fit(a, pixels, fp32())
+    fit(b, pixels / np.float32(255), fp32())
+    for wa, wb in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
+        assert torch.equal(wa, wb)
+
+
+def test_indices_train_only_on_those_images():
+    x = images(300)
+    rows = np.arange(0, 300, 2)
+    poisoned = x.copy()
+    poisoned[1::2] = np.nan  # every image outside the indices
+    model = RecordingAE(ModelConfig(kind="ae", image_shape=SHAPE, hidden=(16,)))
+    result = fit(model, poisoned, fp32(), indices=rows)
+    assert result.status == "finished"
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    seen = torch.cat(model.seen).flatten(1)
+    assert len(seen) == 3 * (150 // 64) * 64 and torch.isfinite(seen).all()
+    # The same batches as training on a copy of those rows: the indices only pick them.
+    copy = small("ae")
+    fit(copy, x[rows], fp32())
+    again = small("ae")
+    fit(again, x, fp32(), indices=rows)
+    for wa, wb in zip(copy.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(wa, wb)

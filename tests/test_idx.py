@@ -54,8 +54,8 @@ def make_idx_folder(folder: Path, n_train: int = 6, n_test: int = 4, gz: bool = 
 @pytest.mark.shared_data("mnist")
 def test_real_mnist_has_70000_images_with_the_published_label_counts(shared_data):
     data = idx.load_mnist(shared_data / "mnist", DataOptions())
-    assert data.images.shape == (70_000, 1, 28, 28) and data.images.dtype == np.float32
-    assert data.images.min() == 0.0 and data.images.max() == 1.0
+    assert data.pixels.shape == (70_000, 1, 28, 28) and data.pixels.dtype == np.uint8
+    assert data.pixels.min() == 0 and data.pixels.max() == 255
     assert data.labels.dtype == np.int64
     assert np.bincount(data.labels[:60_000]).tolist() == MNIST_TRAIN_COUNTS
     assert np.bincount(data.labels[60_000:]).tolist() == MNIST_TEST_COUNTS
@@ -74,7 +74,7 @@ def test_fashion_mnist_from_the_debian_package_matches_the_official_labels(
     shared_data, debian_fashion_mnist
 ):
     data = idx.load_fashion_mnist(None, DataOptions())
-    assert data.images.shape == (70_000, 1, 28, 28)
+    assert data.pixels.shape == (70_000, 1, 28, 28)
     assert data.source == str(idx.DEBIAN_FASHION_MNIST_DIR)
     assert data.class_names[0] == "T-shirt/top" and data.class_names[9] == "Ankle boot"
     assert np.bincount(data.labels).tolist() == [7000] * 10
@@ -109,11 +109,12 @@ def test_read_idx_round_trips_raw_and_gzipped_files(tmp_path, suffix):
 
 
 @pytest.mark.parametrize("gz", [True, False])
-def test_load_puts_train_then_test_scaled_to_unit_range(tmp_path, gz):
+def test_load_puts_train_then_test_as_bytes_that_scale_to_unit_range(tmp_path, gz):
     arrays = make_idx_folder(tmp_path, n_train=6, n_test=4, gz=gz)
     data = idx.load_mnist(tmp_path, DataOptions())
-    expected = np.concatenate([arrays[TRAIN_IMAGES], arrays[TEST_IMAGES]])[:, None] / 255
-    assert np.allclose(data.images, expected, atol=1e-7)
+    expected = np.concatenate([arrays[TRAIN_IMAGES], arrays[TEST_IMAGES]])[:, None]
+    assert data.pixels.dtype == np.uint8 and np.array_equal(data.pixels, expected)
+    assert np.array_equal(data.floats(), expected / np.float32(255))
     assert data.labels.tolist() == [*arrays[TRAIN_LABELS], *arrays[TEST_LABELS]]
     assert data.test_mask.tolist() == [False] * 6 + [True] * 4
     assert idx.locate_mnist(tmp_path) == str(tmp_path)

@@ -430,5 +430,5 @@ def test_a_malformed_png_is_a_dataset_error_naming_the_file(data):
 
 
 def dataset_like(name: str, shape=(3, 16, 16), background: float = 0.0) -> Dataset:
-    x = np.full((4, *shape), background, dtype=np.float32)
-    return Dataset(name=name, images=x, test_mask=np.zeros(4, bool), description="test")
+    x = np.full((4, *shape), round(background * 255), dtype=np.uint8)
+    return Dataset(name=name, pixels=x, test_mask=np.zeros(4, bool), description="test")

@@ -62,8 +62,7 @@ def celeba_values(n: int, seed: int = 0) -> np.ndarray:
 def test_celeba_subset_gives_square_faces_with_40_binary_attributes(shared_data):
     root = shared_data / "celeba_subset"
     data = celeba.load_celeba(root, DataOptions(limit=300))
-    assert data.images.shape == (300, 3, 64, 64) and data.images.dtype == np.float32
-    assert data.images.min() >= 0.0 and data.images.max() <= 1.0
+    assert data.pixels.shape == (300, 3, 64, 64) and data.pixels.dtype == np.uint8
     assert data.attribute_names == tuple(CELEBA_NAMES)
     assert data.attributes.dtype == np.uint8 and set(np.unique(data.attributes)) == {0, 1}
     # The table itself, read independently: row i's -1/1 values are the attributes 0/1.
@@ -88,8 +87,8 @@ def test_celeba_reloads_from_the_cache_without_decoding(shared_data, monkeypatch
 
     monkeypatch.setattr(celeba, "decode_images", no_decoding)
     again = celeba.load_celeba(shared_data / "celeba_subset", DataOptions(limit=50, image_size=32))
-    assert again.images.shape == (50, 3, 32, 32)
-    assert np.array_equal(again.images, first.images)
+    assert again.pixels.shape == (50, 3, 32, 32)
+    assert np.array_equal(again.pixels, first.pixels)
     assert np.array_equal(again.attributes, first.attributes)
     assert again.attribute_names == first.attribute_names
 
@@ -98,14 +97,14 @@ def test_celeba_reloads_from_the_cache_without_decoding(shared_data, monkeypatch
 @pytest.mark.shared_data("celeba_subset")
 def test_whole_celeba_subset_has_the_published_attribute_counts(shared_data):
     data = celeba.load_celeba(shared_data / "celeba_subset", DataOptions())
-    assert data.images.shape == (10_000, 3, 64, 64)
+    assert data.pixels.shape == (10_000, 3, 64, 64)
     counts = dict(zip(data.attribute_names, data.attributes.sum(axis=0).tolist(), strict=True))
     # SOURCE.txt: Smiling 4,822; Male 4,217; Young 7,771; Eyeglasses 674.
     assert (counts["Smiling"], counts["Male"], counts["Young"], counts["Eyeglasses"]) == (
         4822, 4217, 7771, 674
     )  # fmt: skip
     again = celeba.load_celeba(shared_data / "celeba_subset", DataOptions())
-    assert np.array_equal(again.images, data.images)
+    assert np.array_equal(again.pixels, data.pixels)
 
 
 # --- generated CelebA layouts ------------------------------------------------------------------
@@ -114,10 +113,10 @@ def test_whole_celeba_subset_has_the_published_attribute_counts(shared_data):
 def test_generated_celeba_maps_minus_one_to_zero_and_crops_the_face_square(tmp_path):
     values = celeba_values(3)
     data = celeba.load_celeba(make_celeba(tmp_path, values), DataOptions(image_size=16))
-    assert data.images.shape == (3, 3, 16, 16)
+    assert data.pixels.shape == (3, 3, 16, 16)
     assert np.array_equal(data.attributes, (values == 1).astype(np.uint8))
     # A solid JPEG stays (nearly) that colour after draft decoding, crop and resize.
-    assert np.allclose(data.images[1, :, 8, 8], np.array([80, 90, 160]) / 255, atol=3 / 255)
+    assert np.allclose(data.pixels[1, :, 8, 8], [80, 90, 160], atol=3)
 
 
 def test_celeba_crop_is_the_centred_140_px_square_of_a_178x218_image():
@@ -192,8 +191,8 @@ def test_a_folder_loads_its_images_sorted_by_name_as_rgb_squares(tmp_path):
     (tmp_path / "sub").mkdir()
     solid(tmp_path / "sub" / "d.png", (9, 9, 9))  # not recursive
     data = folders.load_folder(tmp_path, DataOptions())
-    assert data.images.shape == (3, 3, 64, 64)
-    assert np.allclose(data.images[:, :, 32, 32], np.eye(3), atol=2 / 255)  # red, green, blue
+    assert data.pixels.shape == (3, 3, 64, 64)
+    assert np.allclose(data.pixels[:, :, 32, 32], 255 * np.eye(3), atol=2)  # red, green, blue
     assert data.labels is None and data.attributes is None
     assert np.array_equal(data.test_mask, seeded_test_mask(3))
     assert folders.locate_folder(tmp_path) == str(tmp_path)
@@ -205,7 +204,7 @@ def test_a_folder_image_is_centre_cropped_to_a_square_before_resizing(tmp_path):
     x[:, 10:20] = (0, 255, 0)  # only the centre square is green, the sides red
     Image.fromarray(x).save(tmp_path / "wide.png")
     data = folders.load_folder(tmp_path, DataOptions(image_size=8))
-    red, green, blue = data.images[0]
+    red, green, blue = data.floats(0)
     # Lanczos reads a little past the crop's edges, so the border columns are only nearly green.
     assert red.max() < 0.1 and green.min() > 0.9 and blue.max() == 0.0
     assert np.all(green[:, 1:-1] == 1.0)
@@ -215,8 +214,8 @@ def test_grey_gives_one_channel_of_pillows_luma(tmp_path):
     solid(tmp_path / "a.png", (200, 100, 50))
     data = folders.load_folder(tmp_path, DataOptions(grey=True, image_size=4))
     luma = Image.new("RGB", (1, 1), (200, 100, 50)).convert("L").getpixel((0, 0))
-    assert data.images.shape == (1, 1, 4, 4)
-    assert np.all(data.images == np.float32(luma) / np.float32(255))
+    assert data.pixels.shape == (1, 1, 4, 4)
+    assert np.all(data.pixels == luma)
 
 
 def test_attributes_csv_is_read_in_image_order_with_any_binary_spelling(tmp_path):
@@ -241,10 +240,32 @@ def test_a_csv_elsewhere_without_a_file_header_uses_its_first_column(tmp_path):
 
 def test_a_changed_image_is_decoded_again_not_served_from_the_cache(tmp_path):
     solid(tmp_path / "a.png", (255, 0, 0))
-    assert folders.load_folder(tmp_path, DataOptions(image_size=4)).images[0, 0, 0, 0] == 1.0
+    assert folders.load_folder(tmp_path, DataOptions(image_size=4)).pixels[0, 0, 0, 0] == 255
     solid(tmp_path / "a.png", (0, 0, 255), size=(20, 17))
-    assert folders.load_folder(tmp_path, DataOptions(image_size=4)).images[0, 0, 0, 0] == 0.0
+    assert folders.load_folder(tmp_path, DataOptions(image_size=4)).pixels[0, 0, 0, 0] == 0
     assert len(leftovers()) == 2
+
+
+def test_a_folder_reports_progress_while_decoding_and_reloads_from_the_cache(tmp_path, monkeypatch):
+    for i in range(5):
+        solid(tmp_path / f"{i}.png", (i, 2, 3))
+    calls = []
+    first = load_dataset("folder", tmp_path, DataOptions(image_size=4), lambda *c: calls.append(c))
+    assert calls[-1] == (5, 5) and calls == sorted(calls) and len(calls) <= 5
+    decode = folders.decode_images
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again despite the cache")
+
+    monkeypatch.setattr(folders, "decode_images", no_decoding)
+    calls.clear()
+    again = load_dataset("folder", tmp_path, DataOptions(image_size=4), lambda *c: calls.append(c))
+    assert calls == [] and np.array_equal(again.pixels, first.pixels)
+    # A new file changes the cache key: the folder is decoded again, all 6 images.
+    monkeypatch.setattr(folders, "decode_images", decode)
+    solid(tmp_path / "5.png", (9, 9, 9))
+    grown = load_dataset("folder", tmp_path, DataOptions(image_size=4), lambda *c: calls.append(c))
+    assert grown.n_samples == 6 and calls[-1] == (6, 6)
 
 
 def png_claiming(path: Path, w: int, h: int) -> Path:
@@ -343,8 +364,8 @@ def image_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
 
 
 def dataset_like(name: str, shape=(3, 16, 16), background: float = 0.0) -> Dataset:
-    x = np.full((4, *shape), background, dtype=np.float32)
-    return Dataset(name=name, images=x, test_mask=np.zeros(4, bool), description="test")
+    x = np.full((4, *shape), round(background * 255), dtype=np.uint8)
+    return Dataset(name=name, pixels=x, test_mask=np.zeros(4, bool), description="test")
 
 
 def test_an_upload_for_celeba_is_cut_to_celebas_face_square():

@@ -80,3 +80,29 @@ def test_sparsity_penalty_is_the_l1_norm():
     assert torch.equal(
         sparsity_penalty(torch.tensor([[1.0, -2.0], [0.0, 0.5]])), torch.tensor([3.0, 0.5])
     )
+
+
+def test_calibrated_likelihood_against_a_hand_computed_value():
+    # Two images of two pixels, decoded to 0.5 everywhere: squared errors (0.25, 0) and
+    # (0.04, 0.01), so sigma^2 = mean = 0.075, and each image's -log N(x; 0.5, sigma^2) is
+    # sum(se) / (2 sigma^2) + 2 * 1/2 * log(2 pi sigma^2).
+    x = torch.tensor([[[[1.0, 0.5]]], [[[0.3, 0.6]]]])
+    logits = torch.zeros_like(x)
+    variance = (0.25 + 0 + 0.04 + 0.01) / 4
+    constant = math.log(2 * math.pi * variance)
+    expected = torch.tensor([0.25 / (2 * variance) + constant, 0.05 / (2 * variance) + constant])
+    assert torch.allclose(reconstruction_loss(logits, x, "calibrated"), expected, atol=1e-6)
+
+
+def test_calibrated_likelihood_is_a_normal_density_at_the_optimal_sigma():
+    gen = torch.Generator().manual_seed(0)
+    logits, x = torch.randn(8, 1, 4, 4, generator=gen), torch.rand(8, 1, 4, 4, generator=gen)
+    mean = torch.sigmoid(logits)
+    sigma = (mean - x).square().mean().sqrt()
+    expected = -Normal(mean, sigma).log_prob(x).flatten(1).sum(1)
+    assert torch.allclose(reconstruction_loss(logits, x, "calibrated"), expected, atol=1e-4)
+
+
+def test_calibrated_likelihood_stays_finite_for_a_perfect_batch():
+    x = torch.full((2, 1, 2, 2), 0.5)
+    assert torch.isfinite(reconstruction_loss(torch.zeros_like(x), x, "calibrated")).all()

@@ -18,7 +18,7 @@ def models(dataset, latent_dim=2, epochs=3):
     for kind in ("ae", "vae"):
         m = build_model(ModelConfig(kind=kind, image_shape=dataset.image_shape,
                                     latent_dim=latent_dim, hidden=(32,)))  # fmt: skip
-        fit(m, dataset.images, TrainConfig(epochs=epochs, batch_size=128, precision="fp32"))
+        fit(m, dataset.pixels, TrainConfig(epochs=epochs, batch_size=128, precision="fp32"))
         out.append(m)
     return out
 
@@ -29,7 +29,7 @@ def test_a_pair_maps_a_seeded_subset_and_decodes_in_both_models(digits):
     np.testing.assert_array_equal(pair.xy("ae"), pair.codes["ae"])  # 2-D: the codes themselves
     images = pair.decode("vae", np.zeros((3, 2)))
     assert images.shape == (3, 1, 8, 8) and images.min() >= 0 and images.max() <= 1
-    np.testing.assert_array_equal(pair.image(0), digits.images[pair.indices[0]])
+    np.testing.assert_array_equal(pair.image(0), digits.pixels[pair.indices[0]] / np.float32(255))
     again = build_pair(digits, *models(digits), "test", max_points=500)
     np.testing.assert_array_equal(pair.indices, again.indices)
 

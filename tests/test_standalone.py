@@ -111,7 +111,7 @@ def test_the_pinned_point_and_the_points_codes(pair):
     codes = base64.b64decode(data["points"]["codes"]["ae"])
     assert len(codes) == 4 * pair.codes["ae"].size  # float32, the encoder's own precision
     originals = base64.b64decode(data["points"]["originals"])
-    assert len(originals) == pair.dataset.images[pair.indices].size  # one byte a pixel
+    assert len(originals) == pair.dataset.pixels[pair.indices].size  # one byte a pixel
 
 
 def test_the_size_is_plotly_plus_little(pair):

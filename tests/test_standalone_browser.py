@@ -53,7 +53,7 @@ def digits_pair() -> ModelPair:
     models = []
     for seed, kind in enumerate(("ae", "vae")):
         model = build_model(default_model_config(digits.image_shape, kind), seed=seed)
-        fit(model, digits.images, TrainConfig(epochs=4, batch_size=128, precision="fp32"))
+        fit(model, digits.pixels, TrainConfig(epochs=4, batch_size=128, precision="fp32"))
         models.append(model.eval())
     return build_pair(digits, *models, "digits test pair", max_points=600)
 

@@ -1,4 +1,7 @@
-"""Command line: `python -m training datasets | fit | evaluate`. Nothing runs at import time."""
+"""Command line: `python -m training datasets | fit | evaluate`. Nothing runs at import time.
+
+Under `torchrun --nproc_per_node=N -m training fit ...` the processes train data-parallel
+(training/distributed.py); rank 0 alone prints and writes the checkpoints."""
 
 from __future__ import annotations
 
@@ -8,13 +11,14 @@ import sys
 
 from tqdm import tqdm
 
+from training import distributed
 from training.checkpoints import CheckpointError, load_checkpoint
-from training.config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS
-from training.data import DataOptions, DatasetError, available_datasets, load_dataset
+from training.config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, TrainConfig
+from training.data import DataOptions, Dataset, DatasetError, available_datasets, load_dataset
 from training.data.registry import SOURCES
 from training.evaluate import evaluate
 from training.fit import Progress
-from training.recipe import recipe, train_side_by_side
+from training.recipe import TrainedModel, recipe, train_side_by_side
 
 
 class CliError(Exception):
@@ -22,8 +26,9 @@ class CliError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one clear line instead of usage + error
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+    def error(self, message: str):  # one clear line instead of usage + error; rank 0 only
+        line = f"{self.prog}: error: {message} (see --help)\n"
+        self.exit(2, line if distributed.is_main_process() else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,9 +124,31 @@ def run_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_with_bar(name: str, data_dir: str | None, options: DataOptions) -> Dataset:
+    """load_dataset with a tqdm bar while image files are decoded (a folder's first load)."""
+    bars: list[tqdm] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc="decoding", unit="image", dynamic_ncols=True))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        return load_dataset(name, data_dir, options, progress)
+    finally:
+        for bar in bars:
+            bar.close()
+
+
 def run_fit(args: argparse.Namespace) -> int:
-    dataset = load_dataset(args.dataset, args.data_dir, data_options(args))
-    print(f"{dataset.name}: {dataset.n_samples} images {dataset.image_shape} from {dataset.source}")
+    """Check the arguments and load the data, then train. Under torchrun a bad argument fails
+    on every rank alike before any process joins the process group."""
+    verbose = distributed.is_main_process()  # under torchrun, rank 0 alone prints
+    load = load_with_bar if verbose else load_dataset
+    dataset = load(args.dataset, args.data_dir, data_options(args))
+    if verbose:
+        print(f"{dataset.name}: {dataset.n_samples} images {dataset.image_shape} "
+              f"from {dataset.source}")  # fmt: skip
     config, model_options = recipe(
         dataset, arch=args.arch, latent_dim=args.latent_dim, likelihood=args.likelihood,
         hidden=tuple(args.hidden) if args.hidden else None, epochs=args.epochs,
@@ -129,11 +156,32 @@ def run_fit(args: argparse.Namespace) -> int:
         sparsity=args.sparse, binarize=args.binarize, seed=args.seed, precision=args.precision,
         compile=args.compile,
     )  # fmt: skip
+    kinds = tuple(dict.fromkeys(args.model or MODEL_KINDS))
+    with distributed.process_group(config.device):  # None without torchrun
+        # the models and optimizers are freed when train_pair returns, before the group ends
+        return train_pair(dataset, kinds, config, args.out, model_options, verbose)
+
+
+def train_pair(
+    dataset: Dataset,
+    kinds: tuple[str, ...],
+    config: TrainConfig,
+    out: str,
+    model_options: dict,
+    verbose: bool,
+) -> int:
+    """Train, save (rank 0) and, if verbose, show progress and results; exit code 1 when a
+    model diverged (on every rank alike)."""
     with ProgressBars() as bars:
         trained = train_side_by_side(
-            dataset, tuple(dict.fromkeys(args.model or MODEL_KINDS)), config, args.out,
-            model_options, on_progress=bars.update,
-        )  # fmt: skip
+            dataset, kinds, config, out, model_options, on_progress=bars.update if verbose else None
+        )
+    if verbose:
+        report(trained)
+    return 1 if any(e.result.status != "finished" for e in trained) else 0
+
+
+def report(trained: list[TrainedModel]) -> None:
     for entry in trained:
         r = entry.result
         print(f"{entry.kind}: {r.message} ({r.samples_per_s:,.0f} samples/s, "
@@ -142,7 +190,6 @@ def run_fit(args: argparse.Namespace) -> int:
             print(f"{entry.kind}: nothing saved", file=sys.stderr)
         else:
             print(f"{entry.kind}: saved {entry.path}  " + format_metrics(entry.metrics))
-    return 1 if any(e.result.status != "finished" for e in trained) else 0
 
 
 class ProgressBars:
@@ -173,7 +220,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             raise CliError(f"{path}: the checkpoint names no dataset; pass --dataset")
         c, h, _ = ckpt.config.image_shape
         options = data_options(args, image_size=args.image_size or h, grey=args.grey or c == 1)
-        dataset = load_dataset(name, args.data_dir, options)
+        dataset = load_with_bar(name, args.data_dir, options)
         if dataset.image_shape != ckpt.config.image_shape:
             raise CliError(
                 f"{path}: model takes images {ckpt.config.image_shape}, "
@@ -203,8 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (CliError, DatasetError, CheckpointError, ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        if distributed.is_main_process():  # under torchrun every rank fails alike: one says so
+            print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: nothing saved for the model in training", file=sys.stderr)
+        if distributed.is_main_process():
+            print("interrupted: nothing saved for the model in training", file=sys.stderr)
         return 130

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields
 
 MODEL_KINDS = ("ae", "vae")
 ARCHITECTURES = ("mlp", "conv")
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian", "calibrated")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -23,7 +23,8 @@ class ModelConfig:
     hidden:      MLP hidden sizes, encoder order (the decoder mirrors them)
     channels:    conv channels per stride-2 layer, encoder order (the decoder mirrors them)
     likelihood:  "bernoulli" (BCE, for images in [0, 1] read as pixel probabilities)
-                 or "gaussian" (squared error)
+                 or "gaussian" (squared error, fixed variance)
+                 or "calibrated" (Gaussian with the variance set to the batch's error)
     """
 
     kind: str = "vae"

@@ -2,19 +2,22 @@
 
 Fast on a CPU because the whole dataset is one tensor (no per-sample loader), batches are large,
 bf16 autocast is used where the CPU computes bf16 natively, and Adam is fused where available.
+Under torchrun each process trains its shard of every global batch (training/distributed.py).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from training import distributed
 from training.config import TrainConfig
+from training.distributed import SINGLE_PROCESS, Shard
 from training.losses import loss_terms
 from training.models import AE, ModelOutput
 
@@ -33,7 +36,8 @@ class Progress:
 @dataclass
 class FitResult:
     """status: "finished", "cancelled" or "diverged"; history holds one dict per finished epoch
-    with the mean of each loss term over that epoch."""
+    with the mean of each loss term over that epoch. Under torchrun both, and samples_per_s,
+    count the global batch (all processes)."""
 
     status: str
     message: str
@@ -78,16 +82,33 @@ def make_optimizer(model: AE, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(model.parameters(), lr=lr)
 
 
+def draw_rows(
+    shape: tuple[int, ...], shard: Shard, generator: torch.Generator, sample=torch.randn
+) -> torch.Tensor:
+    """Random numbers of shape (n, ...) for this rank's n rows, drawn for the whole global
+    batch (world_size * n rows) and sliced: every rank draws the same numbers from one seed, so
+    the processes together use exactly what one process with the global batch would."""
+    n = shape[0]
+    full = sample((n * shard.world_size, *shape[1:]), generator=generator, device=generator.device)
+    return full[shard.rows(n)]
+
+
 def make_batch_loss(
-    model: AE, config: TrainConfig, precision: str, generator: torch.Generator
+    model: AE,
+    config: TrainConfig,
+    precision: str,
+    generator: torch.Generator,
+    shard: Shard = SINGLE_PROCESS,
+    forward: torch.nn.Module | None = None,
 ) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
-    """A function from a clean batch x to its loss terms, with the config's binarization,
-    input noise and VAE sampling drawn from generator."""
-    device = generator.device
+    """A function from this rank's clean batch x to its loss terms (batch means), with the
+    config's binarization, input noise and VAE sampling drawn from generator for the global
+    batch. forward runs the model (its DistributedDataParallel wrapper, or the model)."""
+    forward = model if forward is None else forward
 
     def terms_of(inputs: torch.Tensor, target: torch.Tensor, eps: torch.Tensor):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = model(inputs, eps)
+        with torch.autocast(generator.device.type, torch.bfloat16, enabled=precision == "bf16"):
+            out = forward(inputs, eps)
         out = ModelOutput(*(t if t is None else t.float() for t in out))  # losses in fp32
         return loss_terms(out, target, model.config.likelihood, config.beta, config.sparsity)
 
@@ -96,16 +117,82 @@ def make_batch_loss(
     compute_terms = torch.compile(terms_of) if config.compile else terms_of
 
     def batch_loss(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        if config.binarize:
-            x = torch.bernoulli(x, generator=generator)
+        if config.binarize:  # x ~ Bernoulli(pixel): u < p with u ~ U(0, 1)
+            x = (draw_rows(x.shape, shard, generator, torch.rand) < x).float()
         inputs = x
         if config.noise_std > 0:  # denoising: corrupt the input, keep the clean target
-            noise = torch.randn(x.shape, generator=generator, device=device)
+            noise = draw_rows(x.shape, shard, generator)
             inputs = (x + config.noise_std * noise).clamp(0, 1)
-        eps = torch.randn((len(x), model.config.latent_dim), generator=generator, device=device)
+        eps = draw_rows((len(x), model.config.latent_dim), shard, generator)
         return compute_terms(inputs, x, eps)
 
     return batch_loss
+
+
+@dataclass
+class Batches:
+    """The shuffled batches of each epoch. Every rank draws one order from one seed and takes
+    its rows of every global batch (shard.world_size * batch_size images); the ragged last
+    global batch is dropped each epoch."""
+
+    data: torch.Tensor  # (N, C, H, W) stored images, on the CPU in their stored dtype
+    pool: torch.Tensor  # (n,) rows of data to train on
+    batch_size: int  # per process
+    shard: Shard
+    generator: torch.Generator
+
+    @classmethod
+    def of(
+        cls, images, indices, batch_size: int, seed: int, shard: Shard = SINGLE_PROCESS
+    ) -> Batches:
+        """Batches of images[indices] (all images for None) seeded by seed."""
+        data = torch.as_tensor(images)
+        pool = torch.arange(len(data)) if indices is None else torch.as_tensor(indices).long()
+        size = shard.batch_size(batch_size, len(pool))
+        return cls(data, pool, size, shard, torch.Generator().manual_seed(seed))
+
+    @property
+    def global_size(self) -> int:
+        return self.batch_size * self.shard.world_size
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.pool) // self.global_size
+
+    def epoch(self) -> Iterator[torch.Tensor]:
+        """This rank's batches of one epoch, (batch_size, C, H, W) each."""
+        order = self.pool[torch.randperm(len(self.pool), generator=self.generator)]
+        rows, size = self.shard.rows(self.batch_size), self.global_size
+        for i in range(self.steps_per_epoch):
+            yield self.data[order[i * size : (i + 1) * size][rows]]
+
+
+def make_train_step(
+    model: AE,
+    config: TrainConfig,
+    precision: str,
+    device: torch.device,
+    group: distributed.Group | None,
+) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+    """A function that takes one optimizer step on this rank's batch x and returns the global
+    batch's loss terms, detached. Where the global loss is not finite it updates nothing, on
+    every rank alike: they all see the same all-reduced loss before any backward."""
+    shard = SINGLE_PROCESS if group is None else group.shard
+    forward = model if group is None else group.wrap(model)  # DDP averages the gradients
+    generator = torch.Generator(device).manual_seed(config.seed + 1)
+    batch_loss = make_batch_loss(model, config, precision, generator, shard, forward)
+    optimizer = make_optimizer(model, config.lr)
+
+    def train_step(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        terms = batch_loss(x)
+        seen = {k: v.detach() for k, v in terms.items()} if group is None else group.mean(terms)
+        if torch.isfinite(seen["total"]):
+            optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            optimizer.step()
+        return seen
+
+    return train_step
 
 
 def snapshot(model: AE) -> dict[str, torch.Tensor]:
@@ -145,55 +232,49 @@ def fit(
     The same config.seed gives the same batches, noise and weights, so an AE and a VAE fitted
     with one config see the data in the same order. On a NaN/inf loss the weights of the last
     finished epoch are restored and status is "diverged".
+
+    Inside `distributed.process_group()` (torchrun) this process trains its shard of every
+    global batch under DistributedDataParallel; progress, history and divergence are those of
+    the global batch, the same on every rank. A cancel must then be set on every rank.
     """
-    device = resolve_device(config.device)
+    group = distributed.current()
+    device = resolve_device(config.device) if group is None else group.device
     precision = resolve_precision(config.precision, device, model)
     model.to(device).train()
-    data = torch.as_tensor(images)  # stays on the CPU in its stored dtype; batches move
-    pool = torch.arange(len(data)) if indices is None else torch.as_tensor(indices).long()
-    batch_size = min(config.batch_size, len(pool))
-    steps_per_epoch = len(pool) // batch_size  # the ragged last batch is dropped each epoch
-    n_steps = steps_per_epoch * config.epochs
-    shuffle_gen = torch.Generator().manual_seed(config.seed)
-    batch_loss = make_batch_loss(
-        model, config, precision, torch.Generator(device).manual_seed(config.seed + 1)
-    )
-    optimizer = make_optimizer(model, config.lr)
+    shard = SINGLE_PROCESS if group is None else group.shard
+    batches = Batches.of(images, indices, config.batch_size, config.seed, shard)
+    train_step = make_train_step(model, config, precision, device, group)
+    n_steps = batches.steps_per_epoch * config.epochs
     last_good = snapshot(model)
     result = FitResult("finished", "", precision=precision, device=str(device))
     start, step = time.perf_counter(), 0
     for epoch in range(1, config.epochs + 1):
-        order = pool[torch.randperm(len(pool), generator=shuffle_gen)]
         sums: dict[str, torch.Tensor] = {}
-        for i in range(steps_per_epoch):
+        for i, batch in enumerate(batches.epoch()):
             if cancel is not None and cancel.is_set():
                 result.status, result.message = "cancelled", f"cancelled in epoch {epoch}"
                 break
-            batch = data[order[i * batch_size : (i + 1) * batch_size]]
-            terms = batch_loss(as_float_batch(batch, device))
+            terms = train_step(as_float_batch(batch, device))
             if not torch.isfinite(terms["total"]):
                 model.load_state_dict(last_good)
+                loss = terms["total"].item()
                 result.status = "diverged"
-                result.message = divergence_message(
-                    terms["total"].item(), step + 1, epoch, config.lr
-                )
+                result.message = divergence_message(loss, step + 1, epoch, config.lr)
                 break
-            optimizer.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            optimizer.step()
             step += 1
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + v.detach()
-            if on_progress is not None and (step % report_every == 0 or i == steps_per_epoch - 1):
+            sums = {k: sums.get(k, 0.0) + v for k, v in terms.items()}
+            if on_progress is not None and (
+                step % report_every == 0 or i == batches.steps_per_epoch - 1
+            ):
                 values = {k: v.item() for k, v in terms.items()}
                 on_progress(Progress(step, n_steps, epoch, config.epochs, values))
         if result.status != "finished":
             break
-        result.history.append({k: v.item() / steps_per_epoch for k, v in sums.items()})
+        result.history.append({k: v.item() / batches.steps_per_epoch for k, v in sums.items()})
         last_good = snapshot(model)
 
     result.seconds = time.perf_counter() - start
-    result.samples_per_s = step * batch_size / max(result.seconds, 1e-9)
+    result.samples_per_s = step * batches.global_size / max(result.seconds, 1e-9)
     if result.status == "finished":
         result.message = f"trained {config.epochs} epochs in {result.seconds:.1f} s"
     model.eval()

@@ -12,6 +12,7 @@ from pathlib import Path
 from training.checkpoints import save_checkpoint
 from training.config import TrainConfig
 from training.data import Dataset
+from training.distributed import is_main_process
 from training.evaluate import evaluate
 from training.fit import FitResult, Progress, fit
 from training.models import AE, build_model
@@ -67,18 +68,18 @@ def train_side_by_side(
     out_dir/<kind>.safetensors. model_options go to default_model_config (arch, latent_dim,
     hidden, likelihood). A diverged model is saved with its restored weights if at least one
     epoch finished; a cancel stops the pair and saves nothing more."""
-    train, _ = dataset.split()
+    rows = dataset.train_indices  # the train split's rows: fit reads them, nothing is copied
     trained = []
     for kind in kinds:
         model_config = default_model_config(dataset.image_shape, kind, **(model_options or {}))
         model = build_model(model_config, seed=config.seed)
         report = None if on_progress is None else (lambda p, kind=kind: on_progress(kind, p))
-        result = fit(model, train.images, config, on_progress=report, cancel=cancel)
+        result = fit(model, dataset.pixels, config, on_progress=report, cancel=cancel, indices=rows)
         entry = TrainedModel(kind, model, result)
         trained.append(entry)
         if result.status == "cancelled":
             break
-        if result.history:
+        if result.history and is_main_process():  # under torchrun, rank 0 alone saves
             entry.metrics = evaluate(model, dataset)
             entry.path = save_checkpoint(
                 Path(out_dir) / f"{kind}.safetensors",

@@ -102,8 +102,8 @@ class ModelPair:
         return self.decode(kind, self.codes[kind][index : index + 1])[0]
 
     def image(self, index: int) -> np.ndarray:
-        """(C, H, W): the original image of the plotted point number `index`."""
-        return self.dataset.images[self.indices[index]]
+        """(C, H, W) float32 in [0, 1]: the original image of the plotted point number `index`."""
+        return self.dataset.floats(self.indices[index])
 
     def pca_xy(self) -> np.ndarray:
         """(M, 2) the plotted points on the first two principal axes of the images."""
@@ -116,7 +116,8 @@ class ModelPair:
         return np.clip(flat.reshape(self.dataset.image_shape), 0, 1)
 
     def flat_images(self) -> np.ndarray:
-        return self.dataset.images[self.indices].reshape(len(self.indices), -1)
+        """(M, C*H*W) float32: the plotted points' images (a few thousand, never all)."""
+        return self.dataset.floats(self.indices).reshape(len(self.indices), -1)
 
     def classes(self, attribute: str | None = None) -> tuple[np.ndarray | None, tuple[str, ...]]:
         """Integer colour classes of the plotted points and their names: the class labels, or
@@ -151,9 +152,10 @@ def build_pair(
     indices = np.sort(rng.choice(n, size=min(n, max_points), replace=False))
     models = {"ae": ae.eval(), "vae": vae.eval()}
     codes = {
-        k: encode_all(m, dataset.images[indices]).astype(np.float64) for k, m in models.items()
+        k: encode_all(m, dataset.pixels, indices=indices).astype(np.float64)
+        for k, m in models.items()
     }
     projections = {k: fit_projection(c) for k, c in codes.items()}
-    flat = dataset.images[indices].reshape(len(indices), -1)
+    flat = dataset.floats(indices).reshape(len(indices), -1)
     pca = PCA(n_components=min(max(2, ae.config.latent_dim), *flat.shape), random_state=seed)
     return ModelPair(dataset, models, indices, codes, projections, pca.fit(flat), label)

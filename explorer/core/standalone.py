@@ -150,10 +150,9 @@ def _points(pair: ModelPair, with_pca: bool) -> dict:
     codes = {kind: pair.codes[kind] for kind in KINDS}
     if with_pca:
         codes["pca"] = pair.pca.transform(pair.flat_images())
-    images = pair.dataset.images[pair.indices]
+    pixels = pair.dataset.pixels[pair.indices]
     originals = None
-    if images.size <= ORIGINALS_UP_TO:
-        pixels = np.clip(np.rint(images * 255), 0, 255).astype(np.uint8)
+    if pixels.size <= ORIGINALS_UP_TO:
         originals = base64.b64encode(pixels.tobytes()).decode()
     return {
         "codes": {k: _base64_f32(c) for k, c in codes.items()},

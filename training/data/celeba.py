@@ -16,10 +16,10 @@ from training.data.dataset import (
     DataOptions,
     Dataset,
     DatasetError,
+    LoadProgress,
     cached_arrays,
     file_stamp,
     seeded_test_mask,
-    to_float_images,
 )
 from training.data.imagefiles import decode_images
 
@@ -57,9 +57,11 @@ def locate_celeba(data_dir: Path | None) -> str | None:
     return next((str(f) for f in found), None)
 
 
-def load_celeba(data_dir: Path | None, options: DataOptions) -> Dataset:
-    """CelebA faces from the folder locate_celeba reports, (N, 3, S, S) with
-    S = options.image_size or 64, and their 40 attributes."""
+def load_celeba(
+    data_dir: Path | None, options: DataOptions, progress: LoadProgress | None = None
+) -> Dataset:
+    """CelebA faces from the folder locate_celeba reports, (N, 3, S, S) uint8 with
+    S = options.image_size or 64, and their 40 attributes; progress as files are decoded."""
     found = locate_celeba(data_dir)
     if found is None:
         raise _not_found(data_dir)
@@ -74,14 +76,16 @@ def load_celeba(data_dir: Path | None, options: DataOptions) -> Dataset:
         folder = _image_folder(root, names)
         if options.limit:
             names, attributes = names[: options.limit], attributes[: options.limit]
-        images = decode_images([folder / n for n in names], size, crop=celeba_crop)
+        images = decode_images(
+            [folder / n for n in names], size, crop=celeba_crop, progress=progress
+        )
         return {"images": images, "attributes": attributes, "names": np.array(attribute_names)}
 
     arrays = cached_arrays(key, build, fields=("images", "attributes", "names"))
     n = len(arrays["images"])
     return Dataset(
         name="celeba",
-        images=to_float_images(arrays["images"]),
+        pixels=arrays["images"],
         test_mask=seeded_test_mask(n),
         attributes=arrays["attributes"],
         attribute_names=tuple(str(a) for a in arrays["names"]),

@@ -16,6 +16,9 @@ TEST_FRACTION = 0.1
 SPLIT_SEED = 0
 DECODED_CACHE_VERSION = 1  # bump when image decoding changes, so old cache files are not reused
 
+# A slow load's progress: called with (images done, images in all) as it goes.
+LoadProgress = Callable[[int, int], None]
+
 
 @dataclass(frozen=True)
 class DataOptions:
@@ -49,7 +52,7 @@ class DatasetError(Exception):
 class Dataset:
     """Images with optional labels and binary attributes, and a fixed train/test split.
 
-    images:      (N, C, H, W) float32 in [0, 1]
+    pixels:      (N, C, H, W) uint8 in 0..255, a quarter of the float size (floats() scales)
     test_mask:   (N,) bool, True for the held-out test images
     labels:      (N,) int64 class indices into class_names, or None
     attributes:  (N, A) uint8 in {0, 1}, columns named by attribute_names, or None
@@ -57,7 +60,7 @@ class Dataset:
     """
 
     name: str
-    images: np.ndarray
+    pixels: np.ndarray
     test_mask: np.ndarray
     description: str
     labels: np.ndarray | None = None
@@ -67,9 +70,9 @@ class Dataset:
     source: str = ""
 
     def __post_init__(self) -> None:
-        x = self.images
-        if x.ndim != 4 or x.dtype != np.float32:
-            raise ValueError(f"images must be (N, C, H, W) float32, got {x.shape} {x.dtype}")
+        x = self.pixels
+        if x.ndim != 4 or x.dtype != np.uint8:
+            raise ValueError(f"pixels must be (N, C, H, W) uint8, got {x.shape} {x.dtype}")
         n = len(x)
         if n == 0:
             raise ValueError(f"dataset {self.name!r} has no images")
@@ -88,18 +91,37 @@ class Dataset:
 
     @property
     def n_samples(self) -> int:
-        return len(self.images)
+        return len(self.pixels)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of one image."""
-        return tuple(self.images.shape[1:])
+        return tuple(self.pixels.shape[1:])
+
+    @property
+    def train_indices(self) -> np.ndarray:
+        """(N_train,) int64 rows of the train split: index with them instead of copying it."""
+        return np.flatnonzero(~self.test_mask)
+
+    @property
+    def test_indices(self) -> np.ndarray:
+        """(N_test,) int64 rows of the test split."""
+        return np.flatnonzero(self.test_mask)
+
+    def floats(self, index: int | slice | np.ndarray = slice(None)) -> np.ndarray:
+        """pixels[index] as float32 in [0, 1]: (C, H, W) for one row, (M, C, H, W) for several.
+
+        A float copy is 4x the pixels' size: take only the rows needed now (a batch, a few
+        thousand points), never all of a big dataset.
+        """
+        return to_float_images(self.pixels[index])
 
     def subset(self, mask: np.ndarray) -> Dataset:
-        """The images where mask is True, with their labels and attributes."""
+        """The images where mask is True, with their labels and attributes (a copy: for small
+        data; index pixels with train_indices / test_indices to avoid one)."""
         return replace(
             self,
-            images=self.images[mask],
+            pixels=self.pixels[mask],
             test_mask=self.test_mask[mask],
             labels=None if self.labels is None else self.labels[mask],
             attributes=None if self.attributes is None else self.attributes[mask],
@@ -112,9 +134,10 @@ class Dataset:
     def fingerprint(self) -> str:
         """A short hash of the images, labels and split: checkpoints record which data they saw."""
         h = hashlib.sha256()
-        h.update(str(self.images.shape).encode())
-        # Quantized to bytes: the same data loaded twice (or from a cache) hashes the same.
-        h.update(np.round(self.images * 255).astype(np.uint8).tobytes())
+        h.update(str(self.pixels.shape).encode())
+        # The bytes themselves (hashed in place, not copied): the same as when images were held
+        # as floats and quantized to bytes here, so older checkpoints still match their data.
+        h.update(np.ascontiguousarray(self.pixels).data)
         h.update(self.test_mask.tobytes())
         if self.labels is not None:
             h.update(self.labels.astype(np.int64).tobytes())
@@ -131,8 +154,10 @@ def seeded_test_mask(n_samples: int, test_fraction: float = TEST_FRACTION, seed:
 
 
 def to_float_images(images_uint8: np.ndarray) -> np.ndarray:
-    """uint8 (N, C, H, W) in 0..255 -> float32 in [0, 1]."""
-    return images_uint8.astype(np.float32) / np.float32(255)
+    """uint8 (..., C, H, W) in 0..255 -> float32 in [0, 1]."""
+    x = images_uint8.astype(np.float32)
+    x /= np.float32(255)  # in place: one float array, not two
+    return x
 
 
 def cache_dir() -> Path:

@@ -24,11 +24,11 @@ import numpy as np
 from training.data.dataset import (
     DataOptions,
     Dataset,
+    LoadProgress,
     cache_dir,
     load_cached_arrays,
     save_arrays_atomically,
     seeded_test_mask,
-    to_float_images,
 )
 
 ATTRIBUTE_NAMES = ("Smiling", "Eyeglasses", "Blond_Hair", "Mouth_Slightly_Open", "Bangs")
@@ -292,8 +292,11 @@ def locate_faces(data_dir: Path | None) -> str:
     return "generated on first use (about 10 s)"
 
 
-def load_faces(data_dir: Path | None, options: DataOptions) -> Dataset:
-    """The procedural faces for options (limit, image_size, seed), from the cache or drawn anew."""
+def load_faces(
+    data_dir: Path | None, options: DataOptions, progress: LoadProgress | None = None
+) -> Dataset:
+    """The procedural faces for options (limit, image_size, seed), from the cache or drawn anew
+    (in a few seconds; progress is not reported)."""
     n = options.limit or DEFAULT_N_FACES
     size = options.image_size or DEFAULT_IMAGE_SIZE
     path = _cache_path(n, size, options.seed)
@@ -308,7 +311,7 @@ def load_faces(data_dir: Path | None, options: DataOptions) -> Dataset:
         save_arrays_atomically(path, images=images, attributes=attributes)
     return Dataset(
         name="faces",
-        images=to_float_images(images),
+        pixels=images,
         test_mask=seeded_test_mask(n),
         description=f"{n:,} procedural cartoon faces, {size}x{size} RGB, with "
         f"{len(ATTRIBUTE_NAMES)} independent known attributes.",

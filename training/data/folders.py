@@ -15,10 +15,10 @@ from training.data.dataset import (
     DataOptions,
     Dataset,
     DatasetError,
+    LoadProgress,
     cached_arrays,
     file_stamp,
     seeded_test_mask,
-    to_float_images,
 )
 from training.data.imagefiles import decode_images, image_files
 
@@ -32,11 +32,14 @@ def locate_folder(data_dir: Path | None) -> str | None:
     return str(data_dir) if image_files(data_dir) else None
 
 
-def load_folder(data_dir: Path | None, options: DataOptions) -> Dataset:
-    """The PNG/JPEG images directly in data_dir, sorted by name, as (N, C, S, S) squares.
+def load_folder(
+    data_dir: Path | None, options: DataOptions, progress: LoadProgress | None = None
+) -> Dataset:
+    """The PNG/JPEG images directly in data_dir, sorted by name, as (N, C, S, S) uint8 squares.
 
     C is 1 with options.grey, else 3; S = options.image_size or 64. Attributes come from
-    options.attributes_csv, else attributes.csv in the folder if there is one.
+    options.attributes_csv, else attributes.csv in the folder if there is one. progress is
+    called as files are decoded (not when the cache has them).
     """
     if data_dir is None:
         raise DatasetError("folder: pass --data-dir FOLDER holding PNG/JPEG images")
@@ -60,7 +63,7 @@ def load_folder(data_dir: Path | None, options: DataOptions) -> Dataset:
         if csv is not None:
             names, attributes = read_attributes_csv(csv, data_dir, [p.name for p in paths])
         keep = slice(options.limit)
-        images = decode_images(paths[keep], size, grey=options.grey)
+        images = decode_images(paths[keep], size, grey=options.grey, progress=progress)
         return {"images": images, "attributes": attributes[keep], "names": np.array(names, str)}
 
     arrays = cached_arrays(key, build, fields=("images", "attributes", "names"))
@@ -68,7 +71,7 @@ def load_folder(data_dir: Path | None, options: DataOptions) -> Dataset:
     colour = "grey" if options.grey else "RGB"
     return Dataset(
         name="folder",
-        images=to_float_images(arrays["images"]),
+        pixels=arrays["images"],
         test_mask=seeded_test_mask(n),
         attributes=arrays["attributes"] if has_attributes else None,
         attribute_names=tuple(str(a) for a in arrays["names"]),

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from training.atomic import atomic_write
-from training.data.dataset import DataOptions, Dataset, DatasetError, cache_dir, to_float_images
+from training.data.dataset import DataOptions, Dataset, DatasetError, LoadProgress, cache_dir
 
 # Where Debian's `dataset-fashion-mnist` package puts the files (tests monkeypatch this).
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -211,7 +211,7 @@ def _find_or_download(kind: str, data_dir: Path | None) -> Path:
 
 
 def _load(kind: str, data_dir: Path | None, limit: int | None):
-    """(images (N, 1, 28, 28) float32 in [0, 1], labels (N,) int64, test_mask (N,) bool, folder)."""
+    """(images (N, 1, 28, 28) uint8, labels (N,) int64, test_mask (N,) bool, folder)."""
     folder = _find_or_download(kind, data_dir)
     paths = [_find_part(folder, p) for p in PARTS]
     x_train, y_train, x_test, y_test = (read_idx(p) for p in paths)
@@ -232,15 +232,17 @@ def _load(kind: str, data_dir: Path | None, limit: int | None):
     x = np.concatenate([x_train, x_test])[:, None]
     y = np.concatenate([y_train, y_test]).astype(np.int64)
     test_mask = np.arange(len(x)) >= len(x_train)
-    return to_float_images(x), y, test_mask, folder
+    return x, y, test_mask, folder
 
 
-def load_mnist(data_dir: Path | None, options: DataOptions) -> Dataset:
+def load_mnist(
+    data_dir: Path | None, options: DataOptions, progress: LoadProgress | None = None
+) -> Dataset:
     """MNIST: 70,000 handwritten digits, 28x28 grey; the standard 60,000/10,000 split."""
     x, y, test_mask, folder = _load("mnist", data_dir, options.limit)
     return Dataset(
         name="mnist",
-        images=x,
+        pixels=x,
         test_mask=test_mask,
         labels=y,
         class_names=tuple(str(d) for d in range(10)),
@@ -249,12 +251,14 @@ def load_mnist(data_dir: Path | None, options: DataOptions) -> Dataset:
     )
 
 
-def load_fashion_mnist(data_dir: Path | None, options: DataOptions) -> Dataset:
+def load_fashion_mnist(
+    data_dir: Path | None, options: DataOptions, progress: LoadProgress | None = None
+) -> Dataset:
     """Fashion-MNIST: 70,000 clothing images, 28x28 grey, 10 classes; the standard split."""
     x, y, test_mask, folder = _load("fashion-mnist", data_dir, options.limit)
     return Dataset(
         name="fashion-mnist",
-        images=x,
+        pixels=x,
         test_mask=test_mask,
         labels=y,
         class_names=FASHION_CLASSES,

@@ -50,12 +50,20 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def decode_images(
-    paths: Sequence[Path], size: int, grey: bool = False, crop: CropFn = centre_square
+    paths: Sequence[Path],
+    size: int,
+    grey: bool = False,
+    crop: CropFn = centre_square,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """(N, C, size, size) uint8 from N files that must all share one size; C is 1 if grey else 3."""
+    """(N, C, size, size) uint8 from N files that must all share one size; C is 1 if grey else 3.
+
+    progress(done, N) is called about every 0.5% of the files and after the last.
+    """
     if not paths:
         raise DatasetError("no images to decode")
     out = np.empty((len(paths), 1 if grey else 3, size, size), dtype=np.uint8)
+    every = max(1, len(paths) // 200)  # a few hundred calls: a UI redraws on each
     # One file after another: threads were measured no faster (Pillow held the GIL through
     # decode and resize of these small images), and a process pool would save ~1 s of a one-time
     # cold load at the price of forking a server that may hold torch.
@@ -68,6 +76,8 @@ def decode_images(
                 f"{path}: {got[0]}x{got[1]} px, but {paths[0]} is {first[0]}x{first[1]} px; "
                 "all images must share one size"
             )
+        if progress is not None and ((i + 1) % every == 0 or i + 1 == len(paths)):
+            progress(i + 1, len(paths))
     return out
 
 

@@ -13,6 +13,7 @@ from training.data.dataset import (
     DataOptions,
     Dataset,
     DatasetError,
+    LoadProgress,
     seeded_test_mask,
     to_float_images,
 )
@@ -29,25 +30,29 @@ class Source:
     name: str
     summary: str
     locate: Callable[[Path | None], str | None]  # where the data is, or None if not found
-    load: Callable[[Path | None, DataOptions], Dataset]
+    load: Callable[[Path | None, DataOptions, LoadProgress | None], Dataset]
 
 
 def locate_digits(data_dir: Path | None) -> str:
     return "bundled with scikit-learn"
 
 
-def load_digits(data_dir: Path | None, options: DataOptions) -> Dataset:
-    """scikit-learn's 1,797 handwritten digits, 8x8 grey, 17 levels scaled to [0, 1]."""
+def load_digits(
+    data_dir: Path | None, options: DataOptions, progress: LoadProgress | None = None
+) -> Dataset:
+    """scikit-learn's 1,797 handwritten digits, 8x8 grey, 17 levels k = 0..16 as bytes."""
     from sklearn.datasets import load_digits as sklearn_digits
 
     bunch = sklearn_digits()
-    x = (bunch.images / 16.0).astype(np.float32)[:, None]  # (N, 1, 8, 8)
+    # Level k/16 stored as the byte round(k * 255 / 16) (half to even, exact in float64): the
+    # bytes the fingerprint hashed when the images were floats k/16, so checkpoints still match.
+    x = np.round(bunch.images * (255 / 16)).astype(np.uint8)[:, None]  # (N, 1, 8, 8)
     y = bunch.target.astype(np.int64)
     if options.limit:
         x, y = x[: options.limit], y[: options.limit]
     return Dataset(
         name="digits",
-        images=x,
+        pixels=x,
         test_mask=seeded_test_mask(len(x)),
         labels=y,
         class_names=tuple(str(d) for d in range(10)),
@@ -103,10 +108,15 @@ def load_dataset(
     name: str = DEFAULT_DATASET,
     data_dir: str | Path | None = None,
     options: DataOptions | None = None,
+    progress: LoadProgress | None = None,
 ) -> Dataset:
     """Load a dataset by name from where locate_dataset finds it; raises DatasetError with a
-    clear message when it cannot (with a data_dir and nothing found: the file that is missing)."""
-    return _source(name).load(_data_path(data_dir), options or DataOptions())
+    clear message when it cannot (with a data_dir and nothing found: the file that is missing).
+
+    progress(done, total) is called while image files are decoded (a folder's or CelebA's first
+    load; later loads read the cache and do not call it).
+    """
+    return _source(name).load(_data_path(data_dir), options or DataOptions(), progress)
 
 
 def locate_dataset(name: str, data_dir: str | Path | None = None) -> str | None:
@@ -143,7 +153,7 @@ def prepare_image(data: bytes, dataset: Dataset, name: str = "uploaded image") -
     c, h, w = dataset.image_shape
     crop = celeba.celeba_crop if dataset.name == "celeba" else imagefiles.centre_square
     x = to_float_images(imagefiles.decode_image_bytes(data, h, c == 1, crop, name)[None])[0]
-    if c == 1 and _border(x) - _border(dataset.images[:500]) > 0.5:
+    if c == 1 and _border(x) - _border(dataset.floats(slice(500))) > 0.5:
         x = 1.0 - x
     return x
 
