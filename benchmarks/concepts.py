@@ -30,12 +30,13 @@ from torch import nn
 from benchmarks.common import print_table, shared_data_dir, time_budget
 from explorer.core.concepts import direction, edit, group_gap, spread
 from training.checkpoints import load_checkpoint, read_info, save_checkpoint
-from training.config import ModelConfig, TrainConfig
+from training.config import LIKELIHOODS, ModelConfig, TrainConfig
 from training.data import Dataset, DatasetError, load_dataset
 from training.evaluate import decode_all, encode_all, reconstruction_mse
 from training.fit import fit, snapshot
 from training.models import AE, build_model
-from training.presets import default_model_config, default_train_config
+from training.presets import default_model_config
+from training.recipe import recipe as default_recipe
 
 SMILE = "Smiling"
 CELEBA_ATTRIBUTES = ("Smiling", "Male", "Mouth_Slightly_Open", "Young", "Blond_Hair")
@@ -121,20 +122,22 @@ def accuracy_rows(classifier, dataset: Dataset, names, models: dict[str, AE]) ->
 
 @dataclass(frozen=True)
 class Recipe:
-    """How the models under test are made; None takes the project's default (presets'
-    latent size for conv data, default_train_config's epochs, beta 1, no time limit)."""
+    """How the models under test are made; None takes the project's default (the CLI's and
+    the app's recipe: training.recipe), no time limit."""
 
     latent_dim: int | None = None
     epochs: int | None = None
     beta: float | None = None
     seconds: float | None = None  # wall-time budget per model: fit is cancelled after it
+    likelihood: str | None = None
 
     def configs(self, dataset: Dataset, kind: str) -> tuple[ModelConfig, TrainConfig]:
-        n_train = dataset.split()[0].n_samples
-        return (
-            default_model_config(dataset.image_shape, kind, latent_dim=self.latent_dim),
-            default_train_config(n_train, "conv", epochs=self.epochs, beta=self.beta),
-        )
+        """What `python -m training fit` would train (training.recipe), with these overrides."""
+        config, options = default_recipe(
+            dataset, latent_dim=self.latent_dim, likelihood=self.likelihood, epochs=self.epochs,
+            beta=self.beta,
+        )  # fmt: skip
+        return default_model_config(dataset.image_shape, kind, **options), config
 
 
 def saved_path(folder: Path, dataset: Dataset, kind: str, latent_dim: int) -> Path:
@@ -359,11 +362,15 @@ def main() -> None:
     parser.add_argument("--latent-dim", type=int, help="default: training.presets (conv data)")
     parser.add_argument("--epochs", type=int, help="default: default_train_config's")
     parser.add_argument("--beta", type=float, help="VAE KL weight (default: 1)")
+    parser.add_argument("--likelihood", choices=LIKELIHOODS, help="default: the recipe's")
     parser.add_argument("--classifier-seconds", type=float, default=45.0)
     parser.add_argument("--models", type=Path, help="load models from here, or save them here")
     parser.add_argument("--quick", action="store_true", help="tiny budgets, to check the script")
     args = parser.parse_args()
-    recipe = Recipe(args.latent_dim, args.epochs, args.beta, 15.0 if args.quick else args.seconds)
+    recipe = Recipe(
+        args.latent_dim, args.epochs, args.beta, 15.0 if args.quick else args.seconds,
+        args.likelihood,
+    )  # fmt: skip
     classifier_seconds = 10.0 if args.quick else args.classifier_seconds
 
     if args.only in (None, "faces", "speed"):

@@ -77,10 +77,12 @@ def ok(result: dict):
 
 
 def pair(image_shape, **options) -> dict[str, AE]:
-    return {
-        kind: spread(build_model(default_model_config(image_shape, kind=kind, **options)), seed)
-        for seed, kind in enumerate(("ae", "vae"))
-    }
+    models = {}
+    for seed, kind in enumerate(("ae", "vae")):
+        model = build_model(default_model_config(image_shape, kind=kind, **options))
+        model.prepare(torch.rand((64, *image_shape), generator=torch.Generator().manual_seed(seed)))
+        models[kind] = spread(model, seed)
+    return models
 
 
 # name -> (image_shape, default_model_config options)
@@ -88,7 +90,10 @@ CASES = {
     "mlp-digits": ((1, 8, 8), {}),
     "mlp-mnist": ((1, 28, 28), {}),
     "mlp-digits-1d": ((1, 8, 8), {"latent_dim": 1}),
-    "conv-faces": ((3, 64, 64), {}),
+    "conv-faces": ((3, 64, 64), {"arch": "conv"}),
+    # the default for faces: PCA's linear path folded into the MLP (web_decoder._folded_residual)
+    "residual-faces": ((3, 64, 64), {}),
+    "residual-deep": ((3, 16, 16), {"arch": "residual", "hidden": (24, 16)}),
     # 30 x 28 -> 15 x 14 -> 7 x 7: the first transposed conv has output_padding (1, 0)
     "conv-odd-3d": ((1, 30, 28), {"arch": "conv", "latent_dim": 3}),
 }

@@ -1,17 +1,22 @@
+import math
+
+import numpy as np
 import pytest
 import torch
+from sklearn.decomposition import PCA
 
+from training.checkpoints import load_checkpoint, save_checkpoint
 from training.config import ModelConfig, TrainConfig
 from training.fit import fit
 from training.losses import loss_terms
-from training.models import VAE, build_model
+from training.models import AE, VAE, build_model, pixel_logits
 from training.presets import default_model_config
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 64, 64), (3, 21, 35)]
 
 
 @pytest.mark.parametrize("kind", ["ae", "vae"])
-@pytest.mark.parametrize("arch", ["mlp", "conv"])
+@pytest.mark.parametrize("arch", ["mlp", "conv", "residual"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_every_model_keeps_the_contract(kind, arch, shape):
     config = default_model_config(shape, kind, arch=arch, latent_dim=3)
@@ -71,12 +76,13 @@ def test_building_a_model_leaves_the_global_random_state_alone():
 
 
 @pytest.mark.parametrize("kind", ["ae", "vae"])
-@pytest.mark.parametrize("arch", ["mlp", "conv"])
+@pytest.mark.parametrize("arch", ["mlp", "conv", "residual"])
 def test_each_model_overfits_one_batch(kind, arch):
     shape = (1, 16, 16)
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(8, *shape, generator=gen) > 0.5).float()
-    model = build_model(default_model_config(shape, kind, arch=arch, latent_dim=8), seed=0)
+    config = default_model_config(shape, kind, arch=arch, latent_dim=8, likelihood="bernoulli")
+    model = build_model(config, seed=0)
     before = loss_terms(model(x), x, "bernoulli")["recon"].item()
     result = fit(
         model,
@@ -86,3 +92,76 @@ def test_each_model_overfits_one_batch(kind, arch):
     after = loss_terms(model(x), x, "bernoulli")["recon"].item()
     assert result.status == "finished"
     assert after < 0.1 * before, (before, after)
+
+
+# ---- the residual coders: PCA of the pixel logits plus an MLP ----
+
+
+def residual(kind: str = "ae", latent_dim: int = 5, hidden=(16,)) -> AE:
+    config = ModelConfig(kind=kind, arch="residual", image_shape=(3, 12, 12),
+                         latent_dim=latent_dim, hidden=hidden)  # fmt: skip
+    return build_model(config, seed=0)
+
+
+def structured_images(n: int = 300, shape=(3, 12, 12)) -> torch.Tensor:
+    """Images on a curved 3-D manifold (each pixel a sine of the factors), a little noise:
+    PCA finds its linear part, and a nonlinear model can do better."""
+    gen = torch.Generator().manual_seed(0)
+    factors = torch.rand(n, 3, generator=gen) * 2 - 1
+    frequencies = torch.randn(3, math.prod(shape), generator=gen) * 2
+    clean = 0.5 + 0.4 * torch.sin(factors @ frequencies)
+    return (clean + 0.01 * torch.randn(clean.shape, generator=gen)).clamp(0, 1).view(n, *shape)
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_a_prepared_residual_model_starts_as_pca_of_the_pixel_logits(kind):
+    x = structured_images()
+    model = residual(kind)
+    model.prepare(x)
+    logits = pixel_logits(x).double().numpy()
+    pca = PCA(5).fit(logits)  # the oracle: exact PCA of the same logits
+    expected = 1 / (1 + np.exp(-pca.inverse_transform(pca.transform(logits))))
+    with torch.no_grad():
+        x_hat = model.decode(model.encode(x)).flatten(1).numpy()
+    # a randomized SVD: the same subspace, to within a little of exact PCA's error
+    pixels = x.flatten(1).numpy()
+    assert ((x_hat - pixels) ** 2).mean() <= 1.01 * ((expected - pixels) ** 2).mean()
+    assert np.abs(x_hat - expected).max() < 0.01
+    codes = model.encode(x).detach()
+    assert torch.allclose(codes.std(0), torch.ones(5), atol=1e-3)  # whitened: the prior's scale
+    if kind == "vae":  # nearly deterministic at first: sigma 0.1
+        _, logvar = model.encode_distribution(x)
+        assert torch.allclose(logvar, torch.full_like(logvar, 2 * math.log(0.1)))
+
+
+def test_prepare_fits_once_and_the_fit_survives_a_checkpoint(tmp_path):
+    model = residual("vae")
+    model.prepare(structured_images())
+    fitted = {k: v.clone() for k, v in model.state_dict().items()}
+    model.prepare(torch.rand(50, 3, 12, 12))  # a second call (more training) changes nothing
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, fitted[name]), name
+    assert torch.equal(model.encoder.linear.basis, model.decoder.linear.basis)
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "vae.safetensors", model)).model
+    for name, value in loaded.state_dict().items():
+        assert torch.equal(value, fitted[name]), name
+
+
+def test_fewer_images_than_components_leave_the_rest_of_the_basis_zero():
+    model = residual(latent_dim=5)
+    model.prepare(structured_images(n=3))
+    assert torch.isfinite(model.encode(structured_images(n=4))).all()
+    assert torch.equal(model.encoder.linear.basis[3:], torch.zeros(2, 3 * 12 * 12))
+
+
+def test_training_a_residual_model_beats_its_start():
+    x = structured_images(n=600)
+    model = residual(hidden=(64,))
+    model.prepare(x)
+    with torch.no_grad():
+        before = ((model.decode(model.encode(x)) - x) ** 2).mean().item()
+    config = TrainConfig(epochs=60, batch_size=64, lr=3e-3, precision="fp32", schedule="onecycle")
+    fit(model, x, config)
+    with torch.no_grad():
+        after = ((model.decode(model.encode(x)) - x) ** 2).mean().item()
+    assert after < 0.6 * before  # measured: 0.45

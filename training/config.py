@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 MODEL_KINDS = ("ae", "vae")
-ARCHITECTURES = ("mlp", "conv")
+ARCHITECTURES = ("mlp", "conv", "residual")
 LIKELIHOODS = ("bernoulli", "gaussian", "calibrated")
 PRECISIONS = ("auto", "fp32", "bf16")
+SCHEDULES = ("constant", "onecycle")
 
 
 def _check(condition: bool, field: str, message: str) -> None:
@@ -20,7 +21,10 @@ class ModelConfig:
     """What a model is: enough to rebuild it from a checkpoint.
 
     image_shape: (C, H, W) of the input images
-    hidden:      MLP hidden sizes, encoder order (the decoder mirrors them)
+    arch:        "mlp", "conv", or "residual" (PCA of the pixel logits plus an MLP correction:
+                 it starts as PCA and learns what PCA misses, training/models.py)
+    hidden:      MLP hidden sizes, encoder order (the decoder mirrors them); also the
+                 residual coders' MLPs
     channels:    conv channels per stride-2 layer, encoder order (the decoder mirrors them)
     likelihood:  "bernoulli" (BCE, for images in [0, 1] read as pixel probabilities)
                  or "gaussian" (squared error, fixed variance)
@@ -65,7 +69,7 @@ class ModelConfig:
             "channels",
             f"must be one or more sizes >= 1: {self.channels}",
         )
-        if self.arch == "conv":
+        if self.arch == "conv":  # (the residual coders take any image size)
             _check(
                 min(self.image_shape[1:]) >= 2 ** len(self.channels),
                 "channels",
@@ -85,6 +89,7 @@ class TrainConfig:
                  for likelihoods on MNIST
     precision:   "auto" uses bf16 autocast only on CPUs with native bf16, else fp32
     compile:     torch.compile the model (seconds of warm-up: never for interactive runs)
+    schedule:    the learning rate: "constant", or "onecycle" (warm-up, then cosine decay)
     """
 
     epochs: int = 10
@@ -98,6 +103,7 @@ class TrainConfig:
     precision: str = "auto"
     compile: bool = False
     device: str = "auto"
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
         _check(1 <= self.epochs <= 100_000, "epochs", f"must be in [1, 100000], got {self.epochs}")
@@ -111,6 +117,7 @@ class TrainConfig:
         _check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         _check(self.precision in PRECISIONS, "precision", f"must be one of {PRECISIONS}")
         _check(self.device in ("auto", "cpu", "cuda"), "device", "must be auto, cpu or cuda")
+        _check(self.schedule in SCHEDULES, "schedule", f"must be one of {SCHEDULES}")
 
 
 def config_to_dict(config: ModelConfig | TrainConfig) -> dict:

@@ -19,7 +19,7 @@ from training import distributed
 from training.config import TrainConfig
 from training.distributed import SINGLE_PROCESS, Shard
 from training.losses import loss_terms
-from training.models import AE, ModelOutput
+from training.models import AE, LINEAR_FIT_SAMPLES, ModelOutput
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,11 @@ class Batches:
     def steps_per_epoch(self) -> int:
         return len(self.pool) // self.global_size
 
+    def sample(self, n: int, seed: int) -> torch.Tensor:
+        """Up to n seeded random training images as floats (the same on every rank)."""
+        rows = torch.randperm(len(self.pool), generator=torch.Generator().manual_seed(seed))
+        return as_float_batch(self.data[self.pool[rows[:n]]], torch.device("cpu"))
+
     def epoch(self) -> Iterator[torch.Tensor]:
         """This rank's batches of one epoch, (batch_size, C, H, W) each."""
         order = self.pool[torch.randperm(len(self.pool), generator=self.generator)]
@@ -167,12 +172,24 @@ class Batches:
             yield self.data[order[i * size : (i + 1) * size][rows]]
 
 
+def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, n_steps: int):
+    """The learning rate per step: constant, or "onecycle" (a warm-up over the first 15% of
+    the steps to config.lr, then a cosine decay to almost zero; Smith & Topin, 2019), which
+    reaches a lower loss in the same number of steps. None for constant."""
+    if config.schedule != "onecycle" or n_steps < 2:
+        return None
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=n_steps, pct_start=0.15
+    )
+
+
 def make_train_step(
     model: AE,
     config: TrainConfig,
     precision: str,
     device: torch.device,
     group: distributed.Group | None,
+    n_steps: int,
 ) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
     """A function that takes one optimizer step on this rank's batch x and returns the global
     batch's loss terms, detached. Where the global loss is not finite it updates nothing, on
@@ -182,6 +199,7 @@ def make_train_step(
     generator = torch.Generator(device).manual_seed(config.seed + 1)
     batch_loss = make_batch_loss(model, config, precision, generator, shard, forward)
     optimizer = make_optimizer(model, config.lr)
+    schedule = make_schedule(optimizer, config, n_steps)
 
     def train_step(x: torch.Tensor) -> dict[str, torch.Tensor]:
         terms = batch_loss(x)
@@ -190,6 +208,8 @@ def make_train_step(
             optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()
             optimizer.step()
+            if schedule is not None:
+                schedule.step()
         return seen
 
     return train_step
@@ -240,11 +260,12 @@ def fit(
     group = distributed.current()
     device = resolve_device(config.device) if group is None else group.device
     precision = resolve_precision(config.precision, device, model)
-    model.to(device).train()
     shard = SINGLE_PROCESS if group is None else group.shard
     batches = Batches.of(images, indices, config.batch_size, config.seed, shard)
-    train_step = make_train_step(model, config, precision, device, group)
+    model.prepare(batches.sample(LINEAR_FIT_SAMPLES, config.seed), config.seed)
+    model.to(device).train()
     n_steps = batches.steps_per_epoch * config.epochs
+    train_step = make_train_step(model, config, precision, device, group, n_steps)
     last_good = snapshot(model)
     result = FitResult("finished", "", precision=precision, device=str(device))
     start, step = time.perf_counter(), 0

@@ -106,9 +106,97 @@ class ConvDecoder(nn.Module):
         return self.deconvs(torch.relu(self.head(z)).view(-1, *self.first_shape))
 
 
+LOGIT_CLIP = 0.02  # pixels are clipped to [0.02, 0.98] before the logit: 0 and 1 are infinite
+LINEAR_FIT_SAMPLES = 4096  # images the linear path's PCA is fitted on
+
+
+def pixel_logits(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) in [0, 1] -> (B, C*H*W) logits: the space the decoder's sigmoid inverts."""
+    return torch.logit(x.clamp(LOGIT_CLIP, 1 - LOGIT_CLIP)).flatten(1)
+
+
+class LinearPath(nn.Module):
+    """PCA of the images' pixel logits with whitened codes: encode is (logits - mean) projected
+    on the top latent_dim components, divided by their spread (so codes have unit variance, as
+    a VAE's prior wants); decode maps codes back. Buffers, not parameters: fitted from data
+    once (fit), saved with the model, never trained."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        n_pixels, k = math.prod(config.image_shape), config.latent_dim
+        self.register_buffer("mean", torch.zeros(n_pixels))
+        self.register_buffer("basis", torch.zeros(k, n_pixels))
+        self.register_buffer("scale", torch.ones(k))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    @torch.no_grad()
+    def fit(self, images: torch.Tensor, seed: int = 0) -> None:
+        """Top components of images (N, C, H, W) in [0, 1] by randomized SVD (seeded)."""
+        logits = pixel_logits(images.float())
+        mean = logits.mean(0)
+        k = self.basis.shape[0]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            _, singular, v = torch.svd_lowrank(logits - mean, q=min(k + 16, *logits.shape), niter=6)
+        n = min(k, v.shape[1])  # fewer images than components: the rest stay zero
+        self.mean.copy_(mean)
+        self.basis.zero_()[:n] = v[:, :n].T
+        self.scale.fill_(1.0)[:n] = (singular[:n] / math.sqrt(max(len(logits) - 1, 1))).clamp_min(
+            1e-6
+        )
+        self.fitted.fill_(True)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return (pixel_logits(x) - self.mean) @ self.basis.T / self.scale
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.mean + (z * self.scale) @ self.basis
+
+
+def zero_last_layer(net: nn.Sequential) -> nn.Sequential:
+    """A residual branch that starts at zero, so the coder starts as its linear path."""
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net
+
+
+class ResidualEncoder(nn.Module):
+    """(B, C, H, W) -> (B, n_out): the linear path's PCA codes plus an MLP's correction. For a
+    VAE (n_out = 2 * latent_dim) the second half, the log-variance, is the MLP's alone."""
+
+    def __init__(self, config: ModelConfig, n_out: int):
+        super().__init__()
+        self.linear = LinearPath(config)
+        self.net = zero_last_layer(mlp([math.prod(config.image_shape), *config.hidden, n_out]))
+        if n_out > config.latent_dim:  # VAE: start nearly deterministic (sigma 0.1), like PCA
+            nn.init.constant_(self.net[-1].bias[config.latent_dim :], 2 * math.log(0.1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x.flatten(1))
+        k = self.linear.basis.shape[0]
+        return torch.cat([out[:, :k] + self.linear.encode(x), out[:, k:]], dim=1)
+
+
+class ResidualDecoder(nn.Module):
+    """(B, latent) -> (B, C, H, W) logits: the linear path's PCA reconstruction (in logits)
+    plus an MLP's correction, which learns what PCA misses."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.linear = LinearPath(config)
+        n_pixels = math.prod(config.image_shape)
+        self.net = zero_last_layer(mlp([config.latent_dim, *reversed(config.hidden), n_pixels]))
+        self.image_shape = config.image_shape
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return (self.linear.decode(z) + self.net(z)).view(-1, *self.image_shape)
+
+
 def build_coders(config: ModelConfig, n_encoder_out: int) -> tuple[nn.Module, nn.Module]:
     if config.arch == "mlp":
         return MLPCoder(config, n_encoder_out, decoder=False), MLPCoder(config, 0, decoder=True)
+    if config.arch == "residual":
+        return ResidualEncoder(config, n_encoder_out), ResidualDecoder(config)
     return ConvEncoder(config, n_encoder_out), ConvDecoder(config)
 
 
@@ -122,6 +210,13 @@ class AE(nn.Module):
 
     def n_encoder_out(self) -> int:
         return self.config.latent_dim
+
+    def prepare(self, images: torch.Tensor, seed: int = 0) -> None:
+        """Fit what is fitted from data before training, once: the residual coders' linear
+        path (one PCA, copied to the encoder and the decoder). Other models have nothing."""
+        if isinstance(self.encoder, ResidualEncoder) and not self.encoder.linear.fitted:
+            self.encoder.linear.fit(images, seed)
+            self.decoder.linear.load_state_dict(self.encoder.linear.state_dict())
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) in [0, 1] -> (B, latent_dim)."""

@@ -107,9 +107,12 @@ def _title(pair: ModelPair) -> str:
     return f"Latent Explorer: {pair.dataset.name}, autoencoder (AE) vs VAE"
 
 
+ARCHITECTURE_WORDS = {"mlp": "MLP", "conv": "convolutional", "residual": "PCA-plus-MLP"}
+
+
 def _about(pair: ModelPair) -> str:
     config = pair.models["ae"].config
-    arch = "convolutional" if config.arch == "conv" else "MLP"
+    arch = ARCHITECTURE_WORDS[config.arch]
     view = (
         f" With {pair.latent_dim} latent coordinates, each map shows a PCA view of the codes."
         if pair.latent_dim > 2

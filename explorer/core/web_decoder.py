@@ -7,6 +7,7 @@ per model kind, the ops in order, each array as [offset, count] in elements of t
 
     {"op": "linear", "in": 2, "out": 512, "weight": [0, 1024], "bias": [1024, 512]}
     {"op": "relu"}  {"op": "sigmoid"}  {"op": "clip"}  {"op": "reshape", "shape": [C, H, W]}
+    {"op": "add_linear", ...as linear}: adds weight @ z + bias, z the latent point decoded
     {"op": "conv_transpose", "in": 64, "out": 32, "kernel": 4, "stride": 2, "padding": 1,
      "output_padding": [0, 0], "weight": [...], "bias": [...]}
 
@@ -26,7 +27,7 @@ import torch
 from sklearn.decomposition import PCA
 from torch import nn
 
-from training.models import AE, ConvDecoder, MLPCoder
+from training.models import AE, ConvDecoder, MLPCoder, ResidualDecoder
 
 MAGIC = b"LXD1"
 DTYPES = {"float16": np.float16, "float32": np.float32}
@@ -90,6 +91,8 @@ def _describe(model: AE, arrays: list[np.ndarray]) -> dict:
         ops = _sequential(nn.Sequential(decoder.head, nn.ReLU()), arrays)
         ops.append({"op": "reshape", "shape": list(decoder.first_shape)})
         ops += _sequential(decoder.deconvs, arrays)
+    elif isinstance(decoder, ResidualDecoder):
+        ops = _residual(decoder, arrays) + [{"op": "reshape", "shape": config.image_shape}]
     else:
         raise Unsupported(f"its decoder {type(decoder).__name__} has no browser version")
     ops.append({"op": "sigmoid"})
@@ -134,6 +137,17 @@ def _sequential(layers: nn.Sequential, arrays: list[np.ndarray]) -> list[dict]:
     return ops
 
 
+def _residual(decoder: ResidualDecoder, arrays: list[np.ndarray]) -> list[dict]:
+    """The MLP, then the linear path (PCA) added from the latent point itself."""
+    path = decoder.linear
+    k, n_pixels = path.basis.shape
+    direct = (path.basis * path.scale[:, None]).T  # (pixels, k): logits += z @ direct.T + mean
+    skip = {"op": "add_linear", "in": k, "out": n_pixels,
+            "weight": _append(arrays, direct.float().numpy()),
+            "bias": _append(arrays, path.mean.float().numpy())}  # fmt: skip
+    return [*_sequential(decoder.net, arrays), skip]
+
+
 def _plain_transpose(layer: nn.ConvTranspose2d) -> bool:
     """Square kernel and stride, no dilation or groups: what ConvDecoder builds."""
     k, s, p = layer.kernel_size, layer.stride, layer.padding
@@ -161,7 +175,7 @@ def _multiply_adds(ops: list[dict], latent_dim: int) -> int:
     input pixel."""
     total, shape = 0, (latent_dim,)
     for op in ops:
-        if op["op"] == "linear":
+        if op["op"] in ("linear", "add_linear"):
             total += op["in"] * op["out"]
             shape = (op["out"],)
         elif op["op"] == "reshape":

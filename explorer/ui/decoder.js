@@ -158,7 +158,11 @@ export function decode(model, z) {
     else if (op.op === "conv_transpose") [x, shape] = convTranspose(x, shape, op);
     else if (op.op === "sigmoid") for (let i = 0; i < x.length; i++) x[i] = 1 / (1 + Math.exp(-x[i]));
     else if (op.op === "clip") for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(0, x[i]));
-    else throw new Error(`unknown op ${op.op}`);
+    else if (op.op === "add_linear") {
+      // A skip connection from the latent point itself (the residual decoder's PCA path).
+      const skip = linear(Float64Array.from(z), op);
+      for (let i = 0; i < x.length; i++) x[i] += skip[i];
+    } else throw new Error(`unknown op ${op.op}`);
   }
   return Float32Array.from(x);
 }

@@ -20,7 +20,13 @@ form_column, jobs_column = st.columns([1, 1.3], gap="large")
 with form_column, st.form("train_form"):
     left, right = st.columns(2)
     name = left.selectbox("Dataset", list(choices), key="train_dataset")
-    arch = right.selectbox("Architecture", ["default", *ARCHITECTURES], key="train_arch")
+    arch = right.selectbox(
+        "Architecture",
+        ["default", *ARCHITECTURES],
+        key="train_arch",
+        help="default: mlp for small grey images, residual for the rest. mlp: fully connected; "
+        "conv: convolutions; residual: PCA plus an MLP that learns what PCA misses.",
+    )
     latent_dim = left.number_input(
         "Latent size (0 = 2, or 32 for faces)", 0, 64, 0, key="train_latent"
     )

@@ -1,0 +1,90 @@
+"""The defaults a user gets without options: the best recipe measured for each dataset."""
+
+import numpy as np
+import pytest
+
+from benchmarks import quality
+from training.cli import build_parser
+from training.config import TrainConfig
+from training.data import Dataset
+from training.data.dataset import seeded_test_mask
+from training.fit import make_optimizer, make_schedule
+from training.models import build_model
+from training.presets import RESIDUAL_HIDDEN, default_model_config
+from training.recipe import recipe
+
+
+def dataset(name: str, shape: tuple[int, int, int], n: int = 1000) -> Dataset:
+    pixels = np.zeros((n, *shape), np.uint8)
+    return Dataset(name, pixels, seeded_test_mask(n), description="synthetic")
+
+
+def test_mnist_defaults_are_the_published_binarized_mnist_recipe():
+    config, options = recipe(dataset("mnist", (1, 28, 28)))
+    assert options == {"arch": "mlp", "latent_dim": 2, "hidden": (512, 512),
+                       "likelihood": "bernoulli"}  # fmt: skip
+    assert (config.batch_size, config.lr, config.binarize) == (128, 1e-3, True)
+
+
+def test_the_quality_benchmark_measures_the_defaults_not_a_recipe_of_its_own():
+    mnist = dataset("mnist", (1, 28, 28))
+    assert quality.default_recipe(mnist) == recipe(mnist)
+
+
+def test_large_colour_images_get_the_residual_coders_with_a_calibrated_decoder():
+    config, options = recipe(dataset("faces", (3, 64, 64), n=20_000))
+    assert options["arch"] == "residual" and options["likelihood"] == "calibrated"
+    assert config.schedule == "onecycle" and config.batch_size == 128
+    model_config = default_model_config((3, 64, 64), "vae", **options)
+    assert model_config.hidden == RESIDUAL_HIDDEN and model_config.latent_dim == 32
+
+
+def test_small_grey_images_keep_the_mlp_and_a_constant_rate():
+    config, options = recipe(dataset("digits", (1, 8, 8)))
+    assert options["arch"] == "mlp" and options["likelihood"] == "bernoulli"
+    assert config.schedule == "constant" and not config.binarize
+
+
+def test_only_long_runs_are_compiled_unless_the_user_says():
+    mnist, _ = recipe(dataset("mnist", (1, 28, 28), n=70_000))  # 40 epochs x 492 steps
+    digits, _ = recipe(dataset("digits", (1, 8, 8), n=1797))
+    assert mnist.compile and not digits.compile
+    assert not recipe(dataset("mnist", (1, 28, 28), n=70_000), compile=False)[0].compile
+    assert build_parser().parse_args(["fit", "--out", "x"]).compile is None
+
+
+def test_what_the_user_chooses_wins_over_the_dataset_recipe():
+    config, options = recipe(
+        dataset("mnist", (1, 28, 28)), hidden=(64,), likelihood="gaussian", binarize=False, lr=None
+    )
+    assert options["hidden"] == (64,) and options["likelihood"] == "gaussian"
+    assert config.binarize is False and config.lr == 1e-3  # None: not chosen
+
+
+def test_cli_leaves_binarize_and_the_likelihood_to_the_recipe_unless_given():
+    parse = build_parser().parse_args
+    args = parse(["fit", "--out", "x"])
+    assert args.binarize is None and args.likelihood is None and args.schedule is None
+    assert parse(["fit", "--out", "x", "--no-binarize"]).binarize is False
+    assert parse(["fit", "--out", "x", "--binarize"]).binarize is True
+
+
+def test_onecycle_warms_up_to_the_rate_then_decays_to_almost_zero():
+    model = build_model(default_model_config((1, 8, 8), "ae"))
+    config = TrainConfig(lr=2e-3, schedule="onecycle")
+    optimizer = make_optimizer(model, config.lr)
+    schedule = make_schedule(optimizer, config, n_steps=100)
+    rates = []
+    for _ in range(100):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] < 0.1 * config.lr
+    assert max(rates) == pytest.approx(config.lr) and int(np.argmax(rates)) in range(13, 17)
+    assert rates[-1] < 1e-3 * config.lr
+    assert make_schedule(optimizer, TrainConfig(), n_steps=100) is None  # constant
+
+
+def test_the_schedule_is_checked():
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(schedule="cosine")
