@@ -9,7 +9,7 @@ import math
 import torch
 from torch import nn
 
-from training.models import AE
+from training.models import AE, LinearPath
 
 
 def spread(model: AE, seed: int, gain: float = 1.4) -> AE:
@@ -35,7 +35,13 @@ def rounded(model: AE, dtype: str) -> AE:
     """A copy of model whose weights went through dtype and back: torch's answer for exactly
     the weights the browser holds (the oracle for the browser's arithmetic)."""
     twin = copy.deepcopy(model)
+    as_sent = getattr(torch, dtype)
     with torch.no_grad():
         for p in twin.parameters():
-            p.copy_(p.to(getattr(torch, dtype)).to(p.dtype))
+            p.copy_(p.to(as_sent).to(p.dtype))
+        path = getattr(twin.decoder, "linear", None)
+        if isinstance(path, LinearPath):  # sent as one matrix, basis * scale, and the mean
+            path.basis.mul_(path.scale[:, None]).copy_(path.basis.to(as_sent).float())
+            path.scale.fill_(1.0)
+            path.mean.copy_(path.mean.to(as_sent).float())
     return twin

@@ -45,14 +45,6 @@ def test_small_grey_images_keep_the_mlp_and_a_constant_rate():
     assert config.schedule == "constant" and not config.binarize
 
 
-def test_only_long_runs_are_compiled_unless_the_user_says():
-    mnist, _ = recipe(dataset("mnist", (1, 28, 28), n=70_000))  # 40 epochs x 492 steps
-    digits, _ = recipe(dataset("digits", (1, 8, 8), n=1797))
-    assert mnist.compile and not digits.compile
-    assert not recipe(dataset("mnist", (1, 28, 28), n=70_000), compile=False)[0].compile
-    assert build_parser().parse_args(["fit", "--out", "x"]).compile is None
-
-
 def test_what_the_user_chooses_wins_over_the_dataset_recipe():
     config, options = recipe(
         dataset("mnist", (1, 28, 28)), hidden=(64,), likelihood="gaussian", binarize=False, lr=None

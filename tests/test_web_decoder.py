@@ -16,7 +16,7 @@ from explorer.core import web_decoder
 from training.models import AE, build_model
 from training.presets import default_model_config
 
-SHAPES = {"mlp": (1, 8, 8), "conv": (3, 32, 32)}
+SHAPES = {"mlp": (1, 8, 8), "conv": (3, 32, 32), "residual": (3, 16, 16)}
 
 
 def pair(image_shape=(1, 8, 8), **options) -> dict[str, AE]:
@@ -36,9 +36,14 @@ def split(data: bytes) -> tuple[dict, int, bytes]:
 
 
 def decoder_arrays(model: AE) -> list[np.ndarray]:
-    """The decoder's weight and bias arrays in the order the browser runs its layers."""
+    """The decoder's weight and bias arrays in the order the browser runs its layers (the
+    residual decoder's PCA path last, as one matrix basis * scale and the mean)."""
     layers = [m for m in model.decoder.modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d))]
-    return [p.detach().numpy().ravel() for layer in layers for p in (layer.weight, layer.bias)]
+    arrays = [p.detach().numpy().ravel() for layer in layers for p in (layer.weight, layer.bias)]
+    path = getattr(model.decoder, "linear", None)
+    if path is not None:
+        arrays += [(path.basis * path.scale[:, None]).T.numpy().ravel(), path.mean.numpy()]
+    return arrays
 
 
 def test_header_round_trip_mlp():
@@ -71,10 +76,12 @@ def test_header_round_trip_conv():
     assert header["models"]["vae"]["image_shape"] == [1, 30, 28]
 
 
-@pytest.mark.parametrize("arch", ["mlp", "conv"])
+@pytest.mark.parametrize("arch", ["mlp", "conv", "residual"])
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 def test_offsets_cover_the_body_exactly(arch, dtype):
-    models = pair(SHAPES[arch])
+    models = pair(SHAPES[arch], arch=arch)
+    for model in models.values():
+        model.prepare(torch.rand(40, *SHAPES[arch], generator=torch.Generator().manual_seed(0)))
     data = web_decoder.bundle(models, dtype)
     header, start, body = split(data)
     assert start % 4 == 0
@@ -95,9 +102,7 @@ def test_offsets_cover_the_body_exactly(arch, dtype):
     # and each span holds its layer's weights, rounded through dtype
     arrays = [a for model in models.values() for a in decoder_arrays(model)]
     assert [count for _, count in spans] == [a.size for a in arrays]
-    assert sum(count for _, count in spans) == sum(
-        p.numel() for model in models.values() for p in model.decoder.parameters()
-    )
+    assert sum(count for _, count in spans) == sum(a.size for a in arrays)
     for (offset, count), array in zip(spans, arrays, strict=True):
         want = array.astype(dtype)
         np.testing.assert_array_equal(weights[offset : offset + count], want)
@@ -148,13 +153,13 @@ def test_unknown_layer_in_an_mlp_decoder():
 
 
 def test_unknown_layer_in_a_conv_decoder():
-    models = pair(SHAPES["conv"])
+    models = pair(SHAPES["conv"], arch="conv")
     models["ae"].decoder.deconvs[1] = nn.LeakyReLU()
     assert "cannot run: LeakyReLU" in unsupported(models)
 
 
 def test_transposed_conv_the_browser_cannot_run():
-    models = pair(SHAPES["conv"])
+    models = pair(SHAPES["conv"], arch="conv")
     models["ae"].decoder.deconvs[0] = nn.ConvTranspose2d(128, 64, 4, stride=2, dilation=2)
     assert "cannot run: ConvTranspose2d" in unsupported(models)
 
@@ -190,7 +195,12 @@ def torch_multiply_adds(model: AE) -> int:
 
 @pytest.mark.parametrize(
     "image_shape, options",
-    [((1, 28, 28), {}), ((3, 64, 64), {}), ((1, 30, 28), {"arch": "conv", "latent_dim": 3})],
+    [
+        ((1, 28, 28), {}),
+        ((3, 64, 64), {"arch": "conv"}),
+        ((3, 64, 64), {}),
+        ((1, 30, 28), {"arch": "conv", "latent_dim": 3}),
+    ],  # fmt: skip
 )
 def test_multiply_add_limit_counts_as_torch_does(monkeypatch, image_shape, options):
     models = pair(image_shape, **options)
@@ -203,7 +213,7 @@ def test_multiply_add_limit_counts_as_torch_does(monkeypatch, image_shape, optio
 
 def test_too_many_multiply_adds():
     # 128 x 128 colour: 29 M multiply-adds per image, with only 0.4 M weights per decoder
-    models = pair((3, 128, 128))
+    models = pair((3, 128, 128), arch="conv")
     assert torch_multiply_adds(models["ae"]) > web_decoder.MAX_MULTIPLY_ADDS
     assert unsupported(models) == (
         "one image takes 29 million multiply-adds, too slow to follow the mouse in a browser "
@@ -232,3 +242,12 @@ def test_float32_by_default_float16_past_the_limit(monkeypatch):
     assert web_decoder.read_header(web_decoder.bundle(models))["dtype"] == "float32"
     monkeypatch.setattr(web_decoder, "FLOAT32_UP_TO", 1000)
     assert web_decoder.read_header(web_decoder.bundle(models))["dtype"] == "float16"
+
+
+def test_the_default_faces_pair_runs_in_the_browser():
+    # the residual decoders (128 hidden units and the PCA path) stay under the weight limit
+    header = web_decoder.read_header(web_decoder.bundle(pair((3, 64, 64))))
+    assert header["dtype"] == "float16"
+    assert [op["op"] for op in header["models"]["vae"]["ops"]] == [
+        "linear", "relu", "linear", "add_linear", "reshape", "sigmoid"
+    ]  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from training.config import ModelConfig, TrainConfig
 
@@ -17,10 +16,6 @@ RESIDUAL_HIDDEN = (128,)
 RESIDUAL_STEPS = 600  # onecycle steps of the residual models: a usable pair within a minute
 MIN_CONV_FEATURE_SIZE = 4  # stop halving before feature maps get smaller than 4x4
 TARGET_STEPS = 1200  # optimizer steps that bring the default models close to convergence
-# torch.compile from this many steps per model. Measured on the MNIST pair (two threads, one
-# core each): 31 s of warm-up, then 1.9 s per epoch against 5.0 s eager; 10,000 steps take
-# about 107 s eager and 72 s compiled. The app's short runs stay eager.
-COMPILE_FROM_STEPS = 10_000
 # Small grey images are drawn as a 2-D map of the codes themselves; faces need more room for
 # their attributes to get directions of their own (the smile vector), so their maps show a
 # PCA view of 32-D codes. Measured on faces (a linear probe for Smiling on the VAE's codes
@@ -117,8 +112,4 @@ def default_train_config(n_samples: int, arch: str = "mlp", **overrides) -> Trai
         "lr": 3e-3 if arch == "mlp" and not big_mlp else 2e-3,
         "schedule": "onecycle" if arch == "residual" else "constant",
     }
-    config = TrainConfig(**{**defaults, **overrides})
-    if "compile" not in overrides:  # only long runs repay torch.compile's warm-up
-        n_steps = config.epochs * max(1, n_samples // config.batch_size)
-        config = replace(config, compile=n_steps >= COMPILE_FROM_STEPS)
-    return config
+    return TrainConfig(**{**defaults, **overrides})

@@ -139,13 +139,14 @@ def _sequential(layers: nn.Sequential, arrays: list[np.ndarray]) -> list[dict]:
 
 def _residual(decoder: ResidualDecoder, arrays: list[np.ndarray]) -> list[dict]:
     """The MLP, then the linear path (PCA) added from the latent point itself."""
+    ops = _sequential(decoder.net, arrays)
     path = decoder.linear
     k, n_pixels = path.basis.shape
     direct = (path.basis * path.scale[:, None]).T  # (pixels, k): logits += z @ direct.T + mean
-    skip = {"op": "add_linear", "in": k, "out": n_pixels,
-            "weight": _append(arrays, direct.float().numpy()),
-            "bias": _append(arrays, path.mean.float().numpy())}  # fmt: skip
-    return [*_sequential(decoder.net, arrays), skip]
+    ops.append({"op": "add_linear", "in": k, "out": n_pixels,
+                "weight": _append(arrays, direct.float().numpy()),
+                "bias": _append(arrays, path.mean.float().numpy())})  # fmt: skip
+    return ops
 
 
 def _plain_transpose(layer: nn.ConvTranspose2d) -> bool:
