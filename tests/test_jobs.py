@@ -376,3 +376,11 @@ def test_a_whole_job_runs_without_streamlit_ever_being_imported(tmp_path):
         [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=180
     )
     assert run.returncode == 0, run.stderr
+
+
+def test_the_status_line_names_both_models_while_they_train_at_once(manager, monkeypatch):
+    monkeypatch.setattr(recipe, "trains_in_parallel", lambda kinds, config: True)
+    job = manager.start(LONG, ME)
+    wait_until(job, lambda s: s.message.startswith("training the AE and the VAE: epoch "))
+    manager.cancel(job.id, ME)
+    assert finished(job).status == "cancelled"

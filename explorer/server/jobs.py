@@ -207,8 +207,11 @@ class TrainingJob:
     def _on_progress(self, kind: str, p: Progress) -> None:
         with self._lock:
             self._status = "training"
-            self._message = f"training the {kind.upper()}: epoch {p.epoch} of {p.n_epochs}"
             self._progress[kind] = (p.step, p.n_steps)
+            running = [k for k in self.spec.kinds if k in self._progress]
+            training = [k.upper() for k in running if self._progress[k][0] < self._progress[k][1]]
+            names = " and the ".join(training or [kind.upper()])  # the pair may train at once
+            self._message = f"training the {names}: epoch {p.epoch} of {p.n_epochs}"
             self._curves.setdefault(kind, Curve()).add({"step": p.step, **p.terms})
 
     def _run(self) -> None:
