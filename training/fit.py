@@ -262,7 +262,8 @@ def fit(
     precision = resolve_precision(config.precision, device, model)
     shard = SINGLE_PROCESS if group is None else group.shard
     batches = Batches.of(images, indices, config.batch_size, config.seed, shard)
-    model.prepare(batches.sample(LINEAR_FIT_SAMPLES, config.seed), config.seed)
+    if model.needs_preparing():  # the residual coders' PCA, from the training images
+        model.prepare(batches.sample(LINEAR_FIT_SAMPLES, config.seed), config.seed)
     model.to(device).train()
     n_steps = batches.steps_per_epoch * config.epochs
     train_step = make_train_step(model, config, precision, device, group, n_steps)

@@ -141,9 +141,8 @@ class LinearPath(nn.Module):
         n = min(k, v.shape[1])  # fewer images than components: the rest stay zero
         self.mean.copy_(mean)
         self.basis.zero_()[:n] = v[:, :n].T
-        self.scale.fill_(1.0)[:n] = (singular[:n] / math.sqrt(max(len(logits) - 1, 1))).clamp_min(
-            1e-6
-        )
+        spread = singular[:n] / math.sqrt(max(len(logits) - 1, 1))  # each code's std
+        self.scale.fill_(1.0)[:n] = spread.clamp_min(1e-6)
         self.fitted.fill_(True)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -211,10 +210,14 @@ class AE(nn.Module):
     def n_encoder_out(self) -> int:
         return self.config.latent_dim
 
+    def needs_preparing(self) -> bool:
+        """True until the residual coders' linear path is fitted; other models never need it."""
+        return isinstance(self.encoder, ResidualEncoder) and not self.encoder.linear.fitted
+
     def prepare(self, images: torch.Tensor, seed: int = 0) -> None:
         """Fit what is fitted from data before training, once: the residual coders' linear
         path (one PCA, copied to the encoder and the decoder). Other models have nothing."""
-        if isinstance(self.encoder, ResidualEncoder) and not self.encoder.linear.fitted:
+        if self.needs_preparing():
             self.encoder.linear.fit(images, seed)
             self.decoder.linear.load_state_dict(self.encoder.linear.state_dict())
 
