@@ -3,7 +3,7 @@ uint8, and the time to decode a folder of images once and then read it from the 
 
 Memory: in a fresh child process, N images of 64x64 RGB (200,000 by default, full CelebA's
 size) are made by repeating the CelebA subset (../shared/data/celeba_subset; random bytes
-where it is absent). The default conv AE and VAE (presets) train STEPS steps each on the train
+where it is absent). The default AE and VAE (presets) train STEPS steps each on the train
 split (fit with the uint8 pixels and the split's indices: no copy), then what the CLI and the
 app's jobs run after training (train_side_by_side: evaluate, save_checkpoint and its
 fingerprint) and what the app runs to open the pair (build_pair). ru_maxrss is read after each

@@ -128,6 +128,18 @@ def chromium() -> Iterator:
             browser.close()
 
 
+@contextlib.contextmanager
+def browser_context(width: int, height: int) -> Iterator:
+    """One Chromium context for a module's pages: its HTTP cache spares each page after the
+    first reloading Streamlit."""
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        try:
+            yield context
+        finally:
+            context.close()
+
+
 def wait_for_app_idle(page, timeout: float = 30.0) -> None:
     """Wait until the current script run (full or fragment) has finished."""
     page.wait_for_selector(APP_IDLE, state="attached", timeout=timeout * 1000)

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 from browser import (
-    chromium,
+    browser_context,
     click_data_point,
     data_to_page,
     require_browser,
@@ -37,11 +37,8 @@ def app_url():
 
 @pytest.fixture(scope="module")
 def context(app_url):
-    """One browser context for the module: its HTTP cache spares each page reloading Streamlit."""
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
+    with browser_context(1400, 900) as context:
         yield context
-        context.close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from apptest import train_default_digits
 from browser import (
     REPO_ROOT,
-    chromium,
+    browser_context,
     data_to_page,
     require_browser,
     streamlit_server,
@@ -96,11 +96,8 @@ def faces_url(server):
 
 @pytest.fixture(scope="module")
 def context(app_url):
-    """One browser context for the module: its HTTP cache spares each page reloading Streamlit."""
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
+    with browser_context(1440, 900) as context:
         yield context
-        context.close()
 
 
 def open_explore(context, url: str, timeout: float = 60.0, size: tuple[int, int] | None = None):

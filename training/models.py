@@ -132,16 +132,19 @@ class LinearPath(nn.Module):
     @torch.no_grad()
     def fit(self, images: torch.Tensor, seed: int = 0) -> None:
         """Top components of images (N, C, H, W) in [0, 1] by randomized SVD (seeded)."""
-        logits = pixel_logits(images.float())
+        # one copy of the images, made logits and centred in place: on 64x64 colour images
+        # each copy of 4,096 of them is 200 MB, and this runs before training starts
+        logits = images.float().flatten(1).clamp(LOGIT_CLIP, 1 - LOGIT_CLIP).logit_()
         mean = logits.mean(0)
+        centred = logits.sub_(mean)
         k = self.basis.shape[0]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            _, singular, v = torch.svd_lowrank(logits - mean, q=min(k + 16, *logits.shape), niter=6)
+            _, singular, v = torch.svd_lowrank(centred, q=min(k + 16, *centred.shape), niter=6)
         n = min(k, v.shape[1])  # fewer images than components: the rest stay zero
         self.mean.copy_(mean)
         self.basis.zero_()[:n] = v[:, :n].T
-        spread = singular[:n] / math.sqrt(max(len(logits) - 1, 1))  # each code's std
+        spread = singular[:n] / math.sqrt(max(len(centred) - 1, 1))  # each code's std
         self.scale.fill_(1.0)[:n] = spread.clamp_min(1e-6)
         self.fitted.fill_(True)
 

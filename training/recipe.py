@@ -56,8 +56,8 @@ def recipe(
     train_overrides are TrainConfig fields (epochs, lr, beta, ...). The options name the
     architecture, latent size and likelihood chosen, so a caller can show them."""
     best = dict(DATASET_RECIPES.get(dataset.name, {}))
-    hidden = hidden or best.get("hidden")
-    best.pop("hidden", None)  # a model option; the rest are TrainConfig fields
+    best_hidden = best.pop("hidden", None)  # a model option; the rest are TrainConfig fields
+    hidden = hidden or best_hidden
     arch = arch or default_arch(dataset.image_shape)
     latent_dim = latent_dim or default_latent_dim(dataset.image_shape, arch)
     likelihood = likelihood or default_likelihood(arch)
