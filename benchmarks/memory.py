@@ -3,16 +3,16 @@ uint8, and the time to decode a folder of images once and then read it from the 
 
 Memory: in a fresh child process, N images of 64x64 RGB (200,000 by default, full CelebA's
 size) are made by repeating the CelebA subset (../shared/data/celeba_subset; random bytes
-where it is absent). The default AE and VAE (presets) train STEPS steps each on the train
-split (fit with the uint8 pixels and the split's indices: no copy), then what the CLI and the
-app's jobs run after training (train_side_by_side: evaluate, save_checkpoint and its
-fingerprint) and what the app runs to open the pair (build_pair). ru_maxrss is read after each
+where it is absent). The default AE and VAE (training.recipe) are trained EPOCHS epochs on
+the train split exactly as the CLI and the app's jobs train them (train_side_by_side: both at
+once, one core each, from the uint8 pixels and the split's indices with no copy; then each is
+evaluated and saved), then the app opens the pair (build_pair). ru_maxrss is read after each
 phase. The target is a peak of at most 1.5x the pixels' size; float32 images alone would be 4x.
 
 Folder: a temporary folder of small PNGs is loaded twice through load_dataset("folder"), the
 first time decoding every file (with a progress callback), the second from the cache.
 
-Run: python -m benchmarks.memory [--images 200000] [--steps 20] [--folder-images 20000]
+Run: python -m benchmarks.memory [--images 200000] [--epochs 1] [--folder-images 20000]
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -74,32 +73,12 @@ def repeated_celeba(n_images: int):
     )
 
 
-def train_steps(dataset, kind: str, steps: int):
-    """The default model of kind, trained `steps` steps on the train split as the recipe does."""
-    from training.fit import fit
-    from training.models import build_model
-    from training.presets import default_model_config, default_train_config
-
-    config = default_train_config(len(dataset.train_indices), "conv")
-    model = build_model(default_model_config(dataset.image_shape, kind), seed=config.seed)
-    stop = threading.Event()
-
-    def on_progress(p) -> None:
-        if p.step >= steps:
-            stop.set()
-
-    fit(model, dataset.pixels, config, on_progress=on_progress, cancel=stop, report_every=1,
-        indices=dataset.train_indices)  # fmt: skip
-    return model, config
-
-
-def measure_memory(n_images: int, steps: int) -> dict:
+def measure_memory(n_images: int, epochs: int) -> dict:
     """Run in a child process: the phases' seconds and peak RSS, and the pixels' size."""
     import torch
 
     from explorer.core.model_pair import build_pair
-    from training.checkpoints import save_checkpoint
-    from training.evaluate import evaluate
+    from training.recipe import recipe, train_side_by_side
 
     phases = [("imports (torch, sklearn, ...)", 0.0, peak_rss_bytes())]
 
@@ -110,17 +89,15 @@ def measure_memory(n_images: int, steps: int) -> dict:
         return value
 
     dataset = phase("build the uint8 dataset", partial(repeated_celeba, n_images))
-    models = {}
+    config, options = recipe(dataset, epochs=epochs)
     with tempfile.TemporaryDirectory() as out:
-        for kind in ("ae", "vae"):
-            model, config = phase(f"{kind}: {steps} training steps", partial(
-                train_steps, dataset, kind, steps))  # fmt: skip
-            metrics = phase(f"{kind}: evaluate", partial(evaluate, model, dataset))
-            path = Path(out) / f"{kind}.safetensors"
-            phase(f"{kind}: save_checkpoint (fingerprint)", partial(
-                save_checkpoint, path, model, config, dataset, metrics))  # fmt: skip
-            models[kind] = model
-    phase("build_pair (the app's maps)", partial(build_pair, dataset, *models.values(), "bench"))
+        trained = phase(
+            f"train the default pair {epochs} epoch(s) ({config.batch_size} per batch), "
+            "evaluate, save",
+            partial(train_side_by_side, dataset, ("ae", "vae"), config, out, options),
+        )
+    models = [entry.model for entry in trained]
+    phase("build_pair (the app's maps)", partial(build_pair, dataset, *models, "bench"))
     return {
         "phases": phases,
         "pixel_bytes": dataset.pixels.nbytes,
@@ -159,15 +136,15 @@ def folder_timing(n_files: int, side: int = 32) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200_000)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--folder-images", type=int, default=20_000)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:  # the measured process: one JSON line on stdout
-        print(json.dumps(measure_memory(args.images, args.steps)))
+        print(json.dumps(measure_memory(args.images, args.epochs)))
         return
     command = [sys.executable, "-m", "benchmarks.memory", "--child",
-               "--images", str(args.images), "--steps", str(args.steps)]  # fmt: skip
+               "--images", str(args.images), "--epochs", str(args.epochs)]  # fmt: skip
     child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if child.returncode != 0:
         sys.exit(f"the measured child process failed:\n{child.stderr}")

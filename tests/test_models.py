@@ -147,6 +147,33 @@ def test_prepare_fits_once_and_the_fit_survives_a_checkpoint(tmp_path):
         assert torch.equal(value, fitted[name]), name
 
 
+def test_uint8_pixels_prepare_the_same_pca_as_their_floats():
+    pixels = (structured_images() * 255).round().to(torch.uint8)
+    from_bytes, from_floats = residual(), residual()
+    from_bytes.prepare(pixels)
+    from_floats.prepare(pixels.float() / 255)
+    for name, value in from_bytes.encoder.linear.state_dict().items():
+        assert torch.allclose(value, from_floats.encoder.linear.state_dict()[name], atol=1e-5)
+
+
+def test_a_model_prepared_like_another_takes_its_pca_and_keeps_its_own_weights():
+    ae, vae = residual("ae"), residual("vae")
+    ae.prepare(structured_images())
+    mlp_before = {k: v.clone() for k, v in vae.encoder.net.state_dict().items()}
+    vae.prepare_like(ae)
+    assert not vae.needs_preparing()
+    for coder in (vae.encoder, vae.decoder):
+        for name, value in coder.linear.state_dict().items():
+            assert torch.equal(value, ae.encoder.linear.state_dict()[name]), name
+    for name, value in vae.encoder.net.state_dict().items():
+        assert torch.equal(value, mlp_before[name]), name
+    fitted = vae.encoder.linear.basis.clone()
+    other = residual("ae")
+    other.prepare(torch.rand(50, 3, 12, 12))
+    vae.prepare_like(other)  # already prepared: nothing changes
+    assert torch.equal(vae.encoder.linear.basis, fitted)
+
+
 def test_fewer_images_than_components_leave_the_rest_of_the_basis_zero():
     model = residual(latent_dim=5)
     model.prepare(structured_images(n=3))

@@ -5,11 +5,12 @@ import threading
 import pytest
 import torch
 
+from training import evaluate as evaluate_module
 from training import recipe as recipe_module
 from training.config import TrainConfig
 from training.data import load_dataset
 from training.fit import fit
-from training.models import build_model
+from training.models import LinearPath, build_model
 from training.presets import default_model_config
 from training.recipe import train_side_by_side, trains_in_parallel
 
@@ -86,3 +87,25 @@ def test_an_error_in_one_model_reaches_the_caller(digits, two_cores, tmp_path, m
     monkeypatch.setattr(recipe_module, "save_checkpoint", broken)
     with pytest.raises(OSError, match="disk full"):
         train_side_by_side(digits, ("ae", "vae"), CONFIG, tmp_path)
+
+
+def test_a_residual_pair_shares_one_pca_and_one_baseline(digits, two_cores, tmp_path, monkeypatch):
+    calls = {"linear fit": 0, "pca_mse": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(LinearPath, "fit", counted("linear fit", LinearPath.fit))
+    monkeypatch.setattr(evaluate_module, "pca_mse", counted("pca_mse", evaluate_module.pca_mse))
+    options = {"arch": "residual", "latent_dim": 4, "hidden": (16,)}
+    ae, vae = train_side_by_side(digits, ("ae", "vae"), CONFIG, tmp_path, options)
+    assert calls == {"linear fit": 1, "pca_mse": 1}
+    assert torch.equal(ae.model.encoder.linear.basis, vae.model.encoder.linear.basis)
+    assert ae.metrics["pca_mse"] == vae.metrics["pca_mse"] > 0
+    alone = build_model(default_model_config(digits.image_shape, "vae", **options), CONFIG.seed)
+    fit(alone, digits.pixels, CONFIG, indices=digits.train_indices)  # prepares its own PCA
+    assert torch.equal(alone.encoder.linear.basis, vae.model.encoder.linear.basis)

@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from training.data import Dataset
 from training.data.dataset import to_float_images
 from training.fit import as_float_batch
+from training.heap import TRIM_EVERY, release_freed_memory
 from training.losses import gaussian_log_density, kl_divergence, reconstruction_loss
 from training.models import AE, VAE
 
@@ -33,13 +34,16 @@ def batches(
 ):
     """float32 tensors of images[indices] (all rows when None), batch_size rows at a time (fewer
     for big images: MAX_BATCH_VALUES); uint8 pixels are scaled to [0, 1] one batch at a time,
-    and with rng each batch is binarized (the same draws as binarized(images[indices], rng))."""
+    and with rng each batch is binarized (the same draws as binarized(images[indices], rng)).
+    Freed memory goes back to the OS every few batches (training.heap)."""
     n = len(images) if indices is None else len(indices)
     batch_size = max(1, min(batch_size, MAX_BATCH_VALUES // math.prod(images.shape[1:])))
-    for i in range(0, n, batch_size):
+    for count, i in enumerate(range(0, n, batch_size), 1):
         rows = slice(i, i + batch_size) if indices is None else indices[i : i + batch_size]
         x = as_float_batch(torch.as_tensor(images[rows]), torch.device("cpu"))
         yield x if rng is None else torch.from_numpy(binarized(x.numpy(), rng))
+        if count % TRIM_EVERY == 0:
+            release_freed_memory()
 
 
 @torch.inference_mode()
@@ -195,8 +199,16 @@ def probe_targets(dataset: Dataset) -> list[np.ndarray]:
     return []
 
 
-def evaluate(model: AE, dataset: Dataset, iw_samples: int = 0, seed: int = 0) -> dict:
+def evaluate(
+    model: AE,
+    dataset: Dataset,
+    iw_samples: int = 0,
+    seed: int = 0,
+    pca_baseline: float | None = None,
+) -> dict:
     """All metrics on the dataset's test split (the probe and PCA are fitted on its train split).
+
+    pca_baseline: PCA's test MSE at this latent size when already known (a pair shares one).
 
     Likelihoods of Bernoulli models are measured on dynamically binarized test images.
     probe_accuracy is the class accuracy, or the mean over attributes when there are no classes.
@@ -211,7 +223,9 @@ def evaluate(model: AE, dataset: Dataset, iw_samples: int = 0, seed: int = 0) ->
         "latent_dim": latent_dim,
         "n_test": len(test),
         "recon_mse": reconstruction_mse(model, x, test),
-        "pca_mse": pca_mse(x, x, latent_dim, train_indices=train, test_indices=test),
+        "pca_mse": pca_mse(x, x, latent_dim, train_indices=train, test_indices=test)
+        if pca_baseline is None
+        else pca_baseline,
     }
     train_z, test_z = encode_all(model, x, indices=train), encode_all(model, x, indices=test)
     scores = [

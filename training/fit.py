@@ -18,6 +18,7 @@ import torch
 from training import distributed
 from training.config import TrainConfig
 from training.distributed import SINGLE_PROCESS, Shard
+from training.heap import release_freed_memory
 from training.losses import loss_terms
 from training.models import AE, LINEAR_FIT_SAMPLES, ModelOutput
 
@@ -160,9 +161,9 @@ class Batches:
         return len(self.pool) // self.global_size
 
     def sample(self, n: int, seed: int) -> torch.Tensor:
-        """Up to n seeded random training images as floats (the same on every rank)."""
+        """Up to n seeded random training images as stored (the same on every rank)."""
         rows = torch.randperm(len(self.pool), generator=torch.Generator().manual_seed(seed))
-        return as_float_batch(self.data[self.pool[rows[:n]]], torch.device("cpu"))
+        return self.data[self.pool[rows[:n]]]
 
     def epoch(self) -> Iterator[torch.Tensor]:
         """This rank's batches of one epoch, (batch_size, C, H, W) each."""
@@ -236,6 +237,15 @@ def as_float_batch(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
     return batch.float()
 
 
+def prepare(model: AE, images, config: TrainConfig, indices: np.ndarray | None = None) -> None:
+    """What fit does first: fit what the model fits from data before training (the residual
+    coders' PCA) on up to LINEAR_FIT_SAMPLES seeded random images[indices], the same rows on
+    every rank. A pair prepares one model and shares it (AE.prepare_like)."""
+    if model.needs_preparing():
+        sample = Batches.of(images, indices, config.batch_size, config.seed).sample
+        model.prepare(sample(LINEAR_FIT_SAMPLES, config.seed), config.seed)
+
+
 def fit(
     model: AE,
     images: np.ndarray | torch.Tensor,
@@ -262,8 +272,7 @@ def fit(
     precision = resolve_precision(config.precision, device, model)
     shard = SINGLE_PROCESS if group is None else group.shard
     batches = Batches.of(images, indices, config.batch_size, config.seed, shard)
-    if model.needs_preparing():  # the residual coders' PCA, from the training images
-        model.prepare(batches.sample(LINEAR_FIT_SAMPLES, config.seed), config.seed)
+    prepare(model, images, config, indices)
     model.to(device).train()
     n_steps = batches.steps_per_epoch * config.epochs
     train_step = make_train_step(model, config, precision, device, group, n_steps)
@@ -299,5 +308,6 @@ def fit(
     result.samples_per_s = step * batches.global_size / max(result.seconds, 1e-9)
     if result.status == "finished":
         result.message = f"trained {config.epochs} epochs in {result.seconds:.1f} s"
+    release_freed_memory()  # the batches' freed buffers, before evaluation allocates its own
     model.eval()
     return result

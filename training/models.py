@@ -131,10 +131,13 @@ class LinearPath(nn.Module):
 
     @torch.no_grad()
     def fit(self, images: torch.Tensor, seed: int = 0) -> None:
-        """Top components of images (N, C, H, W) in [0, 1] by randomized SVD (seeded)."""
-        # one copy of the images, made logits and centred in place: on 64x64 colour images
-        # each copy of 4,096 of them is 200 MB, and this runs before training starts
-        logits = images.float().flatten(1).clamp(LOGIT_CLIP, 1 - LOGIT_CLIP).logit_()
+        """Top components of images (N, C, H, W), uint8 pixels or floats in [0, 1], by
+        randomized SVD (seeded)."""
+        # one float copy of the images, made logits and centred in place: on 64x64 colour
+        # images each copy of 4,096 of them is 200 MB, and this runs before training starts
+        x = images.flatten(1).to(torch.float32, copy=True)
+        x = x.div_(255) if images.dtype == torch.uint8 else x
+        logits = x.clamp_(LOGIT_CLIP, 1 - LOGIT_CLIP).logit_()
         mean = logits.mean(0)
         centred = logits.sub_(mean)
         k = self.basis.shape[0]
@@ -219,10 +222,19 @@ class AE(nn.Module):
 
     def prepare(self, images: torch.Tensor, seed: int = 0) -> None:
         """Fit what is fitted from data before training, once: the residual coders' linear
-        path (one PCA, copied to the encoder and the decoder). Other models have nothing."""
+        path (one PCA of images, uint8 or floats in [0, 1], copied to the encoder and the
+        decoder). Other models have nothing."""
         if self.needs_preparing():
             self.encoder.linear.fit(images, seed)
             self.decoder.linear.load_state_dict(self.encoder.linear.state_dict())
+
+    def prepare_like(self, other: AE) -> None:
+        """Take the preparation of other, a model of the same architecture and latent size
+        fitted on the same images: a pair shares one PCA instead of fitting two."""
+        if self.needs_preparing() and not other.needs_preparing():
+            fitted = other.encoder.linear.state_dict()
+            self.encoder.linear.load_state_dict(fitted)
+            self.decoder.linear.load_state_dict(fitted)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) in [0, 1] -> (B, latent_dim)."""
