@@ -23,6 +23,8 @@ navigation = st.navigation(
         st.Page("views/explore.py", title="Explore", icon=":material/map:", default=True),
         st.Page("views/generate.py", title="Generate", icon=":material/casino:"),
         st.Page("views/concepts.py", title="Concepts", icon=":material/sentiment_satisfied:"),
+        st.Page("views/instruments.py", title="Instruments", icon=":material/science:"),
+        st.Page("views/lesson.py", title="Lesson", icon=":material/school:"),
         st.Page("views/train.py", title="Train", icon=":material/model_training:"),
     ]
 )

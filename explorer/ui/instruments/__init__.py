@@ -1,0 +1,43 @@
+"""The teaching instruments: each is one view of the model pair with a paragraph for the class
+beside it, shown on the Instruments page and by the Lesson's steps.
+
+Each module in this package defines INSTRUMENT; the pure computations behind a view live in
+explorer/core, so they are tested against oracles without Streamlit.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from explorer.core.model_pair import ModelPair
+
+# Module names, in the order the page lists them (the lectures' order).
+MODULES = ("ellipses", "holes", "timelapse", "beta_dial", "fakes", "features")
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """key: the URL's ?instrument= value; explanation: one short paragraph, in plain words,
+    for a class; show(pair, key): draws the view, with widget keys prefixed by key so that a
+    page can show it more than once."""
+
+    key: str
+    title: str
+    explanation: str
+    show: Callable[[ModelPair, str], None]
+
+
+def instruments() -> dict[str, Instrument]:
+    """Every instrument by key, imported on first use (each pulls in what it draws with)."""
+    found = {}
+    for name in MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+            continue  # not built yet
+        found[module.INSTRUMENT.key] = module.INSTRUMENT
+    return found

@@ -1,0 +1,62 @@
+"""The Lesson page's controls: the step from the URL, the keyboard, presenter mode's style."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from explorer.core.lesson import STEPS, step_number
+
+STEP_PARAM, PRESENT_PARAM = "lesson", "present"
+LAST_STEP = "lesson_last_step"  # this session's step, for page links (they drop the URL)
+
+_keys = st.components.v2.component(
+    "latent_explorer_lesson_keys",
+    html="<div></div>",
+    js=(Path(__file__).parent / "lesson_keys.js").read_text(),
+)
+
+PRESENTER_CSS = (Path(__file__).parent / "presenter.css").read_text()
+
+
+def presenting() -> bool:
+    """?present=1: presenter mode, styled by presenter.css."""
+    if st.query_params.get(PRESENT_PARAM) != "1":
+        return False
+    st.html(f"<style>{PRESENTER_CSS}</style>")
+    return True
+
+
+def current_step() -> int:
+    """The 1-based step: ?lesson=N, else this session's last, else 1. A value that is not a
+    step says so in one line."""
+    raw = st.query_params.get(STEP_PARAM)
+    number = step_number(raw)
+    if raw is not None and number is None:
+        st.warning(f"There is no step {raw[:20]!r} in this lesson (1 to {len(STEPS)}): "
+                   "starting at the first.")  # fmt: skip
+    number = number or st.session_state.get(LAST_STEP, 1)
+    go_to(number)
+    return number
+
+
+def go_to(number: int) -> None:
+    number = min(max(number, 1), len(STEPS))
+    st.session_state[LAST_STEP] = number
+    st.query_params[STEP_PARAM] = str(number)
+
+
+def move(by: int) -> None:
+    go_to(st.session_state.get(LAST_STEP, 1) + by)
+
+
+def keyboard() -> None:
+    """Left and right arrows move between steps (lesson_keys.js)."""
+
+    def moved() -> None:
+        value = st.session_state["lesson_keys"].get("move")
+        if isinstance(value, dict) and value.get("move") in (-1, 1):
+            move(value["move"])
+
+    _keys(key="lesson_keys", height=0, on_move_change=moved)

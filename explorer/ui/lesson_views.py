@@ -1,0 +1,91 @@
+"""The Lesson's own views, for the steps no instrument covers: reconstructions, AE vs PCA, prior
+samples, interpolation and the smile. Each is show(pair, key), as an instrument's."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from explorer.core import display, latent
+from explorer.core.lesson import reconstruction_errors, smile_edits
+from explorer.core.model_pair import KINDS, ModelPair
+
+N_EXAMPLES = 8  # images per row of examples
+
+
+TILE_PX = 84  # on screen per image: a row of 8 stays within a laptop's width, and 3 rows in view
+
+
+def tiles(images: np.ndarray, caption: str) -> None:
+    """One row of images, with a caption under it."""
+    width = TILE_PX * len(images)
+    st.image(display.display(display.tile(images, len(images)), side=2 * width),
+             caption=caption, output_format="PNG", width=width)  # fmt: skip
+
+
+def example_rows(pair: ModelPair) -> np.ndarray:
+    """The first N_EXAMPLES plotted points: the same examples on every screen in the class."""
+    return np.arange(min(N_EXAMPLES, len(pair.indices)))
+
+
+def reconstruction(pair: ModelPair, key: str) -> None:
+    rows = example_rows(pair)
+    pixels, k = int(np.prod(pair.dataset.image_shape)), pair.latent_dim
+    st.caption(f"{pixels} pixels in, a code of {k} numbers, {pixels} pixels out "
+               f"({pixels / k:.0f}x compression).")  # fmt: skip
+    tiles(np.stack([pair.image(i) for i in rows]), "the images")
+    for kind in KINDS:
+        tiles(pair.decode(kind, pair.codes[kind][rows]), f"{kind.upper()} reconstructions")
+
+
+def ae_vs_pca(pair: ModelPair, key: str) -> None:
+    rows = example_rows(pair)
+    tiles(np.stack([pair.image(i) for i in rows]), "the images")
+    tiles(pair.decode("ae", pair.codes["ae"][rows]), "AE reconstructions")
+    tiles(np.stack([pair.pca_reconstruct(i) for i in rows]),
+          f"PCA reconstructions ({pair.pca.n_components_} components)")  # fmt: skip
+    errors = pair.shared("lesson_errors", lambda: reconstruction_errors(pair))
+    st.table({"model": list(errors), "mean squared error per pixel": list(errors.values())})
+
+
+def prior_samples(pair: ModelPair, key: str) -> None:
+    seed = st.number_input("Seed", 0, 10_000, 0, key=f"{key}_seed")
+    z = latent.sample_prior(16, pair.latent_dim, np.random.default_rng(seed))
+    for column, kind in zip(st.columns(2), KINDS, strict=True):
+        with column:
+            tiles(pair.decode(kind, z), f"{kind.upper()} decodes 16 draws from N(0, I)")
+
+
+def interpolation(pair: ModelPair, key: str) -> None:
+    labels = pair.dataset.labels
+    first, second = 0, 1
+    if labels is not None:  # two different classes, so the walk has somewhere to go
+        classes = labels[pair.indices]
+        second = int(np.flatnonzero(classes != classes[first])[0])
+    method = st.radio("Path", ["linear", "spherical"], horizontal=True, key=f"{key}_method")
+    for kind in KINDS:
+        codes = pair.codes[kind]
+        path = latent.interpolate(codes[first], codes[second], 10, method)
+        tiles(pair.decode(kind, path), f"{kind.upper()}: from point #{first} to #{second}")
+
+
+def smile(pair: ModelPair, key: str) -> None:
+    if "Smiling" not in pair.dataset.attribute_names:
+        st.warning("These images have no Smiling attribute: this step needs the faces.")
+        return
+    alpha = st.slider("alpha (spreads of the data along the vector)", 0.0, 3.0, 2.0, 0.5,
+                      key=f"{key}_alpha")  # fmt: skip
+    for kind in KINDS:
+        before, after = smile_edits(pair, kind, alpha, n_faces=6)
+        tiles(np.concatenate([before, after]),
+              f"{kind.upper()}: six frowning faces, then the same plus {alpha:g} spreads of "
+              "the smile vector")  # fmt: skip
+
+
+VIEWS = {
+    "reconstruction": reconstruction,
+    "ae_vs_pca": ae_vs_pca,
+    "prior_samples": prior_samples,
+    "interpolation": interpolation,
+    "smile": smile,
+}

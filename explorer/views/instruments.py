@@ -1,0 +1,30 @@
+"""Instruments: what the lectures say about AEs and VAEs, measured on the selected pair."""
+
+import streamlit as st
+
+from explorer.ui import sidebar
+from explorer.ui.instruments import instruments
+
+st.header("Instruments: see what the lectures say")
+pair = sidebar.model_pair(sidebar.selection())
+if pair is None:
+    st.stop()
+
+available = instruments()
+keys = list(available)
+if not keys:
+    st.info("No instruments are installed.")
+    st.stop()
+wanted = st.query_params.get("instrument")
+if wanted not in available:
+    if wanted is not None:
+        st.warning(f"There is no instrument {wanted[:60]!r}: showing the first one.")
+    wanted = keys[0]
+key = st.segmented_control(
+    "Instrument", keys, default=wanted, format_func=lambda k: available[k].title,
+    key="instrument_choice", label_visibility="collapsed",
+) or wanted  # fmt: skip
+st.query_params["instrument"] = key
+instrument = available[key]
+st.info(instrument.explanation)
+instrument.show(pair, f"instrument_{key}")

@@ -1,0 +1,63 @@
+"""Lesson: a 15-minute class in ten steps (explorer/core/lesson.py). Each step asks first and
+shows its live view once answered. ?lesson=N opens step N, ?present=1 is presenter mode, and
+the left and right arrow keys move between steps."""
+
+import streamlit as st
+
+from explorer.core.lesson import STEPS
+from explorer.ui import lesson, sidebar
+from explorer.ui.instruments import instruments
+from explorer.ui.lesson_views import VIEWS
+
+presenting = lesson.presenting()
+number = lesson.current_step()
+step = STEPS[number - 1]
+lesson.keyboard()
+
+with st.container(key="lesson_nav"):
+    back, where, forward = st.columns([1, 4, 1], vertical_alignment="center")
+    back.button("← Previous", key="lesson_prev", on_click=lesson.move, args=(-1,),
+                disabled=number == 1, width="stretch")  # fmt: skip
+    where.progress(number / len(STEPS), text=f"Step {number} of {len(STEPS)}: {step.title}")
+    forward.button("Next →", key="lesson_next", on_click=lesson.move, args=(1,),
+                   disabled=number == len(STEPS), width="stretch")  # fmt: skip
+
+st.header(step.title)
+st.write(step.text)
+
+question = step.question
+with st.container(key="lesson_question", border=True):
+    picked = st.radio(f"**Predict:** {question.prompt}", range(len(question.choices)),
+                      index=None, format_func=lambda i: question.choices[i],
+                      key=f"lesson_answer_{number}")  # fmt: skip
+    shown = st.session_state.setdefault("lesson_revealed", set())
+    if picked is None and number not in shown:
+        if st.button("Reveal without answering", key=f"lesson_reveal_{number}"):
+            shown.add(number)
+            st.rerun()
+        st.caption("Pick an answer, then the view shows what happens.")
+        st.stop()
+    if picked == question.answer:
+        st.success(f"Right. {question.reveal}")
+    elif picked is not None:
+        st.error(f"Not quite: the answer is “{question.choices[question.answer]}”. "
+                 f"{question.reveal}")  # fmt: skip
+    else:
+        st.info(f"The answer: “{question.choices[question.answer]}”. {question.reveal}")
+
+pair = sidebar.model_pair(sidebar.Selection(step.dataset, sidebar.DEFAULT_SOURCE))
+if pair is None:
+    st.stop()
+with st.container(key="lesson_view"):
+    found = instruments().get(step.view)
+    if found is not None:
+        if not presenting:
+            st.caption(found.explanation)
+        found.show(pair, f"lesson_{step.view}")
+    elif step.view in VIEWS:
+        VIEWS[step.view](pair, f"lesson_{step.view}")
+    else:
+        st.info(f"The view {step.view!r} is not built yet.")
+if not presenting:
+    st.caption("Keys: ← and → move between steps. Add `?present=1` to the address for "
+               "presenter mode, `?lesson=N` to open step N.")  # fmt: skip
