@@ -10,6 +10,11 @@ from explorer.ui.instruments import instruments
 from explorer.ui.lesson_views import VIEWS
 
 presenting = lesson.presenting()
+st.sidebar.caption(
+    "The lesson runs on the default digits models; the smile step uses the generated faces, "
+    "trained on first use (about a minute), or ahead of class with "
+    "`python -m training fit --dataset faces --out runs/default/faces`."
+)
 number = lesson.current_step()
 step = STEPS[number - 1]
 lesson.keyboard()
