@@ -75,20 +75,22 @@ STEPS: tuple[Step, ...] = (
         "The AE's map and its holes",
         "holes",
         "Each image's code is a point on the map. A plain AE is trained only to rebuild its "
-        "training images, so nothing tells it what to do between them: decode a point from a "
-        "gap and you may get garbage. The colour shows where decoding is trustworthy: a decoded "
-        "image that re-encodes to where it came from is one the model understands.",
+        "training images, so nothing tells it what to do away from them: decode a point there "
+        "and you may get garbage. The colour measures trust: decode a point, encode the image "
+        "again, and see how far from the point it comes back. Where the model understands its "
+        "own images, the round trip ends where it started.",
         Question(
-            "Pick a point in the empty space between two clusters of the AE's map and decode "
-            "it. What do you expect?",
+            "Where on the AE's map do you expect the round trip to fail?",
             (
-                "A clean digit of one of the two classes",
-                "A smooth blend of the two",
-                "Often something that is no digit at all",
+                "Inside the clusters of data",
+                "Away from the data: past its edges and in empty corners",
+                "Nowhere: a decoder can decode any point",
             ),  # fmt: skip
-            2,
-            "The AE's gaps are holes: its decoder was never trained there. The VAE's map has "
-            "far fewer of them.",
+            1,
+            "The red is where no training code lies: the decoder was never trained there. "
+            "Compare the VAE's map: its decoder draws blurred averages that come back nearer "
+            "the centre, so its colour tells about that pull too (the readout gives both "
+            "shares).",
         ),
     ),
     Step(
