@@ -8,6 +8,7 @@ from apptest import fresh_app, train_default_digits
 from explorer.core.lesson import STEPS, step_number
 from training.config import TrainConfig
 from training.data import load_dataset
+from training.ladder import DEFAULT_BETAS, train_ladder
 from training.recipe import train_side_by_side
 
 LESSON = "views/lesson.py"
@@ -20,9 +21,11 @@ def shared_cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, shared_cache):
-    """Default digits models, and quick faces models for the smile step."""
+    """Default digits models with a quick beta ladder, and quick faces models for the smile."""
     path = tmp_path_factory.mktemp("runs")
     train_default_digits(path)
+    train_ladder(load_dataset("digits"), DEFAULT_BETAS, TrainConfig(epochs=2, batch_size=128,
+                 precision="fp32"), path / "default" / "digits" / "ladder")  # fmt: skip
     with pytest.MonkeyPatch.context() as mp:  # module scope: before the autouse cache fixture
         mp.setenv("LATENT_EXPLORER_CACHE", str(shared_cache))
         faces = load_dataset("faces")

@@ -1,4 +1,5 @@
-"""Command line: `python -m training datasets | fit | evaluate`. Nothing runs at import time.
+"""Command line: `python -m training datasets | fit | ladder | evaluate`. Nothing runs at import
+time.
 
 Under `torchrun --nproc_per_node=N -m training fit ...` the processes train data-parallel
 (training/distributed.py); rank 0 alone prints and writes the checkpoints."""
@@ -18,6 +19,7 @@ from training.data import DataOptions, Dataset, DatasetError, available_datasets
 from training.data.registry import SOURCES
 from training.evaluate import evaluate
 from training.fit import Progress
+from training.ladder import DEFAULT_BETAS, train_ladder
 from training.recipe import TrainedModel, recipe, train_side_by_side
 
 
@@ -96,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit_cmd.add_argument("--seed", type=int, default=0)
     fit_cmd.add_argument("--out", required=True, help="folder for ae.safetensors, vae.safetensors")
+
+    ladder = commands.add_parser("ladder", help="train VAEs over beta for the app's beta dial")
+    add_data_arguments(ladder)
+    ladder.add_argument("--betas", type=float, nargs="+", default=list(DEFAULT_BETAS),
+                        help="the KL weights, one VAE each (default: 0 0.1 1 4)")  # fmt: skip
+    ladder.add_argument("--epochs", type=int, help="default: those of the default models")
+    ladder.add_argument("--seed", type=int, default=0)
+    ladder.add_argument("--out", required=True, help="folder for vae-beta-<beta>.safetensors "
+                        "(the app's: runs/default/<dataset>/ladder)")  # fmt: skip
 
     ev = commands.add_parser("evaluate", help="metrics of checkpoints on their test split")
     ev.add_argument("checkpoints", nargs="+", metavar="CKPT")
@@ -223,6 +234,21 @@ class ProgressBars:
             bar.close()
 
 
+def run_ladder(args: argparse.Namespace) -> int:
+    """One VAE per beta with the default models' recipe (training/ladder.py); exit code 1
+    when one did not finish."""
+    dataset = load_with_bar(args.dataset, args.data_dir, data_options(args))
+    config, model_options = recipe(dataset, epochs=args.epochs, seed=args.seed)
+    with ProgressBars() as bars:
+        trained = train_ladder(dataset, args.betas, config, args.out, model_options,
+                               on_progress=lambda b, p: bars.update(f"beta={b:g}", p))  # fmt: skip
+    for beta, entry in trained.items():
+        saved = "nothing saved" if entry.path is None else f"saved {entry.path}  " + (
+            format_metrics(entry.metrics))  # fmt: skip
+        print(f"beta={beta:g}: {entry.result.message}; {saved}")
+    return 1 if any(e.result.status != "finished" for e in trained.values()) else 0
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     for path in args.checkpoints:
         ckpt = load_checkpoint(path)
@@ -253,7 +279,12 @@ def format_metrics(metrics: dict) -> str:
     return "  ".join(f"{k}={metrics[k]:.4g}" for k in keys if metrics.get(k) is not None)
 
 
-COMMANDS = {"datasets": run_datasets, "fit": run_fit, "evaluate": run_evaluate}
+COMMANDS = {
+    "datasets": run_datasets,
+    "fit": run_fit,
+    "ladder": run_ladder,
+    "evaluate": run_evaluate,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

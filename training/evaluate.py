@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from training.data import Dataset
@@ -65,15 +65,22 @@ def decode_all(model: AE, z: np.ndarray, batch_size: int = 2048) -> np.ndarray:
 
 
 @torch.inference_mode()
+def reconstruction_errors(
+    model: AE, images: np.ndarray, indices: np.ndarray | None = None
+) -> np.ndarray:
+    """(N,) float64: each image's mean squared error per pixel of decode(encode(x)), for
+    x = images[indices] in [0, 1] (an anomaly score, explorer/core/anomaly.py)."""
+    model.eval()
+    errors = [
+        ((model.decode(model.encode(x)) - x) ** 2).flatten(1).mean(1).double().numpy()
+        for x in batches(images, indices=indices)
+    ]
+    return np.concatenate(errors)
+
+
 def reconstruction_mse(model: AE, images: np.ndarray, indices: np.ndarray | None = None) -> float:
     """Mean squared error per pixel of decode(encode(x)), for x = images[indices] in [0, 1]."""
-    model.eval()
-    total = sum(
-        ((model.decode(model.encode(x)) - x) ** 2).sum().item()
-        for x in batches(images, indices=indices)
-    )
-    n = len(images) if indices is None else len(indices)
-    return total / (n * math.prod(images.shape[1:]))
+    return float(reconstruction_errors(model, images, indices).mean())
 
 
 def binarized(images: np.ndarray, seed: int | np.random.Generator) -> np.ndarray:
@@ -93,6 +100,28 @@ def log_likelihood(logits: torch.Tensor, x: torch.Tensor, likelihood: str) -> to
 
 
 @torch.inference_mode()
+def negative_elbos(
+    model: VAE,
+    images: np.ndarray,
+    seed: int = 0,
+    indices: np.ndarray | None = None,
+    binarize: bool = False,
+) -> np.ndarray:
+    """(N,) float64: each image's -ELBO = E_q[-log p(x|z)] + KL(q || p) in nats (one z sample
+    per image), of images[indices], binarized with seed first when asked (as binarized(x, seed)
+    would)."""
+    model.eval()
+    gen, parts = torch.Generator().manual_seed(seed), []
+    rng = np.random.default_rng(seed) if binarize else None
+    for x in batches(images, indices=indices, rng=rng):
+        mu, logvar = model.encode_distribution(x)
+        eps = torch.randn(mu.shape, generator=gen)
+        logits = model.decode_logits(model.reparameterize(mu, logvar, eps))
+        nll = -log_likelihood(logits, x, model.config.likelihood)
+        parts.append((nll + kl_divergence(mu, logvar)).double().numpy())
+    return np.concatenate(parts)
+
+
 def negative_elbo(
     model: VAE,
     images: np.ndarray,
@@ -100,18 +129,8 @@ def negative_elbo(
     indices: np.ndarray | None = None,
     binarize: bool = False,
 ) -> float:
-    """-ELBO = E_q[-log p(x|z)] + KL(q || p) in nats per image (one z sample per image), of
-    images[indices], binarized with seed first when asked (as binarized(x, seed) would)."""
-    model.eval()
-    gen, total = torch.Generator().manual_seed(seed), 0.0
-    rng = np.random.default_rng(seed) if binarize else None
-    for x in batches(images, indices=indices, rng=rng):
-        mu, logvar = model.encode_distribution(x)
-        eps = torch.randn(mu.shape, generator=gen)
-        logits = model.decode_logits(model.reparameterize(mu, logvar, eps))
-        nll = -log_likelihood(logits, x, model.config.likelihood)
-        total += (nll + kl_divergence(mu, logvar)).sum().item()
-    return total / (len(images) if indices is None else len(indices))
+    """-ELBO in nats per image, the mean of negative_elbos (same arguments)."""
+    return float(negative_elbos(model, images, seed, indices, binarize).mean())
 
 
 @torch.inference_mode()
@@ -185,9 +204,14 @@ def linear_probe_accuracy(
     """Test accuracy of a logistic regression on the codes: the encoder as a feature extractor."""
     if len(np.unique(train_y)) < 2:
         return float("nan")
+    return float(fit_linear_probe(train_codes, train_y).score(test_codes, test_y))
+
+
+def fit_linear_probe(train_codes: np.ndarray, train_y: np.ndarray) -> Pipeline:
+    """A logistic regression on standardised codes (N, K) for labels (N,), fitted on the first
+    MAX_FIT_SAMPLES rows; needs two classes or more."""
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
-    probe.fit(train_codes[:MAX_FIT_SAMPLES], train_y[:MAX_FIT_SAMPLES])
-    return float(probe.score(test_codes, test_y))
+    return probe.fit(train_codes[:MAX_FIT_SAMPLES], train_y[:MAX_FIT_SAMPLES])
 
 
 def probe_targets(dataset: Dataset) -> list[np.ndarray]:

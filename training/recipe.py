@@ -5,6 +5,7 @@ batches), evaluated and saved (train_side_by_side)."""
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ from pathlib import Path
 import torch
 from threadpoolctl import threadpool_limits
 
-from training import distributed
+from training import distributed, timelapse
 from training.checkpoints import save_checkpoint
 from training.config import TrainConfig
 from training.data import Dataset
@@ -75,13 +76,15 @@ def train_side_by_side(
     model_options: dict | None = None,
     on_progress: Callable[[str, Progress], None] | None = None,
     cancel: threading.Event | None = None,
+    record: bool = True,
 ) -> list[TrainedModel]:
     """Fit each kind ("ae", "vae") on the train split, evaluate it and save it as
     out_dir/<kind>.safetensors, the kinds side by side on their own cores where there are
     enough (trains_in_parallel), else one after the other. model_options go to
     default_model_config (arch, latent_dim, hidden, likelihood). A diverged model is saved with
     its restored weights if at least one epoch finished; a cancel stops the pair and saves
-    nothing more."""
+    nothing more. record: also record the saved models' training time-lapse (the same images
+    for each kind) in out_dir/timelapse.safetensors; it leaves the weights unchanged."""
 
     models = {
         kind: build_model(
@@ -93,10 +96,17 @@ def train_side_by_side(
     prepare(first, dataset.pixels, config, dataset.train_indices)
     for model in others:
         model.prepare_like(first)
+    n_images, n_frames = timelapse.plan(len(dataset.train_indices), config.batch_size,
+                                        config.epochs, math.prod(dataset.image_shape))  # fmt: skip
+    recorded = timelapse.subset_indices(dataset.train_indices, config.seed, n_images)
+    recorders = {kind: timelapse.Recorder(model, dataset.pixels[recorded], n_frames)
+                 for kind, model in models.items() if record}  # fmt: skip
 
     def train_one(kind: str) -> TrainedModel:
         model = models[kind]
         report = None if on_progress is None else (lambda p: on_progress(kind, p))
+        if kind in recorders:
+            report = recording(recorders[kind], report)
         result = fit(model, dataset.pixels, config, on_progress=report, cancel=cancel,
                      indices=dataset.train_indices)  # fmt: skip
         return TrainedModel(kind, model, result)
@@ -112,7 +122,33 @@ def train_side_by_side(
                 break
     if distributed.is_main_process():  # under torchrun, rank 0 alone evaluates and saves
         evaluate_and_save(trained, dataset, config, out_dir)
+        save_recordings(trained, recorders, dataset.name, recorded, out_dir)
     return trained
+
+
+def recording(
+    recorder: timelapse.Recorder, report: Callable[[Progress], None] | None
+) -> Callable[[Progress], None]:
+    """A progress callback that records a frame when one is due, then reports; the frame
+    before training is recorded now."""
+    recorder.start()
+
+    def record_and_report(p: Progress) -> None:
+        recorder(p)
+        if report is not None:
+            report(p)
+
+    return record_and_report
+
+
+def save_recordings(trained: list[TrainedModel], recorders: dict[str, timelapse.Recorder],
+                    dataset: str, indices, out_dir: str | Path) -> None:  # fmt: skip
+    """Save the time-lapse of the models that were saved, beside them."""
+    tracks = {e.kind: recorders[e.kind].track() for e in trained
+              if e.path is not None and e.kind in recorders}  # fmt: skip
+    if tracks:
+        lapse = timelapse.Timelapse(dataset, indices, tracks)
+        timelapse.save_timelapse(Path(out_dir) / timelapse.FILENAME, lapse)
 
 
 def evaluate_and_save(

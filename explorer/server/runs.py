@@ -3,7 +3,9 @@ and clean-up. No Streamlit: the app and the tests call these directly.
 
     $LATENT_EXPLORER_RUNS (default ./runs)/
       default/<dataset>/{ae,vae}.safetensors   each dataset's default pair, trained on first use
+      default/<dataset>/ladder/vae-beta-<beta>.safetensors   its beta dial's VAEs (idem)
       jobs/<run id>/{ae,vae}.safetensors       runs trained from the Train page
+      (beside each pair: timelapse.safetensors, its training time-lapse, training/timelapse.py)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.checkpoints import CheckpointError, read_info
+from training.timelapse import FILENAME as TIMELAPSE_FILE
 
 KINDS = ("ae", "vae")
 _publish_lock = threading.Lock()
@@ -30,6 +33,11 @@ def runs_dir() -> Path:
 
 def default_folder(dataset: str) -> Path:
     return runs_dir() / "default" / dataset
+
+
+def ladder_folder(dataset: str) -> Path:
+    """The dataset's beta ladder (training/ladder.py), beside its default pair."""
+    return default_folder(dataset) / "ladder"
 
 
 def jobs_dir() -> Path:
@@ -82,16 +90,22 @@ def trained_runs(dataset: str) -> list[RunInfo]:
 
 
 def publish_default(checkpoints: dict[str, str], dataset: str) -> None:
-    """Move a finished default job's files into runs/default/<dataset>/ and remove the job's
-    emptied folder. Every session waiting on the job calls this: the lock and the existence
-    checks make the first one do it."""
+    """Move a finished default job's files (its time-lapse too) into runs/default/<dataset>/
+    and remove the job's emptied folder. Every session waiting on the job calls this: the lock
+    and the existence checks make the first one do it."""
     target = default_folder(dataset)
     with _publish_lock:
         target.mkdir(parents=True, exist_ok=True)
+        moved = False
         for kind, path in checkpoints.items():
             if Path(path).is_file():
                 os.replace(path, target / f"{kind}.safetensors")
+                moved = True
         for folder in {Path(path).parent for path in checkpoints.values()}:
+            if (folder / TIMELAPSE_FILE).is_file():
+                os.replace(folder / TIMELAPSE_FILE, target / TIMELAPSE_FILE)
+            elif moved:  # a time-lapse left from an older pair would not match this one
+                (target / TIMELAPSE_FILE).unlink(missing_ok=True)
             with contextlib.suppress(OSError):  # gone already, or not empty: leave it
                 folder.rmdir()
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.core.lesson import STEPS, step_number
+from explorer.ui import state
 
 STEP_PARAM, PRESENT_PARAM = "lesson", "present"
-LAST_STEP = "lesson_last_step"  # this session's step, for page links (they drop the URL)
 
 _keys = st.components.v2.component(
     "latent_explorer_lesson_keys",
@@ -36,27 +36,27 @@ def current_step() -> int:
     if raw is not None and number is None:
         st.warning(f"There is no step {raw[:20]!r} in this lesson (1 to {len(STEPS)}): "
                    "starting at the first.")  # fmt: skip
-    number = number or st.session_state.get(LAST_STEP, 1)
+    number = number or st.session_state.get(state.LESSON_STEP, 1)
     go_to(number)
     return number
 
 
 def go_to(number: int) -> None:
     number = min(max(number, 1), len(STEPS))
-    st.session_state[LAST_STEP] = number
+    st.session_state[state.LESSON_STEP] = number
     st.query_params[STEP_PARAM] = str(number)
 
 
 def move(by: int) -> None:
-    go_to(st.session_state.get(LAST_STEP, 1) + by)
+    go_to(st.session_state.get(state.LESSON_STEP, 1) + by)
 
 
 def keyboard() -> None:
     """Left and right arrows move between steps (lesson_keys.js)."""
 
     def moved() -> None:
-        value = st.session_state["lesson_keys"].get("move")
+        value = st.session_state[state.LESSON_KEYS].get("move")
         if isinstance(value, dict) and value.get("move") in (-1, 1):
             move(value["move"])
 
-    _keys(key="lesson_keys", height=0, on_move_change=moved)
+    _keys(key=state.LESSON_KEYS, height=0, on_move_change=moved)

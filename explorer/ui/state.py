@@ -28,6 +28,9 @@ OWNER = "owner"  # this browser's owner id for training jobs (see owner())
 SERVER_DECODING = "server_decoding"  # pair id -> why this browser could not decode it
 ALPHA = "alpha"  # the concept edit's alpha
 INTERP_T = "interp_t"  # where the interpolation's scrub slider was released
+LESSON_STEP = "lesson_last_step"  # this session's lesson step, for page links (they drop the URL)
+LESSON_REVEALED = "lesson_revealed"  # steps revealed without an answer
+LESSON_KEYS = "lesson_keys"  # the lesson's keyboard component
 PANEL_VIEW = "panel_view"  # {"point", "shown"} of the live panel, for "Download as HTML"
 
 

@@ -12,9 +12,6 @@ if pair is None:
 
 available = instruments()
 keys = list(available)
-if not keys:
-    st.info("No instruments are installed.")
-    st.stop()
 wanted = st.query_params.get("instrument")
 if wanted not in available:
     if wanted is not None:

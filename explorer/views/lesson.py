@@ -5,7 +5,7 @@ the left and right arrow keys move between steps."""
 import streamlit as st
 
 from explorer.core.lesson import STEPS
-from explorer.ui import lesson, sidebar
+from explorer.ui import lesson, sidebar, state
 from explorer.ui.instruments import instruments
 from explorer.ui.lesson_views import VIEWS
 
@@ -35,7 +35,7 @@ with st.container(key="lesson_question", border=True):
     picked = st.radio(f"**Predict:** {question.prompt}", range(len(question.choices)),
                       index=None, format_func=lambda i: question.choices[i],
                       key=f"lesson_answer_{number}")  # fmt: skip
-    shown = st.session_state.setdefault("lesson_revealed", set())
+    shown = st.session_state.setdefault(state.LESSON_REVEALED, set())
     if picked is None and number not in shown:
         if st.button("Reveal without answering", key=f"lesson_reveal_{number}"):
             shown.add(number)

@@ -31,13 +31,5 @@ class Instrument:
 
 def instruments() -> dict[str, Instrument]:
     """Every instrument by key, imported on first use (each pulls in what it draws with)."""
-    found = {}
-    for name in MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":
-                raise
-            continue  # not built yet
-        found[module.INSTRUMENT.key] = module.INSTRUMENT
-    return found
+    modules = [importlib.import_module(f"{__name__}.{name}") for name in MODULES]
+    return {module.INSTRUMENT.key: module.INSTRUMENT for module in modules}

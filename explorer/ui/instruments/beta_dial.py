@@ -1,0 +1,241 @@
+"""The beta dial: a ladder of VAEs over beta (training/ladder.py) and a dial that moves through
+them: each one's map, reconstructions, prior samples and KL per latent dimension.
+
+The ladder of a dataset lives in runs/default/<dataset>/ladder/ (explorer/server/runs.py). On
+the dial's first use it trains in a background thread that never calls Streamlit (one per
+dataset and server, like the default pair), into a folder renamed into place when whole, so
+that a half ladder is never shown. `python -m training ladder` prepares it ahead of a class.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from explorer.core import beta_dial, display, figures
+from explorer.core.model_pair import ModelPair
+from explorer.server import runs
+from explorer.ui.instruments import Instrument
+from training.data import Dataset
+from training.fit import Progress
+from training.ladder import DEFAULT_BETAS, PATTERN, load_ladder, train_ladder
+from training.recipe import recipe
+
+log = logging.getLogger(__name__)
+
+N_SHOWN = 8  # test images reconstructed by every rung
+N_SAMPLES = 16  # prior draws decoded by every rung
+
+EXPLANATION = (
+    "A VAE's loss is reconstruction + beta x KL: beta sets how hard the codes are pulled "
+    "towards N(0, I). The same VAE was trained four times, with beta 0, 0.1, 1 and 4; turn the "
+    "dial. At beta 0 it is an autoencoder with noise: sharp reconstructions, codes anywhere, "
+    "poor samples from the prior. As beta grows the codes pack into one dense blob: samples "
+    "improve and reconstructions blur. Too much beta and the encoder gives latent dimensions "
+    "up: their KL falls to 0 and they carry nothing about the image (posterior collapse), as "
+    "the bars and the count of active units show."
+)
+
+
+@dataclass(frozen=True)
+class LadderState:
+    """A snapshot of a ladder job: status "training" | "finished" | "failed"."""
+
+    status: str
+    message: str
+    fraction: float  # of all the ladder's steps
+    seconds_left: float | None  # None until there is enough progress to estimate
+
+
+class LadderJob:
+    """Trains the default ladder of pair.dataset into folder in a daemon thread."""
+
+    def __init__(self, dataset: Dataset, folder: Path) -> None:
+        self.dataset, self.folder = dataset, folder
+        self._lock = threading.Lock()
+        self._state = LadderState("training", "starting", 0.0, None)
+        self._started = time.time()
+        threading.Thread(target=self._run, name=f"ladder-{dataset.name}", daemon=True).start()
+
+    def state(self) -> LadderState:
+        with self._lock:
+            return self._state
+
+    def _on_progress(self, beta: float, p: Progress) -> None:
+        fraction = (DEFAULT_BETAS.index(beta) + p.step / p.n_steps) / len(DEFAULT_BETAS)
+        elapsed = time.time() - self._started
+        left = elapsed / fraction * (1 - fraction) if fraction > 0.02 else None
+        message = f"training the VAE with beta = {beta:g}: epoch {p.epoch} of {p.n_epochs}"
+        with self._lock:
+            self._state = LadderState("training", message, fraction, left)
+
+    def _run(self) -> None:
+        partial = self.folder.with_name(self.folder.name + ".training")
+        try:
+            config, options = recipe(self.dataset)  # the default pair's recipe
+            trained = train_ladder(self.dataset, DEFAULT_BETAS, config, partial, options,
+                                   on_progress=self._on_progress)  # fmt: skip
+            missing = [f"{b:g}" for b, e in trained.items() if e.path is None]
+            if missing:
+                raise RuntimeError(f"the VAE with beta {', '.join(missing)} diverged at once")
+            os.replace(partial, self.folder)  # whole, or not there at all
+            state = LadderState("finished", "finished", 1.0, 0.0)
+        except Exception as e:  # a sentence for the page; the traceback for the server log
+            log.exception("training the beta ladder of %s failed", self.dataset.name)
+            shutil.rmtree(partial, ignore_errors=True)
+            state = LadderState("failed", f"training the beta ladder failed: {e}", 0.0, None)
+        with self._lock:
+            self._state = state
+
+
+@st.cache_resource
+def _ladder_jobs() -> tuple[dict[str, LadderJob], threading.Lock]:
+    return {}, threading.Lock()
+
+
+def ladder_job(dataset: Dataset, folder: Path) -> LadderJob:
+    """Start (once per server and dataset; again after a failure or when the ladder was
+    removed: it is asked for only while missing) or return the ladder's job."""
+    jobs, lock = _ladder_jobs()
+    with lock:
+        job = jobs.get(dataset.name)
+        if job is None or job.state().status != "training":  # failed, or its ladder removed
+            job = jobs[dataset.name] = LadderJob(dataset, folder)
+        return job
+
+
+def wait_for_ladder(pair: ModelPair, folder: Path) -> None:
+    """Train the ladder in the background on first use; poll until it is in place."""
+    job = ladder_job(pair.dataset, folder)
+
+    @st.fragment(run_every=1.0)
+    def progress() -> None:
+        state = job.state()
+        if state.status == "finished":
+            st.rerun()
+        if state.status == "failed":
+            st.error(state.message)
+            return
+        left = "estimating the time" if state.seconds_left is None else (
+            f"about {max(1, round(state.seconds_left))} s left")  # fmt: skip
+        st.info(f"First use of the dial on **{pair.dataset.name}**: training "
+                f"{len(DEFAULT_BETAS)} VAEs, one per beta (saved for next time).")  # fmt: skip
+        st.progress(state.fraction, text=f"{state.message} ({left})")
+        st.caption("To prepare it ahead of a class: `python -m training ladder --dataset "
+                   f"{pair.dataset.name} --out {folder}`")  # fmt: skip
+
+    progress()
+
+
+def ladder_version(folder: Path) -> tuple:
+    """What identifies the ladder on disk now: its files' names and times."""
+    return ("beta_dial", str(folder), *((f.name, f.stat().st_mtime) for f in folder.glob(PATTERN)))
+
+
+def ladder_rungs(pair: ModelPair, folder: Path, version: tuple) -> list[beta_dial.Rung]:
+    """Every rung measured on this pair's map points and data, once per pair and ladder
+    version (ModelPair.shared: every session gets the same, read-only)."""
+
+    def build() -> list[beta_dial.Rung]:
+        ladder = load_ladder(folder)
+        shapes = {c.config.image_shape for c in ladder.values()}
+        if shapes != {pair.dataset.image_shape}:
+            raise ValueError(f"the ladder in {folder} takes images {shapes}, "
+                             f"{pair.dataset.name} has {pair.dataset.image_shape}")  # fmt: skip
+        latent_dim = next(iter(ladder.values())).config.latent_dim
+        test = pair.dataset.test_indices
+        args = (pair.indices, beta_dial.measured_subset(test), test[:N_SHOWN],
+                beta_dial.prior_draws(N_SAMPLES, latent_dim))  # fmt: skip
+        with st.spinner("Measuring the ladder's VAEs on the data (once per server)..."):
+            return [beta_dial.measure_rung(c.model, beta, pair.dataset.pixels, *args,
+                                           recon_mse=c.metrics.get("recon_mse"))
+                    for beta, c in ladder.items()]  # fmt: skip
+
+    return pair.shared(version, build)
+
+
+def dial_map(
+    pair: ModelPair, version: tuple, rungs: list[beta_dial.Rung], beta: float, same_scale: bool
+):
+    """The rung's map, in Explore's look; one axis range over every rung when same_scale.
+    Built once per pair, ladder version and view (building validates every point)."""
+
+    def build():
+        classes, names = pair.classes()
+        rung = next(r for r in rungs if r.beta == beta)
+        k = len(rung.kl_per_dim)
+        projected = k > 2
+        axes = ("PC 1 of the codes", "PC 2 of the codes") if projected else ("z1", "z2")
+        title = f"VAE latent space, beta = {rung.beta:g}" + (
+            f" ({k}-D, PCA view)" if projected else "")  # fmt: skip
+        axis_range = figures.shared_range(*(r.xy for r in rungs)) if same_scale else None
+        return figures.latent_map(rung.xy, classes, names, title, axes, axis_range)
+
+    return pair.shared((*version, "map", beta, same_scale), build)
+
+
+def table(rungs: list[beta_dial.Rung], current: float):
+    """The ladder's numbers, the dial's row marked and highlighted."""
+    frame = pd.DataFrame(beta_dial.ladder_table(rungs))
+    frame.insert(0, "dial", ["▶" if r.beta == current else "" for r in rungs])
+    return frame.style.apply(
+        lambda row: ["background-color: #fff3b0" if row["dial"] else ""] * len(row), axis=1
+    ).format({"beta": "{:g}", "reconstruction MSE": "{:.4f}", "KL (nats)": "{:.2f}"})
+
+
+def beta_name(beta: float) -> str:
+    """The dial's label of a beta: 0 and 1 say what they are."""
+    return {0.0: "0 (an AE with noise)", 1.0: "1 (the ELBO)"}.get(beta, f"{beta:g}")
+
+
+def show(pair: ModelPair, key: str) -> None:
+    folder = runs.ladder_folder(pair.dataset.name)
+    if not any(folder.glob(PATTERN)):
+        wait_for_ladder(pair, folder)
+        return
+    version = ladder_version(folder)
+    rungs = ladder_rungs(pair, folder, version)
+    by_beta = {r.beta: r for r in rungs}
+    left, right = st.columns([3, 1])
+    beta = left.select_slider(
+        "beta, the weight of the KL term", list(by_beta), value=1.0 if 1.0 in by_beta else
+        rungs[0].beta, format_func=beta_name, key=f"{key}_beta",
+    )  # fmt: skip
+    same_scale = right.toggle("Same scale for every beta", value=True, key=f"{key}_same_scale",
+                              help="One axis range over every beta's map, so that the maps "
+                              "compare honestly; off: each map fills its frame.")  # fmt: skip
+    rung = by_beta[beta]
+    map_column, images_column = st.columns([1, 1])
+    figure = dial_map(pair, version, rungs, beta, same_scale)
+    map_column.plotly_chart(figure, key=f"{key}_map", on_select="ignore", width="stretch",
+                            config=figures.MAP_CONFIG)  # fmt: skip
+    with images_column:
+        test = pair.dataset.test_indices[:N_SHOWN]
+        pairs = np.concatenate([pair.dataset.floats(test), rung.reconstructions])
+        st.image(display.display(display.tile(pairs, N_SHOWN), 480), output_format="PNG",
+                 caption="Test images (top) and their reconstructions (bottom)")  # fmt: skip
+        st.image(display.display(display.tile(rung.samples, N_SAMPLES // 2), 480),
+                 output_format="PNG", caption="16 samples from the prior N(0, I), the same "
+                 "draws for every beta")  # fmt: skip
+    bars_column, table_column = st.columns([1, 1])
+    bars_column.plotly_chart(beta_dial.kl_bars(rung), key=f"{key}_kl", width="stretch")
+    table_column.dataframe(table(rungs, beta), hide_index=True, key=f"{key}_table")
+    n_measured = min(len(pair.dataset.test_indices), beta_dial.MAX_STAT_SAMPLES)
+    table_column.caption(
+        f"KL and active units measured on {n_measured} test images, the reconstruction MSE on "
+        f"all {len(pair.dataset.test_indices)}. A dimension is active when its mean varies over "
+        f"the data by more than {beta_dial.ACTIVE_THRESHOLD} (Burda et al., 2016). The ladder "
+        f"uses the default recipe for {pair.dataset.name}, whichever pair is selected."
+    )
+
+
+INSTRUMENT = Instrument(key="beta_dial", title="Beta dial", explanation=EXPLANATION, show=show)

@@ -1,0 +1,95 @@
+"""Training time-lapse: both maps of a fixed set of training images replayed through training,
+in step with a cursor on the loss curves, from the time-lapse saved with the run. The
+animation plays in the browser (Plotly frames): no rerun while it plays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer.core import figures
+from explorer.core.model_pair import ModelPair
+from explorer.core.timelapse_figure import mismatch, timelapse_figure
+from explorer.server import runs
+from explorer.ui.instruments import Instrument
+from training.timelapse import FILENAME, TimelapseError, load_timelapse
+
+RETRAIN = "Train the models again (Train page, or `python -m training fit`) to record one."
+
+
+def run_folder(pair: ModelPair) -> Path | None:
+    """The runs folder the pair was loaded from (resources.pair_from_files names a pair after
+    its folder), or None for uploaded checkpoints."""
+    for folder in (runs.default_folder(pair.dataset.name), runs.jobs_dir() / pair.label):
+        if folder.name == pair.label and runs.has_pair(folder):
+            return folder
+    return None
+
+
+def figure_or_reason(pair: ModelPair) -> go.Figure | str:
+    """The pair's animated figure, built once per pair and file version, or one line saying
+    why there is none and how to get one."""
+    folder = run_folder(pair)
+    if folder is None:
+        return "Uploaded checkpoints carry no training time-lapse. " + RETRAIN
+    path = folder / FILENAME
+    if not path.is_file():
+        if folder == runs.default_folder(pair.dataset.name):
+            return (f"These default models were trained before time-lapses were recorded: "
+                    f"delete {folder} and reopen the app to retrain them.")  # fmt: skip
+        return "This run was trained before time-lapses were recorded. " + RETRAIN
+
+    def build() -> go.Figure | str:
+        try:
+            lapse = load_timelapse(path)
+        except TimelapseError as e:
+            return f"The time-lapse cannot be read ({e}). " + RETRAIN
+        reason = mismatch(lapse, pair)
+        if reason is not None:
+            return f"This run's time-lapse does not fit its models: {reason}. " + RETRAIN
+        labels = pair.dataset.labels
+        classes = None if labels is None else labels[lapse.indices]
+        return timelapse_figure(lapse, pair.projections, classes, pair.dataset.class_names)
+
+    return pair.shared(("timelapse", str(path), path.stat().st_mtime_ns), build)
+
+
+def show(pair: ModelPair, key: str) -> None:
+    figure = figure_or_reason(pair)
+    if isinstance(figure, str):
+        st.info(figure)
+        return
+    config = {**figures.MAP_CONFIG, "toImageButtonOptions": {"filename": "training-timelapse"}}
+    st.plotly_chart(figure, key=f"{key}_figure", on_select="ignore", width="stretch",
+                    config=config)  # fmt: skip
+    n_images = len(figure.data[0].x)
+    residual = pair.models["ae"].config.arch == "residual"
+    st.caption(
+        f"Press Play, or drag the slider. {n_images} training images, the same for both models, "
+        f"recorded at {len(figure.frames)} steps and drawn with the Explore maps' own axes, so "
+        "the last frame is the Explore map. The curves: each training batch's loss, in nats "
+        "per image."
+        + (
+            " These models start from PCA's map (step 0) and learn a correction to it, so their "
+            "maps move less than an MLP's."
+            if residual
+            else ""
+        )  # fmt: skip
+    )
+
+
+INSTRUMENT = Instrument(
+    key="timelapse",
+    title="Training time-lapse",
+    explanation=(
+        "Training is a film, not a photo. While the models trained, both encoded the same few "
+        "hundred training images every few dozen steps; Play replays it, with a red cursor on "
+        "the loss curves. As the reconstruction loss falls, the AE pushes the classes apart "
+        "wherever it likes, while the VAE's KL term keeps pulling its codes towards the centre, "
+        "so its map grows as one round cloud. Most of the map forms early, where the loss drops "
+        "fastest, and the last frame is the Explore map."
+    ),
+    show=show,
+)
