@@ -143,9 +143,11 @@ def recording(
 
 def save_recordings(trained: list[TrainedModel], recorders: dict[str, timelapse.Recorder],
                     dataset: str, indices, out_dir: str | Path) -> None:  # fmt: skip
-    """Save the time-lapse of the models that were saved, beside them."""
+    """Save the time-lapse of the models that were saved, beside them. A diverged model's
+    weights were restored to an earlier epoch, which its frames run past: it has none."""
     tracks = {e.kind: recorders[e.kind].track() for e in trained
-              if e.path is not None and e.kind in recorders}  # fmt: skip
+              if e.path is not None and e.result.status == "finished"
+              and e.kind in recorders}  # fmt: skip
     if tracks:
         lapse = timelapse.Timelapse(dataset, indices, tracks)
         timelapse.save_timelapse(Path(out_dir) / timelapse.FILENAME, lapse)
