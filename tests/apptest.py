@@ -42,6 +42,16 @@ def fresh_app(runs: Path, monkeypatch: pytest.MonkeyPatch, timeout: float) -> Ap
     return AppTest.from_file(APP, default_timeout=timeout)
 
 
+def open_instrument(app: AppTest, key: str) -> AppTest:
+    """The Instruments page on ?instrument=key, after a first run of the app."""
+    app.query_params["instrument"] = key
+    app.run()
+    app.switch_page("views/instruments.py").run()
+    assert not app.exception
+    assert app.query_params["instrument"] == key
+    return app
+
+
 # ---- the click listener's component (explorer/ui/click.py) as AppTest sees it ----
 
 

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from pairs import small_digits_pair
 from sklearn import metrics
 
 from explorer.core import anomaly
@@ -16,12 +17,8 @@ from explorer.core.anomaly import (
     shuffled_pixels,
     uniform_noise,
 )
-from explorer.core.model_pair import build_pair
-from training.config import ModelConfig, TrainConfig
 from training.data import load_dataset
 from training.evaluate import negative_elbo
-from training.fit import fit
-from training.models import build_model
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +28,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def pair(digits):
-    models = []
-    for kind in ("ae", "vae"):
-        m = build_model(ModelConfig(kind=kind, image_shape=digits.image_shape, hidden=(64,)))
-        fit(m, digits.pixels, TrainConfig(epochs=30, batch_size=128, precision="fp32"),
-            indices=digits.train_indices)  # fmt: skip
-        models.append(m)
-    return build_pair(digits, *models, "test", max_points=500)
+    return small_digits_pair(digits)
 
 
 def sklearn_roc(in_scores, out_scores):

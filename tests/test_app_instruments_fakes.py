@@ -4,18 +4,10 @@ on the default digits models."""
 import io
 
 import numpy as np
+from apptest import open_instrument
 from PIL import Image
 
 from explorer.core.anomaly import COLUMNS, column_name
-
-
-def open_instrument(app, key: str):
-    app.query_params["instrument"] = key
-    app.run()
-    app.switch_page("views/instruments.py").run()
-    assert not app.exception
-    assert app.query_params["instrument"] == key
-    return app
 
 
 def captions(app) -> list[str]:

@@ -3,6 +3,7 @@ map on the default digits models, and their figures checked directly."""
 
 import numpy as np
 import pytest
+from apptest import open_instrument
 
 from explorer.core import holes
 from explorer.core.model_pair import build_pair
@@ -10,15 +11,6 @@ from explorer.ui.instruments import ellipses
 from explorer.ui.instruments import holes as hole_view
 from training.checkpoints import load_checkpoint
 from training.data import load_dataset
-
-
-def open_instrument(app, key: str):
-    app.query_params["instrument"] = key
-    app.run()
-    app.switch_page("views/instruments.py").run()
-    assert not app.exception
-    assert app.query_params["instrument"] == key
-    return app
 
 
 def markdown(app) -> str:

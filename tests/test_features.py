@@ -2,6 +2,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from pairs import small_digits_pair
 from sklearn import metrics
 
 from explorer.core import features
@@ -13,13 +14,10 @@ from explorer.core.features import (
     probe,
     train_denoising_ae,
 )
-from explorer.core.model_pair import build_pair
-from training.config import ModelConfig, TrainConfig
+from training.config import ModelConfig
 from training.data import Dataset, load_dataset
 from training.data.dataset import seeded_test_mask
 from training.evaluate import decode_all, encode_all
-from training.fit import fit
-from training.models import build_model
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +27,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def pair(digits):
-    models = []
-    for kind in ("ae", "vae"):
-        m = build_model(ModelConfig(kind=kind, image_shape=digits.image_shape, hidden=(64,)))
-        fit(m, digits.pixels, TrainConfig(epochs=30, batch_size=128, precision="fp32"),
-            indices=digits.train_indices)  # fmt: skip
-        models.append(m)
-    return build_pair(digits, *models, "test", max_points=500)
+    return small_digits_pair(digits)
 
 
 def test_confusion_matrix_equals_scikit_learns():
