@@ -1,15 +1,13 @@
 """The Lesson page headless (AppTest): every step renders with its question, answer and reveal;
 the URL picks a step, bad values fall back to the first; buttons move and stop at the ends."""
 
-import numpy as np
 import pytest
-from apptest import fresh_app, train_default_digits
+from apptest import fresh_app, train_default_digits, train_small_faces
 
 from explorer.core.lesson import STEPS, step_number
 from training.config import TrainConfig
 from training.data import load_dataset
 from training.ladder import DEFAULT_BETAS, train_ladder
-from training.recipe import train_side_by_side
 
 LESSON = "views/lesson.py"
 
@@ -28,10 +26,7 @@ def runs(tmp_path_factory, shared_cache):
                  precision="fp32"), path / "default" / "digits" / "ladder")  # fmt: skip
     with pytest.MonkeyPatch.context() as mp:  # module scope: before the autouse cache fixture
         mp.setenv("LATENT_EXPLORER_CACHE", str(shared_cache))
-        faces = load_dataset("faces")
-    few = faces.subset(np.arange(faces.n_samples) < 1000)
-    train_side_by_side(few, ("ae", "vae"), TrainConfig(epochs=1, batch_size=64, precision="fp32"),
-                       path / "default" / "faces")  # fmt: skip
+        train_small_faces(path, n=1000)
     return path
 
 
