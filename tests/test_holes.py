@@ -6,6 +6,7 @@ from explorer.core.holes import (
     HoleGrid,
     data_spread,
     hole_grid,
+    lift,
     reencoding_error,
     view_extent,
 )
@@ -140,3 +141,14 @@ def test_bad_input_raises():
     identity = Projection(np.zeros(2), np.eye(2))
     with pytest.raises(ValueError):
         hole_grid(decode_exactly, encode_exactly, identity, square_of_points(1.0), n=1)
+
+
+def test_lifted_grid_points_take_the_nearest_codes_off_plane_coordinates():
+    # K = 3 codes in two clusters that differ only off the map's plane (z3 = -5 or +5)
+    codes = np.array([[0.0, 0.0, -5.0], [0.1, 0.0, -5.0], [4.0, 0.0, 5.0], [4.1, 0.0, 5.0]])
+    projection = Projection(np.zeros(3), np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+    plane = np.array([[0.2, 0.5], [3.9, -0.5]])
+    lifted = lift(projection, plane, codes)
+    np.testing.assert_allclose(lifted, [[0.2, 0.5, -5.0], [3.9, -0.5, 5.0]])
+    np.testing.assert_allclose(projection.to_plane(lifted), plane)  # still the same map points
+    np.testing.assert_allclose(lift(projection, plane), [[0.2, 0.5, 0], [3.9, -0.5, 0]])

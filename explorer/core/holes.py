@@ -88,18 +88,37 @@ def view_extent(xy: np.ndarray, margin: float = MARGIN) -> tuple[tuple[float, fl
     return (low[0] - pad[0], high[0] + pad[0]), (low[1] - pad[1], high[1] + pad[1])
 
 
+def lift(projection: Projection, plane: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
+    """Map points (M, 2) -> latent codes (M, K). Off the plane each point takes the coordinates
+    of the data code nearest to it on the map, so the grid stays on the slices where the data
+    lies (the codes' mean alone missed one of the faces' two clusters: most of both maps read
+    as holes); without codes, or for K = 2, projection.to_latent."""
+    if codes is None or projection.is_identity:
+        return projection.to_latent(plane)
+    codes = np.asarray(codes, dtype=np.float64)
+    xy = projection.to_plane(codes)
+    nearest = ((plane[:, None, :] - xy[None, :, :]) ** 2).sum(-1).argmin(1)
+    base = codes[nearest]
+    return base + (plane - projection.to_plane(base)) @ projection.components
+
+
 def hole_grid(
-    decode: Coder, encode: Coder, projection: Projection, xy: np.ndarray, n: int = 48
+    decode: Coder,
+    encode: Coder,
+    projection: Projection,
+    xy: np.ndarray,
+    n: int = 48,
+    codes: np.ndarray | None = None,
 ) -> HoleGrid:
     """The re-encoding error over an n x n grid spanning the view of the data's map points xy
-    (N, 2), in spreads of xy. Grid points are lifted to latent codes with
-    projection.to_latent (the codes' mean off the plane when K > 2)."""
+    (N, 2), in spreads of xy. Grid points are lifted to latent codes by lift (off the plane:
+    the nearest of the data's codes, when given)."""
     if n < 2:
         raise ValueError(f"n must be >= 2, got {n}")
     spread = data_spread(xy)
     (x0, x1), (y0, y1) = view_extent(xy)
     xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
     plane = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)  # row by row, y ascending
-    z = projection.to_latent(plane)
+    z = lift(projection, plane, codes)
     error = reencoding_error(decode, encode, z, projection.to_plane) / spread
     return HoleGrid(xs, ys, error.reshape(n, n))

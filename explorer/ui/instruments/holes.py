@@ -32,6 +32,7 @@ def hole_grids(pair: ModelPair) -> tuple[dict[str, holes.HoleGrid], float]:
                 pair.projections[kind],
                 pair.xy(kind),
                 n,
+                pair.codes[kind],
             )
             for kind in KINDS
         }
