@@ -4,6 +4,7 @@ focus), and presenter mode hides the sidebar and fades the view's controls until
 import pytest
 from browser import chromium, require_browser, streamlit_server, wait_for_app_idle
 
+from explorer.core.lesson import STEPS
 from training.config import TrainConfig
 from training.data import load_dataset
 from training.recipe import train_side_by_side
@@ -96,4 +97,9 @@ def test_presenter_mode_hides_the_sidebar_and_fades_controls_until_needed(browse
     control.hover()  # the presenter reaches for it: it appears
     page.wait_for_function(opacity.format(1), arg=control.element_handle(), timeout=5_000)
     assert page.locator(".st-key-lesson_nav button").first.is_visible()  # the lesson's own stay
+    # answered, the step's text and question fold away: its view fills the screen
+    assert page.get_by_text(STEPS[5].text[:40]).count() == 0
+    images = page.locator(".st-key-lesson_view [data-testid='stImage']")
+    box = images.first.bounding_box()
+    assert box["y"] + box["height"] <= 900  # in view at 1440x900, with no scrolling
     page.close()

@@ -51,6 +51,21 @@ def move(by: int) -> None:
     go_to(st.session_state.get(state.LESSON_STEP, 1) + by)
 
 
+def answer_key(number: int) -> str:
+    return f"lesson_answer_{number}"
+
+
+def reveal(number: int) -> None:
+    """Show step `number`'s view without an answer (the teacher's button)."""
+    st.session_state.setdefault(state.LESSON_REVEALED, set()).add(number)
+
+
+def answered(number: int) -> bool:
+    """Whether step `number` was answered or revealed in this session."""
+    revealed = st.session_state.get(state.LESSON_REVEALED, set())
+    return st.session_state.get(answer_key(number)) is not None or number in revealed
+
+
 def keyboard() -> None:
     """Left and right arrows move between steps (lesson_keys.js)."""
 

@@ -5,7 +5,7 @@ the left and right arrow keys move between steps."""
 import streamlit as st
 
 from explorer.core.lesson import STEPS
-from explorer.ui import lesson, sidebar, state
+from explorer.ui import lesson, sidebar
 from explorer.ui.instruments import instruments
 from explorer.ui.lesson_views import VIEWS
 
@@ -28,27 +28,33 @@ with st.container(key="lesson_nav"):
                    disabled=number == len(STEPS), width="stretch")  # fmt: skip
 
 st.header(step.title)
-st.write(step.text)
+# Presenting, an answered step folds its text and question away so that the view fills the screen.
+compact = presenting and lesson.answered(number)
+if not compact:
+    st.write(step.text)
 
 question = step.question
-with st.container(key="lesson_question", border=True):
+box = (
+    st.expander(f"Predict: {question.prompt}")
+    if compact
+    else st.container(key="lesson_question", border=True)
+)
+with box:
     picked = st.radio(f"**Predict:** {question.prompt}", range(len(question.choices)),
                       index=None, format_func=lambda i: question.choices[i],
-                      key=f"lesson_answer_{number}")  # fmt: skip
-    shown = st.session_state.setdefault(state.LESSON_REVEALED, set())
-    if picked is None and number not in shown:
-        if st.button("Reveal without answering", key=f"lesson_reveal_{number}"):
-            shown.add(number)
-            st.rerun()
+                      key=lesson.answer_key(number))  # fmt: skip
+    if picked is None and not lesson.answered(number):
+        st.button("Reveal without answering", key=f"lesson_reveal_{number}",
+                  on_click=lesson.reveal, args=(number,))  # fmt: skip
         st.caption("Pick an answer, then the view shows what happens.")
         st.stop()
-    if picked == question.answer:
-        st.success(f"Right. {question.reveal}")
-    elif picked is not None:
-        st.error(f"Not quite: the answer is “{question.choices[question.answer]}”. "
-                 f"{question.reveal}")  # fmt: skip
-    else:
-        st.info(f"The answer: “{question.choices[question.answer]}”. {question.reveal}")
+answer = f"“{question.choices[question.answer]}”"
+if picked == question.answer:
+    st.success(f"Right. {question.reveal}")
+elif picked is not None:
+    st.error(f"Not quite: the answer is {answer}. {question.reveal}")
+else:
+    st.info(f"The answer: {answer}. {question.reveal}")
 
 pair = sidebar.model_pair(sidebar.Selection(step.dataset, sidebar.DEFAULT_SOURCE))
 if pair is None:
