@@ -14,11 +14,12 @@ N_EXAMPLES = 8  # images per row of examples
 
 
 TILE_PX = 84  # on screen per image: a row of 8 stays within a laptop's width, and 3 rows in view
+HALF_TILE_PX = 64  # six in half the page's width at 1280x720
 
 
-def tiles(images: np.ndarray, caption: str) -> None:
-    """One row of images, with a caption under it."""
-    width = TILE_PX * len(images)
+def tiles(images: np.ndarray, caption: str, tile_px: int = TILE_PX) -> None:
+    """One row of images, with a caption under it (tile_px on screen each)."""
+    width = tile_px * len(images)
     st.image(display.display(display.tile(images, len(images)), side=2 * width),
              caption=caption, output_format="PNG", width=width)  # fmt: skip
 
@@ -75,11 +76,12 @@ def smile(pair: ModelPair, key: str) -> None:
         return
     alpha = st.slider("alpha (spreads of the data along the vector)", 0.0, 3.0, 2.0, 0.5,
                       key=f"{key}_alpha")  # fmt: skip
-    for kind in KINDS:
+    for column, kind in zip(st.columns(2), KINDS, strict=True):
         before, after = smile_edits(pair, kind, alpha, n_faces=6)
-        tiles(np.concatenate([before, after]),
-              f"{kind.upper()}: six frowning faces, then the same plus {alpha:g} spreads of "
-              "the smile vector")  # fmt: skip
+        with column:
+            tiles(before, f"{kind.upper()}: six frowning faces", HALF_TILE_PX)
+            tiles(after, f"{kind.upper()}: the same plus {alpha:g} spreads of the smile vector",
+                  HALF_TILE_PX)  # fmt: skip
 
 
 VIEWS = {
