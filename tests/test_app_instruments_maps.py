@@ -37,8 +37,8 @@ def test_the_hole_map_shows_both_maps_and_each_ones_share_of_holes(app):
     assert labels == ["AE: share in holes", "VAE: share in holes"]
     for m in app.metric:
         assert m.value.endswith("%") and 0 <= int(m.value[:-1]) <= 100
-    (note,) = [c.value for c in app.caption if c.value.startswith("A hole:")]
-    assert f"more than {holes.HOLE_THRESHOLD} spreads" in note and "48 x 48 points" in note
+    (note,) = [c.value for c in app.caption if c.value.startswith("A hole (beyond")]
+    assert f"more than {holes.HOLE_THRESHOLD} spreads away" in note and "48 x 48 points" in note
 
 
 # ---- the figures, built from the pair the app uses ----

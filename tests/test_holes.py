@@ -3,6 +3,8 @@ import pytest
 import torch
 
 from explorer.core.holes import (
+    DATA_FACTOR,
+    HOLE_THRESHOLD,
     HoleGrid,
     data_spread,
     hole_grid,
@@ -152,3 +154,19 @@ def test_lifted_grid_points_take_the_nearest_codes_off_plane_coordinates():
     np.testing.assert_allclose(lifted, [[0.2, 0.5, -5.0], [3.9, -0.5, 5.0]])
     np.testing.assert_allclose(projection.to_plane(lifted), plane)  # still the same map points
     np.testing.assert_allclose(lift(projection, plane), [[0.2, 0.5, 0], [3.9, -0.5, 0]])
+
+
+def test_the_threshold_follows_how_far_the_models_own_data_comes_back():
+    data = square_of_points(2.0)
+    projection = fit_projection(data)
+    spread = data_spread(data)
+
+    def decode_off_by(shift):  # every code comes back `shift` further along x
+        return lambda z: decode_exactly(z + np.array([shift, 0.0]))
+
+    exact = hole_grid(decode_exactly, encode_exactly, projection, data, n=8, codes=data)
+    assert exact.threshold == HOLE_THRESHOLD  # a close round trip keeps the floor
+    loose = hole_grid(decode_off_by(1.0), encode_exactly, projection, data, n=8, codes=data)
+    assert loose.threshold == pytest.approx(DATA_FACTOR * 1.0 / spread)
+    assert loose.hole_share() == 0  # everywhere as far as the data itself: no hole
+    assert loose.hole_share(0.5) == 1  # a fixed half spread would call it all a hole

@@ -13,7 +13,7 @@ from explorer.core import figures, holes
 from explorer.core.model_pair import KINDS, ModelPair
 from explorer.ui.instruments import Instrument
 
-COLOUR_TOP = 1.5  # spreads: the colour scale ends here (errors above look the same)
+COLOUR_TOP = 3.0  # thresholds: the colour scale ends at 3x the larger map's hole threshold
 # White where the round trip comes back, dark red in the holes.
 COLOURS = [(0.0, "#ffffff"), (0.2, "#fee8c8"), (0.45, "#fdbb84"), (0.7, "#e34a33"),
            (1.0, "#7f0000")]  # fmt: skip
@@ -66,7 +66,7 @@ def hole_maps(pair: ModelPair, grids: dict[str, holes.HoleGrid]) -> go.Figure:
                 x=grid.xs,
                 y=grid.ys,
                 z=grid.error,
-                contours={"start": holes.HOLE_THRESHOLD, "end": holes.HOLE_THRESHOLD,
+                contours={"start": grid.threshold, "end": grid.threshold,
                           "size": 1, "coloring": "none"},
                 line={"color": "#222", "width": 1.5, "dash": "dash"},
                 showscale=False,
@@ -92,7 +92,7 @@ def hole_maps(pair: ModelPair, grids: dict[str, holes.HoleGrid]) -> go.Figure:
         coloraxis={
             "colorscale": COLOURS,
             "cmin": 0,
-            "cmax": COLOUR_TOP,
+            "cmax": COLOUR_TOP * max(g.threshold for g in grids.values()),
             "colorbar": {"title": {"text": "re-encoding<br>error<br>(spreads)"}},
         },
         showlegend=False,
@@ -109,16 +109,16 @@ def show(pair: ModelPair, key: str) -> None:
     maps, side = st.columns([4, 1])
     maps.plotly_chart(figure, key=f"{key}_maps", on_select="ignore", width="stretch",
                       config=figures.MAP_CONFIG)  # fmt: skip
-    threshold = holes.HOLE_THRESHOLD
     for kind in KINDS:
-        side.metric(f"{kind.upper()}: share in holes",
-                    f"{grids[kind].hole_share(threshold):.0%}")  # fmt: skip
+        side.metric(f"{kind.upper()}: share in holes", f"{grids[kind].hole_share():.0%}",
+                    help=f"threshold {grids[kind].threshold:.2f} spreads")  # fmt: skip
     n = len(grids["ae"].xs)
     side.caption(
-        f"A hole: a point whose decoded image re-encodes more than {threshold} spreads of the "
-        f"data away (beyond the dashed line). Spread: the data's standard deviation on the map. "
-        f"Each view: the data's 1st-99th percentile box plus a margin, {n} x {n} points, "
-        f"computed in {seconds:.2f} s."
+        f"A hole (beyond the dashed line): a point whose decoded image re-encodes more than "
+        f"{holes.HOLE_THRESHOLD} spreads away, and more than {holes.DATA_FACTOR:g}x as far as "
+        f"9 in 10 of the model's own data codes come back. Spread: the data's standard deviation "
+        f"on the map. Each view: the data's 1st-99th percentile box plus a margin, {n} x {n} "
+        f"points, computed in {seconds:.2f} s."
     )
 
 
