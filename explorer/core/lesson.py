@@ -134,13 +134,15 @@ STEPS: tuple[Step, ...] = (
         "prior_samples",
         "A VAE is trained so that its codes look like draws from N(0, I). So we can draw a new "
         "code from N(0, I), decode it, and get a new image that was never in the data. An AE "
-        "was never asked for that: the same draws often land in its holes.",
+        "was never asked for that: the same draws can land in its holes.",
         Question(
             "Decode 16 random draws from N(0, I). Which model gives more recognisable digits?",
             ("The AE", "The VAE", "Neither: both give noise"),
             1,
-            "The VAE's samples are mostly plausible digits; many of the AE's are not, because "
-            "nothing made its codes fill the prior.",
+            "The VAE's codes were pulled towards N(0, I), so the draws land where its data "
+            "lies and decode like its reconstructions. The AE's codes follow no prior: they "
+            "spread wherever training put them (compare the two maps' axes), so the same draws "
+            "cover only part of its map, and some fall off its data.",
         ),
     ),
     Step(
