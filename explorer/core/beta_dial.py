@@ -21,7 +21,7 @@ from training.evaluate import batches, decode_all
 from training.models import VAE
 
 ACTIVE_THRESHOLD = 0.01  # Burda et al. (2016)
-MAX_STAT_SAMPLES = 1000  # test images the numbers are measured on (seeded): enough, and fast
+MAX_STAT_SAMPLES = 500  # test images the numbers are measured on (seeded): enough, and fast
 
 
 def _check_codes(mu: np.ndarray, name: str = "mu") -> np.ndarray:
