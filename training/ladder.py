@@ -17,10 +17,9 @@ from training.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from training.config import TrainConfig
 from training.data import Dataset
 from training.evaluate import evaluate
-from training.fit import Progress, fit, prepare
-from training.models import build_model
+from training.fit import Progress, fit
 from training.presets import default_model_config
-from training.recipe import TrainedModel
+from training.recipe import TrainedModel, prepared_models
 
 DEFAULT_BETAS = (0.0, 0.1, 1.0, 4.0)
 PATTERN = "vae-beta-*.safetensors"
@@ -58,11 +57,7 @@ def train_ladder(
     stops the ladder: the rung in training and those after it are not saved."""
     betas = check_betas(betas)
     model_config = default_model_config(dataset.image_shape, "vae", **(model_options or {}))
-    models = {beta: build_model(model_config, config.seed) for beta in betas}  # same weights
-    first, *others = models.values()  # the rungs share one PCA (residual models)
-    prepare(first, dataset.pixels, config, dataset.train_indices)
-    for model in others:
-        model.prepare_like(first)
+    models = prepared_models({beta: model_config for beta in betas}, dataset, config)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     trained: dict[float, TrainedModel] = {}
     pca_baseline = None  # PCA's test MSE, the same for every rung: computed once

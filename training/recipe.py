@@ -86,16 +86,9 @@ def train_side_by_side(
     nothing more. record: also record the saved models' training time-lapse (the same images
     for each kind) in out_dir/timelapse.safetensors; it leaves the weights unchanged."""
 
-    models = {
-        kind: build_model(
-            default_model_config(dataset.image_shape, kind, **(model_options or {})), config.seed
-        )
-        for kind in kinds
-    }
-    first, *others = models.values()  # the pair shares one PCA (residual models)
-    prepare(first, dataset.pixels, config, dataset.train_indices)
-    for model in others:
-        model.prepare_like(first)
+    options = model_options or {}
+    configs = {kind: default_model_config(dataset.image_shape, kind, **options) for kind in kinds}
+    models = prepared_models(configs, dataset, config)
     n_images, n_frames = timelapse.plan(len(dataset.train_indices), config.batch_size,
                                         config.epochs, math.prod(dataset.image_shape))  # fmt: skip
     recorded = timelapse.subset_indices(dataset.train_indices, config.seed, n_images)
@@ -124,6 +117,18 @@ def train_side_by_side(
         evaluate_and_save(trained, dataset, config, out_dir)
         save_recordings(trained, recorders, dataset.name, recorded, out_dir)
     return trained
+
+
+def prepared_models(model_configs: dict, dataset: Dataset, config: TrainConfig) -> dict:
+    """Fresh models (seeded by config.seed) by the keys of model_configs, sharing one fitted
+    PCA where they have one (residual models): the first is prepared on the training images,
+    the rest take its preparation."""
+    models = {key: build_model(c, config.seed) for key, c in model_configs.items()}
+    first, *others = models.values()
+    prepare(first, dataset.pixels, config, dataset.train_indices)
+    for model in others:
+        model.prepare_like(first)
+    return models
 
 
 def recording(
