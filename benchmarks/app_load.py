@@ -24,6 +24,12 @@ for each --sessions count N, on the same server:
 Server CPU time (/proc) per open and per click, and the server's RSS before and after each row.
 
     python -m benchmarks.app_load [--sessions 30 60] [--clicks 5] [--runs DIR]
+    python -m benchmarks.app_load --open-only --sessions 100      # a class opening the app
+    python -m benchmarks.app_load --soak [--sessions 30 --minutes 30 --think-s 5]
+
+--open-only runs the open phase alone (no hover, no clicks). --soak runs a lesson instead
+(benchmarks/soak.py): sessions looping over the pages with think time, two training jobs,
+uploads and concept vectors, for --minutes; errors, latencies and the server's memory growth.
 
 Timings are printed, never asserted. The client runs on the same CPU as the server.
 """
@@ -314,15 +320,58 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--open-timeout", type=float, default=120.0, help="seconds per page open")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per table row")
     parser.add_argument("--warmup-timeout", type=float, default=300.0)
-    return parser.parse_args(argv)
+    parser.add_argument("--open-only", action="store_true", help="the open phase alone")
+    soak = parser.add_argument_group("soak (a lesson: benchmarks/soak.py)")
+    soak.add_argument("--soak", action="store_true", help="run a lesson instead of the phases")
+    soak.add_argument("--minutes", type=float, default=30.0, help="the lesson's length")
+    soak.add_argument("--think-s", type=float, default=5.0, help="mean pause (0.5x to 1.5x)")
+    soak.add_argument("--train-epochs", type=int, default=0, help="0: the app's automatic")
+    soak.add_argument("--settle-minutes", type=float, default=5.0,
+                      help="memory growth counts from here (a third of a shorter run)")  # fmt: skip
+    soak.add_argument("--sample-s", type=float, default=10.0, help="seconds between RSS samples")
+    soak.add_argument("--teacher-key", default="",
+                      help="start the server with this teacher key; trainers unlock with it "
+                      "(default: no key, the variable unset)")  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.open_only:
+        args.clicks, args.hover_s = 0, 0.0
+    return args
+
+
+OPEN_COLUMNS = ["sessions", "open median s", "open p95 s", "open max s", "server CPU ms/open",
+                "client CPU ms/open", "errors", "RSS before MB", "RSS after MB"]  # fmt: skip
+
+
+def print_open_table(rows: list[list]) -> None:
+    """--open-only: the open columns of table_row's rows."""
+    print_table(
+        f"App open: sessions opening Explore at once (connect to the first image), server on "
+        f"{HOST}. Target: 30 sessions in <= 3 s (median), 0 errors",
+        OPEN_COLUMNS,
+        [[*row[:6], *row[-3:]] for row in rows],
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    # The teacher key reaches the server through its environment (AppServer copies os.environ).
+    os.environ.pop("LATENT_EXPLORER_TEACHER_KEY", None)
+    if args.teacher_key:
+        os.environ["LATENT_EXPLORER_TEACHER_KEY"] = args.teacher_key
     with tempfile.TemporaryDirectory(prefix="app_load_") as tmp:
         runs = args.runs or Path(tmp) / "runs"
         with app_server(runs, Path(tmp) / "server.log") as server:
+            if args.soak:
+                from benchmarks import soak  # imports this module: not at the top
+
+                soak.report(*asyncio.run(soak.soak(server, args)), args)
+                print_log_problems(server)
+                return
             rows = asyncio.run(benchmark(server, args))
+            if args.open_only:
+                print_open_table(rows)
+                print_log_problems(server)
+                return
             peak = server.memory_mb()[1]
             print_table(
                 f"App load: sessions opening Explore at once (open: connect to the first image), "

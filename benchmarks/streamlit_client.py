@@ -17,6 +17,13 @@ in its delta; a rerun that names it runs only that fragment, as a browser does. 
 Like a browser, the client keeps the large elements it has received (`metadata.cacheable`) and
 names them in every rerun request (`ClientState.cached_message_hashes`): the server then re-sends
 an unchanged one as a reference to its hash (`ref_hash`), which the client resolves.
+
+With XSRF protection on (Streamlit's default), a browser first gets the `_streamlit_xsrf` cookie
+from an HTTP answer (/_stcore/health), then sends it as a cookie and as the second websocket
+subprotocol; an upload is a `file_urls_request` over the websocket, an HTTP PUT (multipart form)
+to the URL it answers with, carrying the cookie and the same token as `X-Xsrftoken`, then a rerun
+with the file_uploader's state naming the file. `xsrf_cookie`, `connect(xsrf=...)` and `upload`
+do the same; the app reads the cookie as its owner id (explorer/ui/state.py: owner).
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import secrets
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +42,13 @@ from typing import Any
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState
-from streamlit.proto.Common_pb2 import DoubleArray
+from streamlit.proto.Common_pb2 import (
+    DoubleArray,
+    FileUploaderState,
+    FileURLs,
+    FileURLsRequest,
+    UploadedFileInfo,
+)
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import ClientConnection, connect
@@ -43,6 +59,7 @@ TRIGGER_ID = "$$STREAMLIT_INTERNAL_KEY_{id}__events"
 # The app's components (explorer/ui/click.py): the click listener and, with decoding in the
 # browser, the decoder weights and the live decode panel.
 APP_COMPONENT = "latent_explorer"
+XSRF_COOKIE = "_streamlit_xsrf"
 # A run ends with one of these; FINISHED_EARLY_FOR_RERUN means another run follows at once.
 RUN_ENDS = {
     ForwardMsg.FINISHED_SUCCESSFULLY,
@@ -120,12 +137,18 @@ class RunResult:
     def widget(self, key: str) -> Element | None:
         return next((e for e in reversed(self.elements) if e.key == key), None)
 
+    def find(self, kind: str, label: str) -> Element | None:
+        """The last element of this kind with this label (an unkeyed widget: a form's button)."""
+        return next((e for e in reversed(self.of_kind(kind)) if e.proto.label == label), None)
+
 
 class StreamlitSession:
     """One app session on an open websocket. Methods run one request at a time."""
 
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
+    def __init__(self, ws: ClientConnection, http_url: str = "", xsrf: str = "") -> None:
+        self.ws, self.http_url, self.xsrf = ws, http_url, xsrf
+        self.session_id = ""  # the server's id for this session (new_session), for uploads
+        self.file_urls: dict[str, FileURLs] = {}  # request id -> where to PUT that file
         self.page_name = ""
         self.page_script_hash = ""  # known after the first run (the navigation message)
         self.widgets: dict[str, Element] = {}  # key -> the latest element drawn for it
@@ -134,12 +157,21 @@ class StreamlitSession:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, ws_url: str, timeout: float = 10.0) -> AsyncIterator[StreamlitSession]:
-        """Open a session (max_size=None: a chart's delta can exceed websockets' 1 MiB default)."""
+    async def connect(
+        cls, ws_url: str, timeout: float = 10.0, xsrf: str = ""
+    ) -> AsyncIterator[StreamlitSession]:
+        """Open a session (max_size=None: a chart's delta can exceed websockets' 1 MiB default).
+        xsrf: the browser's XSRF cookie (xsrf_cookie), sent as a browser does; "" sends none."""
+        http_url = re.sub(r"^ws", "http", ws_url).removesuffix("/_stcore/stream")
+        protocols, headers = ["streamlit"], {}
+        if xsrf:
+            protocols.append(xsrf)
+            headers = {"Cookie": f"{XSRF_COOKIE}={xsrf}", "Origin": http_url}
         async with connect(
-            ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=timeout
-        ) as ws:
-            yield cls(ws)
+            ws_url, subprotocols=protocols, additional_headers=headers, max_size=None,
+            open_timeout=timeout,
+        ) as ws:  # fmt: skip
+            yield cls(ws, http_url, xsrf)
 
     async def open_page(
         self,
@@ -232,6 +264,51 @@ class StreamlitSession:
         state = slider_state(slider.proto.id, value)
         return await self.rerun([state], fragment_id=slider.fragment_id, timeout=timeout)
 
+    async def click_button(self, key: str, timeout: float = 60.0) -> RunResult:
+        """Click the st.button with this key (its fragment alone reruns when it is in one)."""
+        button = self.widgets[key]
+        state = trigger_state(button.proto.id)
+        return await self.rerun([state], button.fragment_id, timeout=timeout)
+
+    async def choose(self, key: str, option: str, timeout: float = 60.0) -> RunResult:
+        """Pick an option of the st.radio or st.selectbox with this key, by its shown label."""
+        widget = self.widgets[key]
+        state = string_state(widget.proto.id, option)
+        return await self.rerun([state], widget.fragment_id, timeout=timeout)
+
+    async def upload(
+        self, key: str, name: str, data: bytes, mime: str, timeout: float = 60.0
+    ) -> RunResult:
+        """Upload one file to the st.file_uploader with this key, as a browser does: ask for its
+        URL over the websocket, PUT it over HTTP, rerun with the uploader naming it. Raises
+        urllib.error.HTTPError if the server refuses the PUT (403: a bad XSRF token)."""
+        uploader = self.widgets[key]
+        request_id = secrets.token_hex(8)
+        message = BackMsg()
+        message.file_urls_request.CopyFrom(
+            FileURLsRequest(request_id=request_id, file_names=[name], session_id=self.session_id)
+        )
+        async with asyncio.timeout(timeout):
+            await self.ws.send(message.SerializeToString())
+            while request_id not in self.file_urls:
+                self._handle(await self._receive(), RunResult(sent=time.perf_counter()))
+            urls = self.file_urls.pop(request_id)
+            await asyncio.to_thread(self._put, urls.upload_url, name, data, mime)
+        info = UploadedFileInfo(name=name, size=len(data), file_id=urls.file_id, file_urls=urls)
+        state = WidgetState(id=uploader.proto.id)
+        state.file_uploader_state_value.CopyFrom(FileUploaderState(uploaded_file_info=[info]))
+        return await self.rerun([state], uploader.fragment_id, timeout=timeout)
+
+    def _put(self, url: str, name: str, data: bytes, mime: str) -> None:
+        body, content_type = multipart_body(name, data, mime)
+        headers = {"Content-Type": content_type}
+        if self.xsrf:
+            headers |= {"Cookie": f"{XSRF_COOKIE}={self.xsrf}", "X-Xsrftoken": self.xsrf}
+        url = url if url.startswith("http") else self.http_url + url
+        request = urllib.request.Request(url, body, headers, method="PUT")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
     async def poll(self) -> RunResult:
         """Wait, then rerun: the page's polling fragment after its interval, as an open browser
         does, if the page has one; else the whole page after a second, as a user would."""
@@ -248,8 +325,16 @@ class StreamlitSession:
             self._on_element(msg, result)
         elif kind == "navigation":
             self.page_script_hash = msg.navigation.page_script_hash
-        elif kind == "new_session" and not msg.metadata.run.fragment_ids:
-            self.auto_reruns.clear()  # a full run: the page re-declares its polling fragments
+        elif kind == "new_session":
+            if msg.new_session.initialize.session_id:
+                self.session_id = msg.new_session.initialize.session_id
+            if not msg.metadata.run.fragment_ids:
+                self.auto_reruns.clear()  # a full run: the page re-declares its polling fragments
+        elif kind == "file_urls_response":
+            response = msg.file_urls_response
+            if response.error_msg or not response.file_urls:
+                raise RuntimeError(f"no upload URL: {response.error_msg!r}")
+            self.file_urls[response.response_id] = response.file_urls[0]
         elif kind == "auto_rerun":
             self.auto_reruns[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
         elif kind == "stop_auto_rerun":
@@ -276,3 +361,31 @@ class StreamlitSession:
 def slider_state(widget_id: str, value: float) -> WidgetState:
     """The WidgetState a browser sends for a one-value st.slider."""
     return WidgetState(id=widget_id, double_array_value=DoubleArray(data=[value]))
+
+
+def trigger_state(widget_id: str) -> WidgetState:
+    """The WidgetState a browser sends for a click on a button (a form's submit button too)."""
+    return WidgetState(id=widget_id, trigger_value=True)
+
+
+def string_state(widget_id: str, value: str) -> WidgetState:
+    """The WidgetState of a text input, or a radio's or selectbox's chosen label."""
+    return WidgetState(id=widget_id, string_value=value)
+
+
+def multipart_body(name: str, data: bytes, mime: str) -> tuple[bytes, str]:
+    """(body, Content-Type) of a multipart form holding one file, as a browser's FormData."""
+    boundary = f"----soak{secrets.token_hex(12)}"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"'
+            f"\r\nContent-Type: {mime}\r\n\r\n")  # fmt: skip
+    body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def xsrf_cookie(http_url: str, timeout: float = 10.0) -> str:
+    """A fresh browser's XSRF cookie, from the server's answer to /_stcore/health ("" when
+    XSRF protection is off). Blocking: call it in a thread from asyncio."""
+    with urllib.request.urlopen(f"{http_url}/_stcore/health", timeout=timeout) as response:
+        cookies = response.headers.get_all("Set-Cookie") or []
+    found = (re.match(rf"{XSRF_COOKIE}=([^;]+)", c) for c in cookies)
+    return next((m.group(1).strip('"') for m in found if m), "")

@@ -3,6 +3,14 @@
 The pages live in views/, not pages/: Streamlit would also list a pages/ folder on its own.
 """
 
+import os
+import threading
+
+if os.environ.get("FASTSTART_PREIMPORT"):
+    def _pre():
+        import pandas  # noqa
+    threading.Thread(target=_pre, daemon=True).start()
+
 import torch
 
 # One thread per request keeps decoding at milliseconds while a training job runs; the same for
@@ -12,7 +20,7 @@ torch.set_num_threads(1)
 
 import streamlit as st  # noqa: E402  (after the thread setting, which must come first)
 
-from explorer.ui import resources  # noqa: E402
+from explorer.ui import resources, teacher  # noqa: E402
 
 resources.limit_threads()
 resources.disable_nagle()
@@ -28,4 +36,5 @@ navigation = st.navigation(
         st.Page("views/train.py", title="Train", icon=":material/model_training:"),
     ]
 )
+teacher.sidebar()  # collapsed, and only where a teacher key is set
 navigation.run()

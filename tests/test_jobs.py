@@ -154,12 +154,12 @@ def test_a_second_job_past_the_cap_is_refused_until_the_first_finishes(tmp_path,
         with pytest.raises(
             JobLimitError, match=r"^1 job is training on this server \(the limit is 1\)"
         ):
-            manager.start(QUICK, ME)
+            manager.start(QUICK, OTHER)
         assert manager.running() == [first]
     finally:
         gate.set()
     assert finished(first).status == "finished"
-    second = manager.start(QUICK, ME)
+    second = manager.start(QUICK, OTHER)
     assert finished(second).status == "finished"
     assert second.id != first.id
 
@@ -186,21 +186,16 @@ def test_the_limit_message_names_the_jobs_holding_the_slots(tmp_path, held_in_tr
     for job in started:
         wait_until(job, lambda s: s.arch is not None)
     try:
-        with pytest.raises(JobLimitError) as mine:
-            manager.start(QUICK, ME)
         with pytest.raises(JobLimitError) as theirs:
             manager.start(QUICK, "owner-c")
     finally:
         for job in started:
             job.cancel()
         held_in_training.set()
-    holding = (
-        "2 jobs are training on this server (the limit is 2): "
-        "digits · mlp · 2-D · 3 epochs (yours), digits · mlp · 3-D · 5 epochs (another session)."
-    )
-    assert str(mine.value) == f"{holding} Wait for one to finish or cancel yours."
     assert str(theirs.value) == (
-        holding.replace("(yours)", "(another session)") + " Wait for one to finish."
+        "2 jobs are training on this server (the limit is 2): digits · mlp · 2-D · 3 epochs "
+        "(another session), digits · mlp · 3-D · 5 epochs (another session). "
+        "Wait for one to finish."
     )
     for job in started:
         assert finished(job).status == "cancelled"
@@ -224,6 +219,71 @@ def test_default_model_jobs_hold_a_slot_are_never_refused_and_no_student_can_can
         held_in_training.set()
     finished(another_default)
     assert finished(default).status == "cancelled"
+
+
+def test_one_job_per_browser_a_second_is_refused_naming_the_first(tmp_path, held_in_training):
+    manager = JobManager(tmp_path, max_running=5)  # not the cap: the per-browser limit
+    first = manager.start(QUICK, ME)
+    wait_until(first, lambda s: s.arch is not None)
+    try:
+        with pytest.raises(JobLimitError) as refused:
+            manager.start(JobSpec(epochs=4), ME)
+        others = manager.start(QUICK, OTHER)  # another browser still may
+    finally:
+        first.cancel()
+        others.cancel()
+        held_in_training.set()
+    assert str(refused.value) == (
+        "You already have a job training (digits · mlp · 2-D · 3 epochs): one job per browser "
+        "at a time. Wait for it to finish or cancel it."
+    )
+    assert len(manager.states()) == 2
+    finished(first), finished(others)
+    finished(manager.start(QUICK, ME))  # once it is done, the browser may start another
+
+
+def test_the_teacher_cancels_any_students_job_but_not_the_servers(tmp_path, held_in_training):
+    manager = JobManager(tmp_path, max_running=5)
+    student, default = manager.start(LONG, ME), manager.start(LONG, SERVER)
+    try:
+        assert not manager.cancel(student.id, OTHER)  # another student: no
+        assert not manager.cancel(default.id, OTHER, teacher=True)  # everyone waits on it
+        assert manager.cancel(student.id, OTHER, teacher=True)
+    finally:
+        default.cancel()
+        held_in_training.set()
+    assert finished(student).status == "cancelled"
+    finished(default)
+
+
+def test_a_held_task_is_listed_counted_by_the_cap_and_uncancellable(tmp_path):
+    manager = JobManager(tmp_path, max_running=1)
+    with manager.hold("beta dial's VAEs for digits", "digits") as task:
+        task.update("training the VAE with beta = 1", 30, 100)
+        (state,) = manager.states()
+        assert (state.label, state.title, state.owner) == (task.label, task.label, SERVER)
+        assert state.describe(ME) == "beta dial's VAEs for digits"
+        assert state.progress == {"all": (30, 100)} and not state.done
+        with pytest.raises(JobLimitError, match=r"\(the limit is 1\): beta dial's VAEs for"):
+            manager.start(QUICK, ME)
+        assert not manager.cancel(task.id, ME, teacher=True)
+    assert task.state().status == "finished" and manager.running() == []
+    with pytest.raises(RuntimeError), manager.hold("denoising AE for digits", "digits") as task:
+        raise RuntimeError("out of memory")
+    assert (task.state().status, task.state().message) == ("failed", "out of memory")
+
+
+def test_on_done_runs_after_every_job_finished_or_failed(tmp_path):
+    done = []
+
+    def tidy(job):
+        done.append(job.state().status)
+        return [f"tidied after {job.id}"]
+
+    manager = JobManager(tmp_path, on_done=tidy)
+    ids = [finished(manager.start(spec, ME)).id for spec in (QUICK, JobSpec(dataset="nope"))]
+    assert done == ["finished", "failed"]
+    assert [sentence for _, sentence in manager.notices] == [f"tidied after {i}" for i in ids]
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,10 @@ def save_checkpoint(
     metrics: dict | None = None,
     history: list[dict] | None = None,
 ) -> Path:
-    """Write model to path atomically (temp file + rename): a crash never leaves half a file."""
+    """Write model to path atomically (temp file + rename): a crash never leaves half a file.
+
+    Raises training.atomic.WriteError (an OSError whose message names the file and says "the
+    disk is full" when it is) if the file cannot be written; a file already at path is kept."""
     path = Path(path)
     if isinstance(dataset, Dataset):
         dataset = dataset_summary(dataset)

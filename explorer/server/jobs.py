@@ -15,12 +15,16 @@ import logging
 import secrets
 import threading
 import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from explorer.server import runs
+from training.atomic import WriteError
 from training.config import ARCHITECTURES, MODEL_KINDS
 from training.data import DataOptions, DatasetError, load_dataset
 from training.fit import Progress
@@ -108,6 +112,7 @@ class JobState:
     epochs: int | None
     started: float
     finished: float | None
+    label: str | None = None  # what a server task is (JobManager.hold), instead of the spec's
 
     @property
     def done(self) -> bool:
@@ -116,6 +121,8 @@ class JobState:
     @property
     def title(self) -> str:
         """What is trained, e.g. "digits · mlp · 2-D · 30 epochs" (as runs.RunInfo.title)."""
+        if self.label:
+            return self.label
         size = f"{self.latent_dim}-D" if self.latent_dim else "preset size"
         epochs = f"{self.epochs} epochs" if self.epochs else "preset epochs"
         return f"{self.spec.dataset} · {self.arch or 'preset architecture'} · {size} · {epochs}"
@@ -123,7 +130,7 @@ class JobState:
     def describe(self, viewer: str) -> str:
         """The title and whose job it is, as seen by the owner id viewer."""
         if self.owner == SERVER:
-            return f"default models for {self.title}"
+            return self.label or f"default models for {self.title}"
         return f"{self.title} ({'yours' if self.owner == viewer else 'another session'})"
 
 
@@ -155,8 +162,10 @@ class Curve:
 class TrainingJob:
     """One side-by-side training run in a daemon thread; state() is safe from any thread."""
 
-    def __init__(self, job_id: str, spec: JobSpec, out_dir: Path, owner: str) -> None:
+    def __init__(self, job_id: str, spec: JobSpec, out_dir: Path, owner: str,
+                 on_done: Callable[[TrainingJob], None] | None = None) -> None:  # fmt: skip
         self.id, self.spec, self.out_dir, self.owner = job_id, spec, Path(out_dir), owner
+        self._on_done = on_done  # called in the job's thread once it is done
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         self._status, self._message = "loading data", f"loading {spec.dataset}"
@@ -215,6 +224,13 @@ class TrainingJob:
             self._curves.setdefault(kind, Curve()).add({"step": p.step, **p.terms})
 
     def _run(self) -> None:
+        try:
+            self._train_and_save()
+        finally:
+            if self._on_done is not None:
+                self._on_done(self)
+
+    def _train_and_save(self) -> None:
         # Everything that can go wrong ends as a "failed" state with a sentence for a person;
         # the traceback goes to the server log, never to an unhandled thread exception.
         try:
@@ -231,6 +247,8 @@ class TrainingJob:
             self._fail(str(e))
         except ValueError as e:
             self._fail(f"invalid training settings: {e}")
+        except WriteError as e:  # says which file, and "the disk is full" where it is
+            self._fail(f"{e}; nothing of this run was kept")
         except OSError as e:
             self._fail(f"could not read or write a file: {e}")
         except Exception as e:
@@ -276,70 +294,153 @@ def outcome(trained: list[TrainedModel], kept: bool = True) -> tuple[str, str]:
     return "finished", "; ".join(f"{e.kind.upper()}: {e.result.message}" for e in trained)
 
 
+class HeldTask:
+    """Training the server does outside a TrainingJob (a dataset's beta ladder, a denoising AE):
+    while it runs it holds a slot, so the cap counts it and the Train page lists it. Nobody can
+    cancel it: sessions wait on it, as on the default models (JobManager.hold)."""
+
+    def __init__(self, task_id: str, label: str, dataset: str, owner: str = SERVER) -> None:
+        self.id, self.owner, self.label, self.spec = task_id, owner, label, JobSpec(dataset)
+        self._lock = threading.Lock()
+        self._status, self._message, self._progress = "training", "starting", {}
+        self._started, self._finished = time.time(), None
+
+    def update(self, message: str, step: int, n_steps: int) -> None:
+        with self._lock:
+            self._message, self._progress = message, {"all": (step, n_steps)}
+
+    def end(self, status: str, message: str) -> None:
+        with self._lock:
+            self._status, self._message, self._finished = status, message, time.time()
+
+    def cancel(self) -> None:
+        """Nothing: a held task stops only by finishing or failing."""
+
+    def state(self) -> JobState:
+        with self._lock:
+            empty = MappingProxyType({})
+            return JobState(
+                self.id, self.owner, self.spec, self._status, self._message,
+                MappingProxyType(dict(self._progress)), empty, empty, None, None, None,
+                self._started, self._finished, label=self.label,
+            )  # fmt: skip
+
+
 class JobLimitError(Exception):
-    """Too many jobs are training on this server; the message says so for a person."""
+    """Too many jobs are training on this server, or this browser has one already; the message
+    says so for a person."""
 
 
 def limit_message(running: list[JobState], viewer: str, max_running: int) -> str:
-    """Why viewer cannot start a job: how many run, which, and what viewer can do."""
+    """Why viewer (who has no job running) cannot start one: how many run, and which."""
     n = len(running)
     jobs = "1 job is" if n == 1 else f"{n} jobs are"
     holding = ", ".join(s.describe(viewer) for s in running)
-    mine = any(s.owner == viewer for s in running)
-    advice = "Wait for one to finish or cancel yours." if mine else "Wait for one to finish."
-    return f"{jobs} training on this server (the limit is {max_running}): {holding}. {advice}"
+    return f"{jobs} training on this server (the limit is {max_running}): {holding}. " + (
+        "Wait for one to finish."
+    )
+
+
+def own_job_message(job: JobState) -> str:
+    return (f"You already have a job training ({job.title}): one job per browser at a time. "
+            "Wait for it to finish or cancel it.")  # fmt: skip
 
 
 class JobManager:
     """The server's registry of training jobs, shared by all sessions; thread-safe.
 
-    At most max_running jobs train at once (two CPU cores serve a whole class). Jobs of the
-    owner SERVER (each dataset's default models, which every session waits on) are never
-    refused but do hold a slot. The last `keep` finished jobs stay in memory so a page can
-    still show their result.
+    At most max_running jobs train at once (two CPU cores serve a whole class), and at most one
+    per owner (a browser). Jobs of the owner SERVER (each dataset's default models, which every
+    session waits on, and the tasks it holds slots for) are never refused but do hold a slot.
+    The last `keep` finished jobs stay in memory so a page can still show their result. After
+    each job, on_done (the app's: the runs folder's size cap) runs in the job's thread; the
+    sentences it returns (what it removed) are kept in notices, newest last, for the pages.
     """
 
-    def __init__(self, runs_dir: str | Path, max_running: int = 2, keep: int = 50) -> None:
+    def __init__(
+        self,
+        runs_dir: str | Path,
+        max_running: int = 2,
+        keep: int = 50,
+        on_done: Callable[[TrainingJob], list[str]] | None = None,
+    ) -> None:
         self.runs_dir, self.max_running, self.keep = Path(runs_dir), max_running, keep
-        self._jobs: dict[str, TrainingJob] = {}  # in start order
+        self.on_done = on_done
+        self.notices: deque[tuple[float, str]] = deque(maxlen=10)  # (time.time(), sentence)
+        self._jobs: dict[str, TrainingJob | HeldTask] = {}  # in start order
         self._lock = threading.Lock()
 
     def start(self, spec: JobSpec, owner: str) -> TrainingJob:
         """Start training spec for owner in <runs_dir>/<job id>/; raises JobLimitError at the
-        cap, naming the jobs that hold the slots as owner sees them."""
+        cap, naming the jobs that hold the slots as owner sees them, or when owner has one."""
         with self._lock:
-            running = [s for s in (job.state() for job in self._jobs.values()) if not s.done]
-            if owner != SERVER and len(running) >= self.max_running:
-                raise JobLimitError(limit_message(running, owner, self.max_running))
+            self._check_room(owner)
             job_id = self._new_id()
-            job = TrainingJob(job_id, spec, self.runs_dir / job_id, owner)
-            self._jobs[job_id] = job
-            self._forget_old()
+            job = TrainingJob(job_id, spec, self.runs_dir / job_id, owner, self._job_done)
+            self._add(job)
             job.start()
         return job
 
-    def get(self, job_id: str) -> TrainingJob | None:
+    @contextmanager
+    def hold(self, label: str, dataset: str) -> Iterator[HeldTask]:
+        """Hold a slot for the server's own training done inside the block (listed as label);
+        it ends finished, or failed with the block's exception's message."""
+        with self._lock:
+            task = HeldTask(self._new_id(), label, dataset)
+            self._add(task)
+        try:
+            yield task
+        except BaseException as e:
+            task.end("failed", str(e) or type(e).__name__)
+            raise
+        if not task.state().done:  # the block may have ended it as failed, with its message
+            task.end("finished", "finished")
+
+    def get(self, job_id: str) -> TrainingJob | HeldTask | None:
         with self._lock:
             return self._jobs.get(job_id)
 
-    def running(self) -> list[TrainingJob]:
+    def running(self) -> list[TrainingJob | HeldTask]:
         """Jobs not done yet, oldest first."""
         with self._lock:
             return [job for job in self._jobs.values() if not job.state().done]
+
+    def active_ids(self) -> set[str]:
+        """Ids of the jobs running now: their folders are not leftovers."""
+        return {job.id for job in self.running()}
 
     def states(self) -> list[JobState]:
         """A snapshot of every job kept (running and recently done), oldest first."""
         with self._lock:
             return [job.state() for job in self._jobs.values()]
 
-    def cancel(self, job_id: str, owner: str) -> bool:
-        """Ask owner's job job_id to stop; False (and nothing done) when it is someone else's
-        or unknown. The page shows Cancel only on one's own jobs; this makes it a rule."""
+    def cancel(self, job_id: str, owner: str, teacher: bool = False) -> bool:
+        """Ask job job_id to stop, if it is owner's or (teacher) any student's; False (and
+        nothing done) otherwise. The page shows Cancel only where allowed; this makes it a rule.
+        The server's own jobs are cancelled by nobody: sessions wait on them."""
         job = self.get(job_id)
-        if job is None or job.owner != owner:
+        if job is None or job.owner == SERVER or not (job.owner == owner or teacher):
             return False
         job.cancel()
         return True
+
+    def _job_done(self, job: TrainingJob) -> None:
+        if self.on_done is not None:
+            self.notices.extend((time.time(), sentence) for sentence in self.on_done(job))
+
+    def _check_room(self, owner: str) -> None:
+        if owner == SERVER:
+            return
+        running = [s for s in (job.state() for job in self._jobs.values()) if not s.done]
+        own = [s for s in running if s.owner == owner]
+        if own:
+            raise JobLimitError(own_job_message(own[0]))
+        if len(running) >= self.max_running:
+            raise JobLimitError(limit_message(running, owner, self.max_running))
+
+    def _add(self, job: TrainingJob | HeldTask) -> None:
+        self._jobs[job.id] = job
+        self._forget_old()
 
     def _new_id(self) -> str:
         # Sortable by time, and unguessable enough that one student cannot cancel another's job

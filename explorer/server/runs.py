@@ -6,23 +6,41 @@ and clean-up. No Streamlit: the app and the tests call these directly.
       default/<dataset>/ladder/vae-beta-<beta>.safetensors   its beta dial's VAEs (idem)
       jobs/<run id>/{ae,vae}.safetensors       runs trained from the Train page
       (beside each pair: timelapse.safetensors, its training time-lapse, training/timelapse.py)
+
+Faults: every file is written atomically (training/atomic.py), so a server killed mid-save
+leaves a hidden ".<name>.<random>.tmp" file, never half a checkpoint under its real name;
+clean_partial_files removes those at startup. A run folder without a whole pair that no job is
+writing is an interrupted run (interrupted_runs), which remove_run deletes. The jobs folder is
+kept under a size cap (max_runs_bytes, $LATENT_EXPLORER_RUNS_MAX_MB) by prune.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
+import math
 import os
+import re
 import shutil
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.atomic import is_partial
 from training.checkpoints import CheckpointError, read_info
 from training.timelapse import FILENAME as TIMELAPSE_FILE
 
+log = logging.getLogger(__name__)
+
 KINDS = ("ae", "vae")
+RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{8}")  # JobManager._new_id's shape, fullmatch
+MAX_RUNS_ENV = "LATENT_EXPLORER_RUNS_MAX_MB"
+DEFAULT_MAX_RUNS_MB = 2048  # about 6,000 digits runs (0.34 MB each with its time-lapse)
+PARTIAL_FOLDER_SUFFIX = ".training"  # the beta ladder's folder while it trains
+STARTED = time.time()  # about when this server started: no job of it began before
 _publish_lock = threading.Lock()
 
 
@@ -56,11 +74,14 @@ class RunInfo:
     dataset: str | None
     arch: str = "?"
     latent_dim: int = 0
-    created: float = 0.0
+    created: float = 0.0  # finished: when its VAE was saved; interrupted: when it started
+    interrupted: bool = False
 
     @property
     def title(self) -> str:
         when = time.strftime("%d %b %H:%M", time.localtime(self.created))
+        if self.interrupted:
+            return f"{self.dataset or 'unknown dataset'} · interrupted · started {when}"
         return f"{self.dataset} · {self.arch} · {self.latent_dim}-D · {when}"
 
 
@@ -117,3 +138,157 @@ def remove_unfinished(folder: Path) -> bool:
         return False
     shutil.rmtree(folder, ignore_errors=True)
     return True
+
+
+# ---- faults and limits: interrupted runs, removal, the size cap, leftovers of atomic writes ----
+
+
+def is_run_id(run_id: object) -> bool:
+    """Whether run_id has the shape of a job's id ("20251130-143102-1a2b3c4d"): no separators,
+    no "..", no NUL, ASCII digits only, so it names a folder inside runs/jobs/ and nothing else."""
+    return isinstance(run_id, str) and RUN_ID.fullmatch(run_id) is not None
+
+
+def run_started(run_id: str) -> float:
+    """When the job run_id started, from its id (local time, to the second); 0.0 for an id of
+    the right shape but no real date ("20251399-...": none of JobManager's)."""
+    try:
+        return time.mktime(time.strptime(run_id[:15], "%Y%m%d-%H%M%S"))
+    except (ValueError, OverflowError):
+        return 0.0
+
+
+def _run_folders() -> list[Path]:
+    """Folders in runs/jobs/ named like a job: only these are ever listed as interrupted,
+    removed or pruned (a folder someone put there by hand is left alone)."""
+    with contextlib.suppress(OSError):
+        return [p for p in jobs_dir().iterdir()
+                if is_run_id(p.name) and p.is_dir() and not p.is_symlink()]  # fmt: skip
+    return []
+
+
+def interrupted_runs(active: Collection[str], since: float | None = None) -> list[RunInfo]:
+    """Run folders without a whole pair that no job of this server is writing, newest first:
+    what a kill -9 during training or during a save left. active: ids of the jobs running now.
+    since (default: this server's start): only runs that began, or last changed, before then,
+    so that a job starting as this is called is never taken for a leftover."""
+    cutoff = STARTED if since is None else since
+    found = []
+    for folder in _run_folders():
+        if folder.name in active or has_pair(folder):
+            continue
+        with contextlib.suppress(OSError):  # removed meanwhile
+            if run_started(folder.name) < math.floor(cutoff) or folder.stat().st_mtime < cutoff:
+                found.append(_interrupted_info(folder))
+    return sorted(found, key=lambda r: r.created, reverse=True)
+
+
+def _interrupted_info(folder: Path) -> RunInfo:
+    """An interrupted run, its dataset read from whichever model it saved (None if neither)."""
+    dataset = None
+    for kind in KINDS:
+        path = folder / f"{kind}.safetensors"
+        if path.is_file():
+            dataset = _read_run_info(str(path), path.stat().st_mtime).dataset
+            break
+    return RunInfo(folder.name, dataset, created=run_started(folder.name), interrupted=True)
+
+
+def finished_runs() -> list[RunInfo]:
+    """Every finished run in runs/jobs/ (any dataset) named like a job, oldest first."""
+    folders = [p for p in _run_folders() if has_pair(p)]
+    return sorted(map(run_info, folders), key=lambda r: r.created)
+
+
+def remove_run(run_id: str, active: Collection[str] = ()) -> bool:
+    """Delete the run folder runs/jobs/<run_id> (finished or interrupted) and all in it. A bad
+    id, a folder that is not there, a link, or a run in active removes nothing: False. Never
+    touches runs/default/."""
+    if not is_run_id(run_id) or run_id in active:
+        return False
+    folder = jobs_dir() / run_id
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    return not folder.exists()
+
+
+def folder_bytes(path: str | Path) -> int:
+    """Total size in bytes of the files under path (links not followed; 0 if it is missing)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):  # removed while we looked
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def max_runs_bytes() -> int:
+    """The size cap of runs/jobs/: $LATENT_EXPLORER_RUNS_MAX_MB megabytes (a positive whole
+    number), else DEFAULT_MAX_RUNS_MB. Class defaults in runs/default/ do not count."""
+    value = os.environ.get(MAX_RUNS_ENV, "").strip()
+    if value.isascii() and value.isdigit() and int(value) > 0:
+        return int(value) << 20
+    if value:
+        log.warning("%s=%r is not a positive number of MB: using %d", MAX_RUNS_ENV, value,
+                    DEFAULT_MAX_RUNS_MB)  # fmt: skip
+    return DEFAULT_MAX_RUNS_MB << 20
+
+
+def prune(max_bytes: int, keep: Collection[str], active: Collection[str]) -> list[str]:
+    """Bring runs/jobs/ under max_bytes: remove interrupted runs first, then the oldest finished
+    runs, never one in keep (pinned: the published class defaults) or in active (training, or
+    waiting to be published). Returns a sentence per removal for a person, and one more if the
+    folder is still over the cap."""
+    total, cap = folder_bytes(jobs_dir()), format_bytes(max_bytes)
+    if total <= max_bytes:
+        return []
+    leftovers = [(r, "the interrupted run") for r in reversed(interrupted_runs(active))]
+    oldest = [(r, "the oldest run") for r in finished_runs() if r.id not in keep]
+    messages = []
+    for info, what in leftovers + oldest:
+        if total <= max_bytes:
+            break
+        size = folder_bytes(jobs_dir() / info.id)
+        if remove_run(info.id, active):
+            total -= size
+            messages.append(f"Removed {what} {info.title} to keep the runs folder under {cap}.")
+    if total > max_bytes:
+        messages.append(f"The runs folder still holds {format_bytes(total)}, over its {cap} cap: "
+                        "the rest are training or published as class defaults.")  # fmt: skip
+    return messages
+
+
+def format_bytes(n: int) -> str:
+    """A size for a person: "2.0 GB", "350.2 MB", "12.0 KB" (binary units)."""
+    for unit, shift in (("GB", 30), ("MB", 20), ("KB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.1f} {unit}"
+    return f"{n} bytes"
+
+
+def clean_partial_files(before: float | None = None) -> list[Path]:
+    """Remove what a killed process left half-made anywhere under the runs folder: atomic
+    writes' temporary files (training/atomic.py) and a beta ladder's "ladder.training" folder
+    (explorer/ui/instruments/beta_dial.py renames it into place only when whole). Only what was
+    last changed before `before` (default: this server's start) goes, so that nothing this
+    server is writing now is cut. Returns what was removed."""
+    cutoff = STARTED if before is None else before
+    removed = []
+    for root, folders, files in os.walk(runs_dir()):
+        for name in [*filter(is_partial, files), *filter(is_partial_folder, folders)]:
+            path = Path(root, name)
+            with contextlib.suppress(OSError):  # gone already, or not ours to remove
+                if path.lstat().st_mtime < cutoff:
+                    if path.is_dir():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
+                    removed.append(path)
+        folders[:] = [name for name in folders if Path(root, name).exists()]
+    return removed
+
+
+def is_partial_folder(name: str) -> bool:
+    """Whether a folder name is a ladder still being trained (or left by a killed server)."""
+    return name.endswith(PARTIAL_FOLDER_SUFFIX)

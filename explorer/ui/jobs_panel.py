@@ -15,8 +15,8 @@ import streamlit as st
 
 from explorer.core import figures
 from explorer.server import runs
-from explorer.server.jobs import JobSpec, JobState
-from explorer.ui import resources, state
+from explorer.server.jobs import SERVER, JobSpec, JobState
+from explorer.ui import resources, state, teacher
 
 MAX_RESULTS = 5  # own finished jobs shown, newest first
 
@@ -33,8 +33,9 @@ def job_list() -> None:
     jobs = manager.states()
     running = [job for job in jobs if not job.done]
     st.subheader("Training on this server")
-    st.caption(f"At most {manager.max_running} jobs train at once; each can be cancelled only "
-               "from the browser that started it.")  # fmt: skip
+    by_teacher = " and by the teacher" if teacher.configured() else ""
+    st.caption(f"At most {manager.max_running} jobs train at once, one per browser; each can be "
+               f"cancelled from the browser that started it{by_teacher}.")  # fmt: skip
     if not running:
         st.caption("Nothing is training right now.")
     for job in running:
@@ -52,12 +53,12 @@ def running_job(job: JobState, me: str) -> None:
         st.caption(f"{job.message} (started {clock(job.started)})")
         for kind, (step, total) in job.progress.items():
             st.progress(step / max(total, 1), text=f"{kind.upper()}: step {step} of {total}")
-        if job.owner != me:
-            return
-        if job.curves:
+        # The teacher (with a key set and entered) may cancel any student's job, not the server's.
+        may_cancel = job.owner == me or (teacher.unlocked() and job.owner != SERVER)
+        if job.owner == me and job.curves:
             st.plotly_chart(figures.loss_curves(job.curves), key=f"curves_{job.id}")
-        if st.button("Cancel", key=f"cancel_{job.id}"):
-            resources.job_manager().cancel(job.id, me)
+        if may_cancel and st.button("Cancel", key=f"cancel_{job.id}"):
+            resources.job_manager().cancel(job.id, me, teacher=teacher.unlocked())
 
 
 def result(job: JobState, newest: bool) -> None:

@@ -13,7 +13,7 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from explorer.core.model_pair import ModelPair, build_pair
-from explorer.server import network, runs
+from explorer.server import classroom, network, runs
 from explorer.server.jobs import SERVER, JobManager, JobSpec, TrainingJob
 from training.checkpoints import load_checkpoint
 from training.data import Dataset, available_datasets, load_dataset
@@ -42,13 +42,36 @@ def dataset_choices() -> dict[str, tuple[str, str]]:
 
 @st.cache_resource
 def job_manager() -> JobManager:
-    return JobManager(runs.jobs_dir())
+    """The server's job manager. Created on the server's first page run, which is when what a
+    crash left behind is tidied: temporary files of interrupted saves go (the interrupted runs
+    themselves stay listed on the Train page until removed)."""
+    runs.clean_partial_files()
+    manager = JobManager(runs.jobs_dir())
+    manager.on_done = lambda job: after_job(job, manager)
+    return manager
+
+
+def after_job(job: TrainingJob, manager: JobManager) -> list[str]:
+    """After every job (in its thread, so no Streamlit here): a default pair moves into place
+    first (so the cap cannot take it for an old run), then the runs folder is kept under its
+    cap, sparing the class defaults and the runs still training. Returns what it removed."""
+    finished = job.state()
+    if finished.owner == SERVER and finished.status == "finished":
+        runs.publish_default(dict(finished.checkpoints), finished.spec.dataset)
+    return runs.prune(runs.max_runs_bytes(), classroom.pinned(), manager.active_ids())
 
 
 @st.cache_resource
 def _default_jobs() -> tuple[dict[str, TrainingJob], threading.Lock]:
     """The job training each dataset's default models, so that sessions share one."""
     return {}, threading.Lock()
+
+
+def default_folder(name: str) -> Path:
+    """Where the dataset's default pair is: the run the teacher published for the class, else
+    runs/default/<name> (trained on first use)."""
+    run_id = classroom.published_run(name)
+    return runs.jobs_dir() / run_id if run_id else runs.default_folder(name)
 
 
 def default_job(name: str) -> TrainingJob:

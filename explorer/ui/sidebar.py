@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from explorer.core.model_pair import ModelPair
-from explorer.server import runs
-from explorer.ui import resources, state, uploads
+from explorer.server import classroom, runs
+from explorer.ui import resources, state, teacher, uploads
 from training.checkpoints import CheckpointError
 from training.data import DEFAULT_DATASET, DatasetError
 
@@ -38,7 +38,10 @@ def selection() -> Selection:
     summary, where = choices[name]
     st.sidebar.caption(summary[:1].upper() + summary[1:] + ".", help=f"Found: {where}")
     titles = {run.id: run.title for run in runs.trained_runs(name)}
-    labels = {DEFAULT_SOURCE: "default (trained on first use)", UPLOAD_SOURCE: "upload files"}
+    published = classroom.published_run(name)
+    default = f"class default: {titles[published]}" if published in titles else (
+        "default (trained on first use)")  # fmt: skip
+    labels = {DEFAULT_SOURCE: default, UPLOAD_SOURCE: "upload files"}
     source = picker("Models", "models", [DEFAULT_SOURCE, *titles, UPLOAD_SOURCE],
                     DEFAULT_SOURCE, lambda s: labels.get(s) or titles[s])  # fmt: skip
     return Selection(name, source)
@@ -68,7 +71,7 @@ def model_pair(sel: Selection) -> ModelPair | None:
     try:
         if sel.models == UPLOAD_SOURCE:
             return uploaded_pair(sel.dataset)
-        folder = runs.default_folder(sel.dataset) if sel.models == DEFAULT_SOURCE else (
+        folder = resources.default_folder(sel.dataset) if sel.models == DEFAULT_SOURCE else (
             runs.jobs_dir() / sel.models)  # fmt: skip
         if not runs.has_pair(folder):
             return wait_for_default(sel.dataset)
@@ -79,17 +82,21 @@ def model_pair(sel: Selection) -> ModelPair | None:
 
 
 def uploaded_pair(name: str) -> ModelPair | None:
+    if not teacher.is_teacher():
+        st.info(
+            "Only the teacher can upload checkpoints on this server (the teacher key: Teacher, "
+            "in the sidebar). Pick the default or a trained run meanwhile."
+        )
+        return None
     st.sidebar.caption(
         f"Checkpoints from `python -m training fit`, at most {uploads.MAX_UPLOAD_MB} MB."
     )
     files = [
-        st.sidebar.file_uploader(f"{k.upper()} checkpoint", type=["safetensors"], key=f"up_{k}")
-        for k in ("ae", "vae")
+        uploads.file_uploader(f"{k.upper()} checkpoint", ["safetensors"], f"up_{k}", st.sidebar)
+        for k in runs.KINDS
     ]
     if not all(files):
         st.info("Upload an AE and a VAE checkpoint (.safetensors) in the sidebar.")
-        return None
-    if uploads.too_large(*files):
         return None
     return resources.pair_from_bytes(files[0].getvalue(), files[1].getvalue(), name)
 

@@ -24,6 +24,8 @@ import streamlit as st
 from explorer.core import beta_dial, display, figures
 from explorer.core.model_pair import ModelPair
 from explorer.server import runs
+from explorer.server.jobs import HeldTask, JobManager
+from explorer.ui import resources
 from explorer.ui.instruments import Instrument
 from training.data import Dataset
 from training.fit import Progress
@@ -69,11 +71,12 @@ class LadderState:
 class LadderJob:
     """Trains the default ladder of pair.dataset into folder in a daemon thread."""
 
-    def __init__(self, dataset: Dataset, folder: Path) -> None:
-        self.dataset, self.folder = dataset, folder
+    def __init__(self, dataset: Dataset, folder: Path, manager: JobManager) -> None:
+        self.dataset, self.folder, self.manager = dataset, folder, manager
         self._lock = threading.Lock()
         self._state = LadderState("training", "starting", 0.0, None)
         self._started = time.time()
+        self._task: HeldTask | None = None
         threading.Thread(target=self._run, name=f"ladder-{dataset.name}", daemon=True).start()
 
     def state(self) -> LadderState:
@@ -87,8 +90,20 @@ class LadderJob:
         message = f"training the VAE with beta = {beta:g}: epoch {p.epoch} of {p.n_epochs}"
         with self._lock:
             self._state = LadderState("training", message, fraction, left)
+        if self._task is not None:
+            self._task.update(message, round(1000 * fraction), 1000)
 
     def _run(self) -> None:
+        # The ladder holds a training slot (listed on the Train page, counted by the cap).
+        name = self.dataset.name
+        with self.manager.hold(f"beta dial's VAEs for {name}", name) as self._task:
+            state = self._train()
+            if state.status == "failed":
+                self._task.end("failed", state.message)
+        with self._lock:
+            self._state = state
+
+    def _train(self) -> LadderState:
         partial = self.folder.with_name(self.folder.name + ".training")
         try:
             config, options = recipe(self.dataset)  # the default pair's recipe
@@ -98,13 +113,11 @@ class LadderJob:
             if missing:
                 raise RuntimeError(f"the VAE with beta {', '.join(missing)} diverged at once")
             os.replace(partial, self.folder)  # whole, or not there at all
-            state = LadderState("finished", "finished", 1.0, 0.0)
+            return LadderState("finished", "finished", 1.0, 0.0)
         except Exception as e:  # a sentence for the page; the traceback for the server log
             log.exception("training the beta ladder of %s failed", self.dataset.name)
             shutil.rmtree(partial, ignore_errors=True)
-            state = LadderState("failed", f"training the beta ladder failed: {e}", 0.0, None)
-        with self._lock:
-            self._state = state
+            return LadderState("failed", f"training the beta ladder failed: {e}", 0.0, None)
 
 
 @st.cache_resource
@@ -119,7 +132,7 @@ def ladder_job(dataset: Dataset, folder: Path) -> LadderJob:
     with lock:
         job = jobs.get(dataset.name)
         if job is None or job.state().status != "training":  # failed, or its ladder removed
-            job = jobs[dataset.name] = LadderJob(dataset, folder)
+            job = jobs[dataset.name] = LadderJob(dataset, folder, resources.job_manager())
         return job
 
 
