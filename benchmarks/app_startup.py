@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = run_scenarios(args, Path(tmp))
     print_table(
         "App startup: launch to first decoded image on digits (medians, seconds). "
-        'Target: about 10 s fresh, "instantly" (~1-3 s) on later starts',
+        "Target (issue 12): within 10 s fresh, within 2 s on later starts",
         ["scenario", "starts", "to health", "to first run", "to first image", "image's run",
          "each (to image)"],
         rows,

@@ -3,14 +3,6 @@
 The pages live in views/, not pages/: Streamlit would also list a pages/ folder on its own.
 """
 
-import os
-import threading
-
-if os.environ.get("FASTSTART_PREIMPORT"):
-    def _pre():
-        import pandas  # noqa
-    threading.Thread(target=_pre, daemon=True).start()
-
 import torch
 
 # One thread per request keeps decoding at milliseconds while a training job runs; the same for

@@ -142,11 +142,11 @@ def test_evaluate_matches_the_metrics_of_the_copied_split(digits, trained_vae):
 
 
 def test_pca_is_fitted_on_at_most_max_pca_values(digits, monkeypatch):
+    from sklearn.decomposition import PCA  # pca_mse imports it when called
+
     seen = []
-    fit_pca = evaluation.PCA.fit
-    monkeypatch.setattr(
-        evaluation.PCA, "fit", lambda pca, x: seen.append(x.shape) or fit_pca(pca, x)
-    )
+    fit_pca = PCA.fit
+    monkeypatch.setattr(PCA, "fit", lambda pca, x: seen.append(x.shape) or fit_pca(pca, x))
     monkeypatch.setattr(evaluation, "MAX_PCA_VALUES", 100 * 64)
     train, test = digits.split()
     assert 0 < pca_mse(train.pixels, test.pixels, 2) < 0.1

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from training.data import Dataset
 from training.data.dataset import to_float_images
@@ -17,6 +14,9 @@ from training.fit import as_float_batch
 from training.heap import TRIM_EVERY, release_freed_memory
 from training.losses import gaussian_log_density, kl_divergence, reconstruction_loss
 from training.models import AE, VAE
+
+if TYPE_CHECKING:  # scikit-learn is imported where used: the app's first page skips a second
+    from sklearn.pipeline import Pipeline
 
 MAX_FIT_SAMPLES = 20_000  # PCA and the probe are fitted on at most this many training images
 # ... and PCA on at most this many values (256 MiB as float32): all 20,000 for MNIST, 5,461 at
@@ -181,6 +181,8 @@ def pca_mse(
     rows train_indices / test_indices when given): the linear baseline an AE with the same
     latent size should beat. Fitted on the first rows, at most MAX_FIT_SAMPLES of them and
     MAX_PCA_VALUES values."""
+    from sklearn.decomposition import PCA
+
     size = math.prod(train_images.shape[1:])
     rows = np.arange(len(train_images)) if train_indices is None else train_indices
     rows = rows[: max(1, min(MAX_FIT_SAMPLES, MAX_PCA_VALUES // size))]
@@ -210,6 +212,10 @@ def linear_probe_accuracy(
 def fit_linear_probe(train_codes: np.ndarray, train_y: np.ndarray) -> Pipeline:
     """A logistic regression on standardised codes (N, K) for labels (N,), fitted on the first
     MAX_FIT_SAMPLES rows; needs two classes or more."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
     return probe.fit(train_codes[:MAX_FIT_SAMPLES], train_y[:MAX_FIT_SAMPLES])
 

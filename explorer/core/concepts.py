@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from explorer.core.latent import Projection
 
@@ -108,6 +107,9 @@ def _weighted_mean(z: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def _logistic_normal(z: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    # Imported here: scikit-learn takes a second to import, which the app's first page skips.
+    from sklearn.linear_model import LogisticRegression
+
     scale = z.std(0)
     scale[scale == 0] = 1.0
     classifier = LogisticRegression(C=1.0, max_iter=1000)

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 from explorer.core import web_decoder
-from explorer.core.concept_checks import DataRegion, data_region
 from explorer.core.latent import Projection, fit_projection
+from explorer.core.pca import PCA, fit_pca
 from explorer.core.points import Bounds, important_coordinates
 from training.data import Dataset
 from training.evaluate import decode_all, encode_all
 from training.models import AE
+
+if TYPE_CHECKING:  # imported where used: it imports scikit-learn, a second the app's start skips
+    from explorer.core.concept_checks import DataRegion
 
 KINDS = ("ae", "vae")
 MAX_MAP_POINTS = 3000  # enough to show the structure; more only slows the browser
@@ -80,6 +83,8 @@ class ModelPair:
     def regions(self) -> dict[str, DataRegion]:
         """Where each model's codes lie (edits beyond are warned of). Built on first use, by
         the Concepts page only: 10-40 ms per model that no other page should pay."""
+        from explorer.core.concept_checks import data_region
+
         return {kind: data_region(codes) for kind, codes in self.codes.items()}
 
     @cached_property
@@ -157,5 +162,5 @@ def build_pair(
     }
     projections = {k: fit_projection(c) for k, c in codes.items()}
     flat = dataset.floats(indices).reshape(len(indices), -1)
-    pca = PCA(n_components=min(max(2, ae.config.latent_dim), *flat.shape), random_state=seed)
-    return ModelPair(dataset, models, indices, codes, projections, pca.fit(flat), label)
+    pca = fit_pca(flat, min(max(2, ae.config.latent_dim), *flat.shape), seed)
+    return ModelPair(dataset, models, indices, codes, projections, pca, label)

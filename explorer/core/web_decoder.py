@@ -21,13 +21,16 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from torch import nn
 
 from training.models import AE, ConvDecoder, MLPCoder, ResidualDecoder
+
+if TYPE_CHECKING:  # any object with components_ and mean_ (explorer.core.pca's or sklearn's)
+    from explorer.core.pca import PCA
 
 MAGIC = b"LXD1"
 DTYPES = {"float16": np.float16, "float32": np.float32}

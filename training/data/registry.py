@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,17 +38,32 @@ def locate_digits(data_dir: Path | None) -> str:
     return "bundled with scikit-learn"
 
 
+def digits_table() -> tuple[np.ndarray, np.ndarray]:
+    """(N, 8, 8) float64 levels 0..16 and (N,) labels: what sklearn.datasets.load_digits()
+    returns as images and target, read from the CSV it bundles without importing scikit-learn
+    (its datasets module takes over a second to import: every restart of the app paid it before
+    its first image). Falls back to load_digits() should the file move."""
+    package = importlib.util.find_spec("sklearn")  # finds the package without importing it
+    folder = package and package.submodule_search_locations
+    path = Path(folder[0], "datasets", "data", "digits.csv.gz") if folder else None
+    if path is None or not path.is_file():
+        from sklearn.datasets import load_digits as sklearn_digits
+
+        bunch = sklearn_digits()
+        return bunch.images, bunch.target
+    table = np.loadtxt(path, delimiter=",")  # (N, 65): 64 pixel levels, then the label
+    return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(int)
+
+
 def load_digits(
     data_dir: Path | None, options: DataOptions, progress: LoadProgress | None = None
 ) -> Dataset:
     """scikit-learn's 1,797 handwritten digits, 8x8 grey, 17 levels k = 0..16 as bytes."""
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    bunch = sklearn_digits()
+    images, labels = digits_table()
     # Level k/16 stored as the byte round(k * 255 / 16) (half to even, exact in float64): the
     # bytes the fingerprint hashed when the images were floats k/16, so checkpoints still match.
-    x = np.round(bunch.images * (255 / 16)).astype(np.uint8)[:, None]  # (N, 1, 8, 8)
-    y = bunch.target.astype(np.int64)
+    x = np.round(images * (255 / 16)).astype(np.uint8)[:, None]  # (N, 1, 8, 8)
+    y = labels.astype(np.int64)
     if options.limit:
         x, y = x[: options.limit], y[: options.limit]
     return Dataset(
