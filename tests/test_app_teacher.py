@@ -155,3 +155,12 @@ def test_uploads_over_the_rate_are_refused_with_the_wait(class_runs):
         at.run()
         assert not at.exception
     assert "At most 10 uploads a minute: try again in" in at.error[-1].value
+
+
+def test_the_key_may_come_from_streamlits_secrets(class_runs):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["teacher_key"] = KEY
+    at.run()
+    at.switch_page("views/train.py").run()
+    assert not can_train(at)
+    assert can_train(unlock(at))

@@ -1,13 +1,25 @@
-"""Images for display: tiling, nearest-neighbour upscaling and PNG bytes. Pure NumPy + Pillow."""
+"""Images for display: tiling, nearest-neighbour upscaling and PNG bytes; and names from files,
+uploads and URLs made safe to show as text in Markdown and in Plotly. Pure NumPy + Pillow."""
 
 from __future__ import annotations
 
+import html
 import io
+import re
 
 import numpy as np
 from PIL import Image
 
 DISPLAY_SIDE = 160  # small images are upscaled to about this many px, or the browser blurs them
+# A name from a user's folder, CSV, JSON or upload is shown cut to this many characters: an
+# attribute name is unbounded in a CSV, and 5,000 characters would push the page apart.
+MAX_SHOWN = 200
+# The ASCII punctuation that Streamlit's Markdown gives a meaning inside a line: emphasis, code,
+# links and images, HTML and autolinks (<, >, "www." and "http:"), math ($), entities (&), tables,
+# headings, :colour[...] directives and :emoji: codes. A backslash before ASCII punctuation
+# shows it literally (CommonMark, "Backslash escapes"). Line breaks are removed first.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]<>$&|#:.])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # line breaks, NUL, escapes
 
 
 def to_pixels(x: np.ndarray) -> np.ndarray:
@@ -45,3 +57,23 @@ def png_bytes(x: np.ndarray, side: int = DISPLAY_SIDE) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(display(x, side)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _shown(text: object, max_chars: int) -> str:
+    """str(text) on one line (control characters as one space), cut to max_chars with "…"."""
+    text = _CONTROL.sub(" ", str(text))
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def markdown_text(text: object, max_chars: int = MAX_SHOWN) -> str:
+    """text to put inside st.markdown, st.caption, st.info/warning/error, a widget's label or
+    help: shown literally, never as a link, image, HTML, emphasis or math (Streamlit renders
+    all of these), on one line and at most max_chars long."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _shown(text, max_chars))
+
+
+def plotly_text(text: object, max_chars: int = MAX_SHOWN) -> str:
+    """text for a Plotly figure's trace names, titles, tick labels and hover text: Plotly
+    renders a subset of HTML there (<a href>, <b>, <br>, entities), so <, > and & are escaped
+    and show literally; on one line and at most max_chars long."""
+    return html.escape(_shown(text, max_chars), quote=False)

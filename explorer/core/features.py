@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import plotly.graph_objects as go
 
+from explorer.core.display import plotly_text
 from training.config import ModelConfig, TrainConfig
 from training.data import Dataset
 from training.evaluate import fit_linear_probe, probe_targets
@@ -166,14 +167,14 @@ def chance(y: np.ndarray) -> float:
 
 def confusion_figure(counts: np.ndarray, class_names: tuple[str, ...], title: str) -> go.Figure:
     """A heat map of a confusion matrix (rows true, columns predicted), counts written on it."""
-    names = list(class_names) or [str(i) for i in range(len(counts))]
+    names = [plotly_text(n) for n in class_names] or [str(i) for i in range(len(counts))]
     heatmap = go.Heatmap(
         z=counts, x=names, y=names, colorscale="Blues", showscale=False,
         text=counts, texttemplate="%{text}",
         hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
     )  # fmt: skip
     fig = go.Figure(heatmap)
-    fig.update_layout(title=title, height=min(520, 200 + 30 * len(names)),
+    fig.update_layout(title=plotly_text(title), height=min(520, 200 + 30 * len(names)),
                       margin={"t": 40, "b": 10, "l": 10, "r": 10})  # fmt: skip
     fig.update_xaxes(title_text="predicted", type="category")
     fig.update_yaxes(title_text="true", type="category", autorange="reversed")

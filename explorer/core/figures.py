@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import plotly.graph_objects as go
 
+from explorer.core.display import plotly_text
 from explorer.core.model_pair import KINDS
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def latent_map(
     One WebGL trace holds every point, so a clicked point's number is its row in xy; the
     legend comes from empty traces, one per class. Clicks anywhere (also on empty space) are
     reported to the browser (layout.clickanywhere) and uirevision keeps zoom across updates.
+    Names and titles may come from a user's files (attribute names): they show as plain text.
     """
     marker = {"size": 5, "opacity": 0.8}
     if classes is not None:
@@ -97,14 +99,14 @@ def latent_map(
                 x=[None],
                 y=[None],
                 mode="markers",
-                name=name,
+                name=plotly_text(name),
                 marker={"size": 8, "color": PALETTE[i % len(PALETTE)]},
             )  # fmt: skip
         )
     fig.update_layout(
         # The title sits below the toolbar's row, which would cover it on a laptop screen.
         title={
-            "text": title,
+            "text": plotly_text(title),
             "x": 0.02,
             "y": 1,
             "yref": "container",
@@ -118,8 +120,8 @@ def latent_map(
         height=460,
         margin={"l": 40, "r": 10, "t": 64, "b": 40},
         legend={"itemclick": False, "itemdoubleclick": False},
-        xaxis_title=axis_titles[0],
-        yaxis_title=axis_titles[1],
+        xaxis_title=plotly_text(axis_titles[0]),
+        yaxis_title=plotly_text(axis_titles[1]),
     )
     if axis_range is not None:
         fig.update_xaxes(range=list(axis_range[0]))
@@ -206,7 +208,7 @@ def group_histograms(
         fig.add_trace(
             go.Histogram(
                 x=projections[groups == g],
-                name=name,
+                name=plotly_text(name),
                 histnorm="probability density",
                 opacity=0.6,
                 marker_color=PALETTE[g],
@@ -215,7 +217,7 @@ def group_histograms(
         )
     fig.update_layout(
         barmode="overlay",
-        title={"text": title, "x": 0.02},
+        title={"text": plotly_text(title), "x": 0.02},
         height=260,
         margin={"l": 40, "r": 10, "t": 40, "b": 40},
         xaxis_title="position along the vector (spreads)",
@@ -231,13 +233,13 @@ def side_effect_bars(effects: dict[str, float], title: str, top: int = 12) -> go
     fig = go.Figure(
         go.Bar(
             x=[v for _, v in items],
-            y=[k for k, _ in items],
+            y=[plotly_text(k) for k, _ in items],
             orientation="h",
             marker_color=[PALETTE[3] if abs(v) > 0.3 else PALETTE[0] for _, v in items],
         )  # fmt: skip
     )
     fig.update_layout(
-        title={"text": title, "x": 0.02},
+        title={"text": plotly_text(title), "x": 0.02},
         height=80 + 22 * max(len(items), 1),
         margin={"l": 10, "r": 10, "t": 40, "b": 40},
         xaxis_title="spreads moved per spread along the vector",

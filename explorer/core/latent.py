@@ -9,6 +9,13 @@ from statistics import NormalDist
 
 import numpy as np
 
+# What one request may ask for. Every image is decoded on the server that the whole class shares,
+# and a client can send any widget value over the websocket (Streamlit resets a slider's value
+# outside its range, but these functions must not rely on the page), so they refuse more.
+MAX_GRID_SIDE = 20  # an n x n manifold grid: 400 decodes (64x64 faces: about 1 s)
+MAX_STEPS = 16  # points on an interpolation path
+MAX_SAMPLE_VALUES = 1_000_000  # n_samples * latent_dim drawn from the prior: 8 MB
+
 
 @dataclass(frozen=True)
 class Projection:
@@ -65,16 +72,22 @@ def fit_projection(z: np.ndarray) -> Projection:
 def grid_points(x_range: tuple[float, float], y_range: tuple[float, float], n: int) -> np.ndarray:
     """(n * n, 2) points on an n x n grid, row by row from the top (largest y) down, so that
     they tile an image grid in reading order."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+    _check_grid_side(n)
     xs = np.linspace(*x_range, n)
     ys = np.linspace(*y_range, n)[::-1]
     return np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
 
 
+def _check_grid_side(n: int) -> None:
+    if not 1 <= n <= MAX_GRID_SIDE:
+        raise ValueError(f"n must be 1 to {MAX_GRID_SIDE} (a grid of at most "
+                         f"{MAX_GRID_SIDE**2} images), got {n}")  # fmt: skip
+
+
 def prior_quantile_grid(n: int, low: float = 0.05, high: float = 0.95) -> np.ndarray:
     """(n * n, 2) grid at evenly spaced quantiles of N(0, 1) on each axis (as in Kingma &
     Welling's figure 4): equal probability mass between neighbouring points."""
+    _check_grid_side(n)  # before the n quantiles are worked out
     q = [NormalDist().inv_cdf(p) for p in np.linspace(low, high, n)]
     return grid_points((q[0], q[-1]), (q[0], q[-1]), n)
 
@@ -107,8 +120,8 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 def interpolate(a: np.ndarray, b: np.ndarray, n_steps: int, method: str = "linear") -> np.ndarray:
     """(n_steps, K) codes from a to b inclusive, "linear" or "spherical"."""
-    if n_steps < 2:
-        raise ValueError(f"n_steps must be >= 2, got {n_steps}")
+    if not 2 <= n_steps <= MAX_STEPS:
+        raise ValueError(f"n_steps must be 2 to {MAX_STEPS}, got {n_steps}")
     t = np.linspace(0, 1, n_steps)
     if method == "linear":
         return lerp(a, b, t)
@@ -119,6 +132,9 @@ def interpolate(a: np.ndarray, b: np.ndarray, n_steps: int, method: str = "linea
 
 def sample_prior(n_samples: int, latent_dim: int, rng: np.random.Generator) -> np.ndarray:
     """(n_samples, latent_dim) draws from the VAE prior N(0, I)."""
+    if n_samples < 0 or n_samples * latent_dim > MAX_SAMPLE_VALUES:
+        raise ValueError(f"n_samples * latent_dim must be 0 to {MAX_SAMPLE_VALUES:,}, got "
+                         f"{n_samples} * {latent_dim}")  # fmt: skip
     return rng.standard_normal((n_samples, latent_dim))
 
 

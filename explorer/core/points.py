@@ -13,6 +13,9 @@ import numpy as np
 MAX_SLIDERS = 8  # sliders shown by default; more on demand
 SLIDER_PAD = 0.25  # sliders reach a quarter of the data's extent beyond it on each side
 CLIP_PAD = 1.0  # points are clipped to the data's extent widened by this much on each side
+# A URL's point holds at most this many characters per latent coordinate: "-1.2345678901234567e-05"
+# is 23. Longer text is refused before it is split (a client can send megabytes of it).
+MAX_CHARS_PER_NUMBER = 32
 
 
 class PointError(ValueError):
@@ -54,7 +57,11 @@ def parse_point(text: str, codes: np.ndarray) -> Point:
     or K comma-separated numbers. Raises PointError with a sentence for a person."""
     text = text.strip()
     n_points, latent_dim = codes.shape
-    if re.fullmatch(r"i[+-]?\d+", text):  # not "inf,0", which is numbers
+    if len(text) > MAX_CHARS_PER_NUMBER * latent_dim:
+        raise PointError(f"the point is {len(text):,} characters long: too long for "
+                         f"{latent_dim} numbers")  # fmt: skip
+    # Not "inf,0", which is numbers; at most 12 digits: int() refuses over 4,300 with ValueError.
+    if re.fullmatch(r"i[+-]?\d{1,12}", text):
         index = int(text[1:])
         if not 0 <= index < n_points:
             raise PointError(f"there is no data point #{index} (0 to {n_points - 1})")

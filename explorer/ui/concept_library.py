@@ -6,7 +6,7 @@ import streamlit as st
 from explorer.core import concept_io, concepts, display
 from explorer.core.concepts import Concept, ConceptError
 from explorer.core.model_pair import KINDS, ModelPair
-from explorer.ui import state
+from explorer.ui import state, uploads
 
 
 def analogy_panel(pair: ModelPair) -> None:
@@ -36,8 +36,8 @@ def library_panel(pair: ModelPair) -> None:
         st.dataframe([{"name": n, "made": c.description} for n, c in saved.items()],
                      hide_index=True)  # fmt: skip
         chosen = st.multiselect("Combine", list(saved), key="combine")
-        weights = [st.number_input(f"weight of {n}", -5.0, 5.0, 1.0, 0.1, key=f"weight_{n}")
-                   for n in chosen]  # fmt: skip
+        weights = [st.number_input(f"weight of {display.markdown_text(n)}", -5.0, 5.0, 1.0, 0.1,
+                                   key=f"weight_{n}") for n in chosen]  # fmt: skip
         if st.button("Combine", disabled=len(chosen) < 2, key="make_combined"):
             name = " + ".join(f"{w:g} {n}" for n, w in zip(chosen, weights, strict=True))
             try:
@@ -52,13 +52,13 @@ def library_panel(pair: ModelPair) -> None:
             concept_io.concepts_to_json(list(saved.values()), pair.latent_dim, state.pair_id(pair)),
             "concepts.json", "application/json", key="export_concepts",
         )  # fmt: skip
-    upload = st.file_uploader("Import (JSON)", type=["json"], key="import_concepts")
+    upload = uploads.file_uploader("Import (JSON)", ["json"], "import_concepts")
     if upload is not None and st.session_state.get(state.IMPORTED) != upload.file_id:
         st.session_state[state.IMPORTED] = upload.file_id
         try:
             loaded, made_on = concept_io.concepts_from_json(upload.getvalue(), pair.latent_dim)
         except ConceptError as e:
-            st.error(f"{upload.name}: {e}")
+            st.error(display.markdown_text(f"{upload.name}: {e}", 500))
             return
         for concept in loaded:
             state.save_concept(pair, concept)
@@ -68,5 +68,6 @@ def library_panel(pair: ModelPair) -> None:
         count, made_on = st.session_state.pop(state.IMPORT_NOTE)
         st.success(f"Imported {count} vector{'' if count == 1 else 's'}.")
         if made_on != state.pair_id(pair):
-            st.warning(f"They were made on other models ({made_on or 'unknown'}): a direction "
+            made_on = display.markdown_text(made_on or "unknown", 80)  # the file's own words
+            st.warning(f"They were made on other models ({made_on}): a direction "
                        "in one model's latent space may mean nothing in another's.")  # fmt: skip

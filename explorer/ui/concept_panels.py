@@ -86,7 +86,7 @@ def make_panel(pair: ModelPair) -> None:
         try:
             state.save_concept(pair, concepts.make_concept(name, pair.codes, groups))
         except ConceptError as e:
-            st.error(str(e))
+            st.error(display.markdown_text(e, 500))
             return
         st.rerun()
 
@@ -202,7 +202,8 @@ def card(pair: ModelPair, concept: Concept, kind: str) -> concept_checks.ReportC
 
 def report_panel(pair: ModelPair, concept: Concept) -> None:
     st.subheader("3. Can it be trusted?")
-    st.caption(f"**{concept.name}**: {concept.description}.")
+    st.caption(f"**{display.markdown_text(concept.name)}**: "
+               f"{display.markdown_text(concept.description, 500)}.")  # fmt: skip
     if concept.groups is None:
         st.info("Imported and combined vectors have no groups to check them on.")
     else:
@@ -245,7 +246,7 @@ def orthogonal_panel(pair: ModelPair, concept: Concept) -> None:
                 vectors[kind] = concepts.orthogonalize(concept.vectors[kind],
                                                        [others[n] for n in chosen])  # fmt: skip
         except ConceptError as e:
-            st.error(str(e))
+            st.error(display.markdown_text(e, 500))
             return
         against = ", ".join(chosen)
         state.save_concept(pair, replace(

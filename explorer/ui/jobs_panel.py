@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.core import figures
+from explorer.core import display, figures
 from explorer.server import runs
 from explorer.server.jobs import SERVER, JobSpec, JobState
 from explorer.ui import resources, state, teacher
@@ -50,7 +50,7 @@ def job_list() -> None:
 def running_job(job: JobState, me: str) -> None:
     with st.container(border=True):
         st.markdown(f"**{job.describe(me)}**")
-        st.caption(f"{job.message} (started {clock(job.started)})")
+        st.caption(f"{message(job)} (started {clock(job.started)})")
         for kind, (step, total) in job.progress.items():
             st.progress(step / max(total, 1), text=f"{kind.upper()}: step {step} of {total}")
         # The teacher (with a key set and entered) may cancel any student's job, not the server's.
@@ -65,16 +65,16 @@ def result(job: JobState, newest: bool) -> None:
     """A finished job's outcome in one sentence, with its loss curves."""
     with st.container(border=True):
         if job.status == "finished":
-            st.success(f"Finished: {run_title(job)}, now in the Models picker. {job.message}.")
+            st.success(f"Finished: {run_title(job)}, now in the Models picker. {message(job)}.")
             if st.button("Open in the maps", type="primary", key=f"open_{job.id}"):
                 st.switch_page(
                     "views/explore.py",
                     query_params={"dataset": job.spec.dataset, "models": job.id},
                 )
         elif job.status == "cancelled":
-            st.warning(f"{job.title}: {job.message}")
+            st.warning(f"{job.title}: {message(job)}")
         else:
-            st.error(f"{job.title} failed: {job.message}")
+            st.error(f"{job.title} failed: {message(job)}")
         if job.curves:
             with st.expander("Loss curves", expanded=newest):
                 st.plotly_chart(figures.loss_curves(job.curves), key=f"curves_{job.id}")
@@ -87,6 +87,11 @@ def run_title(job: JobState) -> str:
     if folder is None or not runs.has_pair(folder):
         return job.title
     return runs.run_info(folder).title
+
+
+def message(job: JobState) -> str:
+    """The job's message as Markdown shows it literally: a failure may quote the user's files."""
+    return display.markdown_text(job.message, 500)
 
 
 def clock(t: float) -> str:

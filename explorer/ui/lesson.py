@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from explorer.core.display import markdown_text
 from explorer.core.lesson import STEPS, step_number
 from explorer.ui import state
 
@@ -34,7 +35,8 @@ def current_step() -> int:
     raw = st.query_params.get(STEP_PARAM)
     number = step_number(raw)
     if raw is not None and number is None:
-        st.warning(f"There is no step {raw[:20]!r} in this lesson (1 to {len(STEPS)}): "
+        asked = markdown_text(repr(raw[:20]))  # the URL's words, shown literally
+        st.warning(f"There is no step {asked} in this lesson (1 to {len(STEPS)}): "
                    "starting at the first.")  # fmt: skip
     number = number or st.session_state.get(state.LESSON_STEP, 1)
     go_to(number)

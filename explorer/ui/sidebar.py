@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from explorer.core import display
 from explorer.core.model_pair import ModelPair
 from explorer.server import classroom, runs
 from explorer.ui import resources, state, teacher, uploads
@@ -32,11 +33,13 @@ def selection() -> Selection:
     choices = resources.dataset_choices()
     asked = os.environ.get(resources.DATA_ENV)
     if asked and resources.data_root() is None:
+        asked, here = display.markdown_text(asked), display.markdown_text(os.getcwd())
         st.sidebar.warning(f"{resources.DATA_ENV}={asked} is not a folder (seen from "
-                           f"{os.getcwd()}): only the built-in datasets are listed.")  # fmt: skip
+                           f"{here}): only the built-in datasets are listed.")  # fmt: skip
     name = picker("Dataset", "dataset", list(choices), DEFAULT_DATASET, str)
     summary, where = choices[name]
-    st.sidebar.caption(summary[:1].upper() + summary[1:] + ".", help=f"Found: {where}")
+    summary = display.markdown_text(summary[:1].upper() + summary[1:], 300)  # may name a folder
+    st.sidebar.caption(f"{summary}.", help=f"Found: {display.markdown_text(where)}")
     titles = {run.id: run.title for run in runs.trained_runs(name)}
     published = classroom.published_run(name)
     default = f"class default: {titles[published]}" if published in titles else (
@@ -55,8 +58,8 @@ def picker(label: str, param: str, options: list[str], default: str, describe) -
     if wanted not in options:
         wanted = default if default in options else options[0]
         if param in st.query_params:
-            asked = st.query_params[param][:60]
-            st.warning(f"This link asks for the {label.lower()} {asked!r}, which is not on this "
+            asked = display.markdown_text(repr(st.query_params[param][:60]))  # a link's words
+            st.warning(f"This link asks for the {label.lower()} {asked}, which is not on this "
                        f"server: showing {describe(wanted)} instead.")  # fmt: skip
     value = st.sidebar.selectbox(
         label, options, index=options.index(wanted), format_func=describe, key=param
@@ -77,7 +80,7 @@ def model_pair(sel: Selection) -> ModelPair | None:
             return wait_for_default(sel.dataset)
         return resources.pair_from_files(str(folder), (folder / "vae.safetensors").stat().st_mtime)
     except (DatasetError, CheckpointError, ValueError, OSError) as e:
-        st.error(str(e))
+        st.error(display.markdown_text(e, 500))  # may name the user's files
         return None
 
 
@@ -112,7 +115,8 @@ def wait_for_default(name: str) -> None:
             runs.publish_default(dict(job_state.checkpoints), name)
             st.rerun()
         if job_state.status in ("failed", "cancelled"):
-            st.error(f"Training the default models failed: {job_state.message}")
+            message = display.markdown_text(job_state.message, 500)
+            st.error(f"Training the default models failed: {message}")
             return
         st.info(f"First use of **{name}**: training the default AE and VAE (saved for next time).")
         for kind, (step, total) in job_state.progress.items():

@@ -17,7 +17,8 @@ if pair is None:
     st.stop()
 
 st.caption(
-    f"{pair.dataset.description} Each dot is one image, placed where the encoder puts its code. "
+    f"{display.markdown_text(pair.dataset.description, 500)} "  # it names the user's folder
+    "Each dot is one image, placed where the encoder puts its code. "
     "**Move the mouse over a map** to decode the point under it in both models; **click** a dot "
     "or empty space to pin it. Drag to zoom; the toolbar's home button zooms out."
 )

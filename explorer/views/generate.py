@@ -29,7 +29,7 @@ st.caption(
     "(the Explore page's own grid, beside the maps, follows every zoom and pan live)."
 )
 left, right = st.columns(2)
-n = left.slider("Grid size", 4, 20, 10, key="grid_n")
+n = left.slider("Grid size", 4, latent.MAX_GRID_SIDE, 10, key="grid_n")
 prior = right.toggle("VAE grid over the prior's quantiles (5% to 95%)", key="grid_prior")
 columns = st.columns(2)
 for column, kind in zip(columns, KINDS, strict=True):
@@ -71,7 +71,7 @@ picked = state.picked_pair(count)
 a, b, steps = st.columns(3)
 first = a.number_input("From data point #", 0, count - 1, picked[0], key="interp_a")
 second = b.number_input("To data point #", 0, count - 1, picked[1], key="interp_b")
-n_steps = steps.slider("Steps", 3, 16, 8, key="interp_steps")
+n_steps = steps.slider("Steps", 3, latent.MAX_STEPS, 8, key="interp_steps")
 scrub_column, method_column = st.columns([2, 1])
 method = method_column.radio("Scrub along", ["linear", "spherical"], key="interp_method",
                              help="Drag the slider: both models decode as it moves.")  # fmt: skip

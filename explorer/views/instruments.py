@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from explorer.core.display import markdown_text
 from explorer.ui import sidebar
 from explorer.ui.instruments import instruments
 
@@ -15,7 +16,8 @@ keys = list(available)
 wanted = st.query_params.get("instrument")
 if wanted not in available:
     if wanted is not None:
-        st.warning(f"There is no instrument {wanted[:60]!r}: showing the first one.")
+        asked = markdown_text(repr(wanted[:60]))  # the URL's words, shown literally
+        st.warning(f"There is no instrument {asked}: showing the first one.")
     wanted = keys[0]
 key = st.segmented_control(
     "Instrument", keys, default=wanted, format_func=lambda k: available[k].title,

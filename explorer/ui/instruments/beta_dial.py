@@ -146,7 +146,7 @@ def wait_for_ladder(pair: ModelPair, folder: Path) -> None:
         if state.status == "finished":
             st.rerun()
         if state.status == "failed":
-            st.error(state.message)
+            st.error(display.markdown_text(state.message, 500))
             return
         left = "estimating the time" if state.seconds_left is None else (
             f"about {max(1, round(state.seconds_left))} s left")  # fmt: skip

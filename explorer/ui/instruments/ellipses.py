@@ -12,7 +12,15 @@ from explorer.core.model_pair import ModelPair
 from explorer.ui.instruments import Instrument
 
 MAX_ELLIPSES = 300  # more only hides the map under outlines (and slows the browser)
+ELLIPSE_STEP = 25  # the slider's step: one figure per count is kept with the pair
 SEED = 0  # the drawn subset is the same for every session
+
+
+def ellipse_count(requested: int) -> int:
+    """requested snapped to the slider's steps in [0, MAX_ELLIPSES]. Each count's figure is kept
+    with the pair for every session, and Streamlit takes any in-range value a client sends (137):
+    without the snap one session could fill the server's memory with 301 figures."""
+    return min(MAX_ELLIPSES, max(0, round(requested / ELLIPSE_STEP) * ELLIPSE_STEP))
 
 
 def distribution(pair: ModelPair) -> tuple[np.ndarray, np.ndarray]:
@@ -108,9 +116,10 @@ def show(pair: ModelPair, key: str) -> None:
     map_column, side = st.columns([3, 1])
     with side:
         count = st.slider(
-            "Ellipses drawn", 0, MAX_ELLIPSES, 150, step=25, key=f"{key}_count",
+            "Ellipses drawn", 0, MAX_ELLIPSES, 150, step=ELLIPSE_STEP, key=f"{key}_count",
             help="A seeded sample of the plotted points: the same for everyone.",
         )  # fmt: skip
+        count = ellipse_count(count)
         two_sigma = st.toggle("2-sigma ellipses too (dotted)", key=f"{key}_two_sigma")
         st.markdown(readout(pair))
         st.caption(

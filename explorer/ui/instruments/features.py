@@ -9,6 +9,7 @@ import streamlit as st
 
 from explorer.core import display, features
 from explorer.core.model_pair import ModelPair
+from explorer.ui import resources
 from explorer.ui.instruments import Instrument
 from training.evaluate import decode_all, encode_all
 from training.models import AE
@@ -42,7 +43,11 @@ def denoiser(pair: ModelPair, key: str) -> AE | None:
                 st.caption("A denoising AE has the pair's AE architecture but is trained on "
                            "noisy inputs, with the clean image as the target.")  # fmt: skip
                 return None
-        with st.spinner(f"Training a denoising AE on {pair.dataset.name}..."):
+        dataset = pair.dataset.name
+        with (
+            st.spinner(f"Training a denoising AE on {dataset}..."),
+            resources.job_manager().hold(f"denoising AE for {dataset}", dataset),  # cap counts it
+        ):
             store[name] = features.train_denoising_ae(pair.dataset, model, config, ae)
     return store[name]
 
@@ -91,7 +96,8 @@ def show_probe(pair: ModelPair, key: str) -> None:
         predicted = pair.shared(("probe", target),
                                 lambda: features.probe_predictions(codes, y))  # fmt: skip
     if predicted is None:
-        st.info(f"The training images hold one value of {target} only: nothing to predict.")
+        st.info(f"The training images hold one value of {display.markdown_text(target)} only: "
+                "nothing to predict.")  # fmt: skip
         return
     truth = y[codes.test_rows]
     table, matrix = st.columns([1, 2])
