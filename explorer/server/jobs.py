@@ -299,8 +299,8 @@ class HeldTask:
     while it runs it holds a slot, so the cap counts it and the Train page lists it. Nobody can
     cancel it: sessions wait on it, as on the default models (JobManager.hold)."""
 
-    def __init__(self, task_id: str, label: str, dataset: str, owner: str = SERVER) -> None:
-        self.id, self.owner, self.label, self.spec = task_id, owner, label, JobSpec(dataset)
+    def __init__(self, task_id: str, label: str, dataset: str) -> None:
+        self.id, self.owner, self.label, self.spec = task_id, SERVER, label, JobSpec(dataset)
         self._lock = threading.Lock()
         self._status, self._message, self._progress = "training", "starting", {}
         self._started, self._finished = time.time(), None
@@ -318,11 +318,12 @@ class HeldTask:
 
     def state(self) -> JobState:
         with self._lock:
-            empty = MappingProxyType({})
             return JobState(
-                self.id, self.owner, self.spec, self._status, self._message,
-                MappingProxyType(dict(self._progress)), empty, empty, None, None, None,
-                self._started, self._finished, label=self.label,
+                id=self.id, owner=self.owner, spec=self.spec, status=self._status,
+                message=self._message, progress=MappingProxyType(dict(self._progress)),
+                curves=MappingProxyType({}), checkpoints=MappingProxyType({}), arch=None,
+                latent_dim=None, epochs=None, started=self._started, finished=self._finished,
+                label=self.label,
             )  # fmt: skip
 
 
@@ -336,9 +337,8 @@ def limit_message(running: list[JobState], viewer: str, max_running: int) -> str
     n = len(running)
     jobs = "1 job is" if n == 1 else f"{n} jobs are"
     holding = ", ".join(s.describe(viewer) for s in running)
-    return f"{jobs} training on this server (the limit is {max_running}): {holding}. " + (
-        "Wait for one to finish."
-    )
+    limit = f"the limit is {max_running}"
+    return f"{jobs} training on this server ({limit}): {holding}. Wait for one to finish."
 
 
 def own_job_message(job: JobState) -> str:

@@ -8,6 +8,7 @@ import time
 
 import streamlit as st
 
+from explorer.core import display
 from explorer.server import classroom, runs
 from explorer.ui import resources, teacher
 
@@ -24,8 +25,7 @@ def runs_list() -> None:
     active = resources.job_manager().active_ids()
     for info in runs.interrupted_runs(active):
         interrupted(info)
-    finished = [run for name in resources.dataset_choices() for run in runs.trained_runs(name)]
-    finished.sort(key=lambda run: run.created, reverse=True)
+    finished = runs.finished_runs()[::-1]  # newest first, every dataset
     if not finished:
         st.caption("No finished runs yet: the defaults are what every student sees.")
     published = classroom.published()
@@ -39,16 +39,11 @@ def finished_run(info: runs.RunInfo, is_default: bool) -> None:
     with st.container(border=True):
         title, publish, delete = st.columns([3, 1.1, 1], vertical_alignment="center")
         badge = " · **class default**" if is_default else ""
-        title.markdown(f"{info.title}{badge}")
+        title.markdown(display.markdown_text(info.title) + badge)  # a header's words: escaped
         if is_default:
-            publish.button(
-                "Unpublish",
-                key=f"unpublish_{info.id}",
-                on_click=publish_run,
-                args=(info.dataset, None),
-                help="Back to the built-in default",
-            )
-        else:
+            publish.button("Unpublish", key=f"unpublish_{info.id}", on_click=publish_run,
+                           args=(info.dataset, None), help="Back to the built-in one")  # fmt: skip
+        elif info.dataset is not None:  # an unreadable header names no dataset to publish for
             publish.button("Publish", key=f"publish_{info.id}",
                            on_click=publish_run, args=(info.dataset, info.id),
                            help=f"Make it every student's default on {info.dataset}")  # fmt: skip
@@ -58,7 +53,8 @@ def finished_run(info: runs.RunInfo, is_default: bool) -> None:
 def interrupted(info: runs.RunInfo) -> None:
     with st.container(border=True):
         text, button = st.columns([3, 1], vertical_alignment="center")
-        text.markdown(f"{info.title}: the server stopped before it was saved")
+        what = display.markdown_text(info.title)
+        text.markdown(f"{what}: the server stopped before it was saved")
         button.button("Remove", key=f"remove_{info.id}", on_click=remove, args=(info,))
 
 
@@ -71,5 +67,6 @@ def publish_run(dataset: str, run_id: str | None) -> None:
 
 
 def remove(info: runs.RunInfo) -> None:
-    if teacher.is_teacher() and not runs.remove_run(info.id):
+    active = resources.job_manager().active_ids()
+    if teacher.is_teacher() and not runs.remove_run(info.id, active):
         st.toast(f"{info.title} was already gone.")
