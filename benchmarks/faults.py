@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -178,14 +179,16 @@ def train_until(
 
 
 def page_shows(server: AppServer, page: str, text: str, timeout: float = 60) -> bool:
-    """Whether the page (its URL path) shows text in a markdown element."""
+    """Whether the page (its URL path) shows text in a markdown element, as rendered: names from
+    files reach Markdown backslash-escaped (display.markdown_text)."""
 
     async def open_page() -> RunResult:
         async with StreamlitSession.connect(server.ws_url) as session:
             return await session.open_page(page, timeout=timeout)
 
     result = asyncio.run(open_page())
-    return any(text in e.proto.body for e in result.of_kind("markdown"))
+    shown = (re.sub(r"\\(.)", r"\1", e.proto.body) for e in result.of_kind("markdown"))
+    return any(text in body for body in shown)
 
 
 def first_image(server: AppServer, timeout: float = 120) -> tuple[bool, str]:

@@ -59,11 +59,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(script: str | Path, timeout: float = 60.0) -> Iterator[str]:
+def streamlit_server(
+    script: str | Path, timeout: float = 60.0, env: dict[str, str | Path] | None = None
+) -> Iterator[str]:
     """Serve `script` with `python -m streamlit run` from the repository root; yield its URL.
+    env: variables set for the server alone (e.g. LATENT_EXPLORER_RUNS), over this process's.
 
     The server runs in its own process group, killed on exit even when the test fails.
     """
+    server_env = {**os.environ, **{name: str(value) for name, value in (env or {}).items()}}
     port = free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", str(script),
@@ -75,8 +79,9 @@ def streamlit_server(script: str | Path, timeout: float = 60.0) -> Iterator[str]
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile("w+") as log:
         server = subprocess.Popen(
-            command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            command, cwd=REPO_ROOT, env=server_env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
         try:
             _wait_until_healthy(server, url, timeout, log)
             yield url

@@ -9,6 +9,7 @@ import pytest
 from apptest import fresh_app, train_default_digits
 
 from explorer.ui import resources
+from training.data import load_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_ENV = "LATENT_EXPLORER_DATA"
@@ -61,6 +62,12 @@ def private_cache(
     path = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(path))
     return path
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """The bundled digits, loaded once per test module (read-only, as the app treats data)."""
+    return load_dataset("digits")
 
 
 @pytest.fixture(scope="session")

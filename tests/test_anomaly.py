@@ -17,13 +17,7 @@ from explorer.core.anomaly import (
     shuffled_pixels,
     uniform_noise,
 )
-from training.data import load_dataset
 from training.evaluate import negative_elbo
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 @pytest.fixture(scope="module")

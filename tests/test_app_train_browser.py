@@ -14,10 +14,8 @@ def app_url(tmp_path_factory):
     require_browser()
     runs = tmp_path_factory.mktemp("runs")
     train_default_digits(runs)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
-        with streamlit_server("explorer/app.py") as url:
-            yield url
+    with streamlit_server("explorer/app.py", env={"LATENT_EXPLORER_RUNS": runs}) as url:
+        yield url
 
 
 def open_train_page(context, app_url):

@@ -13,16 +13,10 @@ from explorer.core.beta_dial import active_units, kl_per_dimension, unit_varianc
 from explorer.core.posterior import posterior_distribution
 from training.checkpoints import load_checkpoint
 from training.config import TrainConfig
-from training.data import load_dataset
 from training.ladder import check_betas, has_ladder, ladder_path, load_ladder, train_ladder
 from training.losses import kl_divergence
 from training.models import build_model
 from training.presets import default_model_config
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 def test_kl_per_dimension_sums_to_the_training_losss_mean_kl():

@@ -4,7 +4,6 @@ import torch
 
 from training import evaluate as evaluation
 from training.config import ModelConfig, TrainConfig
-from training.data import load_dataset
 from training.evaluate import (
     binarized,
     decode_all,
@@ -18,11 +17,6 @@ from training.evaluate import (
 )
 from training.fit import fit
 from training.models import build_model
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 @pytest.fixture(scope="module")

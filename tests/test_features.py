@@ -15,14 +15,9 @@ from explorer.core.features import (
     train_denoising_ae,
 )
 from training.config import ModelConfig
-from training.data import Dataset, load_dataset
+from training.data import Dataset
 from training.data.dataset import seeded_test_mask
 from training.evaluate import decode_all, encode_all
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,10 @@
 focus), and presenter mode hides the sidebar and fades the view's controls until hovered."""
 
 import pytest
+from apptest import train_default_digits
 from browser import chromium, require_browser, streamlit_server, wait_for_app_idle
 
 from explorer.core.lesson import STEPS
-from training.config import TrainConfig
-from training.data import load_dataset
-from training.recipe import train_side_by_side
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -16,13 +14,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def app_url(tmp_path_factory):
     require_browser()
     runs = tmp_path_factory.mktemp("runs")
-    train_side_by_side(load_dataset("digits"), ("ae", "vae"),
-                       TrainConfig(epochs=5, batch_size=128, precision="fp32"),
-                       runs / "default" / "digits")  # fmt: skip
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
-        with streamlit_server("explorer/app.py") as url:
-            yield url
+    train_default_digits(runs)
+    with streamlit_server("explorer/app.py", env={"LATENT_EXPLORER_RUNS": runs}) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,8 @@ import pytest
 
 from explorer.core.model_pair import build_pair
 from training.config import ModelConfig, TrainConfig
-from training.data import load_dataset
 from training.fit import fit
 from training.models import build_model
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 def models(dataset, latent_dim=2, epochs=3):

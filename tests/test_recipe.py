@@ -8,18 +8,12 @@ import torch
 from training import evaluate as evaluate_module
 from training import recipe as recipe_module
 from training.config import TrainConfig
-from training.data import load_dataset
 from training.fit import fit
 from training.models import LinearPath, build_model
 from training.presets import default_model_config
 from training.recipe import train_side_by_side, trains_in_parallel
 
 CONFIG = TrainConfig(epochs=2, batch_size=64, precision="fp32")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 @pytest.fixture

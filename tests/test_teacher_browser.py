@@ -18,11 +18,9 @@ def app_url(tmp_path_factory):
     require_browser()
     runs = tmp_path_factory.mktemp("runs")
     train_default_digits(runs)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
-        mp.setenv(classroom.KEY_ENV, KEY)
-        with streamlit_server("explorer/app.py") as url:
-            yield url
+    env = {"LATENT_EXPLORER_RUNS": runs, classroom.KEY_ENV: KEY}
+    with streamlit_server("explorer/app.py", env=env) as url:
+        yield url
 
 
 def open_page(context, url):

@@ -23,7 +23,6 @@ from explorer.core.timelapse_figure import (
 from explorer.server import runs
 from training.checkpoints import load_checkpoint
 from training.config import ModelConfig, TrainConfig
-from training.data import load_dataset
 from training.evaluate import encode_all
 from training.fit import Progress, fit
 from training.models import build_model
@@ -49,11 +48,6 @@ from training.timelapse import (
 )
 
 SMALL = TrainConfig(epochs=3, batch_size=128, precision="fp32")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 @pytest.fixture(scope="module")

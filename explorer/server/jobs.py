@@ -425,8 +425,12 @@ class JobManager:
         return True
 
     def _job_done(self, job: TrainingJob) -> None:
-        if self.on_done is not None:
+        if self.on_done is None:
+            return
+        try:
             self.notices.extend((time.time(), sentence) for sentence in self.on_done(job))
+        except Exception:  # tidying failed (a full disk?): the job's outcome stands as it is
+            log.exception("after job %s", job.id)
 
     def _check_room(self, owner: str) -> None:
         if owner == SERVER:

@@ -111,9 +111,8 @@ def wait_for_default(name: str) -> None:
     @st.fragment(run_every=1.0)
     def progress() -> None:
         job_state = job.state()
-        if job_state.status == "finished":
-            runs.publish_default(dict(job_state.checkpoints), name)
-            st.rerun()
+        if job_state.status == "finished" and runs.has_pair(runs.default_folder(name)):
+            st.rerun()  # the job's own thread moved the pair into place (resources.after_job)
         if job_state.status in ("failed", "cancelled"):
             message = display.markdown_text(job_state.message, 500)
             st.error(f"Training the default models failed: {message}")

@@ -50,12 +50,13 @@ st.caption(
 form_column, jobs_column = st.columns([1, 1.3], gap="large")
 with form_column:
     if teacher.allowed("train models"):
+        refusal = st.empty()  # above the form: at 1280x720 its foot is below the fold
         try:
             spec = train_form()
             if spec is not None:
                 jobs_panel.start(spec)
         except (JobLimitError, ValueError) as e:  # the cap names the jobs holding the slots
-            st.error(str(e))
+            refusal.error(str(e))
 with jobs_column:
     jobs_panel.job_list()
     runs_panel.runs_list()
