@@ -1,5 +1,7 @@
 """The defaults a user gets without options: the best recipe measured for each dataset."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -10,8 +12,8 @@ from training.data import Dataset
 from training.data.dataset import seeded_test_mask
 from training.fit import make_optimizer, make_schedule
 from training.models import build_model
-from training.presets import RESIDUAL_HIDDEN, default_model_config
-from training.recipe import recipe
+from training.presets import CONV_BETA, CONV_STEPS, RESIDUAL_HIDDEN, default_model_config
+from training.recipe import has_preview, recipe
 
 
 def dataset(name: str, shape: tuple[int, int, int], n: int = 1000) -> Dataset:
@@ -31,12 +33,41 @@ def test_the_quality_benchmark_measures_the_defaults_not_a_recipe_of_its_own():
     assert quality.default_recipe(mnist) == recipe(mnist)
 
 
-def test_large_colour_images_get_the_residual_coders_with_a_calibrated_decoder():
-    config, options = recipe(dataset("faces", (3, 64, 64), n=20_000))
-    assert options["arch"] == "residual" and options["likelihood"] == "calibrated"
+def test_large_colour_images_get_full_conv_coders_with_a_stronger_kl():
+    celeba = dataset("celeba", (3, 64, 64), n=10_000)
+    config, options = recipe(celeba)
+    assert options["arch"] == "conv" and options["likelihood"] == "calibrated"
     assert config.schedule == "onecycle" and config.batch_size == 128
+    steps_per_epoch = len(celeba.train_indices) // 128
+    assert config.beta == CONV_BETA and config.epochs == math.ceil(CONV_STEPS / steps_per_epoch)
+    assert options["latent_dim"] == 32
+
+
+def test_faces_get_the_shipped_pairs_recipe():
+    config, options = recipe(dataset("faces", (3, 64, 64), n=20_000))
+    assert (options["arch"], config.epochs, config.beta) == ("conv", 40, CONV_BETA)
+
+
+def test_their_preview_is_the_residual_coders():
+    config, options = recipe(dataset("faces", (3, 64, 64), n=20_000), stage="preview")
+    assert options["arch"] == "residual" and options["likelihood"] == "calibrated"
+    assert config.schedule == "onecycle" and config.beta == 1.0
     model_config = default_model_config((3, 64, 64), "vae", **options)
     assert model_config.hidden == RESIDUAL_HIDDEN and model_config.latent_dim == 32
+
+
+def test_a_dataset_has_a_preview_only_where_it_is_quicker_than_its_full_pair():
+    assert has_preview(dataset("celeba", (3, 64, 64)))
+    assert has_preview(dataset("mnist", (1, 28, 28)))  # the published recipe: 40 epochs
+    assert not has_preview(dataset("digits", (1, 8, 8)))
+    assert not has_preview(dataset("fashion-mnist", (1, 28, 28)))
+
+
+def test_the_users_beta_wins_over_the_conv_default():
+    config, _ = recipe(dataset("faces", (3, 64, 64)), beta=1.0)
+    assert config.beta == 1.0
+    config, _ = recipe(dataset("faces", (3, 64, 64)), beta=None)
+    assert config.beta == CONV_BETA
 
 
 def test_small_grey_images_keep_the_mlp_and_a_constant_rate():

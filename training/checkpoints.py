@@ -69,8 +69,10 @@ def save_checkpoint(
     dataset: Dataset | dict | None = None,
     metrics: dict | None = None,
     history: list[dict] | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Path:
     """Write model to path atomically (temp file + rename): a crash never leaves half a file.
+    dtype: store the weights in it (torch.float16 halves a shipped model); they load as float32.
 
     Raises training.atomic.WriteError (an OSError whose message names the file and says "the
     disk is full" when it is) if the file cannot be written; a file already at path is kept."""
@@ -93,6 +95,8 @@ def save_checkpoint(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     data = safetensors.torch.save(tensors, metadata={METADATA_KEY: json.dumps(meta)})
     with atomic_write(path) as f:
         f.write(data)
@@ -122,7 +126,8 @@ def load_checkpoint(source: str | Path | bytes, name: str | None = None) -> Chec
     except Exception as e:  # the library raises its own error types for corrupt tensor data
         raise CheckpointError(f"{name}: corrupt or truncated tensor data ({e})") from None
     check_tensors(tensors, model, name)
-    model.load_state_dict(tensors, strict=True)
+    halves = {k: v.float() for k, v in tensors.items() if v.dtype == torch.float16}
+    model.load_state_dict({**tensors, **halves}, strict=True)
     model.eval()
     return Checkpoint(
         model=model,
@@ -182,7 +187,8 @@ def read_metadata(data: bytes, name: str) -> dict:
 
 
 def check_tensors(tensors: dict[str, torch.Tensor], model: AE, name: str) -> None:
-    """Same names, shapes and dtypes as the model the config describes, and finite values."""
+    """Same names, shapes and dtypes as the model the config describes (float16 for float32:
+    a shipped model's halved weights), and finite values."""
     expected = model.state_dict()
     missing, extra = expected.keys() - tensors.keys(), tensors.keys() - expected.keys()
     if missing or extra:
@@ -192,7 +198,8 @@ def check_tensors(tensors: dict[str, torch.Tensor], model: AE, name: str) -> Non
         )
     for key, want in expected.items():
         got = tensors[key]
-        if got.shape != want.shape or got.dtype != want.dtype:
+        halved = got.dtype == torch.float16 and want.dtype == torch.float32
+        if got.shape != want.shape or not (got.dtype == want.dtype or halved):
             raise CheckpointError(
                 f"{name}: {key} is {tuple(got.shape)} {got.dtype}, "
                 f"the config needs {tuple(want.shape)} {want.dtype}"

@@ -1,5 +1,5 @@
-"""Command line: `python -m training datasets | fit | ladder | evaluate`. Nothing runs at import
-time.
+"""Command line: `python -m training datasets | fit | ladder | pretrained | evaluate`. Nothing
+runs at import time.
 
 Under `torchrun --nproc_per_node=N -m training fit ...` the processes train data-parallel
 (training/distributed.py); rank 0 alone prints and writes the checkpoints."""
@@ -12,7 +12,7 @@ import sys
 
 from tqdm import tqdm
 
-from training import distributed
+from training import distributed, pretrained
 from training.checkpoints import CheckpointError, load_checkpoint
 from training.config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, SCHEDULES, TrainConfig
 from training.data import DataOptions, Dataset, DatasetError, available_datasets, load_dataset
@@ -20,6 +20,7 @@ from training.data.registry import SOURCES
 from training.evaluate import evaluate
 from training.fit import Progress
 from training.ladder import DEFAULT_BETAS, train_ladder
+from training.pretrained import PretrainedError
 from training.recipe import TrainedModel, recipe, train_side_by_side
 
 
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit_cmd.add_argument(
         "--arch",
         choices=ARCHITECTURES,
-        help="default: mlp up to 28x28 grey, residual (PCA + MLP) for larger or colour images",
+        help="default: mlp up to 28x28 grey, conv for larger or colour images",
     )
     fit_cmd.add_argument("--hidden", type=int, nargs="+", help="MLP hidden sizes, e.g. 512 256")
     fit_cmd.add_argument(
@@ -70,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit_cmd.add_argument(
         "--schedule", choices=SCHEDULES, help="learning rate (default: onecycle for residual)"
     )
-    fit_cmd.add_argument("--beta", type=float, default=1.0, help="weight of the VAE's KL term")
+    fit_cmd.add_argument(
+        "--beta", type=float, help="weight of the VAE's KL term (default: 16 for conv, else 1)"
+    )
     fit_cmd.add_argument(
         "--denoise",
         type=float,
@@ -107,6 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     ladder.add_argument("--seed", type=int, default=0)
     ladder.add_argument("--out", required=True, help="folder for vae-beta-<beta>.safetensors "
                         "(the app's: runs/default/<dataset>/ladder)")  # fmt: skip
+
+    pre = commands.add_parser(
+        "pretrained",
+        help="write a dataset's full pair to a folder: the shipped one (faces), else trained "
+        "with the full recipe (before class: --out runs/default/<dataset>)",
+    )
+    pre.add_argument("dataset", choices=list(SOURCES))
+    pre.add_argument("--out", required=True, help="folder for ae.safetensors, vae.safetensors")
+    pre.add_argument("--retrain", action="store_true",
+                     help="train even where a pair ships (the recipe in its manifest)")  # fmt: skip
+    pre.add_argument("--data-dir", help="folder holding the dataset's files")
+    pre.add_argument("--seed", type=int, default=0)
 
     ev = commands.add_parser("evaluate", help="metrics of checkpoints on their test split")
     ev.add_argument("checkpoints", nargs="+", metavar="CKPT")
@@ -249,6 +264,24 @@ def run_ladder(args: argparse.Namespace) -> int:
     return 1 if any(e.result.status != "finished" for e in trained.values()) else 0
 
 
+def run_pretrained(args: argparse.Namespace) -> int:
+    """Install the shipped pair, or train the full one (shipped pairs: float16, as shipped)."""
+    ships = pretrained.shipped_folder(args.dataset) is not None
+    if ships and not args.retrain:
+        out = pretrained.install(args.dataset, args.out)
+        print(f"{args.dataset}: the shipped pair is in {out}")
+        return 0
+    if not ships:
+        print(f"no pair ships for {args.dataset}: training its full pair")
+    with ProgressBars() as bars:
+        manifest = pretrained.train_full(args.dataset, args.out, args.data_dir, args.seed,
+                                         ship=ships, on_progress=bars.update)  # fmt: skip
+    print(f"{args.dataset}: trained in {manifest['trained']['seconds']:.0f} s, saved in "
+          f"{args.out}")  # fmt: skip
+    print(json.dumps(manifest["figures"], indent=2))
+    return 0
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     for path in args.checkpoints:
         ckpt = load_checkpoint(path)
@@ -284,6 +317,7 @@ COMMANDS = {
     "fit": run_fit,
     "ladder": run_ladder,
     "evaluate": run_evaluate,
+    "pretrained": run_pretrained,
 }
 
 
@@ -291,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (CliError, DatasetError, CheckpointError, ValueError, OSError) as e:
+    except (CliError, DatasetError, CheckpointError, PretrainedError, ValueError, OSError) as e:
         if distributed.is_main_process():  # under torchrun every rank fails alike: one says so
             print(f"error: {e}", file=sys.stderr)
         return 2

@@ -21,9 +21,18 @@ TARGET_STEPS = 1200  # optimizer steps that bring the default models close to co
 # PCA view of 32-D codes. Measured on faces (a linear probe for Smiling on the VAE's codes
 # after 9 epochs, as three fits of 3): 77% at 16-D, 86% at 32-D.
 LARGE_IMAGE_LATENT_DIM = 32
-# The best recipe measured for a dataset by name (README, "Default models"), for whatever
-# the user leaves unset; the generic rules below cover every other dataset. MNIST: the
-# published binarized-MNIST protocol and architecture (784-512-512-2, batch 128, Adam 1e-3).
+# The full recipe of the conv coders (README, "Default models"): about this many onecycle steps
+# (faces: 40 epochs of 125 steps, 11-13 min for the pair on 2 cores; CelebA's 10,000-image
+# subset: 65 epochs, within 10 minutes). Fewer steps leave the VAE's prior samples grey.
+CONV_STEPS = 4000
+# The conv VAE's KL weight. Its calibrated Gaussian decoder scores 12,288 pixel values per face
+# in nats, a reconstruction term that dwarfs a 32-D KL at beta 1: its codes then drift from the
+# prior, and prior samples look like the AE's. Measured on faces (AE/VAE Frechet of prior
+# samples; smile-edit gain): beta 1: 1.76, 0.32; 4: 2.72, 0.38; 16: 5.02, 0.49 (NOTES.md).
+CONV_BETA = 16.0
+# The best recipe measured for a dataset by name, for whatever the user leaves unset; the
+# generic rules below cover every other dataset. MNIST: the published binarized-MNIST protocol
+# and architecture (784-512-512-2, batch 128, Adam 1e-3). faces: the shipped pair's recipe.
 DATASET_RECIPES: dict[str, dict] = {
     "mnist": {
         "hidden": (512, 512),
@@ -33,15 +42,20 @@ DATASET_RECIPES: dict[str, dict] = {
         "epochs": 40,
         "schedule": "onecycle",
     },
+    "faces": {"epochs": 40},
 }
+STAGES = ("full", "preview")  # the best pair; a quick one to look at while the full one trains
 
 
-def default_arch(image_shape: tuple[int, int, int]) -> str:
-    """An MLP for small grey images (digits, MNIST); for larger or colour ones the residual
-    coders (PCA plus an MLP), which beat PCA within a minute where convolutions need many
-    more steps (README, "Default models")."""
+def default_arch(image_shape: tuple[int, int, int], stage: str = "full") -> str:
+    """An MLP for small grey images (digits, MNIST). For larger or colour ones, conv coders in
+    the full pair (what shows the lectures' contrasts), and for a preview the residual coders
+    (PCA plus an MLP), which beat PCA within a minute but decode the prior like PCA does, AE
+    and VAE alike (README, "Default models")."""
     c, h, w = image_shape
-    return "mlp" if c == 1 and h * w <= 28 * 28 else "residual"
+    if c == 1 and h * w <= 28 * 28:
+        return "mlp"
+    return "conv" if stage == "full" else "residual"
 
 
 def default_latent_dim(image_shape: tuple[int, int, int], arch: str | None = None) -> int:
@@ -91,7 +105,9 @@ def default_model_config(
     )
 
 
-def default_train_config(n_samples: int, arch: str = "mlp", **overrides) -> TrainConfig:
+def default_train_config(
+    n_samples: int, arch: str = "mlp", stage: str = "full", **overrides
+) -> TrainConfig:
     """A training config that brings the default models close to convergence; overrides win.
 
     Measured on digits, MNIST, faces and CelebA: an MLP on 10,000+ images runs fastest with
@@ -99,17 +115,23 @@ def default_train_config(n_samples: int, arch: str = "mlp", **overrides) -> Trai
     lr 3e-3 in 100 epochs (1e-3 needs 4x as many); conv models gain nothing from big batches
     on a CPU, so they take more, smaller steps (batch 128, lr 2e-3). Epochs give about
     TARGET_STEPS steps, 5 to 200. The residual models start at PCA and need fewer:
-    RESIDUAL_STEPS under a onecycle schedule. An override of None keeps the default.
+    RESIDUAL_STEPS under a onecycle schedule; a full conv pair needs more: CONV_STEPS under
+    onecycle, its VAE at CONV_BETA. An override of None keeps the default.
     """
+    if stage not in STAGES:
+        raise ValueError(f"stage: must be one of {STAGES}, got {stage!r}")
     overrides = {k: v for k, v in overrides.items() if v is not None}  # None: "not given"
     big_mlp = arch == "mlp" and n_samples >= 10_000
+    full_conv = arch == "conv" and stage == "full"
     batch_size = overrides.get("batch_size") or (512 if big_mlp else 128)
     steps_per_epoch = max(1, n_samples // batch_size)
-    target, fewest = (RESIDUAL_STEPS, 2) if arch == "residual" else (TARGET_STEPS, 5)
+    target, fewest = {"residual": (RESIDUAL_STEPS, 2)}.get(arch, (TARGET_STEPS, 5))
+    target = CONV_STEPS if full_conv else target
     defaults = {
         "epochs": min(200, max(fewest, math.ceil(target / steps_per_epoch))),
         "batch_size": batch_size,
         "lr": 3e-3 if arch == "mlp" and not big_mlp else 2e-3,
-        "schedule": "onecycle" if arch == "residual" else "constant",
+        "schedule": "onecycle" if arch == "residual" or full_conv else "constant",
+        "beta": CONV_BETA if arch == "conv" else 1.0,
     }
     return TrainConfig(**{**defaults, **overrides})

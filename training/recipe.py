@@ -50,22 +50,30 @@ def recipe(
     latent_dim: int | None = None,
     hidden: tuple[int, ...] | None = None,
     likelihood: str | None = None,
+    stage: str = "full",
     **train_overrides,
 ) -> tuple[TrainConfig, dict]:
     """(training config, model options) for dataset: for every argument left None, the best
     recipe measured for this dataset (presets.DATASET_RECIPES), else the presets' rules;
-    train_overrides are TrainConfig fields (epochs, lr, beta, ...). The options name the
-    architecture, latent size and likelihood chosen, so a caller can show them."""
-    best = dict(DATASET_RECIPES.get(dataset.name, {}))
+    train_overrides are TrainConfig fields (epochs, lr, beta, ...). stage "preview": the quick
+    pair to look at while the full one trains (the presets' rules alone: no dataset's best
+    recipe). The options name the architecture, latent size and likelihood chosen, so a caller
+    can show them."""
+    best = dict(DATASET_RECIPES.get(dataset.name, {})) if stage == "full" else {}
     best_hidden = best.pop("hidden", None)  # a model option; the rest are TrainConfig fields
     hidden = hidden or best_hidden
-    arch = arch or default_arch(dataset.image_shape)
+    arch = arch or default_arch(dataset.image_shape, stage)
     latent_dim = latent_dim or default_latent_dim(dataset.image_shape, arch)
     likelihood = likelihood or default_likelihood(arch)
     given = {k: v for k, v in train_overrides.items() if v is not None}
-    config = default_train_config(len(dataset.train_indices), arch, **{**best, **given})
+    config = default_train_config(len(dataset.train_indices), arch, stage, **{**best, **given})
     options = {"arch": arch, "latent_dim": latent_dim, "hidden": hidden, "likelihood": likelihood}
     return config, options
+
+
+def has_preview(dataset: Dataset) -> bool:
+    """Whether the dataset's preview pair differs from its full pair (a quicker one exists)."""
+    return recipe(dataset, stage="preview") != recipe(dataset)
 
 
 def train_side_by_side(

@@ -48,11 +48,12 @@ def denoising_configs(
     ae_config: ModelConfig, dataset: Dataset, noise_std: float = NOISE_STD
 ) -> tuple[ModelConfig, TrainConfig]:
     """The denoising AE's model (the pair's AE's architecture) and its training: the dataset's
-    recipe for that architecture (training/recipe.py) with input noise noise_std."""
+    quick (preview) recipe for that architecture (training/recipe.py) with input noise
+    noise_std: it trains while the page waits."""
     model = replace(ae_config, kind="ae")
     config, _ = recipe(dataset, arch=model.arch, latent_dim=model.latent_dim,
                        hidden=model.hidden, likelihood=model.likelihood,
-                       noise_std=noise_std, precision="fp32")  # fmt: skip
+                       noise_std=noise_std, precision="fp32", stage="preview")  # fmt: skip
     return model, config
 
 

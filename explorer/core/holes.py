@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from explorer.core.latent import Projection
+from explorer.core.model_pair import KINDS, ModelPair
 
 Coder = Callable[[np.ndarray], np.ndarray]
 # A point is a hole when its code comes back more than half the data's spread away (it lands
@@ -134,3 +135,19 @@ def hole_grid(
                                projection.to_plane) / spread  # fmt: skip
         threshold = max(threshold, DATA_FACTOR * float(np.percentile(own, DATA_QUANTILE)))
     return HoleGrid(xs, ys, error.reshape(n, n), threshold)
+
+
+def pair_hole_grids(pair: ModelPair) -> dict[str, HoleGrid]:
+    """Each model's hole grid over its own map's view, at the grid side for the pair's images."""
+    n = grid_side(pair.dataset.image_shape)
+    return {
+        kind: hole_grid(
+            lambda z, k=kind: pair.decode(k, z),
+            lambda x, k=kind: pair.encode(k, x),
+            pair.projections[kind],
+            pair.xy(kind),
+            n,
+            pair.codes[kind],
+        )
+        for kind in KINDS
+    }

@@ -28,6 +28,7 @@ from training.atomic import WriteError
 from training.config import ARCHITECTURES, MODEL_KINDS
 from training.data import DataOptions, DatasetError, load_dataset
 from training.fit import Progress
+from training.presets import STAGES
 from training.recipe import TrainedModel, recipe, train_side_by_side
 
 log = logging.getLogger(__name__)
@@ -53,11 +54,12 @@ class JobSpec:
     latent_dim: int | None = None
     epochs: int | None = None
     lr: float | None = None
-    beta: float = 1.0
+    beta: float | None = None  # None: 16 for a conv VAE, else 1 (training/presets.py)
     noise_std: float = 0.0  # denoising AE
     sparsity: float = 0.0  # sparse AE
     seed: int = 0
     kinds: tuple[str, ...] = MODEL_KINDS
+    stage: str = "full"  # "preview": the quick pair shown while the full one trains
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", tuple(self.kinds))  # a list from a widget stays hashable
@@ -74,9 +76,10 @@ class JobSpec:
             f"must be in [1, {MAX_EPOCHS}] (longer runs: use the command line), got {self.epochs}",
         )
         _require(self.lr is None or 0 < self.lr <= 10, "lr", f"must be in (0, 10], got {self.lr}")
+        _require(self.stage in STAGES, "stage", f"must be one of {STAGES}, got {self.stage!r}")
         for name in ("beta", "noise_std", "sparsity", "seed"):  # upper bounds: TrainConfig's
             value = getattr(self, name)
-            _require(value >= 0, name, f"must be >= 0, got {value}")
+            _require(value is None or value >= 0, name, f"must be >= 0, got {value}")
         _require(
             len(self.kinds) > 0
             and set(self.kinds) <= set(MODEL_KINDS)
@@ -264,6 +267,7 @@ class TrainingJob:
         config, model_options = recipe(
             dataset, arch=spec.arch, latent_dim=spec.latent_dim, epochs=spec.epochs, lr=spec.lr,
             beta=spec.beta, noise_std=spec.noise_std, sparsity=spec.sparsity, seed=spec.seed,
+            stage=spec.stage,
         )  # fmt: skip
         with self._lock:
             self._resolved = (model_options["arch"], model_options["latent_dim"], config.epochs)

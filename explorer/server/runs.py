@@ -2,7 +2,9 @@
 and clean-up. No Streamlit: the app and the tests call these directly.
 
     $LATENT_EXPLORER_RUNS (default ./runs)/
-      default/<dataset>/{ae,vae}.safetensors   each dataset's default pair, trained on first use
+      default/<dataset>/{ae,vae}.safetensors   each dataset's default (full) pair: shipped
+                                               (faces) or trained on first use
+      default/<dataset>/preview/...            its preview pair, shown while the full one trains
       default/<dataset>/ladder/vae-beta-<beta>.safetensors   its beta dial's VAEs (idem)
       jobs/<run id>/{ae,vae}.safetensors       runs trained from the Train page
       (beside each pair: timelapse.safetensors, its training time-lapse, training/timelapse.py)
@@ -49,8 +51,10 @@ def runs_dir() -> Path:
     return Path(os.environ.get("LATENT_EXPLORER_RUNS") or Path.cwd() / "runs")
 
 
-def default_folder(dataset: str) -> Path:
-    return runs_dir() / "default" / dataset
+def default_folder(dataset: str, stage: str = "full") -> Path:
+    """The dataset's default pair; stage "preview": the quick pair shown while it trains."""
+    folder = runs_dir() / "default" / dataset
+    return folder / "preview" if stage == "preview" else folder
 
 
 def ladder_folder(dataset: str) -> Path:
@@ -110,11 +114,11 @@ def trained_runs(dataset: str) -> list[RunInfo]:
     return sorted(runs, key=lambda r: r.created, reverse=True)
 
 
-def publish_default(checkpoints: dict[str, str], dataset: str) -> None:
+def publish_default(checkpoints: dict[str, str], dataset: str, stage: str = "full") -> None:
     """Move a finished default job's files (its time-lapse too) into runs/default/<dataset>/
-    and remove the job's emptied folder. Every session waiting on the job calls this: the lock
-    and the existence checks make the first one do it."""
-    target = default_folder(dataset)
+    (a preview: into its preview/ folder) and remove the job's emptied folder. Every session
+    waiting on the job calls this: the lock and the existence checks make the first one do it."""
+    target = default_folder(dataset, stage)
     with _publish_lock:
         target.mkdir(parents=True, exist_ok=True)
         moved = False

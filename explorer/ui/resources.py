@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from pathlib import Path
 
 import streamlit as st
@@ -14,9 +13,12 @@ from threadpoolctl import threadpool_limits
 
 from explorer.core.model_pair import ModelPair, build_pair
 from explorer.server import classroom, network, runs
-from explorer.server.jobs import SERVER, JobManager, JobSpec, TrainingJob
+from explorer.server.defaults import STAGES_WITH_PREVIEW, DefaultPairs
+from explorer.server.jobs import SERVER, JobManager, TrainingJob
+from training import pretrained
 from training.checkpoints import load_checkpoint
 from training.data import Dataset, available_datasets, load_dataset
+from training.recipe import has_preview
 
 DATA_ENV = "LATENT_EXPLORER_DATA"
 
@@ -57,34 +59,33 @@ def after_job(job: TrainingJob, manager: JobManager) -> list[str]:
     cap, sparing the class defaults and the runs still training. Returns what it removed."""
     finished = job.state()
     if finished.owner == SERVER and finished.status == "finished":
-        runs.publish_default(dict(finished.checkpoints), finished.spec.dataset)
+        runs.publish_default(dict(finished.checkpoints), finished.spec.dataset, finished.spec.stage)
     return runs.prune(runs.max_runs_bytes(), classroom.pinned(), manager.active_ids())
 
 
 @st.cache_resource
-def _default_jobs() -> tuple[dict[str, TrainingJob], threading.Lock]:
-    """The job training each dataset's default models, so that sessions share one."""
-    return {}, threading.Lock()
+def default_pairs() -> DefaultPairs:
+    """The server's trainer of each dataset's default pair (preview, then full), shared."""
+    return DefaultPairs(job_manager(), data_root)
 
 
 def default_folder(name: str) -> Path:
     """Where the dataset's default pair is: the run the teacher published for the class, else
-    runs/default/<name> (trained on first use)."""
+    runs/default/<name> (shipped, or trained on first use)."""
     run_id = classroom.published_run(name)
     return runs.jobs_dir() / run_id if run_id else runs.default_folder(name)
 
 
-def default_job(name: str) -> TrainingJob:
-    """Start (once per server) or return the job that trains the default pair for a dataset.
-    Its owner is the server: every session on the dataset waits on it, so no student may
-    cancel it, and the cap never refuses it (it holds a slot all the same)."""
-    jobs, lock = _default_jobs()
-    with lock:
-        job = jobs.get(name)
-        if job is None or job.state().status in ("failed", "cancelled"):
-            spec = JobSpec(dataset=name, data_dir=data_root())
-            job = jobs[name] = job_manager().start(spec, SERVER)
-        return job
+def default_stages(name: str) -> tuple[str, ...]:
+    """("preview", "full") where a quicker preview pair exists for the dataset, else ("full",)."""
+    return STAGES_WITH_PREVIEW if has_preview(dataset(name)) else ("full",)
+
+
+def install_shipped(name: str) -> None:
+    """Put the pair that ships for the dataset (if any) in runs/default/<name>: a copy of about
+    2 MB, checked against its manifest (a changed file raises PretrainedError, naming it)."""
+    if pretrained.shipped_folder(name) is not None:
+        pretrained.install(name, runs.default_folder(name))
 
 
 @st.cache_resource(show_spinner="Encoding the data with both models...", max_entries=16)

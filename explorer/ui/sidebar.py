@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
 from explorer.core import display
 from explorer.core.model_pair import ModelPair
-from explorer.server import classroom, runs
+from explorer.server import classroom, defaults, runs
 from explorer.ui import resources, state, teacher, uploads
 from training.checkpoints import CheckpointError
 from training.data import DEFAULT_DATASET, DatasetError
+from training.pretrained import PretrainedError
 
 DEFAULT_SOURCE = "default"
 UPLOAD_SOURCE = "upload"
@@ -42,8 +44,7 @@ def selection() -> Selection:
     st.sidebar.caption(f"{summary}.", help=f"Found: {display.markdown_text(where)}")
     titles = {run.id: run.title for run in runs.trained_runs(name)}
     published = classroom.published_run(name)
-    default = f"class default: {titles[published]}" if published in titles else (
-        "default (trained on first use)")  # fmt: skip
+    default = f"class default: {titles[published]}" if published in titles else "default"
     labels = {DEFAULT_SOURCE: default, UPLOAD_SOURCE: "upload files"}
     source = picker("Models", "models", [DEFAULT_SOURCE, *titles, UPLOAD_SOURCE],
                     DEFAULT_SOURCE, lambda s: labels.get(s) or titles[s])  # fmt: skip
@@ -74,14 +75,61 @@ def model_pair(sel: Selection) -> ModelPair | None:
     try:
         if sel.models == UPLOAD_SOURCE:
             return uploaded_pair(sel.dataset)
-        folder = resources.default_folder(sel.dataset) if sel.models == DEFAULT_SOURCE else (
-            runs.jobs_dir() / sel.models)  # fmt: skip
-        if not runs.has_pair(folder):
-            return wait_for_default(sel.dataset)
-        return resources.pair_from_files(str(folder), (folder / "vae.safetensors").stat().st_mtime)
+        if sel.models == DEFAULT_SOURCE:
+            return default_pair(sel.dataset)
+        folder = runs.jobs_dir() / sel.models
+        return pair_in(folder) if runs.has_pair(folder) else default_pair(sel.dataset)
     except (DatasetError, CheckpointError, ValueError, OSError) as e:
         st.error(display.markdown_text(e, 500))  # may name the user's files
         return None
+
+
+def pair_in(folder: Path) -> ModelPair:
+    return resources.pair_from_files(str(folder), (folder / "vae.safetensors").stat().st_mtime)
+
+
+def default_pair(name: str) -> ModelPair | None:
+    """The class default, else the shipped pair, else the full pair trained here; while that
+    trains, its preview (labelled, with the full pair's progress), or the wait for either."""
+    folder = resources.default_folder(name)
+    if not runs.has_pair(folder):
+        try:
+            resources.install_shipped(name)
+        except PretrainedError as e:  # a changed shipped file: refused, and trained here instead
+            st.warning(f"{display.markdown_text(e, 500)}. Training the models here instead.")
+    if runs.has_pair(folder):
+        return pair_in(folder)
+    stages = resources.default_stages(name)
+    resources.default_pairs().ensure(name, stages)
+    preview = runs.default_folder(name, "preview")
+    if runs.has_pair(preview):
+        with st.sidebar:
+            full_pair_progress(name)
+        return pair_in(preview)
+    wait_for_default(name, stages[0])
+    return None
+
+
+@st.fragment(run_every=2.0)
+def full_pair_progress(name: str) -> None:
+    """The preview's label and the full pair's progress; once the full pair is saved, the
+    whole app reruns with it (the page and the selected point stay)."""
+    if runs.has_pair(runs.default_folder(name)):
+        st.rerun()
+    st.markdown(
+        "**Preview models.** The AE and VAE look alike until the full models are ready: "
+        "the preview cannot show the AE's holes or its off-data samples."
+    )
+    job = resources.default_pairs().job(name, "full")
+    job_state = job.state() if job is not None else None
+    if job_state is not None and job_state.status in ("failed", "cancelled"):
+        st.warning(f"Training the full models failed: "
+                   f"{display.markdown_text(job_state.message, 300)}")  # fmt: skip
+        return
+    done = defaults.progress_of(job_state) if job_state is not None else None
+    fraction = done.fraction if done else 0.0
+    left = defaults.describe_time(done.seconds_left if done else None)
+    st.progress(fraction, text=f"Full models: {fraction:.0%}, {left}")
 
 
 def uploaded_pair(name: str) -> ModelPair | None:
@@ -104,21 +152,23 @@ def uploaded_pair(name: str) -> ModelPair | None:
     return resources.pair_from_bytes(files[0].getvalue(), files[1].getvalue(), name)
 
 
-def wait_for_default(name: str) -> None:
-    """Train the default pair in the background on first use; poll until it is saved."""
-    job = resources.default_job(name)
+def wait_for_default(name: str, stage: str) -> None:
+    """The first use of a dataset: its first pair trains in the background; poll until saved."""
+    what = "a preview AE and VAE (the full ones follow)" if stage == "preview" else (
+        "the default AE and VAE (saved for next time)")  # fmt: skip
 
     @st.fragment(run_every=1.0)
     def progress() -> None:
-        job_state = job.state()
-        if job_state.status == "finished" and runs.has_pair(runs.default_folder(name)):
+        job = resources.default_pairs().job(name, stage)
+        job_state = job.state() if job is not None else None
+        if runs.has_pair(runs.default_folder(name, stage)):
             st.rerun()  # the job's own thread moved the pair into place (resources.after_job)
-        if job_state.status in ("failed", "cancelled"):
+        if job_state is not None and job_state.status in ("failed", "cancelled"):
             message = display.markdown_text(job_state.message, 500)
             st.error(f"Training the default models failed: {message}")
             return
-        st.info(f"First use of **{name}**: training the default AE and VAE (saved for next time).")
-        for kind, (step, total) in job_state.progress.items():
+        st.info(f"First use of **{name}**: training {what}.")
+        for kind, (step, total) in (job_state.progress if job_state else {}).items():
             st.progress(step / max(total, 1), text=f"{kind.upper()}: step {step} of {total}")
 
     progress()

@@ -18,15 +18,17 @@ def train_form() -> JobSpec | None:
             "Architecture",
             ["default", *ARCHITECTURES],
             key="train_arch",
-            help="default: mlp for small grey images, residual for the rest. mlp: fully "
-            "connected; conv: convolutions; residual: PCA plus an MLP that learns what PCA misses.",
+            help="default: mlp for small grey images, conv for the rest. mlp: fully connected; "
+            "conv: convolutions; residual: PCA plus an MLP that learns what PCA misses (quick, "
+            "but its AE and VAE sample alike).",
         )
         latent_dim = left.number_input(
             "Latent size (0 = 2, or 32 for faces)", 0, 64, 0, key="train_latent"
         )
         epochs = right.number_input("Epochs (0 = automatic)", 0, 1000, 0, key="train_epochs")
-        beta = st.slider("beta (weight of the VAE's KL term)", 0.0, 10.0, 1.0, 0.1,
-                         key="train_beta")  # fmt: skip
+        beta = st.number_input("beta (weight of the VAE's KL term; empty = automatic)", 0.0,
+                               100.0, None, 0.5, key="train_beta",
+                               placeholder="automatic: 16 for conv, else 1")  # fmt: skip
         noise = st.slider("Denoising AE: input noise", 0.0, 1.0, 0.0, 0.05, key="train_noise")
         sparsity = st.slider("Sparse AE: L1 weight on the code", 0.0, 1.0, 0.0, 0.01,
                              key="train_sparse")  # fmt: skip

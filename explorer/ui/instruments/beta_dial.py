@@ -106,7 +106,8 @@ class LadderJob:
     def _train(self) -> LadderState:
         partial = self.folder.with_name(self.folder.name + ".training")
         try:
-            config, options = recipe(self.dataset)  # the default pair's recipe
+            # the preview's recipe: four full conv VAEs would hold a slot for most of an hour
+            config, options = recipe(self.dataset, stage="preview")
             trained = train_ladder(self.dataset, DEFAULT_BETAS, config, partial, options,
                                    on_progress=self._on_progress)  # fmt: skip
             missing = [f"{b:g}" for b, e in trained.items() if e.path is None]

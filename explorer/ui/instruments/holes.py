@@ -24,18 +24,7 @@ def hole_grids(pair: ModelPair) -> tuple[dict[str, holes.HoleGrid], float]:
 
     def build():
         start = time.perf_counter()
-        n = holes.grid_side(pair.dataset.image_shape)
-        grids = {
-            kind: holes.hole_grid(
-                lambda z, k=kind: pair.decode(k, z),
-                lambda x, k=kind: pair.encode(k, x),
-                pair.projections[kind],
-                pair.xy(kind),
-                n,
-                pair.codes[kind],
-            )
-            for kind in KINDS
-        }
+        grids = holes.pair_hole_grids(pair)
         return grids, time.perf_counter() - start
 
     return pair.shared(("hole_grids",), build)
