@@ -1,6 +1,7 @@
 """Shared by the AppTest modules: the app served from a runs folder of small default models."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +35,12 @@ def train_small_faces(runs: Path, n: int = 300) -> None:
 
 
 def fresh_app(runs: Path, monkeypatch: pytest.MonkeyPatch, timeout: float) -> AppTest:
-    """The app on `runs`, with Streamlit's server-wide caches emptied (no models or data
-    from another test's runs folder)."""
+    """The app on `runs`, opening on digits (unless a test sets LATENT_EXPLORER_DATASET
+    itself: the app's own opening, faces, is tested in test_app_opening.py), with
+    Streamlit's server-wide caches emptied (no models or data from another test's runs)."""
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
+    if "LATENT_EXPLORER_DATASET" not in os.environ:
+        monkeypatch.setenv("LATENT_EXPLORER_DATASET", "digits")
     st.cache_resource.clear()
     st.cache_data.clear()
     return AppTest.from_file(APP, default_timeout=timeout)

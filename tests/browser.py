@@ -63,11 +63,13 @@ def streamlit_server(
     script: str | Path, timeout: float = 60.0, env: dict[str, str | Path] | None = None
 ) -> Iterator[str]:
     """Serve `script` with `python -m streamlit run` from the repository root; yield its URL.
-    env: variables set for the server alone (e.g. LATENT_EXPLORER_RUNS), over this process's.
+    env: variables set for the server alone (e.g. LATENT_EXPLORER_RUNS), over this process's;
+    the app opens on digits unless env names LATENT_EXPLORER_DATASET.
 
     The server runs in its own process group, killed on exit even when the test fails.
     """
-    server_env = {**os.environ, **{name: str(value) for name, value in (env or {}).items()}}
+    server_env = {**os.environ, "LATENT_EXPLORER_DATASET": "digits",
+                  **{name: str(value) for name, value in (env or {}).items()}}  # fmt: skip
     port = free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", str(script),

@@ -134,16 +134,19 @@ STEPS: tuple[Step, ...] = (
         "prior_samples",
         "A VAE is trained so that its codes look like draws from N(0, I). So we can draw a new "
         "code from N(0, I), decode it, and get a new image that was never in the data. An AE "
-        "was never asked for that: the same draws can land in its holes.",
+        "was never asked for that: the same draws can land where no training face lies. This "
+        "step uses the generated faces and their shipped AE and VAE (32-D codes).",
         Question(
-            "Decode 16 random draws from N(0, I). Which model gives more recognisable digits?",
+            "Decode 16 random draws from N(0, I). Which model gives faces?",
             ("The AE", "The VAE", "Neither: both give noise"),
             1,
-            "The VAE's codes were pulled towards N(0, I), so the draws land where its data "
-            "lies and decode like its reconstructions. The AE's codes follow no prior: they "
-            "spread wherever training put them (compare the two maps' axes), so the same draws "
-            "cover only part of its map, and some fall off its data.",
+            "The VAE's draws decode to faces that were never in the data: its codes were "
+            "pulled towards N(0, I), so the draws land where its faces lie. The AE's draws "
+            "decode to grey, smeared shapes: its codes follow no prior, and N(0, I) lands off "
+            "them. Measured on 2,000 draws, the AE's samples are 5x further from real faces "
+            "than the VAE's (README, Default models).",
         ),
+        dataset="faces",
     ),
     Step(
         "Interpolation",

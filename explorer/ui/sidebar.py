@@ -14,7 +14,7 @@ from explorer.core.model_pair import ModelPair
 from explorer.server import classroom, defaults, runs
 from explorer.ui import resources, state, teacher, uploads
 from training.checkpoints import CheckpointError
-from training.data import DEFAULT_DATASET, DatasetError
+from training.data import DatasetError
 from training.pretrained import PretrainedError
 
 DEFAULT_SOURCE = "default"
@@ -38,7 +38,8 @@ def selection() -> Selection:
         asked, here = display.markdown_text(asked), display.markdown_text(os.getcwd())
         st.sidebar.warning(f"{resources.DATA_ENV}={asked} is not a folder (seen from "
                            f"{here}): only the built-in datasets are listed.")  # fmt: skip
-    name = picker("Dataset", "dataset", list(choices), DEFAULT_DATASET, str)
+    name = picker("Dataset", "dataset", list(choices), resources.opening_dataset(list(choices)),
+                  str)  # fmt: skip
     summary, where = choices[name]
     summary = display.markdown_text(summary[:1].upper() + summary[1:], 300)  # may name a folder
     st.sidebar.caption(f"{summary}.", help=f"Found: {display.markdown_text(where)}")
@@ -96,7 +97,8 @@ def default_pair(name: str) -> ModelPair | None:
         try:
             resources.install_shipped(name)
         except PretrainedError as e:  # a changed shipped file: refused, and trained here instead
-            st.warning(f"{display.markdown_text(e, 500)}. Training the models here instead.")
+            st.warning(f"The shipped models are refused: {display.markdown_text(e, 1000)}. "
+                       "Training the models here instead.")  # fmt: skip
     if runs.has_pair(folder):
         return pair_in(folder)
     stages = resources.default_stages(name)

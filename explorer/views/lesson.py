@@ -11,9 +11,8 @@ from explorer.ui.lesson_views import VIEWS
 
 presenting = lesson.presenting()
 st.sidebar.caption(
-    "The lesson runs on the default digits models; the smile step uses the generated faces, "
-    "trained on first use (about a minute), or ahead of class with "
-    "`python -m training fit --dataset faces --out runs/default/faces`."
+    "The lesson runs on the default digits models; the prior-sampling and smile steps use the "
+    "generated faces and the AE and VAE that ship with Latent Explorer (no training)."
 )
 number = lesson.current_step()
 step = STEPS[number - 1]

@@ -1,0 +1,109 @@
+"""The app's default models headless: a fresh server opens on faces with the shipped pair (no
+training), and data that cannot ship shows a labelled preview pair, then swaps in the full pair
+trained in the background, keeping the page and the pinned point."""
+
+import shutil
+
+import numpy as np
+import pytest
+from apptest import fresh_app
+from PIL import Image
+
+from explorer.server import runs as run_folders
+from explorer.ui import resources
+from training import pretrained
+from training.data.faces import render_faces
+
+PREVIEW_LABEL = "**Preview models.** The AE and VAE look alike"
+
+
+def sidebar_texts(at) -> list[str]:
+    return [m.value for m in at.sidebar.markdown]
+
+
+@pytest.fixture
+def fresh_runs(tmp_path, monkeypatch):
+    """An empty runs folder; the server's jobs are stopped after the test."""
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    yield tmp_path / "runs"
+    for job in resources.job_manager().running():
+        job.cancel()
+        job.join(30)
+
+
+def small_image_folder(folder, n: int = 48):
+    """n generated faces as 32 px PNGs: a data folder small enough to train a full conv pair
+    in seconds, which nothing ships for."""
+    folder.mkdir()
+    attributes = np.random.default_rng(0).integers(0, 2, (n, 5))
+    for i, image in enumerate(render_faces(attributes, 32, seed=3)):
+        Image.fromarray(image.transpose(1, 2, 0)).save(folder / f"{i:03d}.png")
+    return folder
+
+
+@pytest.mark.slow
+def test_a_fresh_server_opens_on_faces_with_the_shipped_pair_and_trains_nothing(
+    fresh_runs, monkeypatch
+):
+    monkeypatch.setenv("LATENT_EXPLORER_DATASET", "")  # the app's own opening dataset
+    at = fresh_app(fresh_runs, monkeypatch, timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.query_params["dataset"] == "faces"
+    folder = run_folders.default_folder("faces")
+    for name in ("ae.safetensors", "vae.safetensors"):
+        assert (folder / name).read_bytes() == (pretrained.SHIPPED_DIR / "faces" / name).read_bytes()
+    assert resources.job_manager().states() == []  # nothing trained
+    assert not any(t.startswith(PREVIEW_LABEL) for t in sidebar_texts(at))
+
+
+@pytest.mark.slow
+def test_a_changed_shipped_file_is_named_and_the_models_train_here_instead(
+    fresh_runs, monkeypatch, tmp_path
+):
+    copy = tmp_path / "shipped"
+    shutil.copytree(pretrained.SHIPPED_DIR, copy)
+    (copy / "faces" / "ae.safetensors").write_bytes(b"not the shipped model")
+    monkeypatch.setattr(pretrained, "SHIPPED_DIR", copy)
+    monkeypatch.setenv("LATENT_EXPLORER_DATASET", "faces")
+    at = fresh_app(fresh_runs, monkeypatch, timeout=120)
+    at.run()
+    warnings = [w.value.replace("\\", "") for w in at.warning]  # as shown: Markdown-escaped
+    refusal = f"{copy}/faces/ae.safetensors: does not match its manifest"
+    assert any(refusal in w and "Training the models here instead" in w for w in warnings)
+    assert resources.default_pairs().job("faces", "preview") is not None
+
+
+@pytest.mark.slow
+def test_data_that_cannot_ship_shows_a_labelled_preview_then_the_full_pair(
+    fresh_runs, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(small_image_folder(tmp_path / "photos")))
+    monkeypatch.setenv("LATENT_EXPLORER_DATASET", "folder")
+    at = fresh_app(fresh_runs, monkeypatch, timeout=120)
+    at.run()
+    assert not at.exception
+    assert any("training a preview AE and VAE" in i.value for i in at.info)  # the first wait
+
+    pairs = resources.default_pairs()
+    assert pairs.job("folder", "preview").join(120).status == "finished"
+    at.query_params["point"] = "i5"
+    at.run()
+    assert not at.exception
+    assert any(t.startswith(PREVIEW_LABEL) for t in sidebar_texts(at))
+    assert run_folders.has_pair(run_folders.default_folder("folder", "preview"))
+
+    full = None
+    for _ in range(100):  # the chain starts the full job once the preview is saved
+        full = pairs.job("folder", "full")
+        if full is not None:
+            break
+        full_wait = pairs._chains["folder"]
+        full_wait.join(0.1)
+    assert full is not None and full.join(300).status == "finished"
+    assert full.state().arch == "conv"
+    at.run()
+    assert not at.exception
+    assert not any(t.startswith(PREVIEW_LABEL) for t in sidebar_texts(at))
+    assert at.query_params["point"] == "i5"  # the pinned point is kept
+    assert run_folders.has_pair(run_folders.default_folder("folder"))
