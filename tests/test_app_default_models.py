@@ -50,9 +50,9 @@ def test_a_fresh_server_opens_on_faces_with_the_shipped_pair_and_trains_nothing(
     at.run()
     assert not at.exception, at.exception
     assert at.query_params["dataset"] == "faces"
-    folder = run_folders.default_folder("faces")
+    installed, shipped = run_folders.default_folder("faces"), pretrained.SHIPPED_DIR / "faces"
     for name in ("ae.safetensors", "vae.safetensors"):
-        assert (folder / name).read_bytes() == (pretrained.SHIPPED_DIR / "faces" / name).read_bytes()
+        assert (installed / name).read_bytes() == (shipped / name).read_bytes()
     assert resources.job_manager().states() == []  # nothing trained
     assert not any(t.startswith(PREVIEW_LABEL) for t in sidebar_texts(at))
 
