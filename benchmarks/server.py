@@ -34,8 +34,11 @@ def free_port() -> int:
 class AppServer:
     """One running app server: its process, port, log, and the moment it was launched."""
 
-    def __init__(self, runs_dir: Path, log_path: Path, port: int | None = None) -> None:
-        self.runs_dir, self.log_path = Path(runs_dir), Path(log_path)
+    def __init__(
+        self, runs_dir: Path, log_path: Path, port: int | None = None, env: dict | None = None
+    ) -> None:
+        """env: variables for the server, over this process's (e.g. LATENT_EXPLORER_CACHE)."""
+        self.runs_dir, self.log_path, self.env = Path(runs_dir), Path(log_path), env or {}
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
         self.launched = 0.0  # time.perf_counter() just before the launch
@@ -53,7 +56,7 @@ class AppServer:
         command = [sys.executable, "-m", "streamlit", "run", "explorer/app.py",
                    "--server.headless", "true", "--server.port", str(self.port),
                    "--server.address", HOST]  # fmt: skip
-        env = {**os.environ, "LATENT_EXPLORER_RUNS": str(self.runs_dir)}
+        env = {**os.environ, **self.env, "LATENT_EXPLORER_RUNS": str(self.runs_dir)}
         with open(self.log_path, "wb") as log:  # the child keeps its own copy of the handle
             self.launched = time.perf_counter()
             self.process = subprocess.Popen(
