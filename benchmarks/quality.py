@@ -16,7 +16,7 @@ options) against published numbers and the PCA baseline, with wall time.
 4. digits: wall time until the default AE and VAE have converged (target: <= 5 s together).
 
 Run: python -m benchmarks.quality [--only digits defaults ...] [--datasets faces celeba ...]
-     [--ae-seconds 90] [--quick]
+     [--pretrained DIR] [--ae-seconds 90] [--quick]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from pathlib import Path
 
 from benchmarks.common import print_table, shared_data_dir, time_budget
 from explorer.core import holes
@@ -86,17 +87,25 @@ def mnist_vae_nll(mnist: Dataset, epochs: int | None) -> list:
     ]
 
 
-def teaching_pairs(dataset: Dataset, epochs: int | None) -> list[tuple[str, dict, str]]:
+def teaching_pairs(
+    dataset: Dataset, epochs: int | None, ahead: Path | None = None
+) -> list[tuple[str, dict, str]]:
     """(stage, {kind: model}, how long it took) of the dataset's preview (where it has one) and
-    full pair: the shipped pair where one ships, else trained by the recipe as the app does."""
+    full pair: the shipped pair where one ships, else one trained ahead by `python -m training
+    pretrained` in ahead/<dataset>/ (timed by its manifest), else trained now by the recipe."""
     pairs = []
     if has_preview(dataset):
         trained, seconds = default_pair(dataset, stage="preview", epochs=epochs)
         pairs.append(("preview", {k: e.model for k, e in trained.items()}, f"{seconds:.0f} s"))
     folder = pretrained.shipped_folder(dataset.name)
+    made_ahead = ahead and ahead / dataset.name
     if folder is not None and epochs is None:
         models = {k: load_checkpoint(folder / f"{k}.safetensors").model for k in KINDS}
         pairs.append(("full", models, "shipped"))
+    elif made_ahead and (made_ahead / pretrained.MANIFEST).is_file():
+        seconds = pretrained.read_manifest(made_ahead)["trained"]["seconds"]
+        models = {k: load_checkpoint(made_ahead / f"{k}.safetensors").model for k in KINDS}
+        pairs.append(("full", models, f"{seconds:.0f} s (ahead)"))
     else:
         trained, seconds = default_pair(dataset, epochs=epochs)
         pairs.append(("full", {k: e.model for k, e in trained.items()}, f"{seconds:.0f} s"))
@@ -176,6 +185,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS)
     parser.add_argument("--datasets", nargs="+", choices=TEACHING_DATASETS,
                         default=TEACHING_DATASETS, help="for defaults")  # fmt: skip
+    parser.add_argument("--pretrained", type=Path, help="for defaults: full pairs trained "
+                        "ahead in DIR/<dataset>/ by `python -m training pretrained`")  # fmt: skip
     parser.add_argument("--ae-seconds", type=float, default=90.0, help="for ae-vs-pca")
     parser.add_argument("--quick", action="store_true", help="1-2 epochs, to check the script")
     args = parser.parse_args()
@@ -197,7 +208,8 @@ def main() -> None:
         )
     if "defaults" in args.only:
         rows = [teaching_row(d, *pair) for name in args.datasets if name in datasets
-                for d in [datasets[name]] for pair in teaching_pairs(d, epochs)]  # fmt: skip
+                for d in [datasets[name]]
+                for pair in teaching_pairs(d, epochs, args.pretrained)]  # fmt: skip
         print_table(
             "Default models that teach: prior samples' Frechet distance to held-out images "
             "(PCA-64 of real images; AE/VAE target >= 2), test MSE / PCA's (AE <= 0.8, VAE <= "

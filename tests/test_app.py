@@ -381,11 +381,13 @@ def test_a_url_naming_a_dataset_that_is_not_there_says_so_in_one_line(app):
     assert app.selectbox(key="dataset").value == "digits"
 
 
-def test_picking_another_dataset_trains_its_default_models_in_the_background(app):
+def test_picking_faces_opens_their_shipped_models_at_once(app):
     app.run()
     app.selectbox(key="dataset").set_value("faces").run()
     assert not app.exception
-    assert any("First use of **faces**" in i.value for i in app.info)
+    assert not any("First use" in i.value for i in app.info)  # nothing trains: they ship
+    assert len(app.get("plotly_chart")) == 2
+    assert resources.job_manager().states() == []
     # The sidebar says what the data is, not where a cache file lies.
     # (Markdown-escaped, as every name that may come from a user's files: shown the same)
     assert [c.value.replace("\\", "") for c in app.sidebar.caption][:1] == [

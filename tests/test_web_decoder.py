@@ -245,8 +245,18 @@ def test_float32_by_default_float16_past_the_limit(monkeypatch):
 
 
 def test_the_default_faces_pair_runs_in_the_browser():
-    # the residual decoders (128 hidden units and the PCA path) stay under the weight limit
+    # the conv decoders are small enough to go as float32
     header = web_decoder.read_header(web_decoder.bundle(pair((3, 64, 64))))
+    assert header["dtype"] == "float32"
+    assert [op["op"] for op in header["models"]["vae"]["ops"]] == [
+        "linear", "relu", "reshape", *["conv_transpose", "relu"] * 3, "conv_transpose",
+        "sigmoid",
+    ]  # fmt: skip
+
+
+def test_the_faces_preview_pair_runs_in_the_browser():
+    # the residual decoders (128 hidden units and the PCA path) stay under the weight limit
+    header = web_decoder.read_header(web_decoder.bundle(pair((3, 64, 64), arch="residual")))
     assert header["dtype"] == "float16"
     assert [op["op"] for op in header["models"]["vae"]["ops"]] == [
         "linear", "relu", "linear", "add_linear", "reshape", "sigmoid"

@@ -17,11 +17,11 @@ import json
 import platform
 import time
 from collections.abc import Callable
+from importlib import metadata  # scikit-learn's version without importing it (a second)
 from pathlib import Path
 
 import numpy as np
 import safetensors
-import sklearn
 import torch
 
 from training import quality
@@ -179,7 +179,7 @@ def file_entry(path: Path) -> dict:
 
 def versions() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__, "scikit-learn": metadata.version("scikit-learn"),
             "safetensors": safetensors.__version__}  # fmt: skip
 
 

@@ -59,15 +59,17 @@ class DefaultPairs:
         self._lock = threading.Lock()
 
     def ensure(self, name: str, stages: tuple[str, ...]) -> None:
-        """Start training what name's default pair lacks, unless that runs already."""
+        """Start training what name's default pair lacks, unless that runs already. The first
+        job starts now (a page can show it at once); a thread starts the next when it ends."""
         with self._lock:
             chain = self._chains.get(name)
             if chain is not None and chain.is_alive():
                 return
             if runs.has_pair(runs.default_folder(name)):
                 return
-            missing = tuple(s for s in stages if not runs.has_pair(runs.default_folder(name, s)))
-            chain = threading.Thread(target=self._train, args=(name, missing),
+            missing = [s for s in stages if not runs.has_pair(runs.default_folder(name, s))]
+            first = self._start(name, missing[0])
+            chain = threading.Thread(target=self._follow, args=(name, first, missing[1:]),
                                      name=f"default-{name}", daemon=True)  # fmt: skip
             self._chains[name] = chain
             chain.start()
@@ -77,11 +79,16 @@ class DefaultPairs:
         with self._lock:
             return self._jobs.get((name, stage))
 
-    def _train(self, name: str, stages: tuple[str, ...]) -> None:
+    def _start(self, name: str, stage: str) -> TrainingJob:
+        job = self.manager.start(JobSpec(dataset=name, data_dir=self.data_dir(), stage=stage),
+                                 SERVER)  # fmt: skip
+        self._jobs[(name, stage)] = job
+        return job
+
+    def _follow(self, name: str, job: TrainingJob, stages: list[str]) -> None:
+        """Each stage after the last one finished (a failed one's state says why, for a page)."""
         for stage in stages:
-            spec = JobSpec(dataset=name, data_dir=self.data_dir(), stage=stage)
-            job = self.manager.start(spec, SERVER)
-            with self._lock:
-                self._jobs[(name, stage)] = job
-            if job.join().status != "finished":  # the job's state says why, for the page
+            if job.join().status != "finished":
                 return
+            with self._lock:
+                job = self._start(name, stage)

@@ -15,7 +15,7 @@ from explorer.server import classroom, defaults, runs
 from explorer.ui import resources, state, teacher, uploads
 from training.checkpoints import CheckpointError
 from training.data import DatasetError
-from training.pretrained import PretrainedError
+from training.pretrained import PretrainedError, shipped_folder
 
 DEFAULT_SOURCE = "default"
 UPLOAD_SOURCE = "upload"
@@ -45,7 +45,8 @@ def selection() -> Selection:
     st.sidebar.caption(f"{summary}.", help=f"Found: {display.markdown_text(where)}")
     titles = {run.id: run.title for run in runs.trained_runs(name)}
     published = classroom.published_run(name)
-    default = f"class default: {titles[published]}" if published in titles else "default"
+    made = "shipped" if shipped_folder(name) else "trained on first use"
+    default = f"class default: {titles[published]}" if published in titles else f"default ({made})"
     labels = {DEFAULT_SOURCE: default, UPLOAD_SOURCE: "upload files"}
     source = picker("Models", "models", [DEFAULT_SOURCE, *titles, UPLOAD_SOURCE],
                     DEFAULT_SOURCE, lambda s: labels.get(s) or titles[s])  # fmt: skip
