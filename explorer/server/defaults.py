@@ -86,9 +86,11 @@ class DefaultPairs:
         return job
 
     def _follow(self, name: str, job: TrainingJob, stages: list[str]) -> None:
-        """Each stage after the last one finished (a failed one's state says why, for a page)."""
+        """Each stage after the last one finished (a failed one's state says why, for a page);
+        alive until the last job ends, so that ensure() starts nothing while one trains."""
         for stage in stages:
             if job.join().status != "finished":
                 return
             with self._lock:
                 job = self._start(name, stage)
+        job.join()
