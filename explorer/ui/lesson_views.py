@@ -15,6 +15,7 @@ N_EXAMPLES = 8  # images per row of examples
 
 TILE_PX = 84  # on screen per image: a row of 8 stays within a laptop's width, and 3 rows in view
 HALF_TILE_PX = 64  # six in half the page's width at 1280x720
+PRIOR_GRID_PX = 320  # a 4 x 4 grid within half the page at 1280x720, and on a phone
 
 
 def tiles(images: np.ndarray, caption: str, tile_px: int = TILE_PX) -> None:
@@ -53,8 +54,11 @@ def prior_samples(pair: ModelPair, key: str) -> None:
     seed = st.number_input("Seed", 0, 10_000, 0, key=f"{key}_seed")
     z = latent.sample_prior(16, pair.latent_dim, np.random.default_rng(seed))
     for column, kind in zip(st.columns(2), KINDS, strict=True):
-        with column:
-            tiles(pair.decode(kind, z), f"{kind.upper()} decodes 16 draws from N(0, I)")
+        with column:  # a 4 x 4 grid: two strips of 16 overflowed their columns
+            grid = display.tile(pair.decode(kind, z), 4)
+            st.image(display.display(grid, side=2 * PRIOR_GRID_PX), output_format="PNG",
+                     caption=f"{kind.upper()} decodes 16 draws from N(0, I)",
+                     width=PRIOR_GRID_PX)  # fmt: skip
 
 
 def interpolation(pair: ModelPair, key: str) -> None:
