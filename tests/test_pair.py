@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from explorer.core.model_pair import build_pair
+from explorer.core import model_pair
+from explorer.core.model_pair import PairCache, build_pair
 from training.config import ModelConfig, TrainConfig
 from training.fit import fit
 from training.models import build_model
@@ -66,3 +67,35 @@ def test_models_for_other_images_or_latent_sizes_are_refused(digits):
     wider = build_model(ModelConfig(kind="vae", image_shape=digits.image_shape, latent_dim=3))
     with pytest.raises(ValueError, match="latent size"):
         build_pair(digits, ae, wider, "x")
+
+
+def test_a_pair_cache_gives_back_the_same_codes_and_pca_without_encoding(
+    digits, tmp_path, monkeypatch
+):
+    ae, vae = models(digits, latent_dim=4)
+    cache = PairCache(tmp_path / "pair_cache.npz", "digits|files v1")
+    first = build_pair(digits, ae, vae, "test", max_points=300, cache=cache)
+    assert cache.path.is_file()
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("encoded again despite the cache")
+
+    monkeypatch.setattr(model_pair, "encode_all", no_encoding)
+    again = build_pair(digits, ae, vae, "test", max_points=300, cache=cache)
+    for kind in ("ae", "vae"):
+        np.testing.assert_array_equal(again.codes[kind], first.codes[kind])
+        np.testing.assert_array_equal(again.xy(kind), first.xy(kind))
+    np.testing.assert_array_equal(again.pca.components_, first.pca.components_)
+    with pytest.raises(AssertionError, match="encoded again"):  # another key: not used
+        build_pair(digits, ae, vae, "test", max_points=300, cache=PairCache(cache.path, "v2"))
+    with pytest.raises(AssertionError, match="encoded again"):  # other points: not used
+        build_pair(digits, ae, vae, "test", max_points=200, cache=cache)
+
+
+def test_a_damaged_pair_cache_is_rebuilt(digits, tmp_path):
+    ae, vae = models(digits, latent_dim=2, epochs=1)
+    cache = PairCache(tmp_path / "pair_cache.npz", "k")
+    cache.path.write_bytes(b"not an npz file")
+    pair = build_pair(digits, ae, vae, "test", max_points=100, cache=cache)
+    assert pair.codes["ae"].shape == (100, 2)
+    assert model_pair.read_cache(cache.path, "k|100|0") is not None  # written anew

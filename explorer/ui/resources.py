@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
-from explorer.core.model_pair import ModelPair, build_pair
+from explorer.core.model_pair import ModelPair, PairCache, build_pair
 from explorer.server import classroom, network, runs
 from explorer.server.defaults import STAGES_WITH_PREVIEW, DefaultPairs
 from explorer.server.jobs import SERVER, JobManager, TrainingJob
@@ -25,6 +25,7 @@ DATASET_ENV = "LATENT_EXPLORER_DATASET"  # the dataset a new browser opens on
 # The generated faces: their shipped pair shows the lectures' contrasts best (README, Default
 # models: prior samples' Frechet distance AE / VAE 5.3 on faces, 2.0 on digits).
 OPENING_DATASET = "faces"
+PAIR_CACHE = "pair_cache.npz"  # beside a pair's checkpoints: its map codes and PCA (build_pair)
 
 
 def data_root() -> str | None:
@@ -104,8 +105,13 @@ def install_shipped(name: str) -> None:
 @st.cache_resource(show_spinner="Encoding the data with both models...", max_entries=16)
 def pair_from_files(folder: str, stamp: float) -> ModelPair:
     """The pair saved in folder/{ae,vae}.safetensors; stamp (the files' mtime) renews the cache."""
-    ae, vae = (load_checkpoint(Path(folder) / f"{k}.safetensors") for k in ("ae", "vae"))
-    return build_pair(dataset(ae.dataset["name"]), ae.model, vae.model, Path(folder).name)
+    files = [Path(folder) / f"{k}.safetensors" for k in ("ae", "vae")]
+    ae, vae = (load_checkpoint(file) for file in files)
+    data = dataset(ae.dataset["name"])
+    stamps = [(f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    key = f"{data.name}|{data.source}|{data.n_samples}|{data.image_shape}|{stamps}"
+    cache = PairCache(Path(folder) / PAIR_CACHE, key)
+    return build_pair(data, ae.model, vae.model, Path(folder).name, cache=cache)
 
 
 @st.cache_resource(show_spinner="Checking the uploaded checkpoints...", max_entries=8)
