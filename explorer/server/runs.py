@@ -7,7 +7,8 @@ and clean-up. No Streamlit: the app and the tests call these directly.
       default/<dataset>/preview/...            its preview pair, shown while the full one trains
       default/<dataset>/ladder/vae-beta-<beta>.safetensors   its beta dial's VAEs (idem)
       jobs/<run id>/{ae,vae}.safetensors       runs trained from the Train page
-      (beside each pair: timelapse.safetensors, its training time-lapse, training/timelapse.py)
+      (beside each pair: timelapse.safetensors, its training time-lapse, training/timelapse.py;
+       pair_cache.npz, its map codes and PCA, explorer/core/model_pair.py)
 
 Faults: every file is written atomically (training/atomic.py), so a server killed mid-save
 leaves a hidden ".<name>.<random>.tmp" file, never half a checkpoint under its real name;
