@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from apptest import fresh_app
+from apptest import fresh_app, open_instrument
 from PIL import Image
 
 from explorer.server import runs as run_folders
@@ -107,3 +107,12 @@ def test_data_that_cannot_ship_shows_a_labelled_preview_then_the_full_pair(
     assert not any(t.startswith(PREVIEW_LABEL) for t in sidebar_texts(at))
     assert at.query_params["point"] == "i5"  # the pinned point is kept
     assert run_folders.has_pair(run_folders.default_folder("folder"))
+
+
+@pytest.mark.slow
+def test_the_time_lapse_says_the_shipped_pair_has_none_and_how_to_get_one(fresh_runs, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_DATASET", "faces")
+    at = open_instrument(fresh_app(fresh_runs, monkeypatch, timeout=120), "timelapse")
+    infos = [i.value.replace("\\", "") for i in at.info]
+    assert any("The shipped models come without a time-lapse" in i for i in infos), infos
+    assert not any("delete" in i for i in infos)  # deleting would only bring them back

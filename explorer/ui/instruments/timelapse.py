@@ -14,6 +14,7 @@ from explorer.core.model_pair import ModelPair
 from explorer.core.timelapse_figure import mismatch, timelapse_figure
 from explorer.server import runs
 from explorer.ui.instruments import Instrument
+from training.pretrained import MANIFEST, shipped_folder
 from training.timelapse import FILENAME, TimelapseError, load_timelapse
 
 RETRAIN = "Train the models again (Train page, or `python -m training fit`) to record one."
@@ -36,6 +37,11 @@ def figure_or_reason(pair: ModelPair) -> go.Figure | str:
         return "Uploaded checkpoints carry no training time-lapse. " + RETRAIN
     path = folder / FILENAME
     if not path.is_file():
+        if shipped_folder(pair.dataset.name) and (folder / MANIFEST).is_file():
+            return ("The shipped models come without a time-lapse (it would be 4x their size). "
+                    "Train a pair on the Train page to watch one form, or record this recipe's "
+                    f"with `python -m training pretrained {pair.dataset.name} --retrain --out "
+                    "DIR`.")  # fmt: skip
         if folder == runs.default_folder(pair.dataset.name):
             return (f"These default models were trained before time-lapses were recorded: "
                     f"delete {folder} and reopen the app to retrain them.")  # fmt: skip
