@@ -12,14 +12,14 @@ from PIL import Image
 
 from explorer.server import runs as run_folders
 from explorer.ui import resources
+from explorer.ui.sidebar import PREVIEW_LABEL
 from training import pretrained
 from training.data.faces import render_faces
 
-PREVIEW_LABEL = "**Preview models.** The AE and VAE look alike"
 
-
-def sidebar_texts(at) -> list[str]:
-    return [m.value for m in at.sidebar.markdown]
+def preview_labels(at) -> list[str]:
+    """The preview's line above the page (a caption, in view on a phone)."""
+    return [c.value for c in at.main.caption if c.value.startswith(PREVIEW_LABEL)]
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_a_fresh_server_opens_on_faces_with_the_shipped_pair_and_trains_nothing(
     for name in ("ae.safetensors", "vae.safetensors"):
         assert (installed / name).read_bytes() == (shipped / name).read_bytes()
     assert resources.job_manager().states() == []  # nothing trained
-    assert not any(t.startswith(PREVIEW_LABEL) for t in sidebar_texts(at))
+    assert preview_labels(at) == []
 
 
 @pytest.mark.slow
@@ -91,7 +91,7 @@ def test_data_that_cannot_ship_shows_a_labelled_preview_then_the_full_pair(
     at.query_params["point"] = "i5"
     at.run()
     assert not at.exception
-    assert any(t.startswith(PREVIEW_LABEL) for t in sidebar_texts(at))
+    assert preview_labels(at) and "look alike until the full models" in preview_labels(at)[0]
     assert run_folders.has_pair(run_folders.default_folder("folder", "preview"))
 
     full = None
@@ -104,7 +104,7 @@ def test_data_that_cannot_ship_shows_a_labelled_preview_then_the_full_pair(
     assert full.state().arch == "conv"
     at.run()
     assert not at.exception
-    assert not any(t.startswith(PREVIEW_LABEL) for t in sidebar_texts(at))
+    assert preview_labels(at) == []
     assert at.query_params["point"] == "i5"  # the pinned point is kept
     assert run_folders.has_pair(run_folders.default_folder("folder"))
 

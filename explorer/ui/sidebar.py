@@ -18,6 +18,7 @@ from training.data import DatasetError
 from training.pretrained import PretrainedError, shipped_folder
 
 DEFAULT_SOURCE = "default"
+PREVIEW_LABEL = "**Preview models.**"
 UPLOAD_SOURCE = "upload"
 
 
@@ -106,8 +107,7 @@ def default_pair(name: str) -> ModelPair | None:
     resources.default_pairs().ensure(name, stages)
     preview = runs.default_folder(name, "preview")
     if runs.has_pair(preview):
-        with st.sidebar:
-            full_pair_progress(name)
+        full_pair_progress(name)
         return pair_in(preview)
     wait_for_default(name, stages[0])
     return None
@@ -115,24 +115,23 @@ def default_pair(name: str) -> ModelPair | None:
 
 @st.fragment(run_every=2.0)
 def full_pair_progress(name: str) -> None:
-    """The preview's label and the full pair's progress; once the full pair is saved, the
-    whole app reruns with it (the page and the selected point stay)."""
+    """One line above the page (in view on a phone, where the sidebar is folded): the preview's
+    label and the full pair's progress. Once the full pair is saved, the whole app reruns with
+    it (the page and the selected point stay)."""
     if runs.has_pair(runs.default_folder(name)):
         st.rerun()
-    st.markdown(
-        "**Preview models.** The AE and VAE look alike until the full models are ready: "
-        "the preview cannot show the AE's holes or its off-data samples."
-    )
     job = resources.default_pairs().job(name, "full")
     job_state = job.state() if job is not None else None
     if job_state is not None and job_state.status in ("failed", "cancelled"):
-        st.warning(f"Training the full models failed: "
+        st.warning(f"**Preview models.** Training the full models failed: "
                    f"{display.markdown_text(job_state.message, 300)}")  # fmt: skip
         return
     done = defaults.progress_of(job_state) if job_state is not None else None
     fraction = done.fraction if done else 0.0
     left = defaults.describe_time(done.seconds_left if done else None)
-    st.progress(fraction, text=f"Full models: {fraction:.0%}, {left}")
+    st.caption(f"{PREVIEW_LABEL} The AE and VAE look alike until the full models are ready "
+               f"(the preview cannot show the AE's holes or its off-data samples): "
+               f"full models {fraction:.0%}, {left}.")  # fmt: skip
 
 
 def uploaded_pair(name: str) -> ModelPair | None:
