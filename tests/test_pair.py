@@ -99,3 +99,12 @@ def test_a_damaged_pair_cache_is_rebuilt(digits, tmp_path):
     pair = build_pair(digits, ae, vae, "test", max_points=100, cache=cache)
     assert pair.codes["ae"].shape == (100, 2)
     assert model_pair.read_cache(cache.path, "k|100|0") is not None  # written anew
+
+
+def test_a_truncated_pair_cache_is_rebuilt(digits, tmp_path):
+    ae, vae = models(digits, latent_dim=2, epochs=1)
+    cache = PairCache(tmp_path / "pair_cache.npz", "k")
+    build_pair(digits, ae, vae, "test", max_points=100, cache=cache)
+    cache.path.write_bytes(cache.path.read_bytes()[:300])  # a zip cut short
+    assert build_pair(digits, ae, vae, "test", max_points=100, cache=cache).codes["ae"].shape == (
+        100, 2)  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -202,7 +203,7 @@ def read_cache(path: Path, key: str) -> tuple[dict[str, np.ndarray], PCA] | None
                 return None
             codes = {k: f[f"codes_{k}"] for k in KINDS}
             return codes, PCA(f["pca_mean"], f["pca_components"])
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):  # damaged: built again
         return None
 
 
