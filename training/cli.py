@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit_cmd.add_argument("--lr", type=float, help="default: 2e-3 or 3e-3 (see presets.py)")
     fit_cmd.add_argument(
-        "--schedule", choices=SCHEDULES, help="learning rate (default: onecycle for residual)"
+        "--schedule", choices=SCHEDULES, help="learning rate (default: onecycle for conv, residual)"
     )
     fit_cmd.add_argument(
         "--beta", type=float, help="weight of the VAE's KL term (default: 16 for conv, else 1)"
