@@ -46,7 +46,8 @@ def groups_from_widgets(pair: ModelPair) -> tuple[Groups, str]:
     ) + ["two groups picked on the map"]  # fmt: skip
     source = st.radio("Make it from", sources, horizontal=True, key="concept_source")
     if source == "an attribute":
-        name = st.selectbox("Attribute", attributes, key="concept_attribute")
+        name = st.selectbox("Attribute", attributes, concepts.preferred_index(list(attributes)),
+                            key="concept_attribute")  # fmt: skip
         y = pair.attribute_values(name)
         return Groups(np.arange(len(y)), y, (f"not {name}", name)), name
     if source == "two classes":
@@ -63,9 +64,38 @@ def groups_from_widgets(pair: ModelPair) -> tuple[Groups, str]:
     return picked_groups(pair)
 
 
+# The form's widgets: their choices belong to one dataset (an attribute or class it has).
+FORM_KEYS = (
+    *("concept_source", "concept_attribute", "concept_from", "concept_to", "concept_method"),
+    *("concept_balance", state.CONCEPT_NAME, state.CONCEPT_NAME_FOLLOWS),
+)
+
+
+def reset_form_on_new_data(pair: ModelPair) -> None:
+    """After a switch to other data the form starts afresh: a kept attribute or name would make
+    a vector the page does not show (the name "Smiling" over CelebA's first attribute)."""
+    if st.session_state.get(state.CONCEPT_FORM_FOR) != pair.dataset.name:
+        for key in FORM_KEYS:
+            st.session_state.pop(key, None)
+        st.session_state[state.CONCEPT_FORM_FOR] = pair.dataset.name
+
+
+def name_box(column, default_name: str) -> str:
+    """The vector's name: it follows the chosen groups (an attribute's name) until the user
+    types one of their own, which is then kept."""
+    shown, followed = (
+        st.session_state.get(k) for k in (state.CONCEPT_NAME, state.CONCEPT_NAME_FOLLOWS)
+    )
+    if shown is None or shown == followed:
+        st.session_state[state.CONCEPT_NAME] = default_name
+    st.session_state[state.CONCEPT_NAME_FOLLOWS] = default_name
+    return column.text_input("Name", max_chars=concepts.MAX_NAME, key=state.CONCEPT_NAME)
+
+
 def make_panel(pair: ModelPair) -> None:
     """Make a vector from two groups; once made, the page runs again so that the panel folds
     away and the edit (section 2) comes into view."""
+    reset_form_on_new_data(pair)
     groups, default_name = groups_from_widgets(pair)
     left, middle, right = st.columns(3)
     method = left.radio("Method", list(concepts.METHODS), format_func=concepts.METHODS.get,
@@ -77,9 +107,7 @@ def make_panel(pair: ModelPair) -> None:
         help="Reweights each group so that this attribute is equally common in both: the "
         "vector cannot pick up a difference in it (smile balanced for Male).",
     )  # fmt: skip
-    # Keyed by the default: another choice of groups brings its own name.
-    name = right.text_input("Name", default_name, max_chars=concepts.MAX_NAME,
-                            key=f"concept_name:{default_name}")  # fmt: skip
+    name = name_box(right, default_name)
     if st.button("Make the vector", type="primary", key="make_concept"):
         values = None if balance is None else pair.attribute_values(balance)[groups.rows]
         groups = replace(groups, method=method, balance=values, balance_name=balance or "")

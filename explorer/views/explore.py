@@ -4,7 +4,7 @@ browser. The decoded images sit beside the maps, where the eye is when clicking.
 import numpy as np
 import streamlit as st
 
-from explorer.core import display, figures
+from explorer.core import concepts, display, figures
 from explorer.core.model_pair import KINDS, ModelPair
 from explorer.core.points import slider_ranges
 from explorer.ui import live, sidebar, state
@@ -25,7 +25,10 @@ st.caption(
 attributes = list(pair.dataset.attribute_names)
 options = ([None] if pair.dataset.labels is not None else []) + attributes
 left, middle, right = st.columns(3)
-color_by = left.selectbox("Colour by", options, format_func=lambda a: a or "class", key="color_by")
+first = 0 if pair.dataset.labels is not None else concepts.preferred_index(attributes)
+color_by = left.selectbox(
+    "Colour by", options, first, format_func=lambda a: a or "class", key="color_by"
+)
 shared = middle.toggle("Same scale on both maps", value=True, key="shared_scale")
 with_pca = right.toggle("Show PCA beside them", key="with_pca")
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.core import display, features
+from explorer.core import concepts, display, features
 from explorer.core.model_pair import ModelPair
 from explorer.ui import resources
 from explorer.ui.instruments import Instrument
@@ -88,8 +88,9 @@ def show_probe(pair: ModelPair, key: str) -> None:
     names = list(found)
     target = names[0]
     if len(names) > 1:
-        default = names.index("Smiling") if "Smiling" in names else 0
-        target = st.selectbox("Predict", names, default, key=f"{key}_target")
+        target = st.selectbox(
+            "Predict", names, concepts.preferred_index(names), key=f"{key}_target"
+        )
     y, class_names = found[target]
     with st.spinner("Encoding images and fitting the probes..."):
         codes = pair.shared(("probe_codes",), lambda: features.probe_codes(pair))
