@@ -116,3 +116,30 @@ def test_the_time_lapse_says_the_shipped_pair_has_none_and_how_to_get_one(fresh_
     infos = [i.value.replace("\\", "") for i in at.info]
     assert any("The shipped models come without a time-lapse" in i for i in infos), infos
     assert not any("delete" in i for i in infos)  # deleting would only bring them back
+
+
+def test_the_first_use_wait_says_evaluating_and_saving_once_both_models_are_trained(
+    fresh_runs, monkeypatch, tmp_path
+):
+    """The bars sat at 700/700 for about 14 s with no word while the pair was evaluated and
+    saved: a job whose every step is done says what it is doing."""
+    from types import SimpleNamespace
+
+    state = SimpleNamespace(status="training", message="", progress={"ae": (700, 700)})
+    job = SimpleNamespace(state=lambda: state)
+    fake = SimpleNamespace(ensure=lambda name, stages: None, job=lambda name, stage: job)
+    monkeypatch.setattr(resources, "default_pairs", lambda: fake)
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(small_image_folder(tmp_path / "photos")))
+    monkeypatch.setenv("LATENT_EXPLORER_DATASET", "folder")
+    at = fresh_app(fresh_runs, monkeypatch, timeout=60)
+    saving = "Trained: evaluating and saving the models..."
+    at.run()
+    assert not at.exception
+    assert saving not in [c.value for c in at.caption]  # the VAE has not started
+    state.progress = {"ae": (700, 700), "vae": (350, 700)}
+    at.run()
+    assert saving not in [c.value for c in at.caption]
+    state.progress = {"ae": (700, 700), "vae": (700, 700)}
+    at.run()
+    assert not at.exception
+    assert saving in [c.value for c in at.caption]

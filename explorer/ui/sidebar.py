@@ -170,7 +170,10 @@ def wait_for_default(name: str, stage: str) -> None:
             st.error(f"Training the default models failed: {message}")
             return
         st.info(f"First use of **{name}**: training {what}.")
-        for kind, (step, total) in (job_state.progress if job_state else {}).items():
+        steps = job_state.progress if job_state else {}
+        for kind, (step, total) in steps.items():
             st.progress(step / max(total, 1), text=f"{kind.upper()}: step {step} of {total}")
+        if len(steps) == len(runs.KINDS) and all(s >= n for s, n in steps.values()):
+            st.caption("Trained: evaluating and saving the models...")  # 10-15 s on faces
 
     progress()
