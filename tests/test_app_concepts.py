@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from explorer.core import concept_io
+from explorer.server import classroom
 from explorer.ui import state
 from training.config import TrainConfig
 from training.data import load_dataset
@@ -196,6 +197,16 @@ def test_an_uploaded_drawing_is_prepared_like_the_data_and_edited(app):
     app.file_uploader(key="edit_upload").set_value(("bad.png", b"not a png", "image/png")).run()
     shown = [e.value.replace("\\", "") for e in app.error]  # as the page shows its Markdown
     assert any("bad.png: unreadable image (not a PNG or JPEG file)" in e for e in shown)
+
+
+def test_a_student_picking_their_own_image_sees_the_lock_note_alone(app, monkeypatch):
+    """Not the lock note and "Upload a PNG..." together: a student has no uploader."""
+    monkeypatch.setenv(classroom.KEY_ENV, "owl-42")
+    click(app, "make_concept")
+    app.radio(key="edit_source").set_value("your own image").run()
+    assert not app.exception
+    assert any("Only the teacher can upload files" in c.value for c in app.caption)
+    assert not any("Upload a PNG or JPEG" in i.value for i in app.info)
 
 
 def png_16_bit(pixels: np.ndarray) -> bytes:

@@ -9,7 +9,7 @@ import streamlit as st
 from explorer.core import concept_checks, concepts, display, figures
 from explorer.core.concepts import Concept, ConceptError, Groups
 from explorer.core.model_pair import KINDS, ModelPair
-from explorer.ui import live, state, uploads
+from explorer.ui import live, state, teacher, uploads
 
 STRIP = 7  # images in the -alpha .. +alpha strip
 
@@ -174,7 +174,8 @@ def edit_panel(pair: ModelPair, concept: Concept) -> None:
     with alpha_column:
         alpha, in_browser = alpha_control(pair, concept, codes)
     if x is None:
-        st.info("Upload a PNG or JPEG: it is cropped, resized and coloured like the dataset.")
+        if teacher.is_teacher():  # a student has the uploader's lock note instead
+            st.info("Upload a PNG or JPEG: it is cropped, resized and coloured like the dataset.")
         return
     alphas = np.append(concepts.strip_alphas(alpha, STRIP), alpha)  # the strip, then alpha
     shown = [(x, caption)]
