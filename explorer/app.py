@@ -18,6 +18,7 @@ resources.limit_threads()
 resources.disable_nagle()
 
 st.set_page_config(page_title="Latent Explorer", layout="wide")
+teacher.check_setting()  # an empty or padded key stops the server; else the log says which
 navigation = st.navigation(
     [
         st.Page("views/explore.py", title="Explore", icon=":material/map:", default=True),

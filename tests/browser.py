@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 REQUIRE_BROWSER_ENV = "LATENT_EXPLORER_REQUIRE_BROWSER"
+TEACHER_KEY_ENV = "LATENT_EXPLORER_TEACHER_KEY"  # explorer/server/classroom.py: KEY_ENV
 # The app element says "notRunning" once a run (full or fragment) has finished.
 APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
@@ -64,11 +65,13 @@ def streamlit_server(
 ) -> Iterator[str]:
     """Serve `script` with `python -m streamlit run` from the repository root; yield its URL.
     env: variables set for the server alone (e.g. LATENT_EXPLORER_RUNS), over this process's;
-    the app opens on digits unless env names LATENT_EXPLORER_DATASET.
+    the app opens on digits unless env names LATENT_EXPLORER_DATASET, with no teacher key
+    unless env names one (a key in the shell that runs the tests is not the test's).
 
     The server runs in its own process group, killed on exit even when the test fails.
     """
-    server_env = {**os.environ, "LATENT_EXPLORER_DATASET": "digits",
+    inherited = {name: value for name, value in os.environ.items() if name != TEACHER_KEY_ENV}
+    server_env = {**inherited, "LATENT_EXPLORER_DATASET": "digits",
                   **{name: str(value) for name, value in (env or {}).items()}}  # fmt: skip
     port = free_port()
     command = [

@@ -64,6 +64,13 @@ def private_cache(
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_teacher_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No teacher key unless a test sets one: a key in the shell that runs the tests would lock
+    the teacher's controls, and an empty one every page (explorer/ui/teacher.py)."""
+    monkeypatch.delenv("LATENT_EXPLORER_TEACHER_KEY", raising=False)
+
+
 @pytest.fixture(scope="module")
 def digits():
     """The bundled digits, loaded once per test module (read-only, as the app treats data)."""

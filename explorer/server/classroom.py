@@ -22,6 +22,7 @@ from explorer.server import runs
 from training.atomic import atomic_write
 
 KEY_ENV = "LATENT_EXPLORER_TEACHER_KEY"
+KEY_SECRET = "teacher_key"  # its name in Streamlit's secrets (.streamlit/secrets.toml)
 PUBLISHED_FILE = "class_defaults.json"  # in the runs folder: dataset -> run id
 MAX_KEY_CHARS = 256
 
@@ -65,6 +66,26 @@ class RateLimit:
         while events and events[0] <= self.clock() - self.seconds:
             events.popleft()
         return events
+
+
+class WrongKeys:
+    """Wrong teacher keys: at most `per_browser` a minute from each browser and `per_server` from
+    all together, since fresh browsers (new cookies) cost a guesser nothing. Thread-safe."""
+
+    def __init__(self, per_browser: int, per_server: int, clock=time.monotonic) -> None:
+        self.browsers = RateLimit(per_browser, 60.0, clock)
+        self.server = RateLimit(per_server, 60.0, clock)
+
+    def wait_s(self, owner: str) -> tuple[float, bool]:
+        """Seconds until owner may try a key again (0: now), and whether the whole server's
+        limit is the reason."""
+        mine, everyone = self.browsers.wait_s(owner), self.server.wait_s("")
+        return max(mine, everyone), everyone > mine
+
+    def count(self, owner: str) -> None:
+        """Count one wrong key from owner, against both limits."""
+        self.browsers.take(owner)
+        self.server.take("")
 
 
 # ---- class defaults: the run every student sees as "default" for a dataset ----
@@ -121,8 +142,37 @@ def pinned() -> set[str]:
     return set(published().values())
 
 
+class KeySettingError(ValueError):
+    """A teacher key setting that is there but unusable: the server must not start with it."""
+
+
 def configured_key(secrets_key: str | None = None) -> str | None:
-    """The teacher key: $LATENT_EXPLORER_TEACHER_KEY, else the one from Streamlit's secrets
-    (passed in by the app), else None (no key: a personal machine, everyone may do everything)."""
-    key = os.environ.get(KEY_ENV) or secrets_key
-    return key or None
+    """The teacher key: $LATENT_EXPLORER_TEACHER_KEY, else `teacher_key` from Streamlit's secrets
+    (passed in by the app), else None (no key: a personal machine, everyone may do everything).
+
+    A setting that is there but empty, blank, padded with white space or too long to type raises
+    KeySettingError: empty would silently open everything, and the others never match."""
+    if KEY_ENV in os.environ:
+        return checked_key(os.environ[KEY_ENV], KEY_ENV, ("Unset it", f"{KEY_ENV}='choose-one'"))
+    if secrets_key is not None:
+        where = f"{KEY_SECRET} in Streamlit's secrets (.streamlit/secrets.toml)"
+        return checked_key(secrets_key, where, ("Remove it", f'{KEY_SECRET} = "choose-one"'))
+    return None
+
+
+def checked_key(key: str, where: str, fix: tuple[str, str]) -> str:
+    """key, if a teacher could type it; else KeySettingError, one line that names where it is
+    set and the fix (how to remove it, an example of a real one), never the key itself."""
+    if not key.strip():
+        problem = "is set but empty" if not key else "is set but holds only white space"
+    elif key != key.strip():
+        problem = "starts or ends with white space (nobody would type it)"
+    elif len(key) > MAX_KEY_CHARS:
+        problem = f"is longer than the {MAX_KEY_CHARS} characters the Teacher box takes"
+    else:
+        return key
+    remove, example = fix
+    raise KeySettingError(
+        f"{where} {problem}. {remove} (no teacher key: every browser may train, upload and "
+        f"delete runs) or set a real key, e.g. {example}."
+    )
