@@ -90,6 +90,9 @@ def test_on_first_use_the_ladder_trains_in_the_background_with_progress(tmp_path
     monkeypatch.setattr(view, "recipe", quick_recipe)
     at = dial_page(tmp_path, monkeypatch)
     assert any("training 4 VAEs" in info.value for info in at.info)
+    hint = "--dataset digits --out $LATENT_EXPLORER_RUNS/default/digits/ladder`"
+    assert any(hint in c.value for c in at.caption)  # the runs folder is not shown to students
+    assert not any(str(tmp_path) in e.value for e in [*at.caption, *at.info])
     job = view._ladder_jobs()[0]["digits"]
     deadline = time.time() + 120
     while job.state().status == "training" and time.time() < deadline:

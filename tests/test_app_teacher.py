@@ -100,6 +100,39 @@ def test_a_wrong_key_is_refused_and_a_sixth_try_within_a_minute_must_wait(with_k
     assert can_train(unlock(session("views/train.py")))  # another browser is not held up
 
 
+def test_wrong_keys_from_fresh_browsers_trip_the_servers_limit_which_says_so(with_key, monkeypatch):
+    monkeypatch.setattr(teacher, "SERVER_WRONG_TRIES", teacher.WRONG_TRIES + 1)  # 30: slow
+    first, second = session("views/train.py"), session("views/train.py")
+    for _ in range(teacher.WRONG_TRIES):
+        unlock(first, "owl-41")
+    assert "That is not the teacher key." in unlock(second, "owl-41").error[0].value
+    third = unlock(session("views/train.py"))  # a fresh browser, even with the right key
+    assert "Too many wrong keys on this server, from all browsers" in third.error[0].value
+    assert not can_train(third)
+
+
+@pytest.mark.parametrize(
+    ("variable", "secret"),
+    [("", None), ("  ", None), (f" {KEY}", None), (None, ""), (None, KEY + "\n")],
+)
+def test_where_the_server_cannot_stop_a_bad_key_setting_shows_why_and_nothing_else(
+    class_runs, monkeypatch, variable, secret
+):
+    # A real server stops instead (tests/test_teacher_start.py); AppTest runs in this process.
+    if variable is not None:
+        monkeypatch.setenv(classroom.KEY_ENV, variable)
+    at = AppTest.from_file(APP, default_timeout=60)
+    if secret is not None:
+        at.secrets["teacher_key"] = secret
+    at.run()
+    where = classroom.KEY_ENV if variable is not None else "teacher_key in Streamlit's secrets"
+    assert len(at.error) == 1
+    assert at.error[0].value.startswith(f"The teacher key's setting is wrong: {where}")
+    assert not at.get("plotly_chart") and not at.sidebar and not at.text_input
+    at.switch_page("views/train.py").run()
+    assert not can_train(at) and len(at.error) == 1
+
+
 def test_the_key_unlocks_once_per_browser_until_locked(with_key):
     at = unlock(session("views/train.py"))
     assert can_train(at) and keys(at, "publish_") == [f"publish_{RUN}"]
@@ -132,6 +165,8 @@ def test_the_teacher_deletes_a_run_and_removes_an_interrupted_one(with_key):
     at.button(key=f"remove_{CUT}").click().run()
     assert not (with_key / "jobs" / CUT).exists()
     at.button(key=f"delete_{RUN}").click().run()
+    assert (with_key / "jobs" / RUN).exists(), "Delete asks first"
+    at.button(key=f"confirm_delete_{RUN}").click().run()
     assert not (with_key / "jobs" / RUN).exists()
     assert runs.has_pair(with_key / "default" / "digits")  # the defaults are never listed
     assert keys(at, "delete_") == keys(at, "remove_") == []

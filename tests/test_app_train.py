@@ -4,6 +4,7 @@ whose it is, Cancel only on one's own (also after a reload), and the cap naming 
 import time
 
 import pytest
+import streamlit as st
 from apptest import APP
 from streamlit.testing.v1 import AppTest
 
@@ -107,6 +108,58 @@ def test_every_job_is_listed_and_only_its_browser_can_cancel_it_even_after_a_rel
     wait_for(again, lambda a: any("Cancelled" in w for w in texts(a.warning)))
     assert keyed(again, "cancel_") == []
     assert not any("Cancelled" in w for w in texts(train_page().warning))  # not theirs
+
+
+@pytest.mark.slow
+def test_a_cancel_takes_away_the_refusal_the_running_job_caused(app):
+    app.run()
+    app.switch_page("views/train.py").run()
+    start_training(app, LONG_EPOCHS)
+    start_training(app, LONG_EPOCHS)
+    assert texts(app.error)[0].startswith("You already have a job training")
+    wait_for(app, lambda a: keyed(a, "cancel_"))
+    app.button(key=keyed(app, "cancel_")[0]).click().run()
+    wait_for(app, lambda a: "Nothing is training right now." in texts(a.caption))
+    assert not app.error
+
+
+@pytest.mark.slow
+def test_a_job_that_ends_reruns_the_whole_page_once_so_its_run_is_listed(app, monkeypatch):
+    # The job list is a fragment polled alone in a browser; AppTest runs the whole page every
+    # time, so the test records the fragment's request for a whole-page rerun instead.
+    reruns = []
+    monkeypatch.setattr(st, "rerun", lambda scope="app": reruns.append(scope))
+    app.run()
+    app.switch_page("views/train.py").run()
+    start_training(app, 20)
+    [job] = resources.job_manager().states()
+    wait_for(app, lambda a: keyed(a, "open_"))
+    for _ in range(3):
+        app.run()
+    assert reruns == ["app"]
+    assert f"delete_{job.id}" in keyed(app, "delete_")  # the runs list shows it
+
+
+@pytest.mark.slow
+def test_delete_asks_first_and_the_deleted_run_leaves_your_results(app, runs):
+    app.run()
+    app.switch_page("views/train.py").run()
+    start_training(app, 2)
+    wait_for(app, lambda a: keyed(a, "open_"))
+    run_id = keyed(app, "open_")[0].removeprefix("open_")
+    app.button(key=f"delete_{run_id}").click().run()
+    assert (runs / "jobs" / run_id).is_dir(), "not deleted before the Yes"
+    assert "Delete this run? Its files go for good." in texts(app.markdown)
+    assert any(
+        m.startswith("digits · mlp · 2-D · 2 epochs · beta 1 · ") for m in texts(app.markdown)
+    )
+    app.button(key=f"keep_{run_id}").click().run()
+    assert f"confirm_delete_{run_id}" not in keyed(app, "confirm_delete_")
+    app.button(key=f"delete_{run_id}").click().run()
+    app.button(key=f"confirm_delete_{run_id}").click().run()
+    assert not (runs / "jobs" / run_id).exists()
+    assert keyed(app, "open_") == [] and f"delete_{run_id}" not in keyed(app, "delete_")
+    assert any(i.startswith("Finished, then deleted: digits") for i in texts(app.info))
 
 
 def test_the_default_models_job_is_listed_as_such_without_cancel(app):

@@ -1,5 +1,9 @@
 """Whose training job is whose, in a real Chromium: a browser keeps its jobs across a reload
-(Streamlit's XSRF cookie survives it), and another browser sees them listed without Cancel."""
+(Streamlit's XSRF cookie survives it), and another browser sees them listed without Cancel;
+the runs list follows the jobs (a finished run listed at once, a refusal gone with its job, a
+deleted run gone from "Your results")."""
+
+import re
 
 import pytest
 from apptest import train_default_digits
@@ -50,3 +54,36 @@ def test_a_reloaded_browser_can_cancel_its_job_and_another_browser_cannot(app_ur
         cookie = next(c["value"] for c in mine.cookies() if c["name"] == "_streamlit_xsrf")
         for part in cookie.split("|")[1:3]:  # never shown: the owner id is a hash
             assert part not in page.content()
+
+
+def train(page, epochs: int) -> None:
+    page.get_by_label("Epochs (0 = automatic)").fill(str(epochs))
+    page.get_by_role("button", name="Train", exact=True).click()
+
+
+def test_runs_are_listed_once_finished_told_apart_and_deleted_only_after_a_yes(app_url):
+    with chromium() as browser:
+        page = open_train_page(browser.new_context(viewport=VIEWPORT), app_url)
+        delete = page.get_by_role("button", name="Delete", exact=True)
+        for n in (1, 2):  # the same settings twice, most likely within one minute
+            train(page, 2)
+            delete.nth(n - 1).wait_for(timeout=60_000)  # listed without a reload
+        named = page.get_by_test_id("stMarkdownContainer").filter(
+            has_text=re.compile(r"^digits · mlp · 2-D · 2 epochs · beta 1 · ")
+        )
+        titles = named.all_inner_texts()
+        assert len(titles) == 2 and titles[0] != titles[1]
+
+        train(page, 1000)
+        page.get_by_role("button", name="Cancel").wait_for(timeout=60_000)
+        train(page, 1000)
+        refusal = page.get_by_text("You already have a job training")
+        refusal.wait_for(timeout=30_000)
+        page.get_by_role("button", name="Cancel").click()
+        refusal.wait_for(state="detached", timeout=30_000)  # gone with the job, no reload
+
+        delete.first.click()
+        page.get_by_role("button", name="Yes, delete").click()
+        page.get_by_text("Finished, then deleted").wait_for(timeout=30_000)
+        assert delete.count() == 1
+        assert page.get_by_role("button", name="Open in the maps").count() == 1

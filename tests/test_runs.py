@@ -1,5 +1,6 @@
 """The runs folder: naming, listing, publishing a default pair and cleaning up after a run."""
 
+import functools
 import os
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 from explorer.server import runs
 from explorer.server.runs import RunInfo
 from training.checkpoints import save_checkpoint
-from training.config import ModelConfig
+from training.config import ModelConfig, TrainConfig
 from training.models import build_model
 
 
@@ -33,6 +34,30 @@ def test_a_run_is_titled_by_dataset_architecture_latent_size_and_date():
     created = time.mktime((2025, 3, 7, 14, 5, 0, 0, 0, -1))
     info = RunInfo("20250307-140500-ab12cd34", "faces", "conv", 32, created)
     assert info.title == "faces · conv · 32-D · 07 Mar 14:05"
+
+
+def test_a_runs_title_names_its_training_settings_read_from_its_header():
+    folder = runs.jobs_dir() / "20251207-125000-0000000a"
+    config = TrainConfig(epochs=3, beta=4.0, noise_std=0.2)
+    for kind in runs.KINDS:
+        model = build_model(ModelConfig(kind=kind, image_shape=(1, 8, 8)))
+        save_checkpoint(folder / f"{kind}.safetensors", model, config, {"name": "digits"})
+    assert runs.run_info(folder).title.startswith(
+        "digits · mlp · 2-D · 3 epochs · beta 4 · noise 0.2 · "
+    )
+
+
+def test_three_runs_in_one_minute_get_three_different_titles():
+    minute = time.mktime((2026, 12, 7, 12, 50, 0, 0, 0, -1))
+    run = functools.partial(RunInfo, dataset="digits", arch="mlp", latent_dim=2, epochs=2)
+    listed = runs.told_apart([run("a", created=minute + 5, beta=1.0),
+                              run("b", created=minute + 20, beta=4.0),
+                              run("c", created=minute + 40, beta=1.0)])  # fmt: skip
+    assert [r.title for r in listed] == [
+        "digits · mlp · 2-D · 2 epochs · beta 1 · 07 Dec 12:50:05",  # as c but for the seconds
+        "digits · mlp · 2-D · 2 epochs · beta 4 · 07 Dec 12:50",  # its beta tells it apart
+        "digits · mlp · 2-D · 2 epochs · beta 1 · 07 Dec 12:50:40",
+    ]
 
 
 def test_finished_runs_are_listed_for_their_dataset_newest_first_with_titles():

@@ -127,7 +127,7 @@ class JobState:
         if self.label:
             return self.label
         size = f"{self.latent_dim}-D" if self.latent_dim else "preset size"
-        epochs = f"{self.epochs} epochs" if self.epochs else "preset epochs"
+        epochs = runs.count_epochs(self.epochs) if self.epochs else "preset epochs"
         return f"{self.spec.dataset} · {self.arch or 'preset architecture'} · {size} · {epochs}"
 
     def describe(self, viewer: str) -> str:

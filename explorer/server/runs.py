@@ -28,8 +28,9 @@ import re
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from training.atomic import is_partial
@@ -50,6 +51,16 @@ _publish_lock = threading.Lock()
 def runs_dir() -> Path:
     """Where trained pairs are kept: $LATENT_EXPLORER_RUNS, else ./runs."""
     return Path(os.environ.get("LATENT_EXPLORER_RUNS") or Path.cwd() / "runs")
+
+
+def shown(path: Path) -> str:
+    """path as a page shows it: relative to the runs folder ("runs/default/faces/ladder", or
+    "$LATENT_EXPLORER_RUNS/..." where that is set), never where the server keeps its files."""
+    root = "$LATENT_EXPLORER_RUNS" if os.environ.get("LATENT_EXPLORER_RUNS") else "runs"
+    try:
+        return f"{root}/{Path(path).relative_to(runs_dir()).as_posix()}"
+    except ValueError:  # not under the runs folder: its name alone
+        return Path(path).name
 
 
 def default_folder(dataset: str, stage: str = "full") -> Path:
@@ -81,13 +92,32 @@ class RunInfo:
     latent_dim: int = 0
     created: float = 0.0  # finished: when its VAE was saved; interrupted: when it started
     interrupted: bool = False
+    epochs: int = 0  # 0: not known (a header without its training settings)
+    beta: float | None = None
+    noise_std: float = 0.0
+    sparsity: float = 0.0
+    seconds: bool = False  # its time to the second: another run listed with it shares the minute
 
     @property
     def title(self) -> str:
-        when = time.strftime("%d %b %H:%M", time.localtime(self.created))
+        """E.g. "digits · mlp · 2-D · 30 epochs · beta 1 · 07 Dec 12:50": the training form's
+        settings, so that runs started one after the other read apart."""
+        when = time.strftime("%d %b %H:%M:%S" if self.seconds else "%d %b %H:%M",
+                             time.localtime(self.created))  # fmt: skip
         if self.interrupted:
             return f"{self.dataset or 'unknown dataset'} · interrupted · started {when}"
-        return f"{self.dataset} · {self.arch} · {self.latent_dim}-D · {when}"
+        settings = [
+            count_epochs(self.epochs) if self.epochs else "",
+            f"beta {self.beta:g}" if self.beta is not None else "",
+            f"noise {self.noise_std:g}" if self.noise_std else "",  # a denoising AE
+            f"L1 {self.sparsity:g}" if self.sparsity else "",  # a sparse AE
+        ]
+        return " · ".join([str(self.dataset), self.arch, f"{self.latent_dim}-D",
+                           *filter(None, settings), when])  # fmt: skip
+
+
+def count_epochs(n: int) -> str:
+    return "1 epoch" if n == 1 else f"{n} epochs"
 
 
 def run_info(folder: Path) -> RunInfo:
@@ -101,18 +131,28 @@ def _read_run_info(path: str, mtime: float) -> RunInfo:
     folder = Path(path).parent
     try:
         info = read_info(path)
-        config = info["model_config"]
+        config, train = info["model_config"], info.get("train_config") or {}
+        beta = float(train["beta"]) if "beta" in train else None
         return RunInfo(folder.name, info["dataset"].get("name"), config["arch"],
-                       int(config["latent_dim"]), mtime)  # fmt: skip
+                       int(config["latent_dim"]), mtime, epochs=int(train.get("epochs", 0)),
+                       beta=beta, noise_std=float(train.get("noise_std", 0.0)),
+                       sparsity=float(train.get("sparsity", 0.0)))  # fmt: skip
     except (CheckpointError, OSError, KeyError, TypeError, ValueError, AttributeError):
         return RunInfo(folder.name, None, created=mtime)  # unreadable: listed for no dataset
+
+
+def told_apart(infos: list[RunInfo]) -> list[RunInfo]:
+    """infos, with the seconds in the titles of those that would read alike (the same
+    settings, finished in the same minute)."""
+    counts = Counter(info.title for info in infos)
+    return [replace(info, seconds=True) if counts[info.title] > 1 else info for info in infos]
 
 
 def trained_runs(dataset: str) -> list[RunInfo]:
     """Finished training runs on this dataset, newest first."""
     folders = [p for p in jobs_dir().glob("*") if p.is_dir() and has_pair(p)]
     runs = [info for info in map(run_info, folders) if info.dataset == dataset]
-    return sorted(runs, key=lambda r: r.created, reverse=True)
+    return told_apart(sorted(runs, key=lambda r: r.created, reverse=True))
 
 
 def publish_default(checkpoints: dict[str, str], dataset: str, stage: str = "full") -> None:
@@ -202,7 +242,7 @@ def _interrupted_info(folder: Path) -> RunInfo:
 def finished_runs() -> list[RunInfo]:
     """Every finished run in runs/jobs/ (any dataset) named like a job, oldest first."""
     folders = [p for p in _run_folders() if has_pair(p)]
-    return sorted(map(run_info, folders), key=lambda r: r.created)
+    return told_apart(sorted(map(run_info, folders), key=lambda r: r.created))
 
 
 def remove_run(run_id: str, active: Collection[str] = ()) -> bool:

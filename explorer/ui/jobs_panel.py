@@ -19,6 +19,7 @@ from explorer.server.jobs import SERVER, JobSpec, JobState
 from explorer.ui import resources, state, teacher
 
 MAX_RESULTS = 5  # own finished jobs shown, newest first
+SEEN_DONE = "jobs_seen_done"  # session state: ids of the ended jobs the job list last drew
 
 
 def start(spec: JobSpec) -> None:
@@ -31,6 +32,7 @@ def job_list() -> None:
     """Polls the job manager: survives reruns and clicks elsewhere in the app."""
     manager, me = resources.job_manager(), state.owner()
     jobs = manager.states()
+    rerun_page_if_a_job_ended(jobs)
     running = [job for job in jobs if not job.done]
     st.subheader("Training on this server")
     by_teacher = " and by the teacher" if teacher.configured() else ""
@@ -43,8 +45,20 @@ def job_list() -> None:
     mine = [job for job in reversed(jobs) if job.done and job.owner == me][:MAX_RESULTS]
     if mine:
         st.subheader("Your results")
+    titles = run_titles(mine)
     for i, job in enumerate(mine):
-        result(job, newest=i == 0)
+        result(job, titles.get(job.id), newest=i == 0)
+
+
+def rerun_page_if_a_job_ended(jobs: list[JobState]) -> None:
+    """Rerun the whole page once when a job ended since the last poll: this fragment reruns
+    alone, so without it the runs list would miss the new run, and a refusal drawn while the
+    job trained ("You already have a job training") would stay beside "Nothing is training"."""
+    done = {job.id for job in jobs if job.done}
+    seen = st.session_state.get(SEEN_DONE)
+    st.session_state[SEEN_DONE] = done
+    if seen is not None and done - seen:
+        st.rerun(scope="app")
 
 
 def running_job(job: JobState, me: str) -> None:
@@ -61,11 +75,14 @@ def running_job(job: JobState, me: str) -> None:
             resources.job_manager().cancel(job.id, me, teacher=teacher.unlocked())
 
 
-def result(job: JobState, newest: bool) -> None:
-    """A finished job's outcome in one sentence, with its loss curves."""
+def result(job: JobState, title: str | None, newest: bool) -> None:
+    """A finished job's outcome in one sentence, with its loss curves; title: its saved run's
+    (None where it has none)."""
     with st.container(border=True):
-        if job.status == "finished":
-            st.success(f"Finished: {run_title(job)}, now in the Models picker. {message(job)}.")
+        if job.status == "finished" and title is None:  # deleted from the runs list since
+            st.info(f"Finished, then deleted: {job.title}.")
+        elif job.status == "finished":
+            st.success(f"Finished: {title}, now in the Models picker. {message(job)}.")
             if st.button("Open in the maps", type="primary", key=f"open_{job.id}"):
                 st.switch_page(
                     "views/explore.py",
@@ -80,13 +97,13 @@ def result(job: JobState, newest: bool) -> None:
                 st.plotly_chart(figures.loss_curves(job.curves), key=f"curves_{job.id}")
 
 
-def run_title(job: JobState) -> str:
-    """The saved run's name as the Models picker shows it (dataset · arch · K-D · date)."""
-    vae = job.checkpoints.get("vae")
-    folder = Path(vae).parent if vae else None
-    if folder is None or not runs.has_pair(folder):
-        return job.title
-    return runs.run_info(folder).title
+def run_titles(jobs: list[JobState]) -> dict[str, str]:
+    """Job id -> its saved run's title as the Models picker shows it (told apart from the other
+    jobs' by the second where they share a minute); a job whose pair is not there (cancelled,
+    failed, or deleted since) has none."""
+    folders = [Path(job.checkpoints["vae"]).parent for job in jobs if "vae" in job.checkpoints]
+    infos = [runs.run_info(folder) for folder in folders if runs.has_pair(folder)]
+    return {info.id: info.title for info in runs.told_apart(infos)}
 
 
 def message(job: JobState) -> str:

@@ -1,6 +1,7 @@
 """The Train page's runs folder, for the teacher (everyone, where no teacher key is set): the
-finished runs, each one publishable as its dataset's class default and deletable; the runs a
-crash interrupted, removable; and what the folder's size cap removed lately."""
+finished runs, each one publishable as its dataset's class default and deletable (after a
+"Yes, delete"); the runs a crash interrupted, removable; and what the folder's size cap
+removed lately."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from explorer.server import classroom, runs
 from explorer.ui import resources, teacher
 
 MAX_LISTED = 20  # newest finished runs listed; the pickers list them all
+DELETING = "run_to_delete"  # session state: the run whose Delete waits for "Yes, delete"
 
 
 def runs_list() -> None:
@@ -47,7 +49,13 @@ def finished_run(info: runs.RunInfo, is_default: bool) -> None:
             publish.button("Publish", key=f"publish_{info.id}",
                            on_click=publish_run, args=(info.dataset, info.id),
                            help=f"Make it every student's default on {info.dataset}")  # fmt: skip
-        delete.button("Delete", key=f"delete_{info.id}", on_click=remove, args=(info,))
+        delete.button("Delete", key=f"delete_{info.id}", on_click=ask_to_delete, args=(info.id,))
+        if st.session_state.get(DELETING) == info.id:  # a run is gone for good: ask first
+            question, yes, keep = st.columns([3, 1.1, 1], vertical_alignment="center")
+            question.markdown("Delete this run? Its files go for good.")
+            yes.button("Yes, delete", type="primary", key=f"confirm_delete_{info.id}",
+                       on_click=remove, args=(info,))  # fmt: skip
+            keep.button("Keep it", key=f"keep_{info.id}", on_click=ask_to_delete, args=(None,))
 
 
 def interrupted(info: runs.RunInfo) -> None:
@@ -61,12 +69,17 @@ def interrupted(info: runs.RunInfo) -> None:
 # The buttons are drawn for the teacher only; the callbacks check again all the same.
 
 
+def ask_to_delete(run_id: str | None) -> None:
+    st.session_state[DELETING] = run_id
+
+
 def publish_run(dataset: str, run_id: str | None) -> None:
     if teacher.is_teacher():
         classroom.publish(dataset, run_id)
 
 
 def remove(info: runs.RunInfo) -> None:
+    st.session_state.pop(DELETING, None)
     active = resources.job_manager().active_ids()
     if teacher.is_teacher() and not runs.remove_run(info.id, active):
         st.toast(f"{info.title} was already gone.")

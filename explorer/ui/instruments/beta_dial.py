@@ -155,7 +155,7 @@ def wait_for_ladder(pair: ModelPair, folder: Path) -> None:
                 f"{len(DEFAULT_BETAS)} VAEs, one per beta (saved for next time).")  # fmt: skip
         st.progress(state.fraction, text=f"{state.message} ({left})")
         st.caption("To prepare it ahead of a class: `python -m training ladder --dataset "
-                   f"{pair.dataset.name} --out {folder}`")  # fmt: skip
+                   f"{pair.dataset.name} --out {runs.shown(folder)}`")  # fmt: skip
 
     progress()
 
@@ -173,7 +173,7 @@ def ladder_rungs(pair: ModelPair, folder: Path, version: tuple) -> list[beta_dia
         ladder = load_ladder(folder)
         shapes = {c.config.image_shape for c in ladder.values()}
         if shapes != {pair.dataset.image_shape}:
-            raise ValueError(f"the ladder in {folder} takes images {shapes}, "
+            raise ValueError(f"the ladder in {runs.shown(folder)} takes images {shapes}, "
                              f"{pair.dataset.name} has {pair.dataset.image_shape}")  # fmt: skip
         latent_dim = next(iter(ladder.values())).config.latent_dim
         test = pair.dataset.test_indices

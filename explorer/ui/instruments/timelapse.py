@@ -44,7 +44,7 @@ def figure_or_reason(pair: ModelPair) -> go.Figure | str:
                     "DIR`.")  # fmt: skip
         if folder == runs.default_folder(pair.dataset.name):
             return (f"These default models were trained before time-lapses were recorded: "
-                    f"delete {folder} and reopen the app to retrain them.")  # fmt: skip
+                    f"delete {runs.shown(folder)} and reopen the app to retrain them.")  # fmt: skip
         return "This run was trained before time-lapses were recorded. " + RETRAIN
 
     def build() -> go.Figure | str:
