@@ -226,7 +226,7 @@ def test_a_short_training_run_finishes_and_its_models_open_in_the_maps(browser, 
     run_id = re.search(r"models=([\w-]+)", page.url).group(1)
     assert run_id not in ("default", "upload")
     sidebar = page.locator('[data-testid="stSidebar"]').inner_html()  # the picked value
-    assert "digits · mlp · 2-D · " in sidebar and run_id not in sidebar  # named, not an id
+    assert "mlp · 2-D · 3 epochs · " in sidebar and run_id not in sidebar  # named, not an id
     page.close()
 
 

@@ -152,7 +152,7 @@ def test_the_teacher_publishes_a_run_as_every_students_default_and_unpublishes_i
     student = session()
     picker = student.selectbox(key="models")
     assert picker.value == "default"
-    assert picker.format_func("default").startswith("class default: digits · mlp · 2-D · ")
+    assert picker.format_func("default").startswith("class default: mlp · 2-D · ")
     assert len(student.get("plotly_chart")) == 2 and not student.error
     at.button(key=f"unpublish_{RUN}").click().run()
     assert classroom.published() == {}

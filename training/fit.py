@@ -307,7 +307,8 @@ def fit(
     result.seconds = time.perf_counter() - start
     result.samples_per_s = step * batches.global_size / max(result.seconds, 1e-9)
     if result.status == "finished":
-        result.message = f"trained {config.epochs} epochs in {result.seconds:.1f} s"
+        epochs = "1 epoch" if config.epochs == 1 else f"{config.epochs} epochs"
+        result.message = f"trained {epochs} in {result.seconds:.1f} s"
     release_freed_memory()  # the batches' freed buffers, before evaluation allocates its own
     model.eval()
     return result

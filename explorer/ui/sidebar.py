@@ -44,7 +44,9 @@ def selection() -> Selection:
     summary, where = choices[name]
     summary = display.markdown_text(summary[:1].upper() + summary[1:], 300)  # may name a folder
     st.sidebar.caption(f"{summary}.", help=f"Found: {display.markdown_text(where)}")
-    titles = {run.id: run.title for run in runs.trained_runs(name)}
+    # Without the dataset's name (the picker above says it), so that the part that tells runs
+    # apart (settings, time) is not cut off in the sidebar's width.
+    titles = {run.id: run.title.removeprefix(f"{name} · ") for run in runs.trained_runs(name)}
     published = classroom.published_run(name)
     made = "shipped" if shipped_folder(name) else "trained on first use"
     default = f"class default: {titles[published]}" if published in titles else f"default ({made})"
