@@ -368,6 +368,8 @@ def test_a_url_reaches_a_dataset_from_the_data_folder(app, shared_data, monkeypa
     assert not app.exception and not app.warning
     assert app.selectbox(key="dataset").value == name
     assert any(f"First use of **{name}**" in i.value for i in app.info)
+    found = [c.proto.help for c in app.sidebar.caption if c.proto.help.startswith("Found: ")]
+    assert found and not any(str(shared_data.resolve()) in h for h in found)  # not the path
 
 
 def test_a_url_naming_a_dataset_that_is_not_there_says_so_in_one_line(app):

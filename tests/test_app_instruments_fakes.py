@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 from apptest import open_instrument
-from PIL import Image
+from PIL import ExifTags, Image
 
 from explorer.core.anomaly import COLUMNS, column_name
 
@@ -49,6 +49,34 @@ def test_fake_detection_places_an_image_on_the_histograms_with_roc_aucs(app):
     app.file_uploader(key="instrument_fakes_upload").set_value(("one.png", png(drawing),
                                                                "image/png")).run()  # fmt: skip
     assert not app.exception and captions(app) == ["your image"] and len(app.dataframe) == 2
+
+
+def jpeg(pixels: np.ndarray, orientation: int | None = None) -> bytes:
+    """A grey JPEG at quality 100 (flat 8x8 blocks come back exactly), EXIF-tagged if asked."""
+    image, buffer = Image.fromarray(pixels), io.BytesIO()
+    exif = image.getexif()
+    if orientation is not None:
+        exif[ExifTags.Base.Orientation] = orientation
+    image.save(buffer, "JPEG", quality=100, exif=exif)
+    return buffer.getvalue()
+
+
+def test_a_phone_photo_stored_on_its_side_is_placed_upright(app):
+    open_instrument(app, "fakes")
+    app.radio(key="instrument_fakes_place").set_value("your image").run()
+    upright = np.full((128, 96), 255, np.uint8)
+    upright[16:48, 0:64] = 0  # a dark bar near the top left: any turn moves it
+    shown = {}
+    # Orientation 6 (a phone held upright) stores the picture turned a quarter counterclockwise.
+    for name, data in [("upright.jpg", jpeg(upright)),
+                       ("phone.jpg", jpeg(np.rot90(upright), orientation=6)),
+                       ("sideways.jpg", jpeg(np.rot90(upright)))]:  # fmt: skip
+        app.file_uploader(key="instrument_fakes_upload").set_value((name, data, "image/jpeg"))
+        app.run()
+        assert not app.exception and not app.error
+        [image] = [i for i in app.get("image") if i.captions == ["your image"]]
+        shown[name] = (image.value[0], app.dataframe[0].value.to_json())  # media URL, scores
+    assert shown["phone.jpg"] == shown["upright.jpg"] != shown["sideways.jpg"]
 
 
 def test_features_denoise_beside_the_plain_ae_and_probe_three_kinds_of_codes(app):

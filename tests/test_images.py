@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import io
+import logging
+import re
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFile
+from PIL import ExifTags, Image, ImageFile
 
 from training.data import DataOptions, celeba, folders, load_dataset, prepare_image
 from training.data.dataset import Dataset, DatasetError, cache_dir, seeded_test_mask
+from training.data.imagefiles import decode_image_bytes
+from training.data.registry import relative_paths
 
 # fmt: off
 CELEBA_NAMES = [
@@ -144,7 +148,7 @@ def test_celeba_needs_a_data_dir():
         ("bad value", r"list_attr_celeba.txt: line 3, column Smiling: '2' is not -1 or 1"),
         ("wrong count", r"list_attr_celeba.txt: line 1 says 9 images, the table has 3"),
         ("missing image", r"1 of the 3 files it lists are missing from .*img_align_celeba: 000003"),
-        ("odd size", r"000002.jpg: 100x120 px, but .*000001.jpg is 178x218 px"),
+        ("truncated", r"000002.jpg: unreadable image"),  # CelebA skips none: rows are attributes
         ("no table", r"list_attr_celeba.txt: missing"),
         ("no images", r"img_align_celeba: missing"),
         ("two folders", r"several folders hold the images"),
@@ -164,8 +168,8 @@ def test_a_broken_celeba_layout_is_named_and_caches_nothing(tmp_path, damage, me
         lines[0] = "9"
     elif damage == "missing image":
         (root / "img_align_celeba" / "000003.jpg").unlink()
-    elif damage == "odd size":
-        solid(root / "img_align_celeba" / "000002.jpg", (0, 0, 0), (100, 120))
+    elif damage == "truncated":
+        truncated_jpeg(root / "img_align_celeba" / "000002.jpg")
     elif damage == "no table":
         table.unlink()
     elif damage == "no images":
@@ -289,30 +293,42 @@ def truncated_jpeg(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("damage", "message"),
+    ("damage", "reason"),
     [
         ("corrupt", r"b.png: unreadable image \(not a PNG or JPEG file\)"),
         ("truncated", r"b.jpg: unreadable image \((?i:.*truncated)"),
         ("too wide", r"b.png: 5000x10 px is too large"),
         ("too many pixels", r"b.png: 4000x4001 px is too large"),
         ("bomb", r"b.png: too large"),
-        ("odd size", r"b.png: 20x17 px, but .*a.png is 20x16 px; all images must share one size"),
     ],
 )
-def test_a_bad_image_is_named_and_caches_nothing(tmp_path, damage, message):
+def test_an_unreadable_image_is_skipped_counted_and_named_in_the_log(
+    tmp_path, caplog, damage, reason
+):
     solid(tmp_path / "a.png", (1, 2, 3))
     if damage == "corrupt":
         (tmp_path / "b.png").write_bytes(b"\x89PNG not really")
     elif damage == "truncated":
         truncated_jpeg(tmp_path / "b.jpg")
-    elif damage == "odd size":
-        solid(tmp_path / "b.png", (1, 2, 3), (20, 17))
     else:  # headers that claim a huge image: rejected before any pixel is decoded
         png_claiming(tmp_path / "b.png", *HUGE[damage])
-    with pytest.raises(DatasetError, match=message):
+    with caplog.at_level(logging.WARNING, logger=folders.log.name):
+        data = folders.load_folder(tmp_path, DataOptions())
+    assert data.n_samples == 1
+    assert data.description.endswith(
+        " 1 of 2 files could not be read: skipped; the list is in the server log."
+    )
+    [record] = caplog.records
+    assert re.search(reason, record.getMessage())
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_a_folder_whose_every_image_is_unreadable_is_an_error_and_caches_nothing(tmp_path):
+    truncated_jpeg(tmp_path / "a.jpg")
+    (tmp_path / "b.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(DatasetError, match=r"no image could be read \(2 tried; the first: .*a.jpg"):
         folders.load_folder(tmp_path, DataOptions())
     assert leftovers() == []
-    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
 @pytest.mark.parametrize(
@@ -352,6 +368,93 @@ def test_a_named_attributes_csv_that_is_absent_is_an_error(tmp_path):
     solid(tmp_path / "a.png", (1, 2, 3))
     with pytest.raises(DatasetError, match=r"nope.csv: missing \(the attributes CSV\)"):
         folders.load_folder(tmp_path, DataOptions(attributes_csv=str(tmp_path / "nope.csv")))
+
+
+def green_centre(path: Path, w: int, h: int) -> Path:
+    """A w x h image whose centred square is green and the rest red."""
+    x = np.zeros((h, w, 3), np.uint8)
+    x[:] = (255, 0, 0)
+    side = min(w, h)
+    x[(h - side) // 2 : (h + side) // 2, (w - side) // 2 : (w + side) // 2] = (0, 255, 0)
+    Image.fromarray(x).save(path)
+    return path
+
+
+def test_a_folder_of_mixed_sizes_comes_out_one_size_each_centre_cropped(tmp_path):
+    for name, (w, h) in {"wide.png": (60, 20), "tall.png": (24, 96), "tiny.png": (5, 5),
+                         "big.jpg": (400, 240), "square.png": (64, 64)}.items():  # fmt: skip
+        green_centre(tmp_path / name, w, h)
+    data = folders.load_folder(tmp_path, DataOptions(image_size=8))
+    assert data.pixels.shape == (5, 3, 8, 8)
+    red, green, blue = data.floats()[:, :, 1:-1, 1:-1].transpose(1, 0, 2, 3)  # inner 6x6
+    # Only the centred square is kept: no red sides (Lanczos reads a little past the crop's edges,
+    # hence the inner pixels; JPEG blurs its colours a little).
+    assert red.max() < 0.1 and green.min() > 0.9 and blue.max() < 0.1
+
+
+def test_unreadable_files_are_skipped_with_their_attributes_and_listed_on_every_load(
+    tmp_path, caplog
+):
+    for i in range(12):
+        solid(tmp_path / f"{i:02d}.png", (i * 20, 0, 0), (20 + i, 16))  # sizes differ too
+    for i in (3, 7, 8):
+        truncated_jpeg(tmp_path / f"{i:02d}.png")  # a JPEG with the wrong suffix, cut short
+    rows = "".join(f"{i:02d}.png,{i % 2}\n" for i in range(12))
+    (tmp_path / "attributes.csv").write_text("file,odd\n" + rows)
+    for _ in ("decoded", "from the cache"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger=folders.log.name):
+            data = load_dataset("folder", tmp_path, DataOptions(image_size=4))
+        assert data.description == (
+            "9 images from " + tmp_path.name + "/, 4x4 RGB, 1 attributes. 3 of 12 files could not "
+            "be read: skipped; the list is in the server log."
+        )
+        kept = [i for i in range(12) if i not in (3, 7, 8)]
+        assert data.pixels[:, 0, 0, 0].tolist() == [i * 20 for i in kept]
+        assert data.attributes[:, 0].tolist() == [i % 2 for i in kept]  # still each image's own
+        [record] = caplog.records
+        assert [f"{i:02d}.png" in record.getMessage() for i in range(12)] == [
+            i in (3, 7, 8) for i in range(12)
+        ]
+
+
+def test_a_data_folder_holds_its_own_images_in_a_folder_subfolder(tmp_path):
+    (tmp_path / "folder").mkdir()
+    solid(tmp_path / "folder" / "a.png", (9, 0, 0))
+    (tmp_path / "mnist").mkdir()
+    assert load_dataset("folder", tmp_path).source == folders.locate_folder(tmp_path)
+    assert folders.locate_folder(tmp_path) == str(tmp_path / "folder")
+    solid(tmp_path / "top.png", (0, 9, 0))  # images in the data folder itself come first
+    assert folders.locate_folder(tmp_path) == str(tmp_path)
+
+
+def test_errors_name_files_relative_to_the_data_folder_never_its_server_path(tmp_path):
+    data_dir = tmp_path / "server" / "data"
+    (data_dir / "folder").mkdir(parents=True)
+    truncated_jpeg(data_dir / "folder" / "only.jpg")
+    (data_dir / "celeba").mkdir()
+    (data_dir / "celeba" / "list_attr_celeba.txt").write_text("1\nSmiling\n")
+    errors = {}
+    for name in ("folder", "celeba", "mnist"):
+        with pytest.raises(DatasetError) as e:
+            load_dataset(name, data_dir)
+        errors[name] = str(e.value)
+    assert errors["folder"].startswith(
+        "folder: no image could be read (1 tried; the first: folder/only.jpg: unreadable image"
+    )
+    assert errors["celeba"].startswith("celeba/img_align_celeba: missing")
+    assert "looked in the data folder, celeba, celeba_subset" in errors["celeba"]
+    assert errors["mnist"].startswith("train-images-idx3-ubyte(.gz): missing")
+    assert "looked in the data folder, mnist, " in errors["mnist"]
+    assert not any(str(tmp_path) in e for e in errors.values()), errors
+
+
+def test_only_whole_paths_inside_the_data_folder_are_made_relative():
+    text = "/srv/data/folder/a.jpg: bad; /srv/data: empty; /srv/data2/b.png; my/srv/data/c.png"
+    assert relative_paths(text, Path("/srv/data")) == (
+        "folder/a.jpg: bad; the data folder: empty; /srv/data2/b.png; my/srv/data/c.png"
+    )
+    assert relative_paths("a.png: bad. (.png)", Path(".")) == "a.png: bad. (.png)"
 
 
 # --- an uploaded image, prepared like a dataset's images ----------------------------------------
@@ -402,3 +505,42 @@ def test_a_bad_upload_is_refused_by_name(tmp_path):
     huge = png_claiming(tmp_path / "huge.png", 9000, 9000).read_bytes()
     with pytest.raises(DatasetError, match="me.png: 9000x9000 px is too large"):
         prepare_image(huge, dataset_like("faces"), "me.png")
+
+
+# --- EXIF orientation: a phone photo stored on its side ------------------------------------------
+
+
+def jpeg_bytes(x: np.ndarray, orientation: int | None = None) -> bytes:
+    """x (H, W) grey as a JPEG at quality 100, with an EXIF Orientation tag if given."""
+    image, buffer = Image.fromarray(x), io.BytesIO()
+    exif = image.getexif()
+    if orientation is not None:
+        exif[ExifTags.Base.Orientation] = orientation
+    image.save(buffer, "JPEG", quality=100, exif=exif)
+    return buffer.getvalue()
+
+
+def portrait() -> np.ndarray:
+    """(128, 96) uint8: white with a dark bar near the top left, in flat 8x8 blocks (JPEG at
+    quality 100 keeps a flat block exactly, so decodes can be compared bit for bit)."""
+    x = np.full((128, 96), 255, np.uint8)
+    x[16:48, 0:64] = 0
+    return x
+
+
+def test_a_photo_tagged_orientation_6_is_decoded_upright():
+    upright = portrait()
+    # Orientation 6: "turn 90 degrees clockwise to view", so the file holds it turned the other way.
+    tagged = jpeg_bytes(np.rot90(upright), orientation=6)
+    x = decode_image_bytes(tagged, 96, grey=True)[0]
+    assert np.array_equal(x, upright[16:112])  # the upright picture's centred square
+    assert not np.array_equal(decode_image_bytes(jpeg_bytes(np.rot90(upright)), 96, True)[0], x)
+    # At a smaller size too, where libjpeg decodes at a reduced scale first.
+    small = decode_image_bytes(jpeg_bytes(upright), 8, grey=True)
+    assert np.array_equal(decode_image_bytes(tagged, 8, grey=True), small)
+
+
+def test_a_folder_photo_tagged_orientation_6_is_loaded_upright(tmp_path):
+    (tmp_path / "phone.jpg").write_bytes(jpeg_bytes(np.rot90(portrait()), orientation=6))
+    data = folders.load_folder(tmp_path, DataOptions(image_size=96, grey=True))
+    assert np.array_equal(data.pixels[0, 0], portrait()[16:112])

@@ -14,7 +14,7 @@ from explorer.core.model_pair import ModelPair
 from explorer.server import classroom, defaults, runs
 from explorer.ui import resources, state, teacher, uploads
 from training.checkpoints import CheckpointError
-from training.data import DatasetError
+from training.data import DatasetError, relative_paths
 from training.pretrained import PretrainedError, shipped_folder
 
 DEFAULT_SOURCE = "default"
@@ -43,6 +43,8 @@ def selection() -> Selection:
                   str)  # fmt: skip
     summary, where = choices[name]
     summary = display.markdown_text(summary[:1].upper() + summary[1:], 300)  # may name a folder
+    root = resources.data_root()  # its path is the server's business, not the class's
+    where = relative_paths(where, Path(root).expanduser()) if root else where
     st.sidebar.caption(f"{summary}.", help=f"Found: {display.markdown_text(where)}")
     # Without the dataset's name (the picker above says it), so that the part that tells runs
     # apart (settings, time) is not cut off in the sidebar's width.

@@ -8,6 +8,7 @@ from training.data.registry import (
     load_dataset,
     locate_dataset,
     prepare_image,
+    relative_paths,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "load_dataset",
     "locate_dataset",
     "prepare_image",
+    "relative_paths",
 ]

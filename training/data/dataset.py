@@ -14,7 +14,7 @@ from training.atomic import atomic_write
 
 TEST_FRACTION = 0.1
 SPLIT_SEED = 0
-DECODED_CACHE_VERSION = 1  # bump when image decoding changes, so old cache files are not reused
+DECODED_CACHE_VERSION = 2  # bump when image decoding changes, so old cache files are not reused
 
 # A slow load's progress: called with (images done, images in all) as it goes.
 LoadProgress = Callable[[int, int], None]

@@ -1,10 +1,11 @@
-"""Decode many image files into one uint8 array: any mode made 8-bit grey or RGB, square crop,
-resize, size and format guards.
+"""Decode many image files into one uint8 array: any mode made 8-bit grey or RGB, turned upright
+(EXIF orientation), square crop, resize to one common size, size and format guards.
 
-Every failure (unreadable, truncated, too large, a size unlike the others) is a DatasetError that
-names the file. Pillow's global settings are left alone: ImageFile.LOAD_TRUNCATED_IMAGES stays
-False so a truncated file raises, and instead of lowering Image.MAX_IMAGE_PIXELS for every user of
-Pillow in the process, the header's size is checked here before any pixel is decoded.
+Every failure (unreadable, truncated, too large) is a DatasetError that names the file; a folder
+asks for such files to be skipped and listed instead. Pillow's global settings are left alone:
+ImageFile.LOAD_TRUNCATED_IMAGES stays False so a truncated file raises, and instead of lowering
+Image.MAX_IMAGE_PIXELS for every user of Pillow in the process, the header's size is checked here
+before any pixel is decoded.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from training.data.dataset import DatasetError
 
@@ -30,6 +31,7 @@ LIMITS = f"the limit is {MAX_SIDE} px a side, {MAX_PIXELS:,} pixels"
 # Modes that hold more than 8 bits of grey: Pillow's convert("L") would clip them at 255.
 WIDE_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
+QUARTER_TURNS = (5, 6, 7, 8)  # EXIF orientations whose upright image swaps width and height
 
 Box = tuple[float, float, float, float]  # (left, top, right, bottom) in source pixels
 CropFn = Callable[[int, int], Box]
@@ -55,9 +57,13 @@ def decode_images(
     grey: bool = False,
     crop: CropFn = centre_square,
     progress: Callable[[int, int], None] | None = None,
+    skipped: list[tuple[Path, DatasetError]] | None = None,
 ) -> np.ndarray:
-    """(N, C, size, size) uint8 from N files that must all share one size; C is 1 if grey else 3.
+    """(M, C, size, size) uint8 from the files, of any sizes, each cropped and resized to
+    size x size; C is 1 if grey else 3.
 
+    skipped: None, and the first unreadable file raises its DatasetError; a list, and each
+    unreadable file is left out (M < N) and appended to it as (path, error), in order.
     progress(done, N) is called about every 0.5% of the files and after the last.
     """
     if not paths:
@@ -67,18 +73,18 @@ def decode_images(
     # One file after another: threads were measured no faster (Pillow held the GIL through
     # decode and resize of these small images), and a process pool would save ~1 s of a one-time
     # cold load at the price of forking a server that may hold torch.
-    first = None  # the first file's (W, H): every other file must match, else it fails at once
+    m = 0  # images decoded so far: the next free row of out
     for i, path in enumerate(paths):
-        got = _decode_into(out, i, path, size, grey, crop, expected=first)
-        first = first or got
-        if got != first:
-            raise DatasetError(
-                f"{path}: {got[0]}x{got[1]} px, but {paths[0]} is {first[0]}x{first[1]} px; "
-                "all images must share one size"
-            )
+        try:
+            _decode_into(out, m, path, size, grey, crop)
+            m += 1
+        except DatasetError as e:
+            if skipped is None:
+                raise
+            skipped.append((path, e))
         if progress is not None and ((i + 1) % every == 0 or i + 1 == len(paths)):
             progress(i + 1, len(paths))
-    return out
+    return out[:m]
 
 
 def decode_image_bytes(
@@ -87,7 +93,7 @@ def decode_image_bytes(
     """(C, size, size) uint8 from one PNG or JPEG file's bytes (an upload), with the same guards
     as a dataset folder's files; errors name the file as `name`."""
     out = np.empty((1, 1 if grey else 3, size, size), dtype=np.uint8)
-    _decode_into(out, 0, io.BytesIO(data), size, grey, crop, expected=None, name=name)
+    _decode_into(out, 0, io.BytesIO(data), size, grey, crop, name=name)
     return out[0]
 
 
@@ -98,23 +104,24 @@ def _decode_into(
     size: int,
     grey: bool,
     crop: CropFn,
-    expected: tuple[int, int] | None,
     name: str | None = None,
-) -> tuple[int, int]:
-    """Decode path (or an in-memory file, then called `name`) into out[i] (C, size, size) and
-    return its (W, H); skips decoding if W, H differ from expected (the caller reports it)."""
+) -> None:
+    """Decode path (or an in-memory file, then called `name`) upright into out[i] (C, size,
+    size)."""
     name = name or str(path)
     try:
         with _open(path, name) as im:
             w, h = im.size
             if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
                 raise DatasetError(f"{name}: {w}x{h} px is too large ({LIMITS}); resize it first")
-            if expected is not None and (w, h) != expected:
-                return w, h
-            box = crop(w, h)
+            # A phone stores a photo as its sensor saw it and says in EXIF how to turn it
+            # upright; viewers obey, so must we, or a portrait photo comes out on its side.
+            orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
+            box = crop(h, w) if orientation in QUARTER_TURNS else crop(w, h)  # in upright pixels
             if im.format == "JPEG":
                 box = _draft(im, box, size, "L" if grey else "RGB")
             im.load()
+            ImageOps.exif_transpose(im, in_place=True)
             x = to_8bit(im, grey).resize((size, size), Image.Resampling.LANCZOS, box=box)
             x = np.asarray(x)
     except UnidentifiedImageError as e:  # its message would show an in-memory file's repr
@@ -123,7 +130,6 @@ def _decode_into(
         # OSError covers a missing file, UnidentifiedImageError and "image file is truncated".
         raise DatasetError(f"{name}: unreadable image ({e or type(e).__name__})") from e
     out[i] = x[None] if grey else x.transpose(2, 0, 1)
-    return w, h
 
 
 def _open(path: Path | io.BytesIO, name: str) -> Image.Image:
@@ -184,7 +190,8 @@ def _wide_grey(im: Image.Image) -> Image.Image:
 
 def _draft(im: Image.Image, box: Box, size: int, mode: str) -> Box:
     """Let libjpeg decode at 1/2, 1/4 or 1/8 scale while the crop still covers `size` pixels;
-    returns the crop box in the reduced image's pixels."""
+    returns the crop box in the reduced image's pixels. The box may be in the upright image's
+    pixels (sides swapped): the reduction is the same along both sides."""
     w, h = im.size
     scale = size / (box[2] - box[0])
     im.draft(mode, (math.ceil(w * scale), math.ceil(h * scale)))

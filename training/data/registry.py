@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,9 +132,31 @@ def load_dataset(
     clear message when it cannot (with a data_dir and nothing found: the file that is missing).
 
     progress(done, total) is called while image files are decoded (a folder's or CelebA's first
-    load; later loads read the cache and do not call it).
+    load; later loads read the cache and do not call it). Files and folders inside data_dir are
+    named relative to it in errors (see relative_paths).
     """
-    return _source(name).load(_data_path(data_dir), options or DataOptions(), progress)
+    source, path = _source(name), _data_path(data_dir)
+    try:
+        return source.load(path, options or DataOptions(), progress)
+    except DatasetError as e:
+        raise DatasetError(relative_paths(str(e), path)) from e
+
+
+def relative_paths(text: str, data_dir: Path | None) -> str:
+    """text with every path inside data_dir written relative to it, and data_dir itself as
+    "the data folder". Errors reach students in the app: they need the file's name, not the
+    server's folders. One place for every source's messages, since each builds them from
+    data_dir / ... (as given, so its string is a prefix of theirs)."""
+    if data_dir is None:
+        return text
+    sep = re.escape(os.sep)
+    for root in sorted({str(data_dir), str(data_dir.absolute())}, key=len, reverse=True):
+        if root in (".", os.sep):  # paths in "." are relative already; "/" holds everything
+            continue
+        # Only whole path components: /data must not match inside /data2 or my/data.
+        pattern = rf"(?<![\w.~{sep}-]){re.escape(root)}({sep}|(?![\w.-]))"
+        text = re.sub(pattern, lambda m: "" if m.group(1) else "the data folder", text)
+    return text
 
 
 def locate_dataset(name: str, data_dir: str | Path | None = None) -> str | None:
