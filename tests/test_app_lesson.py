@@ -1,5 +1,6 @@
-"""The Lesson page headless (AppTest): every step renders with its question, answer and reveal;
-the URL picks a step, bad values fall back to the first; buttons move and stop at the ends."""
+"""The Lesson page headless (AppTest): every step renders with its question, answer and reveal,
+and the first answer counts, also on coming back to the step; the URL picks a step, bad values
+fall back to the first; buttons move and stop at the ends."""
 
 import pytest
 from apptest import fresh_app, train_default_digits, train_small_faces
@@ -50,6 +51,11 @@ def answer(at, number: int, choice: int):
     return at
 
 
+def wrong_choice(number: int) -> int:
+    question = STEPS[number - 1].question
+    return (question.answer + 1) % len(question.choices)
+
+
 @pytest.mark.parametrize("number", range(1, len(STEPS) + 1))
 def test_every_step_asks_first_then_reveals_its_view(runs, monkeypatch, number):
     step = STEPS[number - 1]
@@ -59,13 +65,27 @@ def test_every_step_asks_first_then_reveals_its_view(runs, monkeypatch, number):
     assert at.query_params["lesson"] == str(number)
     assert at.radio(key=f"lesson_answer_{number}").options == list(step.question.choices)
     assert not at.get("plotly_chart") and not at.get("image")  # nothing shown before the answer
-    wrong = (step.question.answer + 1) % len(step.question.choices)
-    answer(at, number, wrong)
+    answer(at, number, wrong_choice(number))
     assert at.error and step.question.reveal in at.error[0].value
-    answer(at, number, step.question.answer)
-    assert at.success and step.question.reveal in at.success[0].value
+    answered = at.radio(key=f"lesson_answered_{number}")  # the first answer counts:
+    assert answered.disabled and answered.value == wrong_choice(number)  # no second pick
     shown = len(at.get("plotly_chart")) + len(at.get("image")) + len(at.table)
     assert shown or at.info, f"step {number} shows nothing"
+
+
+def test_the_right_answer_says_so(runs, monkeypatch):
+    at = lesson_at(runs, monkeypatch, "2")
+    answer(at, 2, STEPS[1].question.answer)
+    assert at.success[0].value.startswith("Right.") and not at.error
+
+
+def test_an_answer_stays_when_the_step_is_left_and_opened_again(runs, monkeypatch):
+    at = lesson_at(runs, monkeypatch, "1")
+    answer(at, 1, wrong_choice(1))
+    at.button(key="lesson_next").click().run()
+    at.button(key="lesson_prev").click().run()
+    assert at.radio(key="lesson_answered_1").value == wrong_choice(1)
+    assert at.error and not at.success
 
 
 def test_reveal_without_answering_shows_the_answer(runs, monkeypatch):

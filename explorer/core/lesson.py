@@ -20,7 +20,9 @@ class Question:
 
     prompt: str
     choices: tuple[str, ...]
-    answer: int  # index into choices
+    # index into choices: the right answer's place varies between questions, fixed in the data
+    # so that every class sees the same order, and no place is a safe guess
+    answer: int
     reveal: str
 
 
@@ -48,10 +50,10 @@ STEPS: tuple[Step, ...] = (
             "A digit of 64 pixels goes through a code of 2 numbers. What comes back?",
             (
                 "The same image, pixel for pixel",
-                "A blurred but recognisable digit",
                 "Random noise: 2 numbers cannot hold a digit",
+                "A blurred but recognisable digit",
             ),  # fmt: skip
-            1,
+            2,
             "The reconstructions keep the digit's shape and lose the details: the code is a "
             "summary, not a copy.",
         ),
@@ -65,8 +67,8 @@ STEPS: tuple[Step, ...] = (
         "should rebuild images better.",
         Question(
             "With the same 2 numbers per image, who reconstructs better?",
-            ("PCA: it is optimal", "The autoencoder", "They tie"),
-            1,
+            ("The autoencoder", "PCA: it is optimal", "They tie"),
+            0,
             "PCA is only optimal among linear maps; the nonlinear autoencoder beats it at the "
             "same code size (the error table shows by how much).",
         ),
@@ -104,10 +106,10 @@ STEPS: tuple[Step, ...] = (
             "Why does the VAE sample z = mu + sigma * eps instead of drawing z directly?",
             (
                 "It is faster",
-                "So that gradients can flow through mu and sigma",
                 "To make the codes sparse",
+                "So that gradients can flow through mu and sigma",
             ),  # fmt: skip
-            1,
+            2,
             "The randomness sits in eps, outside the network, so the sample is a differentiable "
             "function of mu and sigma: the reparameterization trick.",
         ),
@@ -121,11 +123,11 @@ STEPS: tuple[Step, ...] = (
         Question(
             "During training, what does the KL term do to the VAE's map?",
             (
-                "Pushes the clusters far apart",
                 "Keeps the codes packed around the origin",
+                "Pushes the clusters far apart",
                 "Nothing visible",
             ),  # fmt: skip
-            1,
+            0,
             "The VAE's codes stay packed near N(0, I) while the AE's drift wherever they like.",
         ),
     ),
@@ -140,11 +142,10 @@ STEPS: tuple[Step, ...] = (
             "Decode 16 random draws from N(0, I). Which model gives faces?",
             ("The AE", "The VAE", "Neither: both give noise"),
             1,
-            "The VAE's draws decode to faces that were never in the data: its codes were "
-            "pulled towards N(0, I), so the draws land where its faces lie. The AE's draws "
-            "decode to grey, smeared shapes: its codes follow no prior, and N(0, I) lands off "
-            "them. Measured on 2,000 draws, the AE's samples are 5x further from real faces "
-            "than the VAE's (README, Default models).",
+            "The VAE's draws decode to faces never seen in the data: its codes were pulled "
+            "towards N(0, I), where the draws land. The AE's decode to grey smears: its codes "
+            "follow no prior, and the draws land off them. Over 2,000 draws, the AE's samples "
+            "are 5x further from real faces than the VAE's (README, Default models).",
         ),
         dataset="faces",
     ),
@@ -157,11 +158,11 @@ STEPS: tuple[Step, ...] = (
         Question(
             "Walking from a 0 to a 1, what do the middle steps look like in the VAE?",
             (
-                "A sudden jump from 0 to 1",
                 "A gradual morph, possibly through other digits",
+                "A sudden jump from 0 to 1",
                 "Blank images",
             ),  # fmt: skip
-            1,
+            0,
             "The VAE's path changes gradually; the AE's can jump or pass through garbage where "
             "the path crosses a hole.",
         ),
@@ -175,8 +176,8 @@ STEPS: tuple[Step, ...] = (
         "(inactive units, posterior collapse).",
         Question(
             "Turn beta up from 1 to 4. What happens to the reconstructions?",
-            ("They get sharper", "They get blurrier", "No change"),
-            1,
+            ("They get sharper", "No change", "They get blurrier"),
+            2,
             "More weight on KL means less on reconstruction: the images blur, the KL drops, "
             "and fewer latent units stay active.",
         ),
@@ -210,10 +211,10 @@ STEPS: tuple[Step, ...] = (
             "Show a digits model a scrambled image. Where does its error land?",
             (
                 "Among the usual digits",
-                "Far to the right of the data's histogram",
                 "Below every digit's error",
+                "Far to the right of the data's histogram",
             ),  # fmt: skip
-            1,
+            2,
             "Out-of-distribution images reconstruct badly: their scores sit in the tail, and "
             "the ROC curve measures how well the score separates them.",
         ),

@@ -7,10 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.core.display import markdown_text
-from explorer.core.lesson import STEPS, step_number
+from explorer.core.lesson import STEPS, Question, step_number
 from explorer.ui import state
 
 STEP_PARAM, PRESENT_PARAM = "lesson", "present"
+ANSWERS = "lesson_answers"  # session state: {step number: the first choice given}
 
 _keys = st.components.v2.component(
     "latent_explorer_lesson_keys",
@@ -53,8 +54,35 @@ def move(by: int) -> None:
     go_to(st.session_state.get(state.LESSON_STEP, 1) + by)
 
 
-def answer_key(number: int) -> str:
-    return f"lesson_answer_{number}"
+def answer_key(number: int, done: bool = False) -> str:
+    """The key of step `number`'s radio; once done (answered or revealed), of the disabled one."""
+    return f"lesson_{'answered' if done else 'answer'}_{number}"
+
+
+def record(number: int) -> None:
+    """The radio's callback: keep the first answer to step `number`, apart from the radio's own
+    state, which Streamlit drops when the step is left."""
+    picked = st.session_state[answer_key(number)]
+    if picked is not None:
+        st.session_state.setdefault(ANSWERS, {}).setdefault(number, picked)
+
+
+def answer(number: int) -> int | None:
+    """The first choice given to step `number` in this session, or None."""
+    return st.session_state.get(ANSWERS, {}).get(number)
+
+
+def ask(number: int, question: Question) -> None:
+    """Step `number`'s question as a radio group. Once answered (or revealed) it is drawn
+    disabled, under another key so that it shows the first answer: Streamlit discards what a
+    page sends for a disabled widget, so neither a key nor a forged message changes the answer.
+    lesson_keys.js finds the group by its container, lesson_choices."""
+    done = answered(number)
+    with st.container(key="lesson_choices"):
+        st.radio(f"**Predict:** {question.prompt}", range(len(question.choices)),
+                 index=answer(number), format_func=lambda i: question.choices[i],
+                 key=answer_key(number, done), on_change=None if done else record, args=(number,),
+                 disabled=done, horizontal=done)  # fmt: skip
 
 
 def reveal(number: int) -> None:
@@ -65,11 +93,12 @@ def reveal(number: int) -> None:
 def answered(number: int) -> bool:
     """Whether step `number` was answered or revealed in this session."""
     revealed = st.session_state.get(state.LESSON_REVEALED, set())
-    return st.session_state.get(answer_key(number)) is not None or number in revealed
+    return answer(number) is not None or number in revealed
 
 
 def keyboard() -> None:
-    """Left and right arrows move between steps (lesson_keys.js)."""
+    """Left and right arrows move between steps (lesson_keys.js), also from an answered
+    question's radio group."""
 
     def moved() -> None:
         value = st.session_state[state.LESSON_KEYS].get("move")

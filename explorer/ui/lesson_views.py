@@ -15,7 +15,11 @@ N_EXAMPLES = 8  # images per row of examples
 
 TILE_PX = 84  # on screen per image: a row of 8 stays within a laptop's width, and 3 rows in view
 HALF_TILE_PX = 64  # six in half the page's width at 1280x720
-PRIOR_GRID_PX = 320  # a 4 x 4 grid within half the page at 1280x720, and on a phone
+# Prior samples: 16 draws as 2 rows of 8 per model, each as wide as its column. Wide and low, the
+# two grids and their captions fit under the answered question at 1280x720 and 1440x900, normal
+# and presenting; a 4 x 4 grid was twice as tall and ran off the bottom.
+PRIOR_COLS = 8
+PRIOR_SIDE = 1200  # px wide at most, in whole repeated pixels: about twice a column's width
 
 
 def tiles(images: np.ndarray, caption: str, tile_px: int = TILE_PX) -> None:
@@ -51,14 +55,15 @@ def ae_vs_pca(pair: ModelPair, key: str) -> None:
 
 
 def prior_samples(pair: ModelPair, key: str) -> None:
+    grids = st.columns(2)  # the seed's input goes under them: above, it pushed them off screen
     seed = st.number_input("Seed", 0, 10_000, 0, key=f"{key}_seed")
     z = latent.sample_prior(16, pair.latent_dim, np.random.default_rng(seed))
-    for column, kind in zip(st.columns(2), KINDS, strict=True):
-        with column:  # a 4 x 4 grid: two strips of 16 overflowed their columns
-            grid = display.tile(pair.decode(kind, z), 4)
-            st.image(display.display(grid, side=2 * PRIOR_GRID_PX), output_format="PNG",
+    for column, kind in zip(grids, KINDS, strict=True):
+        with column:  # "stretch": a fixed width overflowed a narrower column onto the next
+            grid = display.tile(pair.decode(kind, z), PRIOR_COLS)
+            st.image(display.display(grid, side=PRIOR_SIDE), output_format="PNG",
                      caption=f"{kind.upper()} decodes 16 draws from N(0, I)",
-                     width=PRIOR_GRID_PX)  # fmt: skip
+                     width="stretch")  # fmt: skip
 
 
 def interpolation(pair: ModelPair, key: str) -> None:

@@ -39,14 +39,13 @@ box = (
     else st.container(key="lesson_question", border=True)
 )
 with box:
-    picked = st.radio(f"**Predict:** {question.prompt}", range(len(question.choices)),
-                      index=None, format_func=lambda i: question.choices[i],
-                      key=lesson.answer_key(number))  # fmt: skip
-    if picked is None and not lesson.answered(number):
+    lesson.ask(number, question)  # the first answer counts, and stays when the step is left
+    if not lesson.answered(number):
         st.button("Reveal without answering", key=f"lesson_reveal_{number}",
                   on_click=lesson.reveal, args=(number,))  # fmt: skip
         st.caption("Pick an answer, then the view shows what happens.")
         st.stop()
+picked = lesson.answer(number)
 answer = f"“{question.choices[question.answer]}”"
 if picked == question.answer:
     st.success(f"Right. {question.reveal}")
