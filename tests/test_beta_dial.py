@@ -181,6 +181,6 @@ def test_the_cli_trains_a_ladder_and_refuses_bad_betas(tmp_path, capsys):
         "vae-beta-0.safetensors",
         "vae-beta-1.safetensors",
     ]
-    assert "beta=1: trained 1 epochs" in capsys.readouterr().out
+    assert "beta=1: trained 1 epoch in" in capsys.readouterr().out
     assert main(["ladder", "--betas", "1", "1", "--out", str(out)]) == 2
     assert "betas: each at most once" in capsys.readouterr().err
