@@ -26,8 +26,9 @@ from explorer.core.points import Point
 
 UI = Path(__file__).resolve().parents[1] / "ui"
 # One module, so that the listener, the panels and the weights share state: decoder.js (the
-# math) first, then live.js (the panel), then click.js (the glue, the default export).
-MODULES = ("decoder.js", "live.js", "click.js")
+# math) first, then live.js (the panel), phone.js (its narrow-screen layout), then click.js (the
+# glue, the default export).
+MODULES = ("decoder.js", "live.js", "phone.js", "click.js")
 # The data points' own images go into the file while they are this small (digits: 115 KB; MNIST:
 # 2.4 MB); larger ones (3,000 faces: 37 MB) are left out and a clicked dot shows its
 # reconstructions only.

@@ -1,6 +1,6 @@
 // Click-anywhere listener for Plotly charts drawn with st.plotly_chart(fig, key=...), and host of
-// the live decode panel (live.js) and its weights (decoder.js): see click.py. The three files are
-// one module: click.py joins them, decoder.js first.
+// the live decode panel (live.js, phone.js) and its weights (decoder.js): see click.py. The four
+// files are one module: click.py joins them, decoder.js first.
 //
 // Module state lives as long as the page: Streamlit imports this module once and calls the default
 // export again whenever `data` changes, without running the previous call's cleanup (only the
@@ -10,6 +10,7 @@
 const MARKER = "latent-click-marker"; // name of our shapes, so the figure's own shapes stay
 const ARM_PX = 7; // half-length of the cross's arms, in screen pixels at any zoom
 const HOVER_CROSS = "lx-hover-cross";
+const TOUCH_CLICK_MS = 800; // Plotly's click this soon after a finger pinned is that same touch
 const instances = new Map(); // frontend key -> {charts, marker, color, send, sentSeq, panel}
 const bundles = new Map(); // bundle id -> {models}, or {error} under "failed:<frontend key>"
 const weightsSeen = new Map(); // frontend key of a weights instance -> {print, id}
@@ -19,6 +20,7 @@ let observer = null;
 let scheduled = false;
 let activePanel = null; // the live panel that arrow keys move
 let pointerInside = false; // over a map or a panel: arrow keys are ours then
+let touchPinnedAt = -Infinity; // performance.now() when a finger last pinned a point
 
 function graphFor(chartKey) {
   // Streamlit puts the class st-key-<key> on a keyed element's container, with the key trimmed
@@ -108,6 +110,7 @@ function onHover(gd, chartKey, event) {
   const pixel = plotPixel(gd, event);
   const { xaxis, yaxis } = gd._fullLayout;
   const xy = pixel && [xaxis.p2d(pixel[0]), yaxis.p2d(pixel[1])];
+  placeLoupe(gd, pixel);
   for (const inst of instances.values()) {
     if (!inst.panel || !inst.charts.includes(chartKey)) continue;
     activePanel = inst.panel;
@@ -182,17 +185,29 @@ function listenToPointer(gd, chartKey) {
   const hover = (event) => onHover(gd, chartKey, event);
   gd.addEventListener("pointermove", hover);
   gd.addEventListener("pointerdown", hover); // a touch starts where the finger lands
-  if (matchMedia("(pointer: coarse)").matches) {
-    // Touch: a finger dragged over the map decodes under it, instead of drawing a zoom box or
-    // scrolling the page (the toolbar's zoom and pan buttons still work).
-    gd.style.touchAction = "none";
-    window.Plotly.relayout(gd, { dragmode: false });
-  }
+  gd.addEventListener("pointerup", (event) => {
+    // A finger pins where it lifts, after a tap or a drag, as a click would (else the images
+    // would fall back to the pinned point). Plotly's click after a touch says where the finger
+    // landed, the start of a drag: it is ignored (see sync).
+    if (event.pointerType !== "touch" || gd._fullLayout.dragmode !== false) return;
+    touchPinnedAt = performance.now();
+    onClick(gd, chartKey, { event });
+  });
+  decodeUnderFinger(gd);
   gd.addEventListener("pointerenter", () => (pointerInside = true));
   gd.addEventListener("pointerleave", (event) => {
     pointerInside = false;
     onHover(gd, chartKey, { clientX: NaN, timeStamp: event.timeStamp });
   });
+}
+
+function decodeUnderFinger(gd) {
+  // Touch: a finger dragged over the map decodes under it, instead of drawing a zoom box or
+  // scrolling the page (the toolbar's zoom and pan buttons still work). Again after Streamlit
+  // redraws the chart (Plotly.react, at a new width), which brings back the figure's dragmode.
+  if (!matchMedia("(pointer: coarse)").matches || gd._fullLayout.dragmode === false) return;
+  gd.style.touchAction = "none";
+  window.Plotly.relayout(gd, { dragmode: false });
 }
 
 function isListening(gd) {
@@ -215,16 +230,22 @@ function sync() {
     const gd = graphFor(chartKey);
     if (!gd || !gd._fullLayout || !gd.on) continue;
     if (!isListening(gd)) {
-      const handler = (event) => onClick(gd, chartKey, event);
+      const handler = (event) => {
+        if (performance.now() - touchPinnedAt > TOUCH_CLICK_MS) onClick(gd, chartKey, event);
+      };
       handlers.set(gd, handler);
       gd.on("plotly_click", handler);
       gd.on("plotly_relayout", (update) => onRelayout(gd, chartKey, update));
+      gd.on("plotly_react", () => decodeUnderFinger(gd));
       if (!gd.dataset.latentHover) listenToPointer(gd, chartKey);
       gd.dataset.latentClick = chartKey; // says "listening" to tests and DOM inspectors
     }
     // One marker for every chart (a click's instant feedback) or one per chart key.
     const marker = Array.isArray(inst.marker) ? inst.marker : (inst.marker?.[chartKey] ?? null);
     drawMarker(gd, marker, inst.color);
+  }
+  for (const inst of instances.values()) {
+    if (inst.panel && inst.charts.length) phoneLayout(inst.charts, inst.panel, inst.live, graphFor, sync);
   }
 }
 

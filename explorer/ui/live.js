@@ -260,6 +260,7 @@ function draw(panel) {
     c.caption.textContent = caption.replace("{value}", live.scrub ? formatValue(live.scrub, request.value) : "");
   }
   if (live.scrub?.strip && request.value !== undefined) drawStrips(panel, request.value);
+  mirrorLoupes(panel); // phone.js: the images over the map on a narrow screen
   // The pinned data point's own image belongs to the pinned point, not to a hovered one.
   for (const name in PICTURES) panel.cells.get(name)?.figure.classList.toggle("lx-stale", request.captions !== "data");
   if (request.at !== undefined) record(stats.moveToPaintMs, performance.now() - request.at);

@@ -16,11 +16,18 @@ pair = sidebar.model_pair(sidebar.selection())
 if pair is None:
     st.stop()
 
+# The hint names the mouse, or a finger on a touch screen (live.css shows which). HTML: the
+# description's <, > and & are escaped by markdown_text and show as text (test_security_browser).
 st.caption(
     f"{display.markdown_text(pair.dataset.description, 500)} "  # it names the user's folder
     "Each dot is one image, placed where the encoder puts its code. "
-    "**Move the mouse over a map** to decode the point under it in both models; **click** a dot "
-    "or empty space to pin it. Drag to zoom; the toolbar's home button zooms out."
+    '<span class="lx-hint-mouse">**Move the mouse over a map** to decode the point under it in '
+    "both models; **click** a dot or empty space to pin it. Drag to zoom; the toolbar's home "
+    'button zooms out.</span><span class="lx-hint-touch" style="display: none">**Drag a finger '
+    "over a map** to decode the point under it in both models; where it lifts, or a **tap**, "
+    "pins a point. On a phone the buttons over the map switch maps, and the strip beside it "
+    "scrolls the page.</span>",
+    unsafe_allow_html=True,
 )
 attributes = list(pair.dataset.attribute_names)
 options = ([None] if pair.dataset.labels is not None else []) + attributes
