@@ -41,7 +41,9 @@ from training.recipe import recipe as default_recipe
 SMILE = "Smiling"
 CELEBA_ATTRIBUTES = ("Smiling", "Male", "Mouth_Slightly_Open", "Young", "Blond_Hair")
 GAP_MULTIPLES = (0.0, 0.5, 1.0, 1.5)  # alpha sweep, in units of the group gap
-SPREAD_ALPHAS = (2.0, 3.0)  # then alpha in spreads, as the app's slider sets it (2: its default)
+# then alpha in spreads, as the app's slider sets it (a vector starts at its VAE's 1x gap; 2 is
+# where one made without groups starts)
+SPREAD_ALPHAS = (2.0, 3.0)
 TARGET_ROWS = ("1x gap", "2 spreads")
 FACES_TARGETS = (90.0, 10.0)  # VAE: >= 90% smiling, every other attribute flips in <= 10%
 CELEBA_TARGET = 80.0
@@ -330,8 +332,8 @@ def run_faces(faces, classifier, names, recipe, folder) -> None:
     others = [f"{n} flips %" for n in names if n != SMILE]
     print_table(
         "faces: held-out non-smiling faces edited along Smiling (alpha in spreads; flips vs the "
-        f"plain reconstruction); VAE targets at 1x gap and at 2 spreads (the app's default "
-        f"alpha): >= {FACES_TARGETS[0]:g}% smiling, flips <= {FACES_TARGETS[1]:g}%",
+        f"plain reconstruction); VAE targets at 1x gap (where the app's alpha starts) and at "
+        f"2 spreads: >= {FACES_TARGETS[0]:g}% smiling, flips <= {FACES_TARGETS[1]:g}%",
         ["model", "vector", "gap", "alpha", "smiling %", *others, "targets met"],
         [r for kind, m in models.items() for r in faces_rows(m, kind, classifier, faces, names)],
     )

@@ -85,6 +85,17 @@ def wait_for_caption(page, text: str, timeout: float = 20.0) -> None:
     )
 
 
+def wait_for_edit(page, timeout: float = 60.0) -> float:
+    """The alpha a made vector's edit starts at (the VAE's group gap), once its images show."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stImageCaption]')]"
+        ".some(e => /^VAE, alpha [+-]\\d/.test(e.innerText.trim()))",
+        timeout=timeout * 1000,
+    )
+    edit = next(c for c in captions(page) if c.strip().startswith("VAE, alpha "))
+    return float(edit.strip().removeprefix("VAE, alpha "))
+
+
 def image_sources(page) -> list[str]:
     return page.locator('[data-testid="stImage"] img').evaluate_all("els => els.map(e => e.src)")
 
@@ -249,12 +260,13 @@ def test_the_smile_vector_visibly_changes_the_decoded_face(browser, app_url):
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     page.goto(f"{app_url}/concepts?dataset=faces&models=default")
     page.get_by_role("button", name="Make the vector").click(timeout=90_000)
-    wait_for_caption(page, "VAE, alpha +2.0", timeout=60)
+    alpha = wait_for_edit(page)
+    assert 1.0 <= alpha <= 4.0  # the VAE's group gap, at least one spread
     wait_for_app_idle(page)
     shown = dict(zip(captions(page), image_sources(page), strict=False))
     for kind in ("AE", "VAE"):
         before = pixels(page, shown[f"{kind} reconstruction"])
-        after = pixels(page, shown[f"{kind}, alpha +2.0"])
+        after = pixels(page, shown[f"{kind}, alpha {alpha:+.1f}"])
         assert before.shape == after.shape and before.shape[-1] == 3  # a colour face
         assert np.abs(after - before).mean() > 2.0, kind  # grey levels of 255, on average
     page.close()
@@ -275,9 +287,9 @@ def test_a_new_concept_vectors_edit_is_in_view_without_scrolling(browser, app_ur
     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
     page.goto(f"{app_url}/concepts?dataset=digits&models=default")
     page.get_by_role("button", name="Make the vector").click(timeout=90_000)
-    wait_for_caption(page, "VAE, alpha +2.0", timeout=60)
+    alpha = wait_for_edit(page)
     # The live strips beside alpha's slider, from -alpha to +alpha in each model.
-    wait_for_figcaption(page, "VAE: alpha from -2.0 to +2.0")
+    wait_for_figcaption(page, f"VAE: alpha from {-alpha:+.1f} to {alpha:+.1f}")
     wait_for_app_idle(page)
     assert page.evaluate("() => window.scrollY") == 0
     shown = ".lx-live canvas, .lx-live figcaption, .lx-live input[type=range]"
@@ -291,18 +303,19 @@ def test_the_concept_strips_move_while_alpha_is_dragged(browser, app_url):
     page.on("websocket", lambda ws: ws.on("framesent", lambda _: sent.append(1)))
     page.goto(f"{app_url}/concepts?dataset=digits&models=default")
     page.get_by_role("button", name="Make the vector").click(timeout=90_000)
-    wait_for_figcaption(page, "VAE: alpha from -2.0 to +2.0", timeout=60)
+    alpha = wait_for_edit(page)
+    wait_for_figcaption(page, f"VAE: alpha from {-alpha:+.1f} to {alpha:+.1f}", timeout=60)
     wait_for_app_idle(page)
     before, count = canvases(page), len(sent)
     box = page.locator(".lx-live input[type=range]").bounding_box()
     y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] * 0.75, y)  # the thumb, at alpha +2 of -4 .. 4
+    page.mouse.move(box["x"] + box["width"] * (alpha + 4) / 8, y)  # the thumb, on -4 .. 4
     page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.95, y, steps=5)
+    page.mouse.move(box["x"] + box["width"] * 0.98, y, steps=5)
     wait_for_new_canvases(page, before)  # both strips moved, the button still down
     assert len(sent) == count  # nothing sent while dragging
     dragged = float(figcaptions(page)[1].rsplit(" to ", 1)[1])  # "VAE: alpha from -a to +a"
-    assert dragged > 2.0
+    assert dragged > alpha
     page.mouse.up()
     page.wait_for_function(  # Python's row of images follows the release
         "t => [...document.querySelectorAll('[data-testid=stImageCaption]')]"
@@ -377,5 +390,5 @@ def test_two_groups_lassoed_on_the_map_make_a_vector(browser, app_url):
     a, b = group_sizes(page)
     assert a > 10 and b > 10 and a + b <= 1797  # two disjoint bands of the 1,797 digits
     page.get_by_role("button", name="Make the vector").click()
-    wait_for_caption(page, "VAE, alpha +2.0", timeout=60)
+    wait_for_edit(page)
     page.close()

@@ -87,12 +87,17 @@ def test_a_class_vector_edits_the_image_in_both_models_as_alpha_moves(app):
     click(app, "make_concept")  # digits: from class 1 towards class 7, by default
     assert not app.exception and not app.error
     assert app.session_state[state.CONCEPT] == "1 to 7"
+    # alpha starts at the VAE's group gap, as its report card measures it, to the slider's 0.1,
+    # and at least one spread (these quickly trained models' classes overlap)
+    alpha = app.session_state[state.ALPHA]
+    gap = app.session_state[state.REPORT_CARDS][("1 to 7", "vae")].gap
+    assert alpha == max(round(gap, 1), 1.0)
     shown = images_by_caption(app)
-    assert {"AE reconstruction", "VAE, alpha +2.0"} <= set(shown)
+    assert {"AE reconstruction", f"VAE, alpha {alpha:+.1f}"} <= set(shown)
     # The strips (-alpha .. +alpha) are decoded in the browser, beside the slider.
     assert not any(caption.startswith("VAE: alpha from") for caption in shown)
     scrub = component_data(app, "alpha_scrub")["live"]["scrub"]
-    assert scrub["method"] == "line" and scrub["range"] == [-4.0, 4.0] and scrub["value"] == 2.0
+    assert scrub["method"] == "line" and scrub["range"] == [-4.0, 4.0] and scrub["value"] == alpha
     assert scrub["strip"] == 7
     assert set(scrub["from"]) == set(scrub["to"]) == {"ae", "vae"}
     set_alpha(app, 0.0)
@@ -193,7 +198,8 @@ def test_an_uploaded_drawing_is_prepared_like_the_data_and_edited(app):
     one = png(lambda d: d.line([(60, 10), (60, 90)], fill=0, width=12))  # dark ink on paper
     app.file_uploader(key="edit_upload").set_value(("one.png", one, "image/png")).run()
     assert not app.exception and not app.error
-    assert {"your image", "VAE, alpha +2.0"} <= set(images_by_caption(app))
+    edited = f"VAE, alpha {app.session_state[state.ALPHA]:+.1f}"
+    assert {"your image", edited} <= set(images_by_caption(app))
     app.file_uploader(key="edit_upload").set_value(("bad.png", b"not a png", "image/png")).run()
     shown = [e.value.replace("\\", "") for e in app.error]  # as the page shows its Markdown
     assert any("bad.png: unreadable image (not a PNG or JPEG file)" in e for e in shown)

@@ -3,6 +3,8 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from explorer.core.concepts import (
+    DEFAULT_ALPHA,
+    Concept,
     ConceptError,
     Groups,
     analogy,
@@ -11,10 +13,13 @@ from explorer.core.concepts import (
     concept_plane,
     direction,
     edit,
+    gap_alpha,
     group_classes,
     group_gap,
+    make_concept,
     orthogonalize,
     spread,
+    starting_alpha,
     starting_row,
     strip_alphas,
     two_groups,
@@ -172,6 +177,30 @@ def test_edit_strip_is_symmetric_with_zero_in_the_middle():
 def test_group_gap_counts_the_distance_between_group_means_in_steps():
     z = np.array([[0.0, 7.0], [2.0, -1.0], [4.0, 3.0], [6.0, 0.0]])
     assert group_gap(z, Y4, np.array([1.0, 0.0]), 2.0) == pytest.approx(2.0)  # (5 - 1) / 2
+
+
+def test_an_edit_starts_at_the_vaes_group_gap_in_spreads_of_all_the_codes():
+    """Planted: group 1 sits 3 units further along x; the codes spread 2 units along x."""
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 500)
+    codes = rng.standard_normal((1000, 4))
+    codes[:, 0] = rng.choice([-1.0, 1.0], 1000) * 0.5 + 3.0 * y  # std along x: sqrt(0.25 + 2.25)
+    step = np.sqrt(0.25 + 2.25)
+    assert gap_alpha(codes, np.arange(1000), y, np.eye(4)[0]) == pytest.approx(round(3 / step, 1))
+    concept = make_concept("x", {"ae": codes * 100, "vae": codes}, Groups(np.arange(1000), y,
+                           ("a", "b")))  # fmt: skip
+    assert starting_alpha(concept, {"ae": codes * 100, "vae": codes}) == pytest.approx(1.9)
+    imported = Concept("y", {"ae": np.eye(4)[0], "vae": np.eye(4)[0]})  # no groups
+    assert starting_alpha(imported, {"ae": codes, "vae": codes}) == DEFAULT_ALPHA
+
+
+def test_the_starting_alpha_stays_on_the_slider():
+    y = (np.arange(200) < 2).astype(int)  # 2 rare members, far away: a gap of about 10 spreads
+    z = np.zeros((200, 2))
+    z[:, 0] = 100.0 * y + np.tile([-0.01, 0.01], 100)
+    assert gap_alpha(z, np.arange(200), y, np.array([1.0, 0.0])) == 4.0
+    z[:, 0] = 0.001 * y + np.tile([-1.0, 1.0], 100)  # the groups overlap: a gap near 0
+    assert gap_alpha(z, np.arange(200), y, np.array([1.0, 0.0])) == 1.0  # one spread, visible
 
 
 def test_analogy_is_a_minus_b_plus_c():

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer.core.concepts import direction, edit, spread
+from explorer.core.concepts import direction, edit, gap_alpha, spread
 from explorer.core.model_pair import KINDS, ModelPair
 
 MAX_STEP_PARAM = 8  # characters of ?lesson= read at most: anything longer is not a step
@@ -246,6 +246,13 @@ def reconstruction_errors(pair: ModelPair) -> dict[str, float]:
     pca = np.clip(pair.pca.inverse_transform(pair.pca.transform(x)), 0, 1)
     errors["PCA"] = float(np.mean((pca - x) ** 2))
     return errors
+
+
+def smile_alpha(pair: ModelPair, attribute: str = "Smiling") -> float:
+    """Where the smile step's alpha starts: the VAE's group gap along the attribute's
+    mean-difference vector (concepts.gap_alpha), as on the Concepts page."""
+    codes, y = pair.codes["vae"], pair.attribute_values(attribute)
+    return gap_alpha(codes, np.arange(len(y)), y, direction(codes, y))
 
 
 def smile_edits(

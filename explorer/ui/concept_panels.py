@@ -112,10 +112,12 @@ def make_panel(pair: ModelPair) -> None:
         values = None if balance is None else pair.attribute_values(balance)[groups.rows]
         groups = replace(groups, method=method, balance=values, balance_name=balance or "")
         try:
-            state.save_concept(pair, concepts.make_concept(name, pair.codes, groups))
+            concept = concepts.make_concept(name, pair.codes, groups)
         except ConceptError as e:
             st.error(display.markdown_text(e, 500))
             return
+        state.save_concept(pair, concept)
+        st.session_state[state.ALPHA] = concepts.starting_alpha(concept, pair.codes)
         st.rerun()
 
 
@@ -150,18 +152,19 @@ def alpha_control(pair: ModelPair, concept: Concept, codes: dict | None) -> tupl
     """alpha, and whether the browser decodes: a slider that decodes both models' edit and
     their strips in the browser while it moves (Python gets the value on release), or a plain
     slider when the server decodes."""
-    alpha = st.session_state.setdefault(state.ALPHA, 2.0)
+    alpha = st.session_state.setdefault(state.ALPHA, concepts.DEFAULT_ALPHA)
     label = "alpha, in spreads of the data along v"
     if codes is not None:
         steps = {k: concepts.spread(pair.codes[k], concept.vectors[k]) * concept.vectors[k]
                  for k in KINDS}  # fmt: skip
         captions = {"ae": "AE, alpha {value}", "vae": "VAE, alpha {value}"}
-        slider = (label, -4.0, 4.0, 0.1, alpha)
+        slider = (label, -concepts.ALPHA_MAX, concepts.ALPHA_MAX, 0.1, alpha)
         remember = lambda t: st.session_state.update({state.ALPHA: round(t, 1)})  # noqa: E731
         if live.scrub(pair, "alpha_scrub", codes, steps, "line", slider, captions, remember,
                       strip=STRIP):  # fmt: skip
             return alpha, True
-    return st.slider(label, -4.0, 4.0, step=0.1, key=state.ALPHA), False
+    limit = concepts.ALPHA_MAX
+    return st.slider(label, -limit, limit, step=0.1, key=state.ALPHA), False
 
 
 def edit_panel(pair: ModelPair, concept: Concept) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.core import display, latent
-from explorer.core.lesson import reconstruction_errors, smile_edits
+from explorer.core.lesson import reconstruction_errors, smile_alpha, smile_edits
 from explorer.core.model_pair import KINDS, ModelPair
 
 N_EXAMPLES = 8  # images per row of examples
@@ -83,7 +83,9 @@ def smile(pair: ModelPair, key: str) -> None:
     if "Smiling" not in pair.dataset.attribute_names:
         st.warning("These images have no Smiling attribute: this step needs the faces.")
         return
-    alpha = st.slider("alpha (spreads of the data along the vector)", 0.0, 3.0, 2.0, 0.5,
+    start = min(smile_alpha(pair), 3.0)  # the VAE's group gap, within the slider
+    alpha = st.slider("alpha (spreads of the data along the vector; it starts at the VAE's gap "
+                      "between frowning and smiling faces)", 0.0, 3.0, start, 0.1,
                       key=f"{key}_alpha")  # fmt: skip
     for column, kind in zip(st.columns(2), KINDS, strict=True):
         before, after = smile_edits(pair, kind, alpha, n_faces=6)
