@@ -19,7 +19,6 @@ from explorer.server.jobs import SERVER, JobSpec, JobState
 from explorer.ui import resources, state, teacher
 
 MAX_RESULTS = 5  # own finished jobs shown, newest first
-SEEN_DONE = "jobs_seen_done"  # session state: ids of the ended jobs the job list last drew
 
 
 def start(spec: JobSpec) -> None:
@@ -55,8 +54,8 @@ def rerun_page_if_a_job_ended(jobs: list[JobState]) -> None:
     alone, so without it the runs list would miss the new run, and a refusal drawn while the
     job trained ("You already have a job training") would stay beside "Nothing is training"."""
     done = {job.id for job in jobs if job.done}
-    seen = st.session_state.get(SEEN_DONE)
-    st.session_state[SEEN_DONE] = done
+    seen = st.session_state.get(state.JOBS_SEEN_DONE)
+    st.session_state[state.JOBS_SEEN_DONE] = done
     if seen is not None and done - seen:
         st.rerun(scope="app")
 

@@ -11,7 +11,6 @@ from explorer.core.lesson import STEPS, Question, step_number
 from explorer.ui import state
 
 STEP_PARAM, PRESENT_PARAM = "lesson", "present"
-ANSWERS = "lesson_answers"  # session state: {step number: the first choice given}
 
 _keys = st.components.v2.component(
     "latent_explorer_lesson_keys",
@@ -64,12 +63,12 @@ def record(number: int) -> None:
     state, which Streamlit drops when the step is left."""
     picked = st.session_state[answer_key(number)]
     if picked is not None:
-        st.session_state.setdefault(ANSWERS, {}).setdefault(number, picked)
+        st.session_state.setdefault(state.LESSON_ANSWERS, {}).setdefault(number, picked)
 
 
 def answer(number: int) -> int | None:
     """The first choice given to step `number` in this session, or None."""
-    return st.session_state.get(ANSWERS, {}).get(number)
+    return st.session_state.get(state.LESSON_ANSWERS, {}).get(number)
 
 
 def ask(number: int, question: Question) -> None:

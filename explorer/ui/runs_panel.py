@@ -11,10 +11,9 @@ import streamlit as st
 
 from explorer.core import display
 from explorer.server import classroom, runs
-from explorer.ui import resources, teacher
+from explorer.ui import resources, state, teacher
 
 MAX_LISTED = 20  # newest finished runs listed; the pickers list them all
-DELETING = "run_to_delete"  # session state: the run whose Delete waits for "Yes, delete"
 
 
 def runs_list() -> None:
@@ -50,7 +49,7 @@ def finished_run(info: runs.RunInfo, is_default: bool) -> None:
                            on_click=publish_run, args=(info.dataset, info.id),
                            help=f"Make it every student's default on {info.dataset}")  # fmt: skip
         delete.button("Delete", key=f"delete_{info.id}", on_click=ask_to_delete, args=(info.id,))
-        if st.session_state.get(DELETING) == info.id:  # a run is gone for good: ask first
+        if st.session_state.get(state.RUN_TO_DELETE) == info.id:  # gone for good: ask first
             question, yes, keep = st.columns([3, 1.1, 1], vertical_alignment="center")
             question.markdown("Delete this run? Its files go for good.")
             yes.button("Yes, delete", type="primary", key=f"confirm_delete_{info.id}",
@@ -70,7 +69,7 @@ def interrupted(info: runs.RunInfo) -> None:
 
 
 def ask_to_delete(run_id: str | None) -> None:
-    st.session_state[DELETING] = run_id
+    st.session_state[state.RUN_TO_DELETE] = run_id
 
 
 def publish_run(dataset: str, run_id: str | None) -> None:
@@ -79,7 +78,7 @@ def publish_run(dataset: str, run_id: str | None) -> None:
 
 
 def remove(info: runs.RunInfo) -> None:
-    st.session_state.pop(DELETING, None)
+    st.session_state.pop(state.RUN_TO_DELETE, None)
     active = resources.job_manager().active_ids()
     if teacher.is_teacher() and not runs.remove_run(info.id, active):
         st.toast(f"{info.title} was already gone.")

@@ -33,6 +33,9 @@ CONCEPT_FORM_FOR = "concept_form_for"  # the dataset the form's choices were mad
 INTERP_T = "interp_t"  # where the interpolation's scrub slider was released
 LESSON_STEP = "lesson_last_step"  # this session's lesson step, for page links (they drop the URL)
 LESSON_REVEALED = "lesson_revealed"  # steps revealed without an answer
+LESSON_ANSWERS = "lesson_answers"  # {step number: the first choice given}
+JOBS_SEEN_DONE = "jobs_seen_done"  # ids of the ended jobs the job list last drew
+RUN_TO_DELETE = "run_to_delete"  # the run whose Delete waits for "Yes, delete"
 LESSON_KEYS = "lesson_keys"  # the lesson's keyboard component
 PANEL_VIEW = "panel_view"  # {"point", "shown"} of the live panel, for "Download as HTML"
 
