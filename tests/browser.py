@@ -1,6 +1,7 @@
 """Helpers for tests that drive a Streamlit app in a real headless Chromium.
 
-`streamlit_server(script)` serves an app from the repository root; `chromium()` launches the
+`streamlit_server(script)` serves an app from the repository root (`digits_app(runs)`: the app on
+small default digits models); `chromium()` launches the
 browser; `wait_for_app_idle(page)` waits for a run to finish; `click_data_point(page, key, x, y)`
 clicks a Plotly chart at data coordinates. Where Chromium or Playwright is missing the tests skip,
 unless LATENT_EXPLORER_REQUIRE_BROWSER=1 (CI), where they fail.
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from apptest import train_default_digits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; `playwright install` cannot download here
@@ -92,6 +94,19 @@ def streamlit_server(
             yield url
         finally:
             _stop(server)
+
+
+@contextlib.contextmanager
+def digits_app(runs: Path, env: dict | None = None) -> Iterator[str]:
+    """The app served on `runs` after small default digits models are trained into it
+    (apptest.train_default_digits), so that its pages open at once; env: more for the server.
+    Skips (or fails, in CI) where the browser is missing, before training anything."""
+    require_browser()
+    train_default_digits(runs)
+    with streamlit_server(
+        "explorer/app.py", env={"LATENT_EXPLORER_RUNS": runs, **(env or {})}
+    ) as url:
+        yield url
 
 
 def _wait_until_healthy(server: subprocess.Popen, url: str, timeout: float, log) -> None:

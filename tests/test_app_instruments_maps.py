@@ -61,9 +61,8 @@ def test_the_ellipse_map_draws_one_outline_per_chosen_point_in_its_class_colour(
 
 
 def test_the_hole_maps_share_one_colour_axis(pair):
-    grids, seconds = hole_view.hole_grids(pair)
+    grids, _ = hole_view.hole_grids(pair)  # its time: python -m benchmarks.instruments
     figure = hole_view.hole_maps(pair, grids)
     heatmaps = [t for t in figure.data if t.type == "heatmap"]
     assert len(heatmaps) == 2 and {t.coloraxis for t in heatmaps} == {"coloraxis"}
     assert figure.layout.coloraxis.cmin == 0
-    assert seconds < 2

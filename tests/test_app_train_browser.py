@@ -6,8 +6,7 @@ deleted run gone from "Your results")."""
 import re
 
 import pytest
-from apptest import train_default_digits
-from browser import chromium, require_browser, streamlit_server, wait_for_app_idle
+from browser import chromium, digits_app, wait_for_app_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 VIEWPORT = {"width": 1200, "height": 1600}
@@ -15,10 +14,7 @@ VIEWPORT = {"width": 1200, "height": 1600}
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    require_browser()
-    runs = tmp_path_factory.mktemp("runs")
-    train_default_digits(runs)
-    with streamlit_server("explorer/app.py", env={"LATENT_EXPLORER_RUNS": runs}) as url:
+    with digits_app(tmp_path_factory.mktemp("runs")) as url:
         yield url
 
 

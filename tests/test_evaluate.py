@@ -66,7 +66,7 @@ def test_linear_probe_is_perfect_on_separable_codes_and_chance_on_noise():
     assert 0.3 < linear_probe_accuracy(noise[:300], y[:300], noise[300:], y[300:]) < 0.7
 
 
-def test_reconstruction_mse_is_zero_for_a_perfect_model_output_range(digits, trained_vae):
+def test_reconstruction_mse_is_the_mean_squared_error_of_decoding_the_codes(digits, trained_vae):
     mse = reconstruction_mse(trained_vae, digits.pixels[:100])
     z = encode_all(trained_vae, digits.pixels[:100])
     x_hat = decode_all(trained_vae, z)

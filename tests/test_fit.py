@@ -136,13 +136,15 @@ def test_nan_loss_restores_the_last_good_weights_and_says_why():
         assert torch.isfinite(value).all()
 
 
-def test_a_huge_learning_rate_diverges_without_leaving_nan_weights():
+def test_a_huge_learning_rate_diverges_and_restores_the_weights_from_before_training():
     model = build_model(
         ModelConfig(kind="vae", image_shape=SHAPE, hidden=(32,), likelihood="gaussian")
     )
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     result = fit(model, images(), fp32(epochs=50, lr=10.0))
-    assert all(torch.isfinite(v).all() for v in model.state_dict().values())
-    assert result.status in {"diverged", "finished"}
+    assert result.status == "diverged" and result.history == []  # nan within the first epoch
+    assert "became nan" in result.message and "Try a lower learning rate" in result.message
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
 def test_denoising_trains_on_noisy_inputs_within_range():

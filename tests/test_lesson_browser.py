@@ -5,8 +5,7 @@ the view's controls until hovered; step 6's two grids of prior samples fit the s
 import re
 
 import pytest
-from apptest import train_default_digits
-from browser import chromium, require_browser, streamlit_server, wait_for_app_idle
+from browser import chromium, digits_app, wait_for_app_idle
 
 from explorer.core.lesson import STEPS
 
@@ -15,10 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    require_browser()
-    runs = tmp_path_factory.mktemp("runs")
-    train_default_digits(runs)
-    with streamlit_server("explorer/app.py", env={"LATENT_EXPLORER_RUNS": runs}) as url:
+    with digits_app(tmp_path_factory.mktemp("runs")) as url:
         yield url
 
 

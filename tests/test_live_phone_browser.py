@@ -6,15 +6,7 @@ A wide screen keeps both maps side by side. (The desktop panel: tests/test_live_
 from __future__ import annotations
 
 import pytest
-from apptest import train_default_digits
-from browser import (
-    chromium,
-    data_to_page,
-    require_browser,
-    streamlit_server,
-    wait_for_app_idle,
-    wait_for_chart,
-)
+from browser import chromium, data_to_page, digits_app, wait_for_app_idle, wait_for_chart
 from live_page import canvases, wait_for_panel, wait_for_url_point_change
 from test_live_browser import empty_spot, spot, view
 
@@ -30,14 +22,9 @@ LOUPE_CANVASES = "s => [...document.querySelectorAll(s + ' canvas')].map(c => c.
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, browser_cache):
     """The app on a runs folder with small default digits models."""
-    require_browser()
-    runs = tmp_path_factory.mktemp("runs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENT_EXPLORER_CACHE", str(browser_cache))
-        train_default_digits(runs)
-        mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
-        with streamlit_server("explorer/app.py") as url:
-            yield url
+    env = {"LATENT_EXPLORER_CACHE": browser_cache}
+    with digits_app(tmp_path_factory.mktemp("runs"), env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

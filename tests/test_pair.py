@@ -52,7 +52,7 @@ def test_pca_baseline_reconstructs_with_the_latent_size(digits):
     assert x.shape == (1, 8, 8) and x.min() >= 0 and x.max() <= 1
 
 
-def test_colours_come_from_classes_or_a_binary_attribute(digits):
+def test_map_colours_are_the_plotted_points_classes_and_their_names(digits):
     pair = build_pair(digits, *models(digits), "test", max_points=50)
     values, names = pair.classes()
     np.testing.assert_array_equal(values, digits.labels[pair.indices])

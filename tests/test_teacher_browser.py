@@ -3,8 +3,7 @@ the owner id follows Streamlit's XSRF cookie), never for another browser, and a 
 offers no training, no upload and no runs to delete."""
 
 import pytest
-from apptest import train_default_digits
-from browser import chromium, require_browser, streamlit_server, wait_for_app_idle
+from browser import chromium, digits_app, wait_for_app_idle
 
 from explorer.server import classroom
 
@@ -15,11 +14,7 @@ KEY = "owl-42 with spaces & <symbols>"
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    require_browser()
-    runs = tmp_path_factory.mktemp("runs")
-    train_default_digits(runs)
-    env = {"LATENT_EXPLORER_RUNS": runs, classroom.KEY_ENV: KEY}
-    with streamlit_server("explorer/app.py", env=env) as url:
+    with digits_app(tmp_path_factory.mktemp("runs"), env={classroom.KEY_ENV: KEY}) as url:
         yield url
 
 
