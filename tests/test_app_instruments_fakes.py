@@ -5,7 +5,8 @@ import io
 
 import numpy as np
 from apptest import open_instrument
-from PIL import ExifTags, Image
+from PIL import Image
+from test_images import jpeg_bytes
 
 from explorer.core.anomaly import COLUMNS, column_name
 
@@ -51,16 +52,6 @@ def test_fake_detection_places_an_image_on_the_histograms_with_roc_aucs(app):
     assert not app.exception and captions(app) == ["your image"] and len(app.dataframe) == 2
 
 
-def jpeg(pixels: np.ndarray, orientation: int | None = None) -> bytes:
-    """A grey JPEG at quality 100 (flat 8x8 blocks come back exactly), EXIF-tagged if asked."""
-    image, buffer = Image.fromarray(pixels), io.BytesIO()
-    exif = image.getexif()
-    if orientation is not None:
-        exif[ExifTags.Base.Orientation] = orientation
-    image.save(buffer, "JPEG", quality=100, exif=exif)
-    return buffer.getvalue()
-
-
 def test_a_phone_photo_stored_on_its_side_is_placed_upright(app):
     open_instrument(app, "fakes")
     app.radio(key="instrument_fakes_place").set_value("your image").run()
@@ -68,9 +59,9 @@ def test_a_phone_photo_stored_on_its_side_is_placed_upright(app):
     upright[16:48, 0:64] = 0  # a dark bar near the top left: any turn moves it
     shown = {}
     # Orientation 6 (a phone held upright) stores the picture turned a quarter counterclockwise.
-    for name, data in [("upright.jpg", jpeg(upright)),
-                       ("phone.jpg", jpeg(np.rot90(upright), orientation=6)),
-                       ("sideways.jpg", jpeg(np.rot90(upright)))]:  # fmt: skip
+    for name, data in [("upright.jpg", jpeg_bytes(upright)),
+                       ("phone.jpg", jpeg_bytes(np.rot90(upright), orientation=6)),
+                       ("sideways.jpg", jpeg_bytes(np.rot90(upright)))]:  # fmt: skip
         app.file_uploader(key="instrument_fakes_upload").set_value((name, data, "image/jpeg"))
         app.run()
         assert not app.exception and not app.error

@@ -102,18 +102,27 @@ class RunInfo:
     def title(self) -> str:
         """E.g. "digits · mlp · 2-D · 30 epochs · beta 1 · 07 Dec 12:50": the training form's
         settings, so that runs started one after the other read apart."""
-        when = time.strftime("%d %b %H:%M:%S" if self.seconds else "%d %b %H:%M",
-                             time.localtime(self.created))  # fmt: skip
         if self.interrupted:
-            return f"{self.dataset or 'unknown dataset'} · interrupted · started {when}"
+            return f"{self.dataset or 'unknown dataset'} · interrupted · started {self.when}"
+        return f"{self.dataset} · {self.settings}"
+
+    @property
+    def settings(self) -> str:
+        """The title without the dataset ("mlp · 2-D · 30 epochs · beta 1 · 07 Dec 12:50"):
+        where a picker of the dataset's runs sits beside the dataset's own."""
         settings = [
             count_epochs(self.epochs) if self.epochs else "",
             f"beta {self.beta:g}" if self.beta is not None else "",
             f"noise {self.noise_std:g}" if self.noise_std else "",  # a denoising AE
             f"L1 {self.sparsity:g}" if self.sparsity else "",  # a sparse AE
         ]
-        return " · ".join([str(self.dataset), self.arch, f"{self.latent_dim}-D",
-                           *filter(None, settings), when])  # fmt: skip
+        return " · ".join([self.arch, f"{self.latent_dim}-D", *filter(None, settings), self.when])
+
+    @property
+    def when(self) -> str:
+        """Its time, to the second where another run listed with it shares the minute."""
+        clock = "%d %b %H:%M:%S" if self.seconds else "%d %b %H:%M"
+        return time.strftime(clock, time.localtime(self.created))
 
 
 def count_epochs(n: int) -> str:

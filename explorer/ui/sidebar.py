@@ -48,7 +48,7 @@ def selection() -> Selection:
     st.sidebar.caption(f"{summary}.", help=f"Found: {display.markdown_text(where)}")
     # Without the dataset's name (the picker above says it), so that the part that tells runs
     # apart (settings, time) is not cut off in the sidebar's width.
-    titles = {run.id: run.title.removeprefix(f"{name} · ") for run in runs.trained_runs(name)}
+    titles = {run.id: run.settings for run in runs.trained_runs(name)}
     published = classroom.published_run(name)
     made = "shipped" if shipped_folder(name) else "trained on first use"
     default = f"class default: {titles[published]}" if published in titles else f"default ({made})"
