@@ -392,8 +392,8 @@ def test_a_folder_of_mixed_sizes_comes_out_one_size_each_centre_cropped(tmp_path
     assert red.max() < 0.1 and green.min() > 0.9 and blue.max() < 0.1
 
 
-def test_unreadable_files_are_skipped_with_their_attributes_and_listed_on_every_load(
-    tmp_path, caplog
+def test_unreadable_files_are_skipped_with_their_attributes_and_listed_once_per_process(
+    tmp_path, caplog, monkeypatch
 ):
     for i in range(12):
         solid(tmp_path / f"{i:02d}.png", (i * 20, 0, 0), (20 + i, 16))  # sizes differ too
@@ -401,7 +401,11 @@ def test_unreadable_files_are_skipped_with_their_attributes_and_listed_on_every_
         truncated_jpeg(tmp_path / f"{i:02d}.png")  # a JPEG with the wrong suffix, cut short
     rows = "".join(f"{i:02d}.png,{i % 2}\n" for i in range(12))
     (tmp_path / "attributes.csv").write_text("file,odd\n" + rows)
-    for _ in ("decoded", "from the cache"):
+    monkeypatch.setattr(folders, "_logged", set())
+    # Decoded, then read from the cache by the same process, then by a new one (a restart).
+    for load, logged in (("decoded", 1), ("cached", 0), ("restart", 1)):
+        if load == "restart":
+            monkeypatch.setattr(folders, "_logged", set())
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger=folders.log.name):
             data = load_dataset("folder", tmp_path, DataOptions(image_size=4))
@@ -412,10 +416,11 @@ def test_unreadable_files_are_skipped_with_their_attributes_and_listed_on_every_
         kept = [i for i in range(12) if i not in (3, 7, 8)]
         assert data.pixels[:, 0, 0, 0].tolist() == [i * 20 for i in kept]
         assert data.attributes[:, 0].tolist() == [i % 2 for i in kept]  # still each image's own
-        [record] = caplog.records
-        assert [f"{i:02d}.png" in record.getMessage() for i in range(12)] == [
-            i in (3, 7, 8) for i in range(12)
-        ]
+        assert len(caplog.records) == logged, load
+        for record in caplog.records:
+            assert [f"{i:02d}.png" in record.getMessage() for i in range(12)] == [
+                i in (3, 7, 8) for i in range(12)
+            ]
 
 
 def test_a_data_folder_holds_its_own_images_in_a_folder_subfolder(tmp_path):

@@ -32,6 +32,7 @@ DEFAULT_SIZE = 64
 SUBFOLDER = "folder"  # in a data folder beside mnist/, celeba/, ...: the app's own images
 
 log = logging.getLogger(__name__)
+_logged: set[tuple[str, ...]] = set()  # skipped lists already logged by this process
 
 
 def locate_folder(data_dir: Path | None) -> str | None:
@@ -109,11 +110,14 @@ def load_folder(
 
 def _skipped_note(folder: Path, skipped: np.ndarray, n_files: int) -> str:
     """A sentence for the description on files that could not be read, after logging each
-    (every time the folder is loaded, so the list is in the log of a server that read the cache).
-    """
+    once per process (a server that read the cache logs them too; the app's several loads of
+    one folder do not repeat the list)."""
     if not len(skipped):
         return ""
-    log.warning("%s: %d of %d image files could not be read and were skipped:\n%s",
-                folder, len(skipped), n_files, "\n".join(skipped))  # fmt: skip
+    seen = (str(folder), *map(str, skipped))
+    if seen not in _logged:
+        _logged.add(seen)
+        log.warning("%s: %d of %d image files could not be read and were skipped:\n%s",
+                    folder, len(skipped), n_files, "\n".join(skipped))  # fmt: skip
     return (f" {len(skipped):,} of {n_files:,} files could not be read: skipped; the list is in "
             "the server log.")  # fmt: skip
