@@ -6,7 +6,7 @@ The pages live in views/, not pages/: Streamlit would also list a pages/ folder 
 import torch
 
 # One thread per request keeps decoding at milliseconds while a training job runs; the same for
-# NumPy's BLAS, whose two threads made each logistic fit of a report card 5x slower (README,
+# NumPy's BLAS, whose two threads made each logistic fit of a report card 5x slower (docs/design.md,
 # Design notes).
 torch.set_num_threads(1)
 

@@ -1,5 +1,5 @@
 """A restart shows its first image fast: the app's first page run imports no scikit-learn (over a
-second to import) and reads the bundled digits without it (README, Fast starts)."""
+second to import) and reads the bundled digits without it (docs/benchmarks.md, Start-up)."""
 
 import ast
 import importlib.util

@@ -13,7 +13,7 @@ from explorer.ui import resources
 
 def test_the_server_watches_no_source_files_and_skips_the_per_run_garbage_collection():
     # Each new session's file watcher walked every loaded module's path: 250-350 ms of CPU per
-    # page open, most of an open's cost (README, Design notes).
+    # page open, most of an open's cost (docs/design.md, Design notes).
     config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["fileWatcherType"] == "none"
     assert config["runner"]["postScriptGC"] is False

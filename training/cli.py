@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit_cmd.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
-        help="torch.compile (~30 s of warm-up; measured no faster for the MNIST pair, README)",
+        help="torch.compile (~30 s of warm-up; measured no faster on MNIST: docs/benchmarks.md)",
     )
     fit_cmd.add_argument("--seed", type=int, default=0)
     fit_cmd.add_argument("--out", required=True, help="folder for ae.safetensors, vae.safetensors")

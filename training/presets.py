@@ -9,7 +9,7 @@ from training.config import ModelConfig, TrainConfig
 # Measured on 64x64 faces and CelebA: twice the images/s of (32, 64, 128, 256), and a lower
 # test error for the same training time.
 CONV_CHANNELS = (16, 32, 64, 128)
-# The residual coders' MLP (README, "Default models"): on 64x64 faces 256 hidden units reach
+# The residual coders' MLP (docs/training.md): on 64x64 faces 256 hidden units reach
 # 0.68x PCA's test error in 400 steps (14 s), 1024 reach 0.58x in 35 s; 128 reach 0.68x in the
 # default 700 steps and keep a 64x64 pair's decoders under the browser's 4 M weights.
 RESIDUAL_HIDDEN = (128,)
@@ -21,7 +21,7 @@ TARGET_STEPS = 1200  # optimizer steps that bring the default models close to co
 # PCA view of 32-D codes. Measured on faces (a linear probe for Smiling on the VAE's codes
 # after 9 epochs, as three fits of 3): 77% at 16-D, 86% at 32-D.
 LARGE_IMAGE_LATENT_DIM = 32
-# The full recipe of the conv coders (README, "Default models"): about this many onecycle steps
+# The full recipe of the conv coders (docs/training.md): about this many onecycle steps
 # (faces: 40 epochs of 125 steps, 11-13 min for the pair on 2 cores; CelebA's 10,000-image
 # subset: 65 epochs, within 10 minutes). Fewer steps leave the VAE's prior samples grey.
 CONV_STEPS = 4000
@@ -51,7 +51,7 @@ def default_arch(image_shape: tuple[int, int, int], stage: str = "full") -> str:
     """An MLP for small grey images (digits, MNIST). For larger or colour ones, conv coders in
     the full pair (what shows the lectures' contrasts), and for a preview the residual coders
     (PCA plus an MLP), which beat PCA within a minute but decode the prior like PCA does, AE
-    and VAE alike (README, "Default models")."""
+    and VAE alike (docs/training.md, "Default models")."""
     c, h, w = image_shape
     if c == 1 and h * w <= 28 * 28:
         return "mlp"

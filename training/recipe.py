@@ -188,7 +188,7 @@ def evaluate_and_save(
 def trains_in_parallel(kinds: tuple[str, ...], config: TrainConfig) -> bool:
     """The models of a pair train at once, one core each, where a CPU has a core per model
     (and not under torchrun, whose processes already share the cores). Small models use two
-    cores poorly: measured on 2 cores, the pair's training ends 1.3x sooner (README)."""
+    cores poorly: measured on 2 cores, the pair's training ends 1.3x sooner (docs/training.md)."""
     return (
         len(kinds) > 1
         and resolve_device(config.device).type == "cpu"

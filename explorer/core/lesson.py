@@ -145,7 +145,7 @@ STEPS: tuple[Step, ...] = (
             "The VAE's draws decode to faces never seen in the data: its codes were pulled "
             "towards N(0, I), where the draws land. The AE's decode to grey smears: its codes "
             "follow no prior, and the draws land off them. Over 2,000 draws, the AE's samples "
-            "are 5x further from real faces than the VAE's (README, Default models).",
+            "are 5x further from real faces than the VAE's (docs/benchmarks.md, Default models).",
         ),
         dataset="faces",
     ),

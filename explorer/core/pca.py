@@ -1,7 +1,7 @@
 """PCA of images in NumPy: the linear baseline a model pair shows beside its two models.
 
 scikit-learn's PCA computes the same, but importing scikit-learn takes over a second, which every
-restart of the app paid before its first image (README, Fast starts). The fitted attributes keep
+restart of the app paid before its first image (docs/benchmarks.md). The fitted attributes keep
 scikit-learn's names, so the code that reads a PCA (the browser's decoder bundle) takes either.
 """
 

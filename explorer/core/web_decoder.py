@@ -39,7 +39,7 @@ DTYPES = {"float16": np.float16, "float32": np.float32}
 MAX_PARAMETERS = 4_000_000
 # float32 up to this many weights (6 MB): the browser then decodes what the server would, to
 # 1e-6. Above, float16 halves the bytes for an error of at most about one grey level (1.7e-3
-# measured on the default digits AE; README, Design notes).
+# measured on the default digits AE; docs/design.md, Design notes).
 FLOAT32_UP_TO = 1_500_000
 # Multiply-adds per decoded image: the 32-D faces conv decoder needs 7.1 M and takes about 12 ms
 # in plain JavaScript here; 20 M keeps one image near a frame's budget of a 30 fps hover.

@@ -22,8 +22,8 @@ from training.recipe import has_preview
 
 DATA_ENV = "LATENT_EXPLORER_DATA"
 DATASET_ENV = "LATENT_EXPLORER_DATASET"  # the dataset a new browser opens on
-# The generated faces: their shipped pair shows the lectures' contrasts best (README, Default
-# models: prior samples' Frechet distance AE / VAE 5.3 on faces, 2.0 on digits).
+# The generated faces: their shipped pair shows the lectures' contrasts best (docs/benchmarks.md,
+# Default models: prior samples' Frechet distance AE / VAE 5.3 on faces, 2.0 on digits).
 OPENING_DATASET = "faces"
 PAIR_CACHE = "pair_cache.npz"  # beside a pair's checkpoints: its map codes and PCA (build_pair)
 
