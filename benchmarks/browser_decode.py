@@ -12,9 +12,9 @@ moves, up). Reported, from the page's own timings (`window.latentExplorerStats`,
 - websocket frames (both directions) while hovering or dragging, before the slider's release:
   the server is not involved, so 0 is expected (the release pins the point: one rerun);
 - the bundle's size and dtype, and the largest |browser - torch| pixel difference over 20
-  latent points per model, decoded in the page by explorer/ui/decoder.js (imported into the
+  latent points per model, decoded in the page by explorer/web/decoder.js (imported into the
   page: the live panel's module keeps its decoder to itself) with a bundle built from the same
-  checkpoints by the app's own function (explorer/core/web_decoder.py).
+  checkpoints by the app's own function (explorer/web/web_decoder.py).
 
 Every number is the median over --repeats repeats. The faces pair is a quick one (a subset, a
 short run; decode time does not depend on how well a model is trained, only on its shape and on
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import ROOT, print_table, shared_data_dir
-from explorer.core import web_decoder
+from explorer.web import web_decoder
 from tests.browser import chromium, streamlit_server, wait_for_app_idle, wait_for_chart
 from training.checkpoints import load_checkpoint
 from training.config import TrainConfig
@@ -253,7 +253,7 @@ def exactness(page, bundle: bytes, points: dict, pixels: dict) -> tuple[float, f
     """Max |browser - torch| over the points of both models, and the page's decode ms per
     image when decoding nothing else (no frames, no Plotly): the median of 5 rounds over the
     points, after 3 rounds of warm-up."""
-    source = base64.b64encode((ROOT / "explorer/ui/decoder.js").read_bytes()).decode()
+    source = base64.b64encode((ROOT / "explorer/web/decoder.js").read_bytes()).decode()
     got = page.evaluate(DECODE_IN_PAGE, [source, base64.b64encode(bundle).decode(),
                                          {k: v.tolist() for k, v in points.items()}])  # fmt: skip
     error = max(float(np.abs(np.array(got[k]["pixels"]) - pixels[k]).max()) for k in KINDS)

@@ -71,7 +71,7 @@ def component_data(at: AppTest, key: str = "latent_click") -> dict | None:
 
 
 def live_panel(at: AppTest, key: str = "latent_click") -> dict | None:
-    """The live decode panel's data (explorer/core/live_view.panel_data) the browser draws;
+    """The live decode panel's data (explorer/web/live_view.panel_data) the browser draws;
     None where the server decodes (or the listener is absent)."""
     data = component_data(at, key)
     return None if data is None else data.get("live")

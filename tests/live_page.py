@@ -1,4 +1,4 @@
-"""Helpers for browser tests of the Explore page's live decode panel (explorer/ui/live.js):
+"""Helpers for browser tests of the Explore page's live decode panel (explorer/web/live.js):
 its canvases and captions, and the point the URL carries."""
 
 from __future__ import annotations

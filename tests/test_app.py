@@ -5,12 +5,12 @@ import pytest
 from apptest import APP, component, component_data, live_panel, send_trigger
 from streamlit.testing.v1 import AppTest
 
-from explorer.core import web_decoder
 from explorer.core.points import Point
-from explorer.core.web_decoder import read_header
 from explorer.ui import resources, state
 from explorer.ui.click import parse_z
 from explorer.ui.uploads import MAX_UPLOAD_MB
+from explorer.web import web_decoder
+from explorer.web.web_decoder import read_header
 from training.data import available_datasets
 
 

@@ -43,7 +43,7 @@ def test_only_the_ui_package_and_the_pages_import_streamlit():
 
 
 def explorer_modules(path: Path) -> set[str]:
-    """The explorer subpackages a file imports from ("core", "ui", "server", "views")."""
+    """The explorer subpackages a file imports from ("core", "web", "ui", "server", "views")."""
     tree = ast.parse(path.read_text(), filename=str(path))
     names = set()
     for node in ast.walk(tree):
@@ -61,6 +61,15 @@ def test_the_core_imports_neither_streamlit_nor_the_app():
     for path in files:
         assert not imported_modules(path) & {"streamlit"}, path.name
         assert explorer_modules(path) <= {"core"}, f"{path.name} imports {explorer_modules(path)}"
+
+
+def test_the_browser_wing_imports_only_the_core():
+    files = sorted((ROOT / "explorer" / "web").rglob("*.py"))
+    assert len(files) > 3
+    for path in files:
+        assert not imported_modules(path) & {"streamlit"}, path.name
+        found = explorer_modules(path)
+        assert found <= {"core", "web"}, f"{path.name} imports {found}"
 
 
 def test_the_server_side_needs_no_streamlit_and_no_ui():

@@ -1,6 +1,6 @@
-"""explorer/ui/decoder.js in Node against torch and explorer/core/latent.py as oracles.
+"""explorer/web/decoder.js in Node against torch and explorer/core/latent.py as oracles.
 
-Real bundles from explorer/core/web_decoder.py, of AE/VAE pairs with spread-out weights, decode
+Real bundles from explorer/web/web_decoder.py, of AE/VAE pairs with spread-out weights, decode
 in Node (tests/js/decode_check.mjs) to torch's pixels: a float32 bundle within 1e-5 of the
 model; a float16 bundle within 1e-5 of `rounded(model, "float16")` (exactly the weights the
 browser holds) and within F16_TOLERANCE of the original. The latent math (projection, lerp,
@@ -8,72 +8,34 @@ slerp), toRGBA, float16 widening, PCA's decoder and malformed bundles go through
 tests/js/call.mjs.
 
 Node is /usr/bin/node (apt-get install nodejs): these tests skip without it, except where
-LATENT_EXPLORER_REQUIRE_BROWSER=1 (CI), where they fail.
+LATENT_EXPLORER_REQUIRE_BROWSER=1 (CI), where they fail (tests/node.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import struct
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from browser import REQUIRE_BROWSER_ENV
 from decoders import rounded, spread
+from node import call_js, ok, require_node, run_node
 from sklearn.decomposition import PCA
 from torch import nn
 
-from explorer.core import latent, web_decoder
+from explorer.core import latent
+from explorer.web import web_decoder
 from training.models import AE, build_model
 from training.presets import default_model_config
 
-NODE = Path("/usr/bin/node")
-JS = Path(__file__).resolve().parent / "js"
 N_POINTS = 12
 # A float16 bundle against the original float32 model: under half of one 8-bit grey level
 # (1/255). The rounding of the weights alone moves these models' pixels by up to 1.2e-3; a
 # digits AE trained 100 epochs moves by up to 3.2e-3 (its weights reach 5), so this bound is
 # for the spread-out test models, not a promise for every trained one.
 F16_TOLERANCE = 2e-3
-
-
-def require_node() -> Path:
-    """Debian's Node; skips where it is missing, fails instead where
-    LATENT_EXPLORER_REQUIRE_BROWSER=1 (as tests/browser.py's require_browser does)."""
-    if not NODE.exists():
-        reason = f"the JavaScript tests need {NODE} (apt-get install nodejs)"
-        if os.environ.get(REQUIRE_BROWSER_ENV) == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return NODE
-
-
-def run_node(script: str, *args: str, stdin: str | None = None) -> str:
-    node = require_node()
-    done = subprocess.run(
-        [str(node), str(JS / script), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def call_js(*calls: tuple) -> list[dict]:
-    """[(fn, *args)] -> [{"ok": value} | {"error": message}] from decoder.js in one Node run."""
-    text = json.dumps([{"fn": fn, "args": list(args)} for fn, *args in calls])
-    return json.loads(run_node("call.mjs", stdin=text))
-
-
-def ok(result: dict):
-    assert "error" not in result, result["error"]
-    return result["ok"]
 
 
 def pair(image_shape, **options) -> dict[str, AE]:

@@ -55,7 +55,8 @@ FIRST_RUN = """
 import importlib, sys
 for name in sys.argv[1:]:
     importlib.import_module(name)
-from explorer.core import figures, live_view, model_pair
+from explorer.core import figures, model_pair
+from explorer.web import live_view, web_decoder
 from explorer.core.points import Point
 from training.config import ModelConfig
 from training.data import load_dataset
@@ -67,7 +68,7 @@ ae, vae = (build_model(ModelConfig(kind=k, image_shape=data.image_shape, hidden=
 pair = model_pair.build_pair(data, ae, vae, "test", max_points=200)
 figures.pair_maps(pair, None, True, False)
 live_view.panel_data(pair, Point(tuple(pair.codes["ae"][0]), 0), [0, 1], False, "id")
-pair.web_bundle()
+web_decoder.pair_bundle(pair)
 print(" ".join(m for m in ("sklearn", "scipy") if m in sys.modules))
 """
 

@@ -1,4 +1,4 @@
-"""The Explore page on a phone, in a real Chromium at 390x844 with touch (explorer/ui/phone.js):
+"""The Explore page on a phone, in a real Chromium at 390x844 with touch (explorer/web/phone.js):
 one map at a time with an AE | VAE toggle, a finger dragged over it decodes into a loupe in view
 and pins where it lifts, a strip beside the map scrolls the page, and the hint names a finger.
 A wide screen keeps both maps side by side. (The desktop panel: tests/test_live_browser.py.)"""

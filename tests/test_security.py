@@ -20,7 +20,7 @@ from browser import streamlit_server
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer.core import concept_io, features, figures, latent, standalone
+from explorer.core import concept_io, features, figures, latent
 from explorer.core.concepts import Concept, ConceptError
 from explorer.core.display import MAX_SHOWN, markdown_text, plotly_text
 from explorer.core.model_pair import build_pair
@@ -28,6 +28,7 @@ from explorer.core.points import Point, PointError, parse_point
 from explorer.server.jobs import MAX_EPOCHS, JobSpec
 from explorer.ui import state
 from explorer.ui.instruments.ellipses import MAX_ELLIPSES, ellipse_count
+from explorer.web import standalone
 from training.data import DataOptions, DatasetError, load_dataset, prepare_image
 from training.models import build_model
 from training.presets import default_model_config

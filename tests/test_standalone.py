@@ -1,4 +1,4 @@
-"""The standalone page (explorer/core/standalone.py) without a browser: it loads nothing from the
+"""The standalone page (explorer/web/standalone.py) without a browser: it loads nothing from the
 network, carries the pair's weights and the app's own module, draws the Explore page's maps, and
 its scripts cannot be cut short by the data. tests/test_standalone_browser.py opens it."""
 
@@ -14,9 +14,10 @@ from html.parser import HTMLParser
 import pytest
 from plotly.offline import get_plotlyjs
 
-from explorer.core import figures, standalone, web_decoder
+from explorer.core import figures
 from explorer.core.model_pair import build_pair
 from explorer.core.points import Point
+from explorer.web import modules, standalone, web_decoder
 from training.data import load_dataset
 from training.models import build_model
 from training.presets import default_model_config
@@ -80,12 +81,13 @@ def test_the_page_loads_nothing_from_the_network(pair, with_pca):
 def test_it_carries_the_weights_and_the_apps_own_module(pair):
     page = page_of(pair)
     data = data_of(page)
-    bundle = pair.web_bundle(False)
+    bundle = web_decoder.pair_bundle(pair, False)
     assert base64.b64decode(data["bundle"]) == bundle
     assert web_decoder.read_header(bundle)["id"] in page
     assert data["live"]["bundles"] == [web_decoder.read_header(bundle)["id"]]
     assert standalone.module_script() in page  # the same join the app registers
-    assert (standalone.UI / "standalone.js").read_text() in page
+    # standalone.js as written, less its imports (the join removes them)
+    assert modules.IMPORT.sub("", modules.read("standalone.js")).strip() in page
     from explorer.ui import click
 
     assert standalone.module_script() == click.SCRIPT

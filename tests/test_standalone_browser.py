@@ -1,4 +1,4 @@
-"""The standalone page (explorer/core/standalone.py) in Debian's Chromium, opened from disk with
+"""The standalone page (explorer/web/standalone.py) in Debian's Chromium, opened from disk with
 every request that is not a file: blocked (and none attempted): hover decodes in both models with
 a cross on the maps, a click pins (a dot: its own codes and image), sliders and arrow keys move
 the pinned point, the layout reads at 1440x900, and the page's decoder gives torch's pixels
@@ -20,7 +20,7 @@ from decoders import rounded, spread
 
 from explorer.core.model_pair import ModelPair, build_pair
 from explorer.core.points import Point
-from explorer.core.standalone import standalone_html
+from explorer.web.standalone import standalone_html
 from training.config import TrainConfig
 from training.data import DataOptions, load_dataset
 from training.fit import fit

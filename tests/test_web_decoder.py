@@ -1,4 +1,4 @@
-"""The decoder bundle of explorer/core/web_decoder.py: its layout, its weights, and the models it
+"""The decoder bundle of explorer/web/web_decoder.py: its layout, its weights, and the models it
 refuses (tests/test_decoder_js.py runs the bundles in Node)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from decoders import rounded
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from explorer.core import web_decoder
+from explorer.web import web_decoder
 from training.models import AE, build_model
 from training.presets import default_model_config
 

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from explorer.core import web_decoder
 from explorer.core.latent import Projection, fit_projection
 from explorer.core.pca import PCA, fit_pca
 from explorer.core.points import Bounds, important_coordinates
@@ -63,26 +62,11 @@ class ModelPair:
     def shared(self, key, build):
         """build()'s value for key, built once per pair and kept with it, so that every session
         and rerun gets the same object (read-only): the Explore maps' figures
-        (figures.pair_maps) and the decoders for the browser. Two sessions building at once
-        both get the first value stored."""
+        (figures.pair_maps) and the decoders for the browser (web_decoder.pair_bundle). Two
+        sessions building at once both get the first value stored."""
         if key not in self._shared:
             self._shared.setdefault(key, build())
         return self._shared[key]
-
-    def web_bundle(self, with_pca: bool = False) -> bytes:
-        """The decoders (and PCA's, when shown) for the browser, built once per pair; raises
-        web_decoder.Unsupported when they cannot run there."""
-
-        def build() -> bytes | web_decoder.Unsupported:
-            try:
-                return web_decoder.bundle(self.models, pca=self.pca if with_pca else None)
-            except web_decoder.Unsupported as e:
-                return e  # kept, so that the refusal is not worked out again on every rerun
-
-        result = self.shared(("web_bundle", with_pca), build)
-        if isinstance(result, web_decoder.Unsupported):
-            raise result
-        return result
 
     @cached_property
     def regions(self) -> dict[str, DataRegion]:

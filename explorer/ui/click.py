@@ -1,5 +1,6 @@
 """Click anywhere on a Plotly chart, empty space included, and get the data coordinates in Python;
-optionally with the live decode panel (live.js), which decodes in the browser (decoder.js).
+optionally with the live decode panel (explorer/web/live.js), which decodes in the browser
+(decoder.js).
 
 `st.plotly_chart(on_select=...)` reports clicks on points only. A figure with
 `layout.clickmode="event"` and `layout.clickanywhere=True` makes plotly.js fire `plotly_click` on
@@ -12,15 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from explorer.core.standalone import module_script
+from explorer.web import modules
+from explorer.web.standalone import module_script
 
-HERE = Path(__file__).parent
-SCRIPT = module_script()  # decoder.js + live.js + click.js, one module (the standalone page's too)
+SCRIPT = module_script()  # click.js and what it imports, one module (the standalone page's too)
 
 # Defined once at import: registering a component per call would re-register it on every rerun.
 # Unisolated styles reach the page, so the CSS can hide the component's own element container: a
@@ -28,7 +28,7 @@ SCRIPT = module_script()  # decoder.js + live.js + click.js, one module (the sta
 _listener = st.components.v2.component(
     "latent_explorer_click_listener",
     html='<div class="latent-click-listener"></div>',
-    css=(HERE / "live.css").read_text(),
+    css=modules.read("live.css"),
     js=SCRIPT,
     isolate_styles=False,
 )
@@ -60,7 +60,7 @@ def click_listener(
     `latest_click()`, which already holds that click, not from state of the previous run, or the
     cross jumps back to the previous place.
 
-    live: the live decode panel's data (explorer/core/live_view.py), drawn where this is called,
+    live: the live decode panel's data (explorer/web/live_view.py), drawn where this is called,
     decoding with the weights sent by `decoder_weights`; None draws nothing. on_point(z) gets a
     point the browser pinned (slider release, arrow keys); on_value(t) the value a scrub slider
     was released at; on_fallback(reason) says the browser could not decode, so the server must.
@@ -118,7 +118,7 @@ def click_listener(
 
 
 def decoder_weights(bundle: bytes, key: str) -> None:
-    """Send a decoder bundle (explorer/core/web_decoder.py) to the browser, invisibly; a live
+    """Send a decoder bundle (explorer/web/web_decoder.py) to the browser, invisibly; a live
     panel names `key` to use it. Unchanged bytes travel once: Streamlit re-sends an unchanged
     large element as a reference to its hash."""
     _listener(key=key, data=bundle, height=0)

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from explorer.core.display import markdown_text
 from explorer.core.lesson import STEPS, Question, step_number
 from explorer.ui import state
+from explorer.web import modules
 
 STEP_PARAM, PRESENT_PARAM = "lesson", "present"
 
 _keys = st.components.v2.component(
     "latent_explorer_lesson_keys",
     html="<div></div>",
-    js=(Path(__file__).parent / "lesson_keys.js").read_text(),
+    js=modules.read("lesson_keys.js"),
 )
 
-PRESENTER_CSS = (Path(__file__).parent / "presenter.css").read_text()
+PRESENTER_CSS = modules.read("presenter.css")
 
 
 def presenting() -> bool:

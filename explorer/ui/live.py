@@ -7,14 +7,14 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from explorer.core.live_view import panel_data, scrub_data
 from explorer.core.model_pair import ModelPair
 from explorer.core.points import Point
-from explorer.core.standalone import standalone_html
-from explorer.core.web_decoder import Unsupported, read_header
 from explorer.ui import point as picking
 from explorer.ui import state
 from explorer.ui.click import click_listener, decoder_weights
+from explorer.web.live_view import panel_data, scrub_data
+from explorer.web.standalone import standalone_html
+from explorer.web.web_decoder import Unsupported, pair_bundle, read_header
 
 
 def sent_weights(pair: ModelPair, with_pca: bool = False) -> str | None:
@@ -24,7 +24,7 @@ def sent_weights(pair: ModelPair, with_pca: bool = False) -> str | None:
     reason = state.server_decoding_reason(pair)
     if reason is None:
         try:
-            bundle = pair.web_bundle(with_pca)
+            bundle = pair_bundle(pair, with_pca)
         except Unsupported as e:
             reason = str(e)
     if reason is not None:
@@ -73,11 +73,11 @@ def callbacks(pair: ModelPair) -> dict:
 
 def download_page(pair: ModelPair, color_by: str | None, same_scale: bool, with_pca: bool) -> None:
     """The "Download as HTML" button: these maps and both decoders in one self-contained file
-    (explorer/core/standalone.py), pinned where the live panel is. Built only when clicked:
+    (explorer/web/standalone.py), pinned where the live panel is. Built only when clicked:
     `data` is a callable, which Streamlit runs then, outside the script, so a rerun only
     registers it (a build takes 30-700 ms)."""
     try:
-        pair.web_bundle(with_pca)
+        pair_bundle(pair, with_pca)
     except Unsupported as e:
         st.button("Download as HTML", disabled=True, help=f"Not for these models: {e}.")
         return

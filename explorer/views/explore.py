@@ -98,7 +98,7 @@ def sliders(pair: ModelPair, point, shown: list[int]) -> None:
 @st.fragment
 def decode_panel(pair: ModelPair, with_pca: bool) -> None:
     """Clicks rerun only this fragment: the maps are not sent again. Hover, sliders and arrow
-    keys decode in the browser (explorer/ui/live.js) and send only the point they pin."""
+    keys decode in the browser (explorer/web/live.js) and send only the point they pin."""
     picking.follow_click(pair, latest_click("latent_click"))  # the click behind this rerun
     point = picking.current_point(pair)
     note = state.pop_point_note()

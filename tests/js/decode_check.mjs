@@ -1,11 +1,11 @@
-// Node check of explorer/ui/decoder.js against torch: run by tests/test_decoder_js.py.
+// Node check of explorer/web/decoder.js against torch: run by tests/test_decoder_js.py.
 // argv: a folder holding bundle.bin, cases.json ({points: {kind: [[z...], ...]}}) and
 // expected_<kind>.bin (float32 pixels, point after point). Prints {kind: {max_error,
 // ms_per_image}} as JSON and writes the decoded pixels as decoded_<kind>.bin (float32), so the
 // test can compare them with more than one oracle. ms_per_image is timed after one warm-up decode.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { decode, parseBundle } from "./decoder_module.mjs";
+import { decode, parseBundle } from "../../explorer/web/decoder.js";
 
 const folder = process.argv[2];
 const floats = (path) => {
@@ -23,7 +23,9 @@ for (const [kind, points] of Object.entries(cases.points)) {
   const decoded = points.map((z) => decode(model, z));
   const msPerImage = (performance.now() - started) / points.length;
   const all = new Float32Array(decoded.reduce((n, pixels) => n + pixels.length, 0));
-  decoded.forEach((pixels, n) => all.set(pixels, n * pixels.length));
+  decoded.forEach((pixels, n) => {
+    all.set(pixels, n * pixels.length);
+  });
   if (all.length !== expected.length) throw new Error(`${kind}: ${all.length} pixels, expected ${expected.length}`);
   let maxError = 0;
   for (let i = 0; i < all.length; i++) maxError = Math.max(maxError, Math.abs(all[i] - expected[i]));

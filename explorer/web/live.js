@@ -3,7 +3,12 @@
 // one slider scrubbing along a path (interpolation, concept edit), all decoded here (decoder.js)
 // at most once per animation frame. Python stays the source of truth: the panel only reports a
 // pinned point (slider release, arrow keys at rest) through `send("point", ...)` and a scrub's
-// value on release through `send("value", ...)`; click.js wires it in.
+// value on release through `send("value", ...)`; click.js wires it in. The rules
+// that mirror Python (strip values, scrub codes, crosses) are in rules.js.
+import { decode, toLatent, toPlane, toRGBA } from "./decoder.js";
+import { element } from "./dom.js";
+import { mirrorLoupes } from "./phone.js";
+import { crossesFor, scrubCodes, stripValues } from "./rules.js";
 
 const KEY_STEP = 1 / 40; // an arrow key moves the point by this share of the visible axis
 const KEY_SETTLE_MS = 300; // report a point moved by keys once they have rested this long
@@ -18,22 +23,29 @@ function record(list, value) {
   if (list.length > STATS_LIMIT) list.shift();
 }
 
-function element(tag, className, parent) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (parent) parent.appendChild(node);
-  return node;
-}
-
 export function createPanel(parent, send, viewOf) {
   // The panel's DOM, built once per component instance: later data only updates it, so a
   // rerun never interrupts a drag. viewOf(chartKey) gives a map's visible [[x0, x1], [y0, y1]].
   const root = element("div", "lx-live", parent);
   const panel = {
-    root, send, viewOf, grid: element("div", "lx-images", root),
-    readout: element("div", "lx-readout", root), sliderBox: element("div", "lx-sliders", root),
-    cells: new Map(), sliders: [], live: null, models: null, z: null, hover: null, pending: null,
-    frame: 0, keyTimer: 0, lastChart: null, gridOn: false, gridJobs: [],
+    root,
+    send,
+    viewOf,
+    grid: element("div", "lx-images", root),
+    readout: element("div", "lx-readout", root),
+    sliderBox: element("div", "lx-sliders", root),
+    cells: new Map(),
+    sliders: [],
+    live: null,
+    models: null,
+    z: null,
+    hover: null,
+    pending: null,
+    frame: 0,
+    keyTimer: 0,
+    lastChart: null,
+    gridOn: false,
+    gridJobs: [],
   };
   return panel;
 }
@@ -119,12 +131,6 @@ function buildScrub(panel, scrub) {
   value.textContent = formatValue(scrub, scrub.value);
 }
 
-function stripValues(t, n) {
-  // n values from -|t| to +|t| (from -1 to 1 at t = 0), as explorer/core/concepts.strip_alphas.
-  const a = Math.abs(t) || 1;
-  return Array.from({ length: n }, (_, i) => (n === 1 ? -a : -a + (2 * a * i) / (n - 1)));
-}
-
 function drawStrips(panel, t) {
   // The edit's strip per model, -|t| .. +|t|, tiled with 1 px gaps: it moves with the slider.
   const { scrub, kinds } = panel.live;
@@ -150,17 +156,6 @@ function drawStrips(panel, t) {
 
 function formatValue(scrub, t) {
   return (scrub.signed && t >= 0 ? "+" : "") + t.toFixed(scrub.decimals);
-}
-
-function scrubCodes(scrub, t) {
-  // Each model's point at t: from + t * to ("line"), or lerp / slerp from -> to.
-  const codes = {};
-  for (const [kind, a] of Object.entries(scrub.from)) {
-    const b = scrub.to[kind];
-    if (scrub.method === "line") codes[kind] = a.map((v, i) => v + t * b[i]);
-    else codes[kind] = scrub.method === "slerp" ? slerp(a, b, t) : lerp(a, b, t);
-  }
-  return codes;
 }
 
 function buildGridToggle(panel) {
@@ -267,7 +262,10 @@ function draw(panel) {
   record(stats.frames, performance.now());
   syncSliders(panel);
   if (panel.z) {
-    const shown = panel.z.slice(0, 8).map((v) => v.toFixed(2)).join(", ");
+    const shown = panel.z
+      .slice(0, 8)
+      .map((v) => v.toFixed(2))
+      .join(", ");
     panel.readout.textContent = `z = (${shown}${panel.z.length > 8 ? ", ..." : ""})`;
   }
 }
@@ -320,15 +318,6 @@ export function hoverPanel(panel, chartKey, xy, at) {
   }
   show(panel, { z, captions: "point", at });
   return crossesFor(live, z);
-}
-
-function crossesFor(live, z) {
-  // Where latent point z sits on every map that shares the models' latent space.
-  const crosses = {};
-  for (const [chartKey, map] of Object.entries(live.maps)) {
-    if (!(map.kind in live.ownLatent)) crosses[chartKey] = toPlane(map.projection, z);
-  }
-  return crosses;
 }
 
 export function nudgePanel(panel, key, viewOf) {

@@ -1,8 +1,10 @@
-// The standalone page (explorer/core/standalone.py): appended to the joined module (decoder.js,
-// live.js, click.js), so it calls their functions directly. It draws the maps with the inline
-// Plotly, hands the inline weights and the panel's data to mountComponent as Streamlit would, and
-// plays Python's part: a click, a released slider or arrow keys pin the point and move the
-// crosses here, in the page. Nothing leaves it. Tests read window.latentExplorer.
+// The standalone page (explorer/web/standalone.py): joined after the component's module (click.js
+// and what it imports), in the same script. It draws the maps with the inline Plotly, hands the
+// inline weights and the panel's data to mountComponent as Streamlit would, and plays Python's
+// part: a click, a released slider or arrow keys pin the point and move the crosses here, in the
+// page. Nothing leaves it. Tests read window.latentExplorer.
+import mountComponent from "./click.js";
+import { decode, parseBundle, toLatent, toPlane, toRGBA } from "./decoder.js";
 
 (async () => {
   const page = JSON.parse(document.getElementById("lx-data").textContent);
@@ -31,8 +33,14 @@
   const originals = points.originals && bytesOf(points.originals);
   const holder = document.querySelector(".lx-panel");
   // PCA's reconstruction comes from Python for the first point only: later pins have none.
-  let state = { seq: 0, pinned: live.pinned, original: live.original, pcaPicture: live.pcaPicture,
-    marker: page.marker, index: live.pinned.index };
+  let state = {
+    seq: 0,
+    pinned: live.pinned,
+    original: live.original,
+    pcaPicture: live.pcaPicture,
+    marker: page.marker,
+    index: live.pinned.index,
+  };
 
   function originalOf(i) {
     // A data point's own image as a data: URL (the panel shows it in an <img>).

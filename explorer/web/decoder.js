@@ -1,4 +1,4 @@
-// Decoders in the browser: runs the ops of a bundle built by explorer/core/web_decoder.py
+// Decoders in the browser: runs the ops of a bundle built by explorer/web/web_decoder.py
 // (linear, relu, reshape, conv_transpose, sigmoid, clip) on plain typed arrays, plus the latent math
 // the page needs while the mouse moves (the map's linear projection, lerp and slerp).
 // Pure functions, no DOM: tests/js/ runs them in Node against torch's numbers.
@@ -104,6 +104,7 @@ function convTranspose(x, shape, op) {
       else if (j === 1) for (let t = 0; t < m; t++) patch[t] = v0 * weight[r0 + t];
       else if (j === 2) for (let t = 0; t < m; t++) patch[t] = v0 * weight[r0 + t] + v1 * weight[r1 + t];
       else for (let t = 0; t < m; t++) patch[t] = v0 * weight[r0 + t] + v1 * weight[r1 + t] + v2 * weight[r2 + t];
+      // biome-ignore format: the unrolled passes read as a grid, one line per four channels
       if ((n - j) & 4) {
         const a0 = values[j], a1 = values[j + 1], a2 = values[j + 2], a3 = values[j + 3];
         const b0 = rows[j], b1 = rows[j + 1], b2 = rows[j + 2], b3 = rows[j + 3];
@@ -112,6 +113,7 @@ function convTranspose(x, shape, op) {
         }
         j += 4;
       }
+      // biome-ignore format: as above
       for (; j < n; j += 8) {
         const a0 = values[j], a1 = values[j + 1], a2 = values[j + 2], a3 = values[j + 3];
         const a4 = values[j + 4], a5 = values[j + 5], a6 = values[j + 6], a7 = values[j + 7];
@@ -153,6 +155,7 @@ export function decode(model, z) {
   for (const op of model.ops) {
     if (op.op === "linear") [x, shape] = [linear(x, op), [op.out]];
     // Elementwise ops in place (x is always decode's own array): twice as fast as map.
+    // biome-ignore lint/complexity/useMathMinMax: Math.max would keep NaN where this gives 0
     else if (op.op === "relu") for (let i = 0; i < x.length; i++) x[i] = x[i] > 0 ? x[i] : 0;
     else if (op.op === "reshape") shape = op.shape;
     else if (op.op === "conv_transpose") [x, shape] = convTranspose(x, shape, op);

@@ -5,6 +5,8 @@
 // of the map so that they stay in view under a dragged finger. live.css shows both, hides the
 // other map and leaves a strip beside the map that scrolls the page, all only below 640 px: a
 // wide screen keeps its side-by-side layout and never sees them.
+import { element } from "./dom.js";
+import { isDrawn, layoutValue, plotArea } from "./plotly_adapter.js";
 
 const COLUMN = '[data-testid="stColumn"]'; // the standalone page has no columns: left alone
 const LOUPE = "lx-loupe";
@@ -12,22 +14,22 @@ const MAP_TOGGLE = "lx-map-toggle";
 const LOUPE_MARGIN_PX = 4;
 const NARROW = matchMedia("(max-width: 640px)"); // as in live.css
 const PHONE_LEGEND = { orientation: "h", x: 0, xanchor: "left", y: -0.15, yanchor: "top" };
-let phoneMap = null; // the chart key of the one map shown on a narrow screen
+const phone = { map: null }; // the chart key of the one map shown on a narrow screen
 
 export function phoneLayout(charts, panel, live, graphOf, onToggle) {
   // Equip the drawn maps of a live panel (graphOf(chartKey) gives its Plotly div; live: the
   // panel's data, null while the server decodes) and mark the ones a narrow screen hides;
   // panel.loupes collects the loupes that draw() copies into.
-  const graphs = charts.map((key) => [key, graphOf(key)]).filter(([, gd]) => gd?._fullLayout && gd.closest(COLUMN));
+  const graphs = charts.map((key) => [key, graphOf(key)]).filter(([, gd]) => isDrawn(gd) && gd.closest(COLUMN));
   if (!graphs.length) return;
   const keys = graphs.map(([key]) => key);
-  if (!keys.includes(phoneMap)) phoneMap = keys[0];
+  if (!keys.includes(phone.map)) phone.map = keys[0];
   panel.loupes = [];
   for (const [chartKey, gd] of graphs) {
     // Attributes for live.css (the strip beside a map; the maps hidden when narrow), set only
     // on change: this runs at every sync, each frame while the mouse moves on a desktop.
     if (!("lxPhone" in gd.dataset)) gd.dataset.lxPhone = "";
-    if ("lxOff" in gd.dataset !== (chartKey !== phoneMap)) gd.toggleAttribute("data-lx-off");
+    if ("lxOff" in gd.dataset !== (chartKey !== phone.map)) gd.toggleAttribute("data-lx-off");
     mapToggle(gd, keys, live, onToggle);
     phoneLegend(gd);
     const box = loupe(gd, live?.kinds ?? []);
@@ -51,13 +53,13 @@ function mapToggle(gd, keys, live, onToggle) {
       button.dataset.chart = key;
       button.textContent = (live?.maps[key]?.kind ?? key.replace(/^map_/, "")).toUpperCase();
       button.addEventListener("click", () => {
-        phoneMap = key;
+        phone.map = key;
         onToggle();
       });
     }
   }
   for (const button of bar.children) {
-    const pressed = String(button.dataset.chart === phoneMap);
+    const pressed = String(button.dataset.chart === phone.map);
     if (button.getAttribute("aria-pressed") !== pressed) button.setAttribute("aria-pressed", pressed);
   }
 }
@@ -67,7 +69,7 @@ function phoneLegend(gd) {
   // width; back where the figure had it on a wider one. Checked on every sync: Streamlit's
   // redraw of a chart brings back the figure's own layout.
   const narrow = NARROW.matches;
-  const { legend } = gd._fullLayout;
+  const legend = layoutValue(gd, "legend");
   if (narrow && !gd.lxLegend) gd.lxLegend = Object.fromEntries(Object.keys(PHONE_LEGEND).map((k) => [k, legend[k]]));
   const wanted = narrow ? PHONE_LEGEND : gd.lxLegend;
   if (!wanted || Object.entries(wanted).every(([k, v]) => legend[k] === v)) return;
@@ -90,8 +92,8 @@ function loupe(gd, kinds) {
     }
   }
   // Placed again when Streamlit redraws the map (a new width moves the plot area).
-  const { xaxis, yaxis } = gd._fullLayout;
-  const area = [xaxis._offset, yaxis._offset, yaxis._length].join(" ");
+  const { left, top, height } = plotArea(gd);
+  const area = [left, top, height].join(" ");
   if (box.dataset.area !== area) {
     box.dataset.area = area;
     placeLoupe(gd, null);
@@ -103,14 +105,14 @@ export function placeLoupe(gd, pixel) {
   // The loupe sits at the top of the plot area, or at its bottom while the finger is in the top
   // half (pixel: [px, py] inside the plot area), so that it never hides the point decoded.
   const box = gd.querySelector(`:scope > .${LOUPE}`);
-  const { xaxis, yaxis } = gd._fullLayout || {};
-  if (!box || !xaxis) return;
-  const low = pixel && pixel[1] < yaxis._length / 2;
+  if (!box || !isDrawn(gd)) return;
+  const area = plotArea(gd);
+  const low = pixel && pixel[1] < area.height / 2;
   // From the layout's numbers only: reading the box's size here would force a layout per move.
-  const bottom = gd._fullLayout.height - yaxis._offset - yaxis._length + LOUPE_MARGIN_PX;
+  const bottom = layoutValue(gd, "height") - area.top - area.height + LOUPE_MARGIN_PX;
   Object.assign(box.style, {
-    left: `${xaxis._offset + LOUPE_MARGIN_PX}px`,
-    top: low ? "auto" : `${yaxis._offset + LOUPE_MARGIN_PX}px`,
+    left: `${area.left + LOUPE_MARGIN_PX}px`,
+    top: low ? "auto" : `${area.top + LOUPE_MARGIN_PX}px`,
     bottom: low ? `${bottom}px` : "auto",
   });
 }

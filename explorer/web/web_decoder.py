@@ -1,5 +1,5 @@
 """The decoders of a model pair as one byte string that the browser's JavaScript runs
-(explorer/ui/decoder.js): layers as plain ops, weights packed after a JSON header.
+(explorer/web/decoder.js): layers as plain ops, weights packed after a JSON header.
 
 Layout: b"LXD1", a little-endian uint32 header length, the UTF-8 JSON header, zero padding to
 a multiple of 4, then every weight array back to back in the header's dtype. The header lists,
@@ -13,7 +13,7 @@ per model kind, the ops in order, each array as [offset, count] in elements of t
 
 The header's "id" (a hash of the weights) names the bundle to the page. Weights are sent once
 per pair (Streamlit re-sends an unchanged large element as a hash), so the bundle is built once
-per pair and cached with it.
+per pair and kept with it (pair_bundle).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from torch import nn
 from training.models import AE, ConvDecoder, MLPCoder, ResidualDecoder
 
 if TYPE_CHECKING:  # any object with components_ and mean_ (explorer.core.pca's or sklearn's)
+    from explorer.core.model_pair import ModelPair
     from explorer.core.pca import PCA
 
 MAGIC = b"LXD1"
@@ -74,6 +75,22 @@ def bundle(models: dict[str, AE], dtype: str | None = None, pca: PCA | None = No
     text = json.dumps(header, separators=(",", ":")).encode()
     pad = b"\0" * (-(8 + len(text)) % 4)
     return MAGIC + struct.pack("<I", len(text)) + text + pad + body
+
+
+def pair_bundle(pair: ModelPair, with_pca: bool = False) -> bytes:
+    """The pair's decoders (and PCA's, when shown) for the browser, built once per pair and kept
+    with it (pair.shared); raises Unsupported when they cannot run there."""
+
+    def build() -> bytes | Unsupported:
+        try:
+            return bundle(pair.models, pca=pair.pca if with_pca else None)
+        except Unsupported as e:
+            return e  # kept, so that the refusal is not worked out again on every rerun
+
+    result = pair.shared(("web_bundle", with_pca), build)
+    if isinstance(result, Unsupported):
+        raise result
+    return result
 
 
 def read_header(data: bytes) -> dict:

@@ -1,4 +1,4 @@
-"""What the browser's live decode panel needs (explorer/ui/live.js), as plain JSON-ready data:
+"""What the browser's live decode panel needs (explorer/web/live.js), as plain JSON-ready data:
 each map's linear projection (so hover works at any latent size), the pinned point, the
 sliders' coordinates and ranges, and the captions. Pure: no Streamlit, no torch."""
 

@@ -1,11 +1,11 @@
 """The Explore page as one self-contained HTML file: a pair's maps with both decoders inside, for a
 teacher to hand out or put on a course page. Opened from disk it hovers, pins and decodes like the
-app, with no server and no network: Plotly's JavaScript, the page's module (the same decoder.js,
-live.js and click.js the app runs), its CSS, the figures and the weights are all inline.
+app, with no server and no network: Plotly's JavaScript, the page's module (the same click.js
+and the modules it imports that the app runs), its CSS, the figures and the weights are all inline.
 
-click.js's `mountComponent` is called as Streamlit would call it; standalone.js (appended to the
-module) plays Python's part: it answers a click or a released slider by pinning the point and
-moving the crosses, in the page. Pure: no Streamlit.
+click.js's `mountComponent` is called as Streamlit would call it; standalone.js (joined after the
+component's module) plays Python's part: it answers a click or a released slider by pinning the
+point and moving the crosses, in the page. Pure: no Streamlit.
 """
 
 from __future__ import annotations
@@ -15,20 +15,15 @@ import functools
 import html
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 
-from explorer.core import figures, web_decoder
-from explorer.core.live_view import panel_data
+from explorer.core import figures
 from explorer.core.model_pair import KINDS, ModelPair
 from explorer.core.points import Point
+from explorer.web import modules, web_decoder
+from explorer.web.live_view import panel_data
 
-UI = Path(__file__).resolve().parents[1] / "ui"
-# One module, so that the listener, the panels and the weights share state: decoder.js (the
-# math) first, then live.js (the panel), phone.js (its narrow-screen layout), then click.js (the
-# glue, the default export).
-MODULES = ("decoder.js", "live.js", "phone.js", "click.js")
 # The data points' own images go into the file while they are this small (digits: 115 KB; MNIST:
 # 2.4 MB); larger ones (3,000 faces: 37 MB) are left out and a clicked dot shows its
 # reconstructions only.
@@ -40,9 +35,15 @@ GAPS = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(figures.MAP_GAPS_EXPLA
 
 
 def module_script() -> str:
-    """The browser's module, decoder.js + live.js + click.js joined: the app registers it as its
-    click component (explorer/ui/click.py) and the standalone page inlines it."""
-    return "\n".join((UI / name).read_text() for name in MODULES)
+    """The browser's module, click.js joined with what it imports (decoder.js, live.js, ...), so
+    that the listener, the panels and the weights share state: the app registers it as its click
+    component (explorer/ui/click.py) and the standalone page inlines it."""
+    return modules.join("click.js")
+
+
+def page_script() -> str:
+    """The standalone page's module: module_script(), then standalone.js, which boots the page."""
+    return modules.join("standalone.js", after="click.js")
 
 
 @functools.cache
@@ -66,7 +67,7 @@ def standalone_html(
     sliders for the `shown` coordinates. dtype: the weights' ("float32", "float16"), None as the
     app sends them. Raises web_decoder.Unsupported when the decoders cannot run in a browser."""
     if dtype is None:
-        bundle = pair.web_bundle(with_pca)
+        bundle = web_decoder.pair_bundle(pair, with_pca)
     else:
         bundle = web_decoder.bundle(pair.models, dtype, pca=pair.pca if with_pca else None)
     maps = figures.pair_maps(pair, color_by, same_scale, with_pca)
@@ -87,10 +88,10 @@ def standalone_html(
     )
     # Filled last, so that no placeholder is looked for inside the scripts or the data.
     parts = {
-        "{css}": (UI / "live.css").read_text(),
+        "{css}": modules.read("live.css"),
         "{plotly}": _script_text(_plotly_js()),
         "{data}": json.dumps(data, separators=(",", ":")).replace("<", "\\u003c"),
-        "{module}": _script_text(module_script() + "\n" + (UI / "standalone.js").read_text()),
+        "{module}": _script_text(page_script()),
     }
     head, *rest = page.split("\0")
     out = [head]
