@@ -196,14 +196,7 @@ def dial_map(
     def build():
         classes, names = pair.classes()
         classes = None if classes is None else classes[map_rows(pair)]
-        rung = next(r for r in rungs if r.beta == beta)
-        k = len(rung.kl_per_dim)
-        projected = k > 2
-        axes = ("PC 1 of the codes", "PC 2 of the codes") if projected else ("z1", "z2")
-        title = f"VAE latent space, beta = {rung.beta:g}" + (
-            f" ({k}-D, PCA view)" if projected else "")  # fmt: skip
-        axis_range = figures.shared_range(*(r.xy for r in rungs)) if same_scale else None
-        return figures.latent_map(rung.xy, classes, names, title, axes, axis_range)
+        return beta_dial.rung_map(rungs, beta, classes, names, same_scale)
 
     return pair.shared((*version, "map", beta, same_scale), build)
 
