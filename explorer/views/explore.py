@@ -7,6 +7,7 @@ import streamlit as st
 from explorer.core import concepts, display, figures
 from explorer.core.model_pair import KINDS, ModelPair
 from explorer.core.points import slider_ranges
+from explorer.core.selection import markers
 from explorer.ui import live, sidebar, state
 from explorer.ui import point as picking
 from explorer.ui.click import click_listener, latest_click
@@ -106,8 +107,8 @@ def decode_panel(pair: ModelPair, with_pca: bool) -> None:
         st.warning(note)
     shown = coordinates(pair)
     live_panel = live.live_data(pair, point, shown, with_pca)
-    charts = [f"map_{k}" for k in KINDS] + (["map_pca"] if with_pca else [])
-    click_listener(charts, marker=picking.markers(pair, point), key="latent_click",
+    charts = [figures.map_key(k) for k in (*KINDS, "pca")[: 3 if with_pca else 2]]
+    click_listener(charts, marker=markers(pair, point), key="latent_click",
                    live=live_panel, **live.callbacks(pair))  # fmt: skip
     if live_panel is None:
         decoded_images(pair, point)
