@@ -83,13 +83,6 @@ def default_pairs() -> DefaultPairs:
     return DefaultPairs(job_manager(), data_root)
 
 
-def default_folder(name: str) -> Path:
-    """Where the dataset's default pair is: the run the teacher published for the class, else
-    runs/default/<name> (shipped, or trained on first use)."""
-    run_id = classroom.published_run(name)
-    return runs.jobs_dir() / run_id if run_id else runs.default_folder(name)
-
-
 def default_stages(name: str) -> tuple[str, ...]:
     """("preview", "full") where a quicker preview pair exists for the dataset, else ("full",)."""
     return STAGES_WITH_PREVIEW if has_preview(dataset(name)) else ("full",)
@@ -103,8 +96,8 @@ def install_shipped(name: str) -> None:
 
 
 @st.cache_resource(show_spinner="Encoding the data with both models...", max_entries=16)
-def pair_from_files(folder: str, stamp: float) -> ModelPair:
-    """The pair saved in folder/{ae,vae}.safetensors; stamp (the files' mtime) renews the cache."""
+def pair_from_files(folder: Path, stamp: float) -> ModelPair:
+    """The pair saved in folder/{ae,vae}.safetensors; stamp (runs.pair_folder) renews the cache."""
     files = [Path(folder) / f"{k}.safetensors" for k in ("ae", "vae")]
     ae, vae = (load_checkpoint(file) for file in files)
     data = dataset(ae.dataset["name"])
