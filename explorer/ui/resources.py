@@ -15,6 +15,7 @@ from explorer.core.model_pair import ModelPair, PairCache, build_pair
 from explorer.server import classroom, network, runs
 from explorer.server.defaults import STAGES_WITH_PREVIEW, DefaultPairs
 from explorer.server.jobs import SERVER, JobManager, TrainingJob
+from explorer.server.trainers import Trainers
 from training import pretrained
 from training.checkpoints import load_checkpoint
 from training.data import Dataset, available_datasets, load_dataset
@@ -78,9 +79,15 @@ def after_job(job: TrainingJob, manager: JobManager) -> list[str]:
 
 
 @st.cache_resource
+def trainers() -> Trainers:
+    """The server's registry of its own training (default pairs, ladders, denoisers), shared."""
+    return Trainers(job_manager())
+
+
+@st.cache_resource
 def default_pairs() -> DefaultPairs:
     """The server's trainer of each dataset's default pair (preview, then full), shared."""
-    return DefaultPairs(job_manager(), data_root)
+    return DefaultPairs(trainers(), data_root)
 
 
 def default_stages(name: str) -> tuple[str, ...]:
