@@ -117,8 +117,8 @@ class Trainers:
         memory); else a caller asks only while the result is missing, e.g. removed from disk."""
         with self._lock:
             task = self._tasks.get(key)
-            running = task is not None and not task.state().done
-            if not (running or (keep and task is not None and task.state().status == "finished")):
+            status = None if task is None else task.state().status
+            if status != "training" and not (keep and status == "finished"):
                 task = self._tasks[key] = Task(work, self.manager, dataset, label)
             return task
 
