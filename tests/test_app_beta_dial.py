@@ -8,7 +8,8 @@ import pytest
 from apptest import fresh_app, train_default_digits
 
 from explorer.server import runs as runs_folder
-from explorer.ui.instruments import beta_dial as view
+from explorer.server import trainers
+from explorer.ui import resources
 from training.config import TrainConfig
 from training.data import load_dataset
 from training.ladder import DEFAULT_BETAS, train_ladder
@@ -87,13 +88,13 @@ def test_moving_the_dial_changes_the_map_and_the_marked_row(runs, monkeypatch):
 
 def test_on_first_use_the_ladder_trains_in_the_background_with_progress(tmp_path, monkeypatch):
     train_default_digits(tmp_path)
-    monkeypatch.setattr(view, "recipe", quick_recipe)
+    monkeypatch.setattr(trainers, "recipe", quick_recipe)
     at = dial_page(tmp_path, monkeypatch)
     assert any("training 4 VAEs" in info.value for info in at.info)
     hint = "--dataset digits --out $LATENT_EXPLORER_RUNS/default/digits/ladder`"
     assert any(hint in c.value for c in at.caption)  # the runs folder is not shown to students
     assert not any(str(tmp_path) in e.value for e in [*at.caption, *at.info])
-    job = view._ladder_jobs()[0]["digits"]
+    job = resources.trainers().get(trainers.ladder_key("digits"))
     deadline = time.time() + 120
     while job.state().status == "training" and time.time() < deadline:
         time.sleep(0.5)

@@ -6,8 +6,8 @@ import pytest
 from apptest import open_instrument
 
 from explorer.core import holes
+from explorer.core.instrument_figures import ellipse_map, hole_maps
 from explorer.core.model_pair import build_pair
-from explorer.ui.instruments import ellipses
 from explorer.ui.instruments import holes as hole_view
 from training.checkpoints import load_checkpoint
 from training.data import load_dataset
@@ -52,7 +52,7 @@ def pair(runs):
 
 
 def test_the_ellipse_map_draws_one_outline_per_chosen_point_in_its_class_colour(pair):
-    figure = ellipses.ellipse_map(pair, 40, two_sigma=True)
+    figure = ellipse_map(pair, 40, two_sigma=True)
     outlines = [t for t in figure.data if t.mode == "lines"]
     # Per class one trace of 1-sigma and one of 2-sigma outlines; each outline ends with a gap.
     assert sum(np.isnan(np.asarray(t.x, dtype=float)).sum() for t in outlines) == 2 * 40
@@ -62,7 +62,7 @@ def test_the_ellipse_map_draws_one_outline_per_chosen_point_in_its_class_colour(
 
 def test_the_hole_maps_share_one_colour_axis(pair):
     grids, _ = hole_view.hole_grids(pair)  # its time: python -m benchmarks.instruments
-    figure = hole_view.hole_maps(pair, grids)
+    figure = hole_maps(pair, grids)
     heatmaps = [t for t in figure.data if t.type == "heatmap"]
     assert len(heatmaps) == 2 and {t.coloraxis for t in heatmaps} == {"coloraxis"}
     assert figure.layout.coloraxis.cmin == 0

@@ -91,3 +91,48 @@ def test_pages_and_tests_name_session_state_keys_through_the_state_module():
         if path.name in ("state.py", "click.py"):
             continue
         assert not raw.search(path.read_text()), f"{path.relative_to(ROOT)} uses a raw key"
+
+
+def ui_and_page_files() -> list[Path]:
+    return sorted(
+        [*(ROOT / "explorer" / "ui").rglob("*.py"), *(ROOT / "explorer" / "views").glob("*.py")]
+    )
+
+
+def names_used(path: Path) -> set[str]:
+    """Every name and attribute a file mentions (threading.Thread counts as "Thread")."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.alias):
+            names.add(node.name.split(".")[-1])
+    return names
+
+
+def test_the_ui_neither_starts_threads_nor_trains_the_server_registry_does():
+    training = {"Thread", "fit", "train_side_by_side", "train_ladder", "train_denoising_ae"}
+    for path in ui_and_page_files():
+        found = names_used(path) & training
+        assert not found, f"{path.relative_to(ROOT)} uses {found}: train in explorer/server/"
+
+
+def test_figures_are_built_in_the_core_not_in_the_ui():
+    for path in ui_and_page_files():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        runtime = [n for n in tree.body if not isinstance(n, ast.If)]  # not `if TYPE_CHECKING:`
+        imported = imported_modules_of(runtime)
+        assert "plotly" not in imported, f"{path.relative_to(ROOT)}: build figures in core/"
+
+
+def imported_modules_of(nodes: list[ast.stmt]) -> set[str]:
+    names = set()
+    for node in (n for top in nodes for n in ast.walk(top)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names

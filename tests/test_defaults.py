@@ -5,6 +5,7 @@ import pytest
 from explorer.server import runs
 from explorer.server.defaults import DefaultPairs, describe_time, progress_of
 from explorer.server.jobs import JobManager
+from explorer.server.trainers import Trainers
 
 
 @pytest.fixture
@@ -13,7 +14,7 @@ def pairs(tmp_path, monkeypatch):
     manager = JobManager(runs.jobs_dir())
     manager.on_done = lambda job: runs.publish_default(  # as the app's after_job does
         dict(job.state().checkpoints), job.spec.dataset, job.spec.stage) or []  # fmt: skip
-    return DefaultPairs(manager, lambda: None)
+    return DefaultPairs(Trainers(manager), lambda: None)
 
 
 @pytest.mark.slow
@@ -29,7 +30,7 @@ def test_the_preview_then_the_full_pair_train_once_however_often_pages_ask(pairs
         pairs.ensure("digits", ("preview", "full"))
     full = pairs.job("digits", "full")
     assert full.join(120).status == "finished"
-    pairs._chains["digits"].join(10)
+    pairs.chain("digits").join(10)
     pairs.ensure("digits", ("preview", "full"))  # the full pair is there: nothing more
     assert [s.spec.stage for s in pairs.manager.states()] == ["preview", "full"]
     assert runs.has_pair(runs.default_folder("digits", "preview"))

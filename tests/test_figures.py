@@ -6,6 +6,9 @@ from explorer.core.figures import (
     group_histograms,
     latent_map,
     loss_curves,
+    map_axes,
+    map_key,
+    map_kind,
     pair_maps,
     shared_range,
     side_effect_bars,
@@ -146,3 +149,14 @@ def test_pair_maps_are_built_once_per_pair_and_options_and_shared(pairs, monkeyp
     assert len(built) == 2  # the two code maps, for the other scale; PCA's does not depend on it
     assert with_scale["map_pca"] is first["map_pca"]
     assert pair_maps(pairs[3], None, False, False)["map_ae"] is not first["map_ae"]
+
+
+def test_a_maps_axes_are_the_codes_in_2d_and_the_pca_views_axes_above():
+    assert map_axes(1) == map_axes(2) == ("z1", "z2")
+    assert map_axes(16) == ("PC 1 of the codes", "PC 2 of the codes")
+    assert map_axes(16, short=True) == ("PC 1", "PC 2")
+
+
+def test_a_maps_chart_key_names_its_kind_and_gives_it_back():
+    assert [map_key(k) for k in ("ae", "vae", "pca")] == ["map_ae", "map_vae", "map_pca"]
+    assert map_kind(map_key("vae")) == "vae"

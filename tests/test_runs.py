@@ -75,6 +75,22 @@ def test_finished_runs_are_listed_for_their_dataset_newest_first_with_titles():
     assert [r.id for r in runs.trained_runs("faces")] == ["on_faces"]
 
 
+def test_a_pair_folder_is_a_runs_or_the_defaults_with_its_vae_files_time_while_whole():
+    assert runs.pair_folder("digits", runs.DEFAULT_SOURCE) is None  # not trained yet
+    save_pair(runs.default_folder("digits", "preview"))
+    preview = runs.default_folder("digits", "preview")
+    stamp = (preview / "vae.safetensors").stat().st_mtime
+    assert runs.pair_folder("digits", runs.DEFAULT_SOURCE, "preview") == (preview, stamp)
+    run = runs.jobs_dir() / "20250101-000000-0000aaaa"
+    save_model(run, "ae")
+    assert runs.pair_folder("digits", run.name) is None  # half a pair
+    save_model(run, "vae")
+    assert runs.pair_folder("digits", run.name) == (run, (run / "vae.safetensors").stat().st_mtime)
+    save_pair(runs.runs_dir() / "elsewhere")
+    for outside in ("../elsewhere", "..", "", "a/../../elsewhere"):
+        assert runs.pair_folder("digits", outside) is None, outside
+
+
 def test_publishing_a_default_pair_moves_it_and_removes_the_emptied_job_folder():
     job_folder = runs.jobs_dir() / "20250101-000000-0000aaaa"
     checkpoints = save_pair(job_folder)

@@ -1,6 +1,6 @@
 """explorer/web/rules.js in Node against the Python it mirrors: the edit strip's values
 (concepts.strip_alphas), a scrub's codes (concepts.edit for a concept's line, latent.lerp and
-latent.slerp for an interpolation) and the crosses of a hovered point (ui/point.markers), on
+latent.slerp for an interpolation) and the crosses of a hovered point (core/selection.markers), on
 seeded random inputs. Skips without Node, as tests/test_decoder_js.py does (tests/node.py)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from node import call_js, ok
 
 from explorer.core import concepts, latent
 from explorer.core.points import Point
-from explorer.ui.point import markers
+from explorer.core.selection import markers
 from explorer.web.live_view import _map
 
 SEED = 21

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.core.figures import PALETTE
+from explorer.core.figures import PALETTE, latent_map, map_axes, shared_range
 from explorer.core.latent import Projection, fit_projection, sample_prior
 from explorer.core.posterior import posterior_distribution as posterior
 from training.evaluate import batches, decode_all
@@ -165,3 +165,20 @@ def kl_bars(rung: Rung) -> go.Figure:
         yaxis_rangemode="tozero",
     )
     return fig
+
+
+def rung_map(
+    rungs: list[Rung],
+    beta: float,
+    classes: np.ndarray | None,
+    class_names: tuple[str, ...],
+    same_scale: bool,
+) -> go.Figure:
+    """The map of the rung trained with beta, in Explore's look, coloured by classes (M,);
+    one axis range over every rung's map when same_scale."""
+    rung = next(r for r in rungs if r.beta == beta)
+    k = len(rung.kl_per_dim)
+    view = f" ({k}-D, PCA view)" if k > 2 else ""
+    title = f"VAE latent space, beta = {rung.beta:g}{view}"
+    axis_range = shared_range(*(r.xy for r in rungs)) if same_scale else None
+    return latent_map(rung.xy, classes, class_names, title, map_axes(k), axis_range)

@@ -4,6 +4,7 @@ confusion matrix. NumPy + torch + scikit-learn."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from explorer.core.display import plotly_text
 from training.config import ModelConfig, TrainConfig
 from training.data import Dataset
 from training.evaluate import fit_linear_probe, probe_targets
-from training.fit import fit
+from training.fit import Progress, fit
 from training.models import AE, build_model
 from training.recipe import recipe
 
@@ -58,7 +59,11 @@ def denoising_configs(
 
 
 def train_denoising_ae(
-    dataset: Dataset, model: ModelConfig, config: TrainConfig, like: AE | None = None
+    dataset: Dataset,
+    model: ModelConfig,
+    config: TrainConfig,
+    like: AE | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> AE:
     """A fresh AE of config `model`, fitted with `config` (noisy inputs, clean targets) on the
     dataset's train split; like: a model of the same architecture fitted on the same images
@@ -66,7 +71,7 @@ def train_denoising_ae(
     ae = build_model(model, config.seed)
     if like is not None:
         ae.prepare_like(like)
-    result = fit(ae, dataset.pixels, config, indices=dataset.train_indices)
+    result = fit(ae, dataset.pixels, config, on_progress, indices=dataset.train_indices)
     if result.status != "finished":
         raise RuntimeError(f"the denoising AE did not train: {result.message}")
     return ae.eval()

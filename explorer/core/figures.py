@@ -51,6 +51,27 @@ MAP_GAPS_EXPLAINED = (
     "for straying from N(0, I), which packs the codes into one dense, continuous blob."
 )
 TERM_NAMES = {"recon": "reconstruction", "kl": "KL", "l1": "L1 (sparsity)"}
+# Of a map's chart key; the browser strips it too (phone.js, standalone.js).
+MAP_PREFIX = "map_"
+
+
+def map_axes(latent_dim: int, short: bool = False) -> tuple[str, str]:
+    """The axis titles of a map of latent_dim-D codes: the codes themselves in 2-D, else the
+    first two principal axes of the PCA view ("PC 1", "PC 2" when short)."""
+    if latent_dim <= 2:
+        return "z1", "z2"
+    suffix = "" if short else " of the codes"
+    return f"PC 1{suffix}", f"PC 2{suffix}"
+
+
+def map_key(kind: str) -> str:
+    """The chart key of kind's map ("ae", "vae", "pca"): what click.js reports a click on."""
+    return MAP_PREFIX + kind
+
+
+def map_kind(chart: str) -> str:
+    """The kind whose map has the chart key chart (map_key's inverse)."""
+    return chart.removeprefix(MAP_PREFIX)
 
 
 def discrete_colorscale(n: int) -> list[tuple[float, str]]:
@@ -142,7 +163,7 @@ def pair_maps(
     """
     classes, names = pair.classes(color_by)
     projected = pair.latent_dim > 2
-    axes = ("PC 1 of the codes", "PC 2 of the codes") if projected else ("z1", "z2")
+    axes = map_axes(pair.latent_dim)
 
     def code_map(kind: str) -> go.Figure:
         axis_range = shared_range(*(pair.xy(k) for k in KINDS)) if same_scale else None
@@ -154,10 +175,10 @@ def pair_maps(
     def pca_map() -> go.Figure:
         return latent_map(pair.pca_xy(), classes, names, "PCA of the images", ("PC 1", "PC 2"))
 
-    built = {f"map_{kind}": (("map", kind, color_by, same_scale), lambda k=kind: code_map(k))
+    built = {map_key(kind): (("map", kind, color_by, same_scale), lambda k=kind: code_map(k))
              for kind in KINDS}  # fmt: skip
     if with_pca:
-        built["map_pca"] = (("map", "pca", color_by), pca_map)
+        built[map_key("pca")] = (("map", "pca", color_by), pca_map)
     return {chart: pair.shared(key, build) for chart, (key, build) in built.items()}
 
 

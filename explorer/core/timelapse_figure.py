@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.core.figures import PALETTE, discrete_colorscale
+from explorer.core.figures import PALETTE, discrete_colorscale, map_axes
 from explorer.core.latent import Projection
 from explorer.core.model_pair import KINDS, ModelPair
 from training.timelapse import Timelapse
@@ -180,7 +180,7 @@ def add_curves(fig: go.Figure, lapse: Timelapse) -> None:
 def lay_out(fig, xy, steps, loss_axes, latent_dim: int, frame_ms: int) -> None:
     """Fixed axes (frames never rescale them), the buttons and the legend above the plots
     (Play in sight on a laptop screen), the slider below them."""
-    axes = ("PC 1 of the codes", "PC 2 of the codes") if latent_dim > 2 else ("z1", "z2")
+    axes = map_axes(latent_dim)
     for col, kind in enumerate(KINDS, start=1):
         x_range, y_range = map_range(xy[kind])
         fig.update_xaxes(range=x_range, title_text=axes[0], title_standoff=4, row=1, col=col)

@@ -4,7 +4,7 @@ Where the full pair takes longer than a class waits (conv coders on faces-sized 
 40 epochs), a preview pair trains first (within a minute) and is shown, labelled, while the full
 pair trains after it in the background; the full pair then replaces it. Both are jobs of the
 JobManager owned by the server: they hold a slot, are listed on the Train page, and nobody can
-cancel them. No Streamlit here.
+cancel them; the server's registry (trainers.py) runs the chain. No Streamlit here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from explorer.server import runs
-from explorer.server.jobs import SERVER, JobManager, JobSpec, JobState, TrainingJob
+from explorer.server.jobs import SERVER, JobSpec, JobState, TrainingJob
+from explorer.server.trainers import Task, Trainers
 
 STAGES_WITH_PREVIEW = ("preview", "full")
 
@@ -50,29 +51,31 @@ def describe_time(seconds: float | None) -> str:
 
 class DefaultPairs:
     """Trains each dataset's default pair once per server (again after a failure), in the
-    order stages gives, one stage after the other so that the preview has both cores."""
+    order stages gives, one stage after the other so that the preview has both cores: a task
+    of the server's registry follows the stages, while each stage's job holds a slot."""
 
-    def __init__(self, manager: JobManager, data_dir: Callable[[], str | None]) -> None:
-        self.manager, self.data_dir = manager, data_dir
+    def __init__(self, trainers: Trainers, data_dir: Callable[[], str | None]) -> None:
+        self.trainers, self.manager, self.data_dir = trainers, trainers.manager, data_dir
         self._jobs: dict[tuple[str, str], TrainingJob] = {}
-        self._chains: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 
     def ensure(self, name: str, stages: tuple[str, ...]) -> None:
         """Start training what name's default pair lacks, unless that runs already. The first
-        job starts now (a page can show it at once); a thread starts the next when it ends."""
+        job starts now (a page can show it at once); the registry's task starts the next."""
         with self._lock:
-            chain = self._chains.get(name)
-            if chain is not None and chain.is_alive():
+            chain = self.chain(name)
+            if chain is not None and not chain.state().done:
                 return
             if runs.has_pair(runs.default_folder(name)):
                 return
             missing = [s for s in stages if not runs.has_pair(runs.default_folder(name, s))]
             first = self._start(name, missing[0])
-            chain = threading.Thread(target=self._follow, args=(name, first, missing[1:]),
-                                     name=f"default-{name}", daemon=True)  # fmt: skip
-            self._chains[name] = chain
-            chain.start()
+            work = lambda task: self._follow(name, first, missing[1:])  # noqa: E731
+            self.trainers.ensure(chain_key(name), name, work)
+
+    def chain(self, name: str) -> Task | None:
+        """The registry's task that follows name's stages, if one was started."""
+        return self.trainers.get(chain_key(name))
 
     def job(self, name: str, stage: str) -> TrainingJob | None:
         """The latest job of name's stage this server started, if any."""
@@ -87,10 +90,14 @@ class DefaultPairs:
 
     def _follow(self, name: str, job: TrainingJob, stages: list[str]) -> None:
         """Each stage after the last one finished (a failed one's state says why, for a page);
-        alive until the last job ends, so that ensure() starts nothing while one trains."""
+        running until the last job ends, so that ensure() starts nothing while one trains."""
         for stage in stages:
             if job.join().status != "finished":
                 return
             with self._lock:
                 job = self._start(name, stage)
         job.join()
+
+
+def chain_key(name: str) -> tuple[str, str]:
+    return ("default pair", name)

@@ -40,6 +40,7 @@ from training.timelapse import FILENAME as TIMELAPSE_FILE
 log = logging.getLogger(__name__)
 
 KINDS = ("ae", "vae")
+DEFAULT_SOURCE = "default"  # the Models picker's default pair, against a run's id (pair_folder)
 RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{8}")  # JobManager._new_id's shape, fullmatch
 MAX_RUNS_ENV = "LATENT_EXPLORER_RUNS_MAX_MB"
 DEFAULT_MAX_RUNS_MB = 2048  # about 6,000 digits runs (0.34 MB each with its time-lapse)
@@ -80,6 +81,21 @@ def jobs_dir() -> Path:
 
 def has_pair(folder: Path) -> bool:
     return all((folder / f"{kind}.safetensors").is_file() for kind in KINDS)
+
+
+def pair_folder(dataset: str, source: str, stage: str = "full") -> tuple[Path, float] | None:
+    """Where the pair that source names is, with its stamp (its VAE file's time, which renews
+    a cache of it): a run's folder for a run id, the dataset's default pair (of stage) for
+    DEFAULT_SOURCE. None where no whole pair is (a default not trained yet, a run removed)."""
+    if source == DEFAULT_SOURCE:
+        folder = default_folder(dataset, stage)
+    elif source == Path(source).name and source not in ("", ".", ".."):  # a folder in jobs/
+        folder = jobs_dir() / source  # a job's id, or a run put there by hand (trained_runs)
+    else:
+        return None
+    if not has_pair(folder):
+        return None
+    return folder, (folder / "vae.safetensors").stat().st_mtime
 
 
 @dataclass(frozen=True)

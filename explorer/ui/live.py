@@ -9,6 +9,7 @@ import streamlit as st
 
 from explorer.core.model_pair import ModelPair
 from explorer.core.points import Point
+from explorer.core.selection import fits, point_at
 from explorer.ui import point as picking
 from explorer.ui import state
 from explorer.ui.click import click_listener, decoder_weights
@@ -85,10 +86,8 @@ def download_page(pair: ModelPair, color_by: str | None, same_scale: bool, with_
 
     def build() -> bytes:
         point, shown = view.get("point"), view.get("shown", [])
-        fits = point is not None and len(point.z) == pair.latent_dim and (
-            point.index is None or point.index < len(pair.indices))  # fmt: skip
-        if not fits or not all(0 <= i < pair.latent_dim for i in shown):
-            point, shown = picking.point_at(pair, 0), pair.slider_coordinates
+        if not fits(pair, point) or not all(0 <= i < pair.latent_dim for i in shown):
+            point, shown = point_at(pair, 0), pair.slider_coordinates
         return standalone_html(pair, point, shown, with_pca, color_by, same_scale)
 
     st.download_button(

@@ -15,6 +15,7 @@ from explorer.core.model_pair import ModelPair, PairCache, build_pair
 from explorer.server import classroom, network, runs
 from explorer.server.defaults import STAGES_WITH_PREVIEW, DefaultPairs
 from explorer.server.jobs import SERVER, JobManager, TrainingJob
+from explorer.server.trainers import Trainers
 from training import pretrained
 from training.checkpoints import load_checkpoint
 from training.data import Dataset, available_datasets, load_dataset
@@ -78,16 +79,15 @@ def after_job(job: TrainingJob, manager: JobManager) -> list[str]:
 
 
 @st.cache_resource
+def trainers() -> Trainers:
+    """The server's registry of its own training (default pairs, ladders, denoisers), shared."""
+    return Trainers(job_manager())
+
+
+@st.cache_resource
 def default_pairs() -> DefaultPairs:
     """The server's trainer of each dataset's default pair (preview, then full), shared."""
-    return DefaultPairs(job_manager(), data_root)
-
-
-def default_folder(name: str) -> Path:
-    """Where the dataset's default pair is: the run the teacher published for the class, else
-    runs/default/<name> (shipped, or trained on first use)."""
-    run_id = classroom.published_run(name)
-    return runs.jobs_dir() / run_id if run_id else runs.default_folder(name)
+    return DefaultPairs(trainers(), data_root)
 
 
 def default_stages(name: str) -> tuple[str, ...]:
@@ -103,8 +103,8 @@ def install_shipped(name: str) -> None:
 
 
 @st.cache_resource(show_spinner="Encoding the data with both models...", max_entries=16)
-def pair_from_files(folder: str, stamp: float) -> ModelPair:
-    """The pair saved in folder/{ae,vae}.safetensors; stamp (the files' mtime) renews the cache."""
+def pair_from_files(folder: Path, stamp: float) -> ModelPair:
+    """The pair saved in folder/{ae,vae}.safetensors; stamp (runs.pair_folder) renews the cache."""
     files = [Path(folder) / f"{k}.safetensors" for k in ("ae", "vae")]
     ae, vae = (load_checkpoint(file) for file in files)
     data = dataset(ae.dataset["name"])

@@ -17,7 +17,7 @@ from training.checkpoints import CheckpointError
 from training.data import DatasetError, relative_paths
 from training.pretrained import PretrainedError, shipped_folder
 
-DEFAULT_SOURCE = "default"
+DEFAULT_SOURCE = runs.DEFAULT_SOURCE
 PREVIEW_LABEL = "**Preview models.**"
 UPLOAD_SOURCE = "upload"
 
@@ -82,37 +82,37 @@ def model_pair(sel: Selection) -> ModelPair | None:
     try:
         if sel.models == UPLOAD_SOURCE:
             return uploaded_pair(sel.dataset)
-        if sel.models == DEFAULT_SOURCE:
-            return default_pair(sel.dataset)
-        folder = runs.jobs_dir() / sel.models
-        return pair_in(folder) if runs.has_pair(folder) else default_pair(sel.dataset)
+        found = runs.pair_folder(sel.dataset, class_source(sel.dataset, sel.models))
+        return resources.pair_from_files(*found) if found else default_pair(sel.dataset)
     except (DatasetError, CheckpointError, ValueError, OSError) as e:
         st.error(display.markdown_text(e, 500))  # may name the user's files
         return None
 
 
-def pair_in(folder: Path) -> ModelPair:
-    return resources.pair_from_files(str(folder), (folder / "vae.safetensors").stat().st_mtime)
+def class_source(name: str, source: str) -> str:
+    """source, or for the default the run the teacher published as the class default."""
+    return (classroom.published_run(name) or source) if source == DEFAULT_SOURCE else source
 
 
 def default_pair(name: str) -> ModelPair | None:
     """The class default, else the shipped pair, else the full pair trained here; while that
     trains, its preview (labelled, with the full pair's progress), or the wait for either."""
-    folder = resources.default_folder(name)
-    if not runs.has_pair(folder):
+    source = class_source(name, DEFAULT_SOURCE)
+    if runs.pair_folder(name, source) is None:
         try:
             resources.install_shipped(name)
         except PretrainedError as e:  # a changed shipped file: refused, and trained here instead
             st.warning(f"The shipped models are refused: {display.markdown_text(e, 1000)}. "
                        "Training the models here instead.")  # fmt: skip
-    if runs.has_pair(folder):
-        return pair_in(folder)
+    found = runs.pair_folder(name, source)
+    if found is not None:
+        return resources.pair_from_files(*found)
     stages = resources.default_stages(name)
     resources.default_pairs().ensure(name, stages)
-    preview = runs.default_folder(name, "preview")
-    if runs.has_pair(preview):
+    preview = runs.pair_folder(name, DEFAULT_SOURCE, "preview")
+    if preview is not None:
         full_pair_progress(name)
-        return pair_in(preview)
+        return resources.pair_from_files(*preview)
     wait_for_default(name, stages[0])
     return None
 

@@ -59,9 +59,12 @@ def point() -> Point | None:
 def set_point(point: Point) -> None:
     """Select a point: the URL carries it (and the sliders are drawn from it)."""
     st.session_state[POINT] = point
-    if point.index is not None:
-        st.session_state[PICKS] = [*st.session_state.get(PICKS, [])[-1:], point.index]
     st.query_params["point"] = point.to_text()
+
+
+def add_pick(index: int) -> None:
+    """Data point index was picked: it and the one before seed the interpolation."""
+    st.session_state[PICKS] = [*st.session_state.get(PICKS, [])[-1:], index]
 
 
 def picked_pair(count: int) -> tuple[int, int]:

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.core import display, latent
+from explorer.core.figures import map_key
 from explorer.core.model_pair import KINDS
 from explorer.ui import live, sidebar, state
 from explorer.ui.click import visible_area
@@ -34,7 +35,7 @@ prior = right.toggle("VAE grid over the prior's quantiles (5% to 95%)", key="gri
 columns = st.columns(2)
 for column, kind in zip(columns, KINDS, strict=True):
     use_prior = prior and kind == "vae"
-    area = visible_area(f"map_{kind}")
+    area = visible_area(map_key(kind))
     if use_prior:
         plane, where = latent.prior_quantile_grid(n), "prior quantiles"
     elif area is not None:

@@ -9,6 +9,7 @@ import base64
 import numpy as np
 
 from explorer.core import display
+from explorer.core.figures import map_key
 from explorer.core.latent import Projection
 from explorer.core.model_pair import KINDS, ModelPair
 from explorer.core.points import Point, slider_ranges
@@ -21,9 +22,9 @@ def panel_data(
 ) -> dict:
     """The live panel's data for `point` with sliders for the `shown` coordinates."""
     ranges = slider_ranges(pair.bounds, point.z)
-    maps = {f"map_{kind}": _map(kind, pair.projections[kind]) for kind in KINDS}
+    maps = {map_key(kind): _map(kind, pair.projections[kind]) for kind in KINDS}
     if with_pca:
-        maps["map_pca"] = _map("pca", _first_two_axes(pair.pca.n_components_))
+        maps[map_key("pca")] = _map("pca", _first_two_axes(pair.pca.n_components_))
     data = {
         "bundles": [bundle_id],
         "kinds": [*KINDS, *(["pca"] if with_pca else [])],

@@ -21,6 +21,7 @@ import numpy as np
 from explorer.core import figures
 from explorer.core.model_pair import KINDS, ModelPair
 from explorer.core.points import Point
+from explorer.core.selection import markers
 from explorer.web import modules, web_decoder
 from explorer.web.live_view import panel_data
 
@@ -75,7 +76,7 @@ def standalone_html(
         "figures": {chart: json.loads(fig.to_json()) for chart, fig in maps.items()},
         "config": MAP_CONFIG,
         "live": panel_data(pair, point, shown, with_pca, web_decoder.read_header(bundle)["id"]),
-        "marker": _markers(pair, point),
+        "marker": {k: list(xy) for k, xy in markers(pair, point).items()},
         "points": _points(pair, with_pca),
         "bundle": base64.b64encode(bundle).decode(),
     }
@@ -137,16 +138,6 @@ def _map_div(chart: str) -> str:
     # click.js finds a chart as `.st-key-<key> .js-plotly-plot`, the way Streamlit nests it.
     plot = f'<div class="lx-plot" data-chart="{chart}"></div>'
     return f'<div class="lx-map st-key-{chart}">{plot}</div>'
-
-
-def _markers(pair: ModelPair, point: Point) -> dict[str, list[float]]:
-    """Where the point sits on each model's map, as the app draws it
-    (explorer/ui/point.markers): a data point at its own code in each model."""
-    out = {}
-    for kind, projection in pair.projections.items():
-        z = pair.codes[kind][point.index] if point.index is not None else np.array(point.z)
-        out[f"map_{kind}"] = [float(v) for v in projection.to_plane(z[None])[0]]
-    return out
 
 
 def _points(pair: ModelPair, with_pca: bool) -> dict:

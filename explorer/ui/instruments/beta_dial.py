@@ -2,19 +2,14 @@
 them: each one's map, reconstructions, prior samples and KL per latent dimension.
 
 The ladder of a dataset lives in runs/default/<dataset>/ladder/ (explorer/server/runs.py). On
-the dial's first use it trains in a background thread that never calls Streamlit (one per
-dataset and server, like the default pair), into a folder renamed into place when whole, so
-that a half ladder is never shown. `python -m training ladder` prepares it ahead of a class.
+the dial's first use the server's registry trains it in the background (explorer/server/
+trainers.py, once per dataset and server, like the default pair), into a folder renamed into
+place when whole, so that a half ladder is never shown. `python -m training ladder` prepares it
+ahead of a class.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import shutil
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +18,10 @@ import streamlit as st
 
 from explorer.core import beta_dial, display, figures
 from explorer.core.model_pair import ModelPair
-from explorer.server import runs
-from explorer.server.jobs import HeldTask, JobManager
+from explorer.server import runs, trainers
 from explorer.ui import resources
 from explorer.ui.instruments import Instrument
-from training.data import Dataset
-from training.fit import Progress
-from training.ladder import DEFAULT_BETAS, PATTERN, load_ladder, train_ladder
-from training.recipe import recipe
-
-log = logging.getLogger(__name__)
+from training.ladder import DEFAULT_BETAS, PATTERN, load_ladder
 
 N_SHOWN = 8  # test images reconstructed by every rung
 N_SAMPLES = 16  # prior draws decoded by every rung
@@ -58,88 +47,10 @@ EXPLANATION = (
 )
 
 
-@dataclass(frozen=True)
-class LadderState:
-    """A snapshot of a ladder job: status "training" | "finished" | "failed"."""
-
-    status: str
-    message: str
-    fraction: float  # of all the ladder's steps
-    seconds_left: float | None  # None until there is enough progress to estimate
-
-
-class LadderJob:
-    """Trains the default ladder of pair.dataset into folder in a daemon thread."""
-
-    def __init__(self, dataset: Dataset, folder: Path, manager: JobManager) -> None:
-        self.dataset, self.folder, self.manager = dataset, folder, manager
-        self._lock = threading.Lock()
-        self._state = LadderState("training", "starting", 0.0, None)
-        self._started = time.time()
-        self._task: HeldTask | None = None
-        threading.Thread(target=self._run, name=f"ladder-{dataset.name}", daemon=True).start()
-
-    def state(self) -> LadderState:
-        with self._lock:
-            return self._state
-
-    def _on_progress(self, beta: float, p: Progress) -> None:
-        fraction = (DEFAULT_BETAS.index(beta) + p.step / p.n_steps) / len(DEFAULT_BETAS)
-        elapsed = time.time() - self._started
-        left = elapsed / fraction * (1 - fraction) if fraction > 0.02 else None
-        message = f"training the VAE with beta = {beta:g}: epoch {p.epoch} of {p.n_epochs}"
-        with self._lock:
-            self._state = LadderState("training", message, fraction, left)
-        if self._task is not None:
-            self._task.update(message, round(1000 * fraction), 1000)
-
-    def _run(self) -> None:
-        # The ladder holds a training slot (listed on the Train page, counted by the cap).
-        name = self.dataset.name
-        with self.manager.hold(f"beta dial's VAEs for {name}", name) as self._task:
-            state = self._train()
-            if state.status == "failed":
-                self._task.end("failed", state.message)
-        with self._lock:
-            self._state = state
-
-    def _train(self) -> LadderState:
-        partial = self.folder.with_name(self.folder.name + ".training")
-        try:
-            # the preview's recipe: four full conv VAEs would hold a slot for most of an hour
-            config, options = recipe(self.dataset, stage="preview")
-            trained = train_ladder(self.dataset, DEFAULT_BETAS, config, partial, options,
-                                   on_progress=self._on_progress)  # fmt: skip
-            missing = [f"{b:g}" for b, e in trained.items() if e.path is None]
-            if missing:
-                raise RuntimeError(f"the VAE with beta {', '.join(missing)} diverged at once")
-            os.replace(partial, self.folder)  # whole, or not there at all
-            return LadderState("finished", "finished", 1.0, 0.0)
-        except Exception as e:  # a sentence for the page; the traceback for the server log
-            log.exception("training the beta ladder of %s failed", self.dataset.name)
-            shutil.rmtree(partial, ignore_errors=True)
-            return LadderState("failed", f"training the beta ladder failed: {e}", 0.0, None)
-
-
-@st.cache_resource
-def _ladder_jobs() -> tuple[dict[str, LadderJob], threading.Lock]:
-    return {}, threading.Lock()
-
-
-def ladder_job(dataset: Dataset, folder: Path) -> LadderJob:
-    """Start (once per server and dataset; again after a failure or when the ladder was
-    removed: it is asked for only while missing) or return the ladder's job."""
-    jobs, lock = _ladder_jobs()
-    with lock:
-        job = jobs.get(dataset.name)
-        if job is None or job.state().status != "training":  # failed, or its ladder removed
-            job = jobs[dataset.name] = LadderJob(dataset, folder, resources.job_manager())
-        return job
-
-
 def wait_for_ladder(pair: ModelPair, folder: Path) -> None:
-    """Train the ladder in the background on first use; poll until it is in place."""
-    job = ladder_job(pair.dataset, folder)
+    """Train the ladder in the background on first use (once per server and dataset; again
+    after a failure or when the ladder was removed); poll until it is in place."""
+    job = trainers.ensure_ladder(resources.trainers(), pair.dataset, folder)
 
     @st.fragment(run_every=1.0)
     def progress() -> None:
@@ -196,14 +107,7 @@ def dial_map(
     def build():
         classes, names = pair.classes()
         classes = None if classes is None else classes[map_rows(pair)]
-        rung = next(r for r in rungs if r.beta == beta)
-        k = len(rung.kl_per_dim)
-        projected = k > 2
-        axes = ("PC 1 of the codes", "PC 2 of the codes") if projected else ("z1", "z2")
-        title = f"VAE latent space, beta = {rung.beta:g}" + (
-            f" ({k}-D, PCA view)" if projected else "")  # fmt: skip
-        axis_range = figures.shared_range(*(r.xy for r in rungs)) if same_scale else None
-        return figures.latent_map(rung.xy, classes, names, title, axes, axis_range)
+        return beta_dial.rung_map(rungs, beta, classes, names, same_scale)
 
     return pair.shared((*version, "map", beta, same_scale), build)
 

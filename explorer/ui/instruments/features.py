@@ -9,47 +9,64 @@ import streamlit as st
 
 from explorer.core import concepts, display, features
 from explorer.core.model_pair import ModelPair
+from explorer.server import defaults, trainers
 from explorer.ui import resources
 from explorer.ui.instruments import Instrument
 from training.evaluate import decode_all, encode_all
 from training.models import AE
 
-# A denoising AE for this few training images trains on page load (digits: 1,617 images, 2-3 s
-# here); for more, a button says how long it takes.
+# A denoising AE for this few training images trains at once and the page waits for it (digits:
+# 1,617 images, 2-3 s here); for more, a button says how long it takes. Either way it trains in
+# the server's registry (explorer/server/trainers.py), not in the script run.
 AUTO_TRAIN_IMAGES = 5000
+QUICK_WAIT_S = 60  # the longest a page waits for a quick one before it shows progress instead
 N_SHOWN = 8  # test images shown noisy, denoised and clean
 KIND_NAMES = {"ae": "AE", "vae": "VAE", "pca": "PCA"}
 
 
-@st.cache_resource(show_spinner=False)
-def _denoisers() -> dict:
-    """(dataset name, size, model config, training config) -> trained denoising AE, shared by
-    every session: a dict, so that a page can ask whether one exists without training it."""
-    return {}
-
-
 def denoiser(pair: ModelPair, key: str) -> AE | None:
-    """The denoising AE for the pair's dataset and AE architecture: trained now when that is
-    quick, else after a button press; None until then."""
+    """The denoising AE for the pair's dataset and AE architecture: started now when that is
+    quick, else after a button press; None (after showing why or how far) until it is ready."""
     model, config = features.denoising_configs(pair.models["ae"].config, pair.dataset)
-    store, name = _denoisers(), (pair.dataset.name, pair.dataset.n_samples, model, config)
-    if name not in store:
-        ae, n_train = pair.models["ae"], len(pair.dataset.train_indices)
-        if n_train > AUTO_TRAIN_IMAGES:
-            estimate = lambda: features.training_seconds(pair.dataset, model, config, ae)  # noqa: E731
-            seconds = pair.shared(("denoiser_seconds", model, config), estimate)
-            label = f"Train a denoising AE (about {max(1, round(seconds))} s)"
-            if not st.button(label, key=f"{key}_train"):
-                st.caption("A denoising AE has the pair's AE architecture but is trained on "
-                           "noisy inputs, with the clean image as the target.")  # fmt: skip
-                return None
-        dataset = pair.dataset.name
-        with (
-            st.spinner(f"Training a denoising AE on {dataset}..."),
-            resources.job_manager().hold(f"denoising AE for {dataset}", dataset),  # cap counts it
-        ):
-            store[name] = features.train_denoising_ae(pair.dataset, model, config, ae)
-    return store[name]
+    registry, quick = resources.trainers(), len(pair.dataset.train_indices) <= AUTO_TRAIN_IMAGES
+    task = registry.get(trainers.denoiser_key(pair.dataset, model, config))
+    if task is None or task.state().status == "failed":  # a failure was logged: try again
+        if not quick and not train_button(pair, model, config, key):
+            return None
+        task = trainers.ensure_denoiser(registry, pair.dataset, model, config, pair.models["ae"])
+    if quick and not task.state().done:
+        with st.spinner(f"Training a denoising AE on {pair.dataset.name}..."):
+            task.join(QUICK_WAIT_S)
+    if task.state().status == "finished":
+        return task.result
+    denoiser_progress(task)
+    return None
+
+
+def train_button(pair: ModelPair, model, config, key: str) -> bool:
+    """The button that starts a slow denoiser, labelled with its time measured here."""
+    ae = pair.models["ae"]
+    estimate = lambda: features.training_seconds(pair.dataset, model, config, ae)  # noqa: E731
+    seconds = pair.shared(("denoiser_seconds", model, config), estimate)
+    if st.button(f"Train a denoising AE (about {max(1, round(seconds))} s)", key=f"{key}_train"):
+        return True
+    st.caption("A denoising AE has the pair's AE architecture but is trained on noisy inputs, "
+               "with the clean image as the target.")  # fmt: skip
+    return False
+
+
+@st.fragment(run_every=1.0)
+def denoiser_progress(task: trainers.Task) -> None:
+    """How far the denoiser is; the whole page reruns once it is ready."""
+    state = task.state()
+    if state.status == "finished":
+        st.rerun()
+    if state.status == "failed":
+        st.error(f"Training the denoising AE failed: {display.markdown_text(state.message, 500)}")
+        return
+    st.progress(
+        state.fraction, text=f"{state.message} ({defaults.describe_time(state.seconds_left)})"
+    )
 
 
 def show_denoising(pair: ModelPair, key: str) -> None:

@@ -5,8 +5,8 @@ animation plays in the browser (Plotly frames): no rerun while it plays."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.core import figures
@@ -17,15 +17,19 @@ from explorer.ui.instruments import Instrument
 from training.pretrained import MANIFEST, shipped_folder
 from training.timelapse import FILENAME, TimelapseError, load_timelapse
 
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
 RETRAIN = "Train the models again (Train page, or `python -m training fit`) to record one."
 
 
 def run_folder(pair: ModelPair) -> Path | None:
     """The runs folder the pair was loaded from (resources.pair_from_files names a pair after
     its folder), or None for uploaded checkpoints."""
-    for folder in (runs.default_folder(pair.dataset.name), runs.jobs_dir() / pair.label):
-        if folder.name == pair.label and runs.has_pair(folder):
-            return folder
+    for source in (runs.DEFAULT_SOURCE, pair.label):
+        found = runs.pair_folder(pair.dataset.name, source)
+        if found is not None and found[0].name == pair.label:
+            return found[0]
     return None
 
 
