@@ -264,17 +264,16 @@ class TrainingJob:
 
     def _train(self, dataset) -> list[TrainedModel]:
         spec = self.spec
-        config, model_options = recipe(
+        chosen = recipe(
             dataset, arch=spec.arch, latent_dim=spec.latent_dim, epochs=spec.epochs, lr=spec.lr,
             beta=spec.beta, noise_std=spec.noise_std, sparsity=spec.sparsity, seed=spec.seed,
             stage=spec.stage,
         )  # fmt: skip
         with self._lock:
-            self._resolved = (model_options["arch"], model_options["latent_dim"], config.epochs)
+            self._resolved = (chosen.model.arch, chosen.model.latent_dim, chosen.train.epochs)
         self._set("training", f"training the {spec.kinds[0].upper()}")
         trained = train_side_by_side(
-            dataset, spec.kinds, config, self.out_dir,
-            model_options=model_options,
+            dataset, spec.kinds, chosen.train, self.out_dir, chosen.model,
             on_progress=self._on_progress, cancel=self._cancel,
         )  # fmt: skip
         with self._lock:

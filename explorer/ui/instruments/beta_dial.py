@@ -107,8 +107,8 @@ class LadderJob:
         partial = self.folder.with_name(self.folder.name + ".training")
         try:
             # the preview's recipe: four full conv VAEs would hold a slot for most of an hour
-            config, options = recipe(self.dataset, stage="preview")
-            trained = train_ladder(self.dataset, DEFAULT_BETAS, config, partial, options,
+            quick = recipe(self.dataset, stage="preview")
+            trained = train_ladder(self.dataset, DEFAULT_BETAS, quick.train, partial, quick.model,
                                    on_progress=self._on_progress)  # fmt: skip
             missing = [f"{b:g}" for b, e in trained.items() if e.path is None]
             if missing:
