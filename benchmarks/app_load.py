@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import os
 import random
 import tempfile
@@ -47,19 +45,24 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from benchmarks import soak
 from benchmarks.common import print_table
+from benchmarks.explore_client import (
+    LISTENER,
+    MAPS,
+    click_at,
+    click_problems,
+    fetch_images,
+    has_first_image,
+    trace_points,
+    warm_up,
+)
 from benchmarks.server import HOST, AppServer, app_server
-from benchmarks.streamlit_client import RunResult, StreamlitSession
-
-LISTENER = "latent_click"  # the click listener's key (explorer/views/explore.py)
-MAPS = ("map_ae", "map_vae")
-PNG_SIGNATURE = b"\x89PNG"
+from benchmarks.streamlit_client import StreamlitSession
 
 
 @dataclass
@@ -76,70 +79,6 @@ class SessionReport:
     def fail(self, kind: str, message: str) -> None:
         self.errors[kind] += 1
         self.messages.append(f"{kind}: {message}")
-
-
-def has_first_image(result: RunResult) -> bool:
-    return result.first_image_at is not None
-
-
-def trace_points(spec: str) -> np.ndarray:
-    """(N, 2): the points of a Plotly figure's first trace, from st.plotly_chart's JSON spec
-    (arrays as Plotly writes NumPy arrays, {"dtype", "bdata"}, or as lists)."""
-    trace = json.loads(spec)["data"][0]
-
-    def array(value) -> np.ndarray:
-        if isinstance(value, dict):
-            return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        return np.asarray(value, dtype=float)
-
-    return np.column_stack([array(trace["x"]), array(trace["y"])]).astype(float)
-
-
-def click_at(points: dict[str, np.ndarray], session: int, k: int) -> dict:
-    """Session's k-th click, as click.js sends it: on the AE's map, then the VAE's; a data point
-    (its index and coordinates), then the empty spot halfway between two points."""
-    chart = MAPS[k % 2]
-    xy = points[chart]
-    i = (13 * session + 7 * k) % len(xy)
-    if k % 4 < 2:
-        x, y, index = *xy[i], i
-    else:
-        (x, y), index = (xy[i] + xy[(i + len(xy) // 2) % len(xy)]) / 2, None
-    return {"chart": chart, "x": float(x), "y": float(y), "point_index": index, "seq": k + 1}
-
-
-def click_problems(result: RunResult, click: dict) -> list[tuple[str, str]]:
-    """(kind, message) for everything wrong with one click's run."""
-    problems = [("app error", p) for p in result.problems]
-    if result.status != ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
-        problems.append(("not a fragment run", f"script_finished status {result.status}"))
-    listener = result.widget(LISTENER)
-    marker = (listener.component_data or {}).get("marker") if listener is not None else None
-    if isinstance(marker, dict):
-        marker = marker.get(click["chart"])
-    if marker is None or not np.allclose(marker, (click["x"], click["y"]), atol=1e-6):
-        problems.append(("marker not moved", f"clicked {click}, the marker is at {marker}"))
-    return problems
-
-
-async def http_get(port: int, path: str) -> tuple[int, bytes]:
-    """(status, body) of a plain GET on 127.0.0.1, the way a browser fetches /media/... images."""
-    reader, writer = await asyncio.open_connection(HOST, port)
-    try:
-        request = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n"
-        writer.write(request.encode())
-        data = await reader.read()
-    finally:
-        writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
-async def fetch_images(port: int, urls: list[str]) -> list[str]:
-    """Fetch every image; the failures, described (an empty list when all are PNGs)."""
-    answers = await asyncio.gather(*(http_get(port, urlsplit(u).path) for u in urls))
-    return [f"{u}: HTTP {status}" for u, (status, body) in zip(urls, answers, strict=True)
-            if status != 200 or PNG_SIGNATURE not in body[:16]]  # fmt: skip
 
 
 class Phase:
@@ -234,17 +173,6 @@ async def run_sessions(server: AppServer, n: int, args) -> RowResult:
         *(run_session(server, i, args, deadline, phases) for i in range(n))
     )
     return RowResult(reports, [start, *(p.clocks for p in phases), clocks(server)])
-
-
-async def warm_up(server: AppServer, timeout: float) -> float:
-    """One session until the first image (trains the default models on a fresh runs folder,
-    imports torch, fills the caches); seconds it took."""
-    start = time.perf_counter()
-    async with StreamlitSession.connect(server.ws_url) as session:
-        result = await session.open_page(until=has_first_image, timeout=timeout)
-    if result.problems:
-        print("warm-up run reported:", *result.problems, sep="\n  ")
-    return time.perf_counter() - start
 
 
 def per_ms(start, end, count: int, which: int) -> float | str:
@@ -362,8 +290,6 @@ def main(argv: list[str] | None = None) -> None:
         runs = args.runs or Path(tmp) / "runs"
         with app_server(runs, Path(tmp) / "server.log") as server:
             if args.soak:
-                from benchmarks import soak  # imports this module: not at the top
-
                 soak.report(*asyncio.run(soak.soak(server, args)), args)
                 print_log_problems(server)
                 return

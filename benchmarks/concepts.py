@@ -35,7 +35,6 @@ from training.data import Dataset, DatasetError, load_dataset
 from training.evaluate import decode_all, encode_all, reconstruction_mse
 from training.fit import fit, snapshot
 from training.models import AE, build_model
-from training.presets import default_model_config
 from training.recipe import recipe as default_recipe
 
 SMILE = "Smiling"
@@ -135,11 +134,11 @@ class Recipe:
 
     def configs(self, dataset: Dataset, kind: str) -> tuple[ModelConfig, TrainConfig]:
         """What `python -m training fit` would train (training.recipe), with these overrides."""
-        config, options = default_recipe(
+        chosen = default_recipe(
             dataset, latent_dim=self.latent_dim, likelihood=self.likelihood, epochs=self.epochs,
             beta=self.beta,
         )  # fmt: skip
-        return default_model_config(dataset.image_shape, kind, **options), config
+        return replace(chosen.model, kind=kind), chosen.train
 
 
 def saved_path(folder: Path, dataset: Dataset, kind: str, latent_dim: int) -> Path:

@@ -296,7 +296,8 @@ def class_runs(root: Path) -> None:
     """What a class has before the faults: the digits default pair (with its time-lapse) and a
     finished run from an earlier lesson, trained here for 3 epochs (seconds)."""
     from explorer.server import runs
-    from explorer.server.jobs import SERVER, JobManager, JobSpec
+    from explorer.server.jobs import SERVER, JobSpec
+    from explorer.server.slots import JobManager
 
     use_runs(root)
     manager = JobManager(runs.jobs_dir())
@@ -379,7 +380,8 @@ def simulated_full_disk(real: bool) -> Iterator[None]:
 
 def full_disk(report: Report, source: Path, mount: Path, logs: Path) -> None:
     from explorer.server import runs
-    from explorer.server.jobs import JobManager, JobSpec
+    from explorer.server.jobs import JobSpec
+    from explorer.server.slots import JobManager
     from training.atomic import WriteError
     from training.checkpoints import load_checkpoint, save_checkpoint
 

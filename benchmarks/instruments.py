@@ -38,10 +38,10 @@ def train_defaults(name: str, runs: Path) -> float:
     """The default pair and beta ladder of dataset `name` in runs/default/<name>; seconds."""
     start = time.perf_counter()
     dataset = load_dataset(name, shared_data_dir())
-    config, options = recipe(dataset)
+    chosen = recipe(dataset)
     folder = runs / "default" / name
-    train_side_by_side(dataset, ("ae", "vae"), config, folder, options)
-    train_ladder(dataset, DEFAULT_BETAS, config, folder / "ladder", options)
+    train_side_by_side(dataset, ("ae", "vae"), chosen.train, folder, chosen.model)
+    train_ladder(dataset, DEFAULT_BETAS, chosen.train, folder / "ladder", chosen.model)
     return time.perf_counter() - start
 
 

@@ -89,12 +89,12 @@ def measure_memory(n_images: int, epochs: int) -> dict:
         return value
 
     dataset = phase("build the uint8 dataset", partial(repeated_celeba, n_images))
-    config, options = recipe(dataset, epochs=epochs)
+    chosen = recipe(dataset, epochs=epochs)
     with tempfile.TemporaryDirectory() as out:
         trained = phase(
-            f"train the default pair {epochs} epoch(s) ({config.batch_size} per batch), "
+            f"train the default pair {epochs} epoch(s) ({chosen.train.batch_size} per batch), "
             "evaluate, save",
-            partial(train_side_by_side, dataset, ("ae", "vae"), config, out, options),
+            partial(train_side_by_side, dataset, ("ae", "vae"), chosen.train, out, chosen.model),
         )
     models = [entry.model for entry in trained]
     phase("build_pair (the app's maps)", partial(build_pair, dataset, *models, "bench"))

@@ -31,7 +31,7 @@ from explorer.core import holes
 from explorer.core.model_pair import KINDS, build_pair
 from training import pretrained
 from training.checkpoints import load_checkpoint
-from training.config import TrainConfig
+from training.config import Recipe, TrainConfig
 from training.data import Dataset, DatasetError, load_dataset
 from training.evaluate import binarized, evaluate, importance_weighted_nll
 from training.fit import fit
@@ -52,7 +52,7 @@ def train(dataset: Dataset, kind: str, latent_dim: int, config: TrainConfig, sec
     return model, fit(model, dataset.pixels, config, cancel=budget, indices=dataset.train_indices)
 
 
-def default_recipe(dataset: Dataset, **overrides) -> tuple[TrainConfig, dict]:
+def default_recipe(dataset: Dataset, **overrides) -> Recipe:
     """What `python -m training fit --dataset NAME` trains: the benchmark has no recipe of its
     own (tests/test_presets.py holds it to that)."""
     return recipe(dataset, **overrides)
@@ -61,10 +61,10 @@ def default_recipe(dataset: Dataset, **overrides) -> tuple[TrainConfig, dict]:
 def default_pair(dataset: Dataset, stage: str = "full", **overrides) -> tuple[dict, float]:
     """Train the default pair as the CLI and the app do (training, evaluation, checkpoints in a
     temporary folder); returns ({kind: TrainedModel}, wall seconds)."""
-    config, options = default_recipe(dataset, stage=stage, **overrides)
+    chosen = default_recipe(dataset, stage=stage, **overrides)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        trained = train_side_by_side(dataset, ("ae", "vae"), config, folder, options)
+        trained = train_side_by_side(dataset, ("ae", "vae"), chosen.train, folder, chosen.model)
     return {e.kind: e for e in trained}, time.perf_counter() - start
 
 

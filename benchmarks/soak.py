@@ -37,8 +37,17 @@ from PIL import Image
 from streamlit.proto.TextInput_pb2 import TextInput
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from benchmarks import app_load
 from benchmarks.common import print_table
+from benchmarks.explore_client import (
+    LISTENER,
+    MAPS,
+    click_at,
+    click_problems,
+    fetch_images,
+    has_first_image,
+    trace_points,
+    warm_up,
+)
 from benchmarks.server import AppServer
 from benchmarks.streamlit_client import (
     RunResult,
@@ -182,7 +191,7 @@ class Browser:
         """Fetch a run's server-decoded images, as a browser does."""
         if result.image_urls:
             async with asyncio.timeout(self.args.run_timeout):  # a plain GET has no timeout
-                failures = await app_load.fetch_images(self.server.port, result.image_urls)
+                failures = await fetch_images(self.server.port, result.image_urls)
             for failure in failures:
                 self.log.fail(action, f"image fetch {failure}")
 
@@ -200,17 +209,17 @@ class Student(Browser):
 
     async def explore(self, s: StreamlitSession) -> None:
         start = time.perf_counter()
-        opened = await s.open_page(until=app_load.has_first_image, timeout=self.args.open_timeout)
+        opened = await s.open_page(until=has_first_image, timeout=self.args.open_timeout)
         self.log.record("open Explore (first image)", opened, opened.first_image_at - start)
         charts = {e.key: e for e in opened.of_kind("plotly_chart")}
-        points = {chart: app_load.trace_points(charts[chart].proto.spec) for chart in app_load.MAPS}
+        points = {chart: trace_points(charts[chart].proto.spec) for chart in MAPS}
         for _ in range(self.rng.randint(1, 4)):
             await self.think()
             self.clicks += 1
-            value = app_load.click_at(points, self.rng.randrange(1000), self.clicks)
-            result = await s.trigger(app_load.LISTENER, "click", value, self.args.run_timeout)
+            value = click_at(points, self.rng.randrange(1000), self.clicks)
+            result = await s.trigger(LISTENER, "click", value, self.args.run_timeout)
             self.log.seconds["click a map"].append(result.seconds)
-            for _, message in app_load.click_problems(result, value):
+            for _, message in click_problems(result, value):
                 self.log.fail("click a map", message)
             await self.fetch("click a map", result)
 
@@ -304,7 +313,7 @@ async def sample_memory(server: AppServer, start: float, until: float, every: fl
 
 async def soak(server: AppServer, args) -> tuple[Log, list, float, float]:
     """Run the lesson; (log, RSS samples, wall seconds, server CPU seconds)."""
-    await app_load.warm_up(server, args.warmup_timeout)
+    await warm_up(server, args.warmup_timeout)
     n, log, samples = args.sessions[0], Log(), []
     start, cpu = time.perf_counter(), server.cpu_seconds()
     deadline = start + args.minutes * 60

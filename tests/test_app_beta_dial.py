@@ -3,6 +3,7 @@ table's marked row, and on first use the ladder trains in the background with pr
 
 import json
 import time
+from dataclasses import replace
 
 import pytest
 from apptest import fresh_app, train_default_digits
@@ -10,7 +11,6 @@ from apptest import fresh_app, train_default_digits
 from explorer.server import runs as runs_folder
 from explorer.server import trainers
 from explorer.ui import resources
-from training.config import TrainConfig
 from training.data import load_dataset
 from training.ladder import DEFAULT_BETAS, train_ladder
 from training.recipe import recipe
@@ -21,8 +21,8 @@ KEY = "instrument_beta_dial"
 
 def quick_recipe(dataset, **overrides):
     """The default recipe with 2 epochs: a ladder in seconds."""
-    config, options = recipe(dataset, **overrides)
-    return TrainConfig(**{**config.__dict__, "epochs": 2}), options
+    chosen = recipe(dataset, **overrides)
+    return replace(chosen, train=replace(chosen.train, epochs=2))
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,8 @@ def runs(tmp_path_factory):
         mp.setenv("LATENT_EXPLORER_RUNS", str(path))
         folder = runs_folder.ladder_folder("digits")
     digits = load_dataset("digits")
-    config, options = quick_recipe(digits)
-    train_ladder(digits, DEFAULT_BETAS, config, folder, options)
+    quick = quick_recipe(digits)
+    train_ladder(digits, DEFAULT_BETAS, quick.train, folder, quick.model)
     return path
 
 

@@ -26,8 +26,8 @@ def app_url(tmp_path_factory, browser_cache):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LATENT_EXPLORER_CACHE", str(browser_cache))  # the server's too
         mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
-        _, options = recipe(digits)
-        train_ladder(digits, DEFAULT_BETAS, config, runs_folder.ladder_folder("digits"), options)
+        model = recipe(digits).model
+        train_ladder(digits, DEFAULT_BETAS, config, runs_folder.ladder_folder("digits"), model)
         with streamlit_server("explorer/app.py") as url:
             yield url
 

@@ -4,7 +4,7 @@ import pytest
 
 from explorer.server import runs
 from explorer.server.defaults import DefaultPairs, describe_time, progress_of
-from explorer.server.jobs import JobManager
+from explorer.server.slots import JobManager
 from explorer.server.trainers import Trainers
 
 

@@ -38,8 +38,8 @@ def torchrun(*args: str) -> subprocess.CompletedProcess:
 def single_process(out: Path, kinds=("ae", "vae"), **overrides):
     """The pair trained in this process as the CLI would, with TrainConfig overrides."""
     dataset = load_dataset("digits")
-    config, options = recipe(dataset, **{"epochs": 2, "precision": "fp32", **overrides})
-    return dataset, train_side_by_side(dataset, kinds, config, out, options)
+    chosen = recipe(dataset, **{"epochs": 2, "precision": "fp32", **overrides})
+    return dataset, train_side_by_side(dataset, kinds, chosen.train, out, chosen.model)
 
 
 def max_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:

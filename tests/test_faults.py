@@ -19,7 +19,8 @@ import pytest
 
 import explorer.server.jobs as jobs
 from explorer.server import runs
-from explorer.server.jobs import JobManager, JobSpec
+from explorer.server.jobs import JobSpec
+from explorer.server.slots import JobManager
 from training.atomic import WriteError, is_partial
 from training.checkpoints import load_checkpoint, save_checkpoint
 from training.config import ModelConfig
@@ -39,7 +40,8 @@ import contextlib, os, signal, sys, time
 from pathlib import Path
 import training.checkpoints as checkpoints
 from explorer.server import runs
-from explorer.server.jobs import JobManager, JobSpec
+from explorer.server.jobs import JobSpec
+from explorer.server.slots import JobManager
 
 class HalfThenDie:
     def __init__(self, f):

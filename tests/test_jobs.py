@@ -11,7 +11,8 @@ import pytest
 
 import explorer.server.jobs as jobs
 import training.fit
-from explorer.server.jobs import SERVER, Curve, JobLimitError, JobManager, JobSpec
+from explorer.server.jobs import SERVER, Curve, JobSpec
+from explorer.server.slots import JobLimitError, JobManager
 from training import recipe
 from training.checkpoints import load_checkpoint
 from training.data import DatasetError
@@ -416,8 +417,9 @@ def test_old_finished_jobs_are_forgotten_beyond_the_bound(tmp_path, monkeypatch)
     assert len(kept) == 3 and ids[-1] in kept and ids[0] not in kept
 
 
-def test_the_jobs_module_never_imports_streamlit():
-    tree = ast.parse((REPO_ROOT / "explorer" / "server" / "jobs.py").read_text())
+@pytest.mark.parametrize("module", ["jobs.py", "slots.py"])
+def test_the_jobs_modules_never_import_streamlit(module):
+    tree = ast.parse((REPO_ROOT / "explorer" / "server" / module).read_text())
     names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
     assert names and not any(name.split(".")[0] == "streamlit" for name in names)
@@ -427,7 +429,8 @@ def test_the_jobs_module_never_imports_streamlit():
 def test_a_whole_job_runs_without_streamlit_ever_being_imported(tmp_path):
     script = (
         "import sys\n"
-        "from explorer.server.jobs import JobManager, JobSpec\n"
+        "from explorer.server.jobs import JobSpec\n"
+        "from explorer.server.slots import JobManager\n"
         f"job = JobManager({str(tmp_path)!r}).start(JobSpec(epochs=2), 'me')\n"
         "state = job.join(120)\n"
         "assert state.status == 'finished', state.message\n"

@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks import quality
 from training.cli import build_parser
-from training.config import TrainConfig
+from training.config import ModelConfig, TrainConfig
 from training.data import Dataset
 from training.data.dataset import seeded_test_mask
 from training.fit import make_optimizer, make_schedule
@@ -21,10 +21,47 @@ def dataset(name: str, shape: tuple[int, int, int], n: int = 1000) -> Dataset:
     return Dataset(name, pixels, seeded_test_mask(n), description="synthetic")
 
 
+def recipe_of(data: Dataset, **choices) -> tuple[ModelConfig, TrainConfig]:
+    chosen = recipe(data, **choices)
+    return chosen.model, chosen.train
+
+
+# What recipe() made of these datasets when it returned (TrainConfig, options) and the models
+# were built from the options afterwards: the same numbers now that it builds both configs.
+PINNED = [
+    (("digits", (1, 8, 8), 1797), {},
+     ModelConfig("vae", "mlp", (1, 8, 8), 2, (256,), (16,), "bernoulli"),
+     TrainConfig(epochs=100, batch_size=128, lr=3e-3)),
+    (("mnist", (1, 28, 28), 70_000), {},
+     ModelConfig("vae", "mlp", (1, 28, 28), 2, (512, 512), (16, 32), "bernoulli"),
+     TrainConfig(epochs=40, batch_size=128, lr=1e-3, binarize=True, schedule="onecycle")),
+    (("faces", (3, 64, 64), 20_000), {},
+     ModelConfig("vae", "conv", (3, 64, 64), 32, (512,), (16, 32, 64, 128), "calibrated"),
+     TrainConfig(epochs=40, batch_size=128, lr=2e-3, beta=16.0, schedule="onecycle")),
+    (("faces", (3, 64, 64), 20_000), {"stage": "preview"},
+     ModelConfig("vae", "residual", (3, 64, 64), 32, (128,), (16, 32, 64, 128), "calibrated"),
+     TrainConfig(epochs=5, batch_size=128, lr=2e-3, schedule="onecycle")),
+    (("celeba", (3, 64, 64), 10_000), {},
+     ModelConfig("vae", "conv", (3, 64, 64), 32, (512,), (16, 32, 64, 128), "calibrated"),
+     TrainConfig(epochs=58, batch_size=128, lr=2e-3, beta=16.0, schedule="onecycle")),
+    (("mnist", (1, 28, 28), 70_000), {"hidden": (64,), "likelihood": "gaussian", "epochs": 3},
+     ModelConfig("vae", "mlp", (1, 28, 28), 2, (64,), (16, 32), "gaussian"),
+     TrainConfig(epochs=3, batch_size=128, lr=1e-3, binarize=True, schedule="onecycle")),
+    (("fashion-mnist", (1, 28, 28), 70_000), {"arch": "conv", "latent_dim": 5, "beta": 2.0},
+     ModelConfig("vae", "conv", (1, 28, 28), 5, (512,), (16, 32), "calibrated"),
+     TrainConfig(epochs=9, batch_size=128, lr=2e-3, beta=2.0, schedule="onecycle")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("data, choices, model, config", PINNED)
+def test_each_recipe_makes_the_numbers_it_always_made(data, choices, model, config):
+    assert recipe_of(dataset(*data), **choices) == (model, config)
+
+
 def test_mnist_defaults_are_the_published_binarized_mnist_recipe():
-    config, options = recipe(dataset("mnist", (1, 28, 28)))
-    assert options == {"arch": "mlp", "latent_dim": 2, "hidden": (512, 512),
-                       "likelihood": "bernoulli"}  # fmt: skip
+    model, config = recipe_of(dataset("mnist", (1, 28, 28)))
+    assert (model.arch, model.latent_dim, model.hidden, model.likelihood) == (
+        "mlp", 2, (512, 512), "bernoulli")  # fmt: skip
     assert (config.batch_size, config.lr, config.binarize) == (128, 1e-3, True)
 
 
@@ -35,25 +72,24 @@ def test_the_quality_benchmark_measures_the_defaults_not_a_recipe_of_its_own():
 
 def test_large_colour_images_get_full_conv_coders_with_a_stronger_kl():
     celeba = dataset("celeba", (3, 64, 64), n=10_000)
-    config, options = recipe(celeba)
-    assert options["arch"] == "conv" and options["likelihood"] == "calibrated"
+    model, config = recipe_of(celeba)
+    assert model.arch == "conv" and model.likelihood == "calibrated"
     assert config.schedule == "onecycle" and config.batch_size == 128
     steps_per_epoch = len(celeba.train_indices) // 128
     assert config.beta == CONV_BETA and config.epochs == math.ceil(CONV_STEPS / steps_per_epoch)
-    assert options["latent_dim"] == 32
+    assert model.latent_dim == 32
 
 
 def test_faces_get_the_shipped_pairs_recipe():
-    config, options = recipe(dataset("faces", (3, 64, 64), n=20_000))
-    assert (options["arch"], config.epochs, config.beta) == ("conv", 40, CONV_BETA)
+    model, config = recipe_of(dataset("faces", (3, 64, 64), n=20_000))
+    assert (model.arch, config.epochs, config.beta) == ("conv", 40, CONV_BETA)
 
 
 def test_their_preview_is_the_residual_coders():
-    config, options = recipe(dataset("faces", (3, 64, 64), n=20_000), stage="preview")
-    assert options["arch"] == "residual" and options["likelihood"] == "calibrated"
+    model, config = recipe_of(dataset("faces", (3, 64, 64), n=20_000), stage="preview")
+    assert model.arch == "residual" and model.likelihood == "calibrated"
     assert config.schedule == "onecycle" and config.beta == 1.0
-    model_config = default_model_config((3, 64, 64), "vae", **options)
-    assert model_config.hidden == RESIDUAL_HIDDEN and model_config.latent_dim == 32
+    assert model.hidden == RESIDUAL_HIDDEN and model.latent_dim == 32
 
 
 def test_a_dataset_has_a_preview_only_where_it_is_quicker_than_its_full_pair():
@@ -64,23 +100,21 @@ def test_a_dataset_has_a_preview_only_where_it_is_quicker_than_its_full_pair():
 
 
 def test_the_users_beta_wins_over_the_conv_default():
-    config, _ = recipe(dataset("faces", (3, 64, 64)), beta=1.0)
-    assert config.beta == 1.0
-    config, _ = recipe(dataset("faces", (3, 64, 64)), beta=None)
-    assert config.beta == CONV_BETA
+    assert recipe(dataset("faces", (3, 64, 64)), beta=1.0).train.beta == 1.0
+    assert recipe(dataset("faces", (3, 64, 64)), beta=None).train.beta == CONV_BETA
 
 
 def test_small_grey_images_keep_the_mlp_and_a_constant_rate():
-    config, options = recipe(dataset("digits", (1, 8, 8)))
-    assert options["arch"] == "mlp" and options["likelihood"] == "bernoulli"
+    model, config = recipe_of(dataset("digits", (1, 8, 8)))
+    assert model.arch == "mlp" and model.likelihood == "bernoulli"
     assert config.schedule == "constant" and not config.binarize
 
 
 def test_what_the_user_chooses_wins_over_the_dataset_recipe():
-    config, options = recipe(
+    model, config = recipe_of(
         dataset("mnist", (1, 28, 28)), hidden=(64,), likelihood="gaussian", binarize=False, lr=None
     )
-    assert options["hidden"] == (64,) and options["likelihood"] == "gaussian"
+    assert model.hidden == (64,) and model.likelihood == "gaussian"
     assert config.binarize is False and config.lr == 1e-3  # None: not chosen
 
 

@@ -95,11 +95,11 @@ def test_a_residual_pair_shares_one_pca_and_one_baseline(digits, two_cores, tmp_
 
     monkeypatch.setattr(LinearPath, "fit", counted("linear fit", LinearPath.fit))
     monkeypatch.setattr(evaluate_module, "pca_mse", counted("pca_mse", evaluate_module.pca_mse))
-    options = {"arch": "residual", "latent_dim": 4, "hidden": (16,)}
-    ae, vae = train_side_by_side(digits, ("ae", "vae"), CONFIG, tmp_path, options)
+    residual = default_model_config(digits.image_shape, "vae", "residual", 4, hidden=(16,))
+    ae, vae = train_side_by_side(digits, ("ae", "vae"), CONFIG, tmp_path, residual)
     assert calls == {"linear fit": 1, "pca_mse": 1}
     assert torch.equal(ae.model.encoder.linear.basis, vae.model.encoder.linear.basis)
     assert ae.metrics["pca_mse"] == vae.metrics["pca_mse"] > 0
-    alone = build_model(default_model_config(digits.image_shape, "vae", **options), CONFIG.seed)
+    alone = build_model(residual, CONFIG.seed)
     fit(alone, digits.pixels, CONFIG, indices=digits.train_indices)  # prepares its own PCA
     assert torch.equal(alone.encoder.linear.basis, vae.model.encoder.linear.basis)

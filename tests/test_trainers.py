@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from explorer.server.jobs import JobManager
+from explorer.server.slots import JobManager
 from explorer.server.trainers import Trainers
 
 

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from training import distributed, pretrained
 from training.checkpoints import CheckpointError, load_checkpoint
-from training.config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, SCHEDULES, TrainConfig
+from training.config import ARCHITECTURES, LIKELIHOODS, MODEL_KINDS, SCHEDULES, Recipe
 from training.data import DataOptions, Dataset, DatasetError, available_datasets, load_dataset
 from training.data.registry import SOURCES
 from training.evaluate import evaluate
@@ -186,7 +186,7 @@ def run_fit(args: argparse.Namespace) -> int:
     if verbose:
         print(f"{dataset.name}: {dataset.n_samples} images {dataset.image_shape} "
               f"from {dataset.source}")  # fmt: skip
-    config, model_options = recipe(
+    chosen = recipe(
         dataset, arch=args.arch, latent_dim=args.latent_dim, likelihood=args.likelihood,
         hidden=tuple(args.hidden) if args.hidden else None, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, beta=args.beta, noise_std=args.denoise,
@@ -194,25 +194,23 @@ def run_fit(args: argparse.Namespace) -> int:
         compile=args.compile, schedule=args.schedule,
     )  # fmt: skip
     kinds = tuple(dict.fromkeys(args.model or MODEL_KINDS))
-    with distributed.process_group(config.device):  # None without torchrun
+    with distributed.process_group(chosen.train.device):  # None without torchrun
         # the models and optimizers are freed when train_pair returns, before the group ends
-        return train_pair(dataset, kinds, config, args.out, model_options, verbose)
+        return train_pair(dataset, kinds, chosen, args.out, verbose)
 
 
 def train_pair(
     dataset: Dataset,
     kinds: tuple[str, ...],
-    config: TrainConfig,
+    chosen: Recipe,
     out: str,
-    model_options: dict,
     verbose: bool,
 ) -> int:
     """Train, save (rank 0) and, if verbose, show progress and results; exit code 1 when a
     model diverged (on every rank alike)."""
     with ProgressBars() as bars:
-        trained = train_side_by_side(
-            dataset, kinds, config, out, model_options, on_progress=bars.update if verbose else None
-        )
+        trained = train_side_by_side(dataset, kinds, chosen.train, out, chosen.model,
+                                     on_progress=bars.update if verbose else None)  # fmt: skip
     if verbose:
         report(trained)
     return 1 if any(e.result.status != "finished" for e in trained) else 0
@@ -253,9 +251,9 @@ def run_ladder(args: argparse.Namespace) -> int:
     """One VAE per beta with the default models' recipe (training/ladder.py); exit code 1
     when one did not finish."""
     dataset = load_with_bar(args.dataset, args.data_dir, data_options(args))
-    config, model_options = recipe(dataset, epochs=args.epochs, seed=args.seed)
+    chosen = recipe(dataset, epochs=args.epochs, seed=args.seed)
     with ProgressBars() as bars:
-        trained = train_ladder(dataset, args.betas, config, args.out, model_options,
+        trained = train_ladder(dataset, args.betas, chosen.train, args.out, chosen.model,
                                on_progress=lambda b, p: bars.update(f"beta={b:g}", p))  # fmt: skip
     for beta, entry in trained.items():
         saved = "nothing saved" if entry.path is None else f"saved {entry.path}  " + (

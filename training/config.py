@@ -11,7 +11,8 @@ PRECISIONS = ("auto", "fp32", "bf16")
 SCHEDULES = ("constant", "onecycle")
 
 
-def _check(condition: bool, field: str, message: str) -> None:
+def check(condition: bool, field: str, message: str) -> None:
+    """A ValueError "field: message" unless condition holds (the app's own limits use it too)."""
     if not condition:
         raise ValueError(f"{field}: {message}")
 
@@ -40,37 +41,37 @@ class ModelConfig:
     likelihood: str = "bernoulli"
 
     def __post_init__(self) -> None:
-        _check(self.kind in MODEL_KINDS, "kind", f"must be one of {MODEL_KINDS}, got {self.kind!r}")
-        _check(
+        check(self.kind in MODEL_KINDS, "kind", f"must be one of {MODEL_KINDS}, got {self.kind!r}")
+        check(
             self.arch in ARCHITECTURES, "arch", f"must be one of {ARCHITECTURES}, got {self.arch!r}"
         )
-        _check(
+        check(
             self.likelihood in LIKELIHOODS,
             "likelihood",
             f"must be one of {LIKELIHOODS}, got {self.likelihood!r}",
         )
-        _check(
+        check(
             len(self.image_shape) == 3 and all(int(s) >= 1 for s in self.image_shape),
             "image_shape",
             f"must be (C, H, W) of positive ints, got {self.image_shape}",
         )
-        _check(
+        check(
             1 <= self.latent_dim <= 4096,
             "latent_dim",
             f"must be in [1, 4096], got {self.latent_dim}",
         )
-        _check(
+        check(
             all(1 <= h <= 65536 for h in self.hidden),
             "hidden",
             f"sizes must be >= 1: {self.hidden}",
         )
-        _check(
+        check(
             len(self.channels) >= 1 and all(1 <= c <= 4096 for c in self.channels),
             "channels",
             f"must be one or more sizes >= 1: {self.channels}",
         )
         if self.arch == "conv":  # (the residual coders take any image size)
-            _check(
+            check(
                 min(self.image_shape[1:]) >= 2 ** len(self.channels),
                 "channels",
                 f"{len(self.channels)} stride-2 layers need images of at least "
@@ -106,18 +107,25 @@ class TrainConfig:
     schedule: str = "constant"
 
     def __post_init__(self) -> None:
-        _check(1 <= self.epochs <= 100_000, "epochs", f"must be in [1, 100000], got {self.epochs}")
-        _check(
-            1 <= self.batch_size <= 1 << 20, "batch_size", f"must be >= 1, got {self.batch_size}"
-        )
-        _check(0 < self.lr <= 10, "lr", f"must be in (0, 10], got {self.lr}")
-        _check(0 <= self.beta <= 1000, "beta", f"must be in [0, 1000], got {self.beta}")
-        _check(0 <= self.noise_std <= 10, "noise_std", f"must be in [0, 10], got {self.noise_std}")
-        _check(0 <= self.sparsity <= 1000, "sparsity", f"must be in [0, 1000], got {self.sparsity}")
-        _check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
-        _check(self.precision in PRECISIONS, "precision", f"must be one of {PRECISIONS}")
-        _check(self.device in ("auto", "cpu", "cuda"), "device", "must be auto, cpu or cuda")
-        _check(self.schedule in SCHEDULES, "schedule", f"must be one of {SCHEDULES}")
+        check(1 <= self.epochs <= 100_000, "epochs", f"must be in [1, 100000], got {self.epochs}")
+        check(1 <= self.batch_size <= 1 << 20, "batch_size", f"must be >= 1, got {self.batch_size}")
+        check(0 < self.lr <= 10, "lr", f"must be in (0, 10], got {self.lr}")
+        check(0 <= self.beta <= 1000, "beta", f"must be in [0, 1000], got {self.beta}")
+        check(0 <= self.noise_std <= 10, "noise_std", f"must be in [0, 10], got {self.noise_std}")
+        check(0 <= self.sparsity <= 1000, "sparsity", f"must be in [0, 1000], got {self.sparsity}")
+        check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        check(self.precision in PRECISIONS, "precision", f"must be one of {PRECISIONS}")
+        check(self.device in ("auto", "cpu", "cuda"), "device", "must be auto, cpu or cuda")
+        check(self.schedule in SCHEDULES, "schedule", f"must be one of {SCHEDULES}")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything a pair is made of (training.recipe.recipe fills it in for a dataset): the
+    model, with kind "vae" (the pair's AE differs in its kind alone), and how it is fitted."""
+
+    model: ModelConfig
+    train: TrainConfig
 
 
 def config_to_dict(config: ModelConfig | TrainConfig) -> dict:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from training.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
-from training.config import TrainConfig
+from training.config import ModelConfig, TrainConfig
 from training.data import Dataset
 from training.evaluate import evaluate
 from training.fit import Progress, fit
@@ -47,17 +47,17 @@ def train_ladder(
     betas: Sequence[float],
     config: TrainConfig,
     out_dir: str | Path,
-    model_options: dict | None = None,
+    model_config: ModelConfig | None = None,
     on_progress: Callable[[float, Progress], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> dict[float, TrainedModel]:
     """Fit one VAE per beta on the train split (config with its beta replaced), one after the
-    other, evaluate each and save it atomically at ladder_path(out_dir, beta). model_options go
-    to default_model_config (arch, latent_dim, hidden, likelihood), as for a pair. A cancel
-    stops the ladder: the rung in training and those after it are not saved."""
+    other, evaluate each and save it atomically at ladder_path(out_dir, beta). model_config:
+    the VAEs' model, as a pair's (None: the presets' default for the images). A cancel stops
+    the ladder: the rung in training and those after it are not saved."""
     betas = check_betas(betas)
-    model_config = default_model_config(dataset.image_shape, "vae", **(model_options or {}))
-    models = prepared_models({beta: model_config for beta in betas}, dataset, config)
+    vae = replace(model_config or default_model_config(dataset.image_shape, "vae"), kind="vae")
+    models = prepared_models({beta: vae for beta in betas}, dataset, config)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     trained: dict[float, TrainedModel] = {}
     pca_baseline = None  # PCA's test MSE, the same for every rung: computed once

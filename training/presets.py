@@ -58,12 +58,12 @@ def default_arch(image_shape: tuple[int, int, int], stage: str = "full") -> str:
     return "conv" if stage == "full" else "residual"
 
 
-def default_latent_dim(image_shape: tuple[int, int, int], arch: str | None = None) -> int:
-    return 2 if (arch or default_arch(image_shape)) == "mlp" else LARGE_IMAGE_LATENT_DIM
+def default_latent_dim(arch: str) -> int:
+    return 2 if arch == "mlp" else LARGE_IMAGE_LATENT_DIM
 
 
-def default_hidden(image_shape: tuple[int, int, int], arch: str | None = None) -> tuple[int, ...]:
-    if (arch or default_arch(image_shape)) == "residual":
+def default_hidden(image_shape: tuple[int, int, int], arch: str) -> tuple[int, ...]:
+    if arch == "residual":
         return RESIDUAL_HIDDEN
     c, h, w = image_shape
     return (512,) if c * h * w >= 28 * 28 else (256,)
@@ -98,7 +98,7 @@ def default_model_config(
         kind=kind,
         arch=arch,
         image_shape=tuple(image_shape),
-        latent_dim=latent_dim or default_latent_dim(image_shape, arch),
+        latent_dim=latent_dim or default_latent_dim(arch),
         hidden=hidden or default_hidden(image_shape, arch),
         channels=default_channels(image_shape),
         likelihood=likelihood or default_likelihood(arch),

@@ -127,9 +127,9 @@ def train_full(
     shipped size), as training/shipped/<name> holds them."""
     out = checked_out(out)
     dataset = load_dataset(name, data_dir, DataOptions(seed=seed))
-    config, options = recipe(dataset, seed=seed)
+    chosen = recipe(dataset, seed=seed)
     start = time.perf_counter()
-    trained = train_side_by_side(dataset, KINDS, config, out, options, on_progress,
+    trained = train_side_by_side(dataset, KINDS, chosen.train, out, chosen.model, on_progress,
                                  record=not ship)  # fmt: skip
     seconds = time.perf_counter() - start
     unfinished = [e.kind for e in trained if e.path is None or e.result.status != "finished"]
@@ -137,7 +137,7 @@ def train_full(
         raise PretrainedError(f"the {' and the '.join(unfinished).upper()} did not finish")
     if ship:
         for e in trained:
-            save_checkpoint(e.path, e.model, config, dataset, e.metrics, e.result.history,
+            save_checkpoint(e.path, e.model, chosen.train, dataset, e.metrics, e.result.history,
                             dtype=torch.float16)  # fmt: skip
     return write_manifest(out, dataset, seconds)
 

@@ -9,7 +9,7 @@ import math
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from training import distributed, timelapse
 from training.checkpoints import save_checkpoint
-from training.config import TrainConfig
+from training.config import ModelConfig, Recipe, TrainConfig
 from training.data import Dataset
 from training.evaluate import evaluate
 from training.fit import FitResult, Progress, fit, prepare, resolve_device
@@ -25,8 +25,6 @@ from training.models import AE, build_model
 from training.presets import (
     DATASET_RECIPES,
     default_arch,
-    default_latent_dim,
-    default_likelihood,
     default_model_config,
     default_train_config,
 )
@@ -52,23 +50,20 @@ def recipe(
     likelihood: str | None = None,
     stage: str = "full",
     **train_overrides,
-) -> tuple[TrainConfig, dict]:
-    """(training config, model options) for dataset: for every argument left None, the best
-    recipe measured for this dataset (presets.DATASET_RECIPES), else the presets' rules;
-    train_overrides are TrainConfig fields (epochs, lr, beta, ...). stage "preview": the quick
-    pair to look at while the full one trains (the presets' rules alone: no dataset's best
-    recipe). The options name the architecture, latent size and likelihood chosen, so a caller
-    can show them."""
+) -> Recipe:
+    """The pair to train on dataset: for every argument left None, the best recipe measured for
+    this dataset (presets.DATASET_RECIPES), else the presets' rules; train_overrides are
+    TrainConfig fields (epochs, lr, beta, ...). stage "preview": the quick pair to look at while
+    the full one trains (the presets' rules alone: no dataset's best recipe). A ValueError
+    names the first field out of range, the training's checked before the model's."""
     best = dict(DATASET_RECIPES.get(dataset.name, {})) if stage == "full" else {}
     best_hidden = best.pop("hidden", None)  # a model option; the rest are TrainConfig fields
-    hidden = hidden or best_hidden
     arch = arch or default_arch(dataset.image_shape, stage)
-    latent_dim = latent_dim or default_latent_dim(dataset.image_shape, arch)
-    likelihood = likelihood or default_likelihood(arch)
     given = {k: v for k, v in train_overrides.items() if v is not None}
-    config = default_train_config(len(dataset.train_indices), arch, stage, **{**best, **given})
-    options = {"arch": arch, "latent_dim": latent_dim, "hidden": hidden, "likelihood": likelihood}
-    return config, options
+    train = default_train_config(len(dataset.train_indices), arch, stage, **{**best, **given})
+    model = default_model_config(dataset.image_shape, "vae", arch, latent_dim,
+                                 hidden or best_hidden, likelihood)  # fmt: skip
+    return Recipe(model, train)
 
 
 def has_preview(dataset: Dataset) -> bool:
@@ -81,21 +76,22 @@ def train_side_by_side(
     kinds: tuple[str, ...],
     config: TrainConfig,
     out_dir: str | Path,
-    model_options: dict | None = None,
+    model_config: ModelConfig | None = None,
     on_progress: Callable[[str, Progress], None] | None = None,
     cancel: threading.Event | None = None,
     record: bool = True,
 ) -> list[TrainedModel]:
     """Fit each kind ("ae", "vae") on the train split, evaluate it and save it as
     out_dir/<kind>.safetensors, the kinds side by side on their own cores where there are
-    enough (trains_in_parallel), else one after the other. model_options go to
-    default_model_config (arch, latent_dim, hidden, likelihood). A diverged model is saved with
-    its restored weights if at least one epoch finished; a cancel stops the pair and saves
-    nothing more. record: also record the saved models' training time-lapse (the same images
-    for each kind) in out_dir/timelapse.safetensors; it leaves the weights unchanged."""
+    enough (trains_in_parallel), else one after the other. model_config: the pair's model, its
+    kind replaced by each kind (None: the presets' default for the images). A diverged model
+    is saved with its restored weights if at least one epoch finished; a cancel stops the pair
+    and saves nothing more. record: also record the saved models' training time-lapse (the
+    same images for each kind) in out_dir/timelapse.safetensors; it leaves the weights
+    unchanged."""
 
-    options = model_options or {}
-    configs = {kind: default_model_config(dataset.image_shape, kind, **options) for kind in kinds}
+    model_config = model_config or default_model_config(dataset.image_shape, "vae")
+    configs = {kind: replace(model_config, kind=kind) for kind in kinds}
     models = prepared_models(configs, dataset, config)
     n_images, n_frames = timelapse.plan(len(dataset.train_indices), config.batch_size,
                                         config.epochs, math.prod(dataset.image_shape))  # fmt: skip

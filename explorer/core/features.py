@@ -52,10 +52,10 @@ def denoising_configs(
     quick (preview) recipe for that architecture (training/recipe.py) with input noise
     noise_std: it trains while the page waits."""
     model = replace(ae_config, kind="ae")
-    config, _ = recipe(dataset, arch=model.arch, latent_dim=model.latent_dim,
-                       hidden=model.hidden, likelihood=model.likelihood,
-                       noise_std=noise_std, precision="fp32", stage="preview")  # fmt: skip
-    return model, config
+    quick = recipe(dataset, arch=model.arch, latent_dim=model.latent_dim, hidden=model.hidden,
+                   likelihood=model.likelihood, noise_std=noise_std, precision="fp32",
+                   stage="preview")  # fmt: skip
+    return model, quick.train
 
 
 def train_denoising_ae(

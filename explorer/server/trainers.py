@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.core import features
-from explorer.server.jobs import HeldTask, JobManager
+from explorer.server.slots import HeldTask, JobManager
 from training.config import ModelConfig, TrainConfig
 from training.data import Dataset
 from training.fit import Progress
@@ -153,8 +153,8 @@ def train_ladder_into(task: Task, dataset: Dataset, folder: Path) -> None:
 
     try:
         # the preview's recipe: four full conv VAEs would hold a slot for most of an hour
-        config, options = recipe(dataset, stage="preview")
-        trained = train_ladder(dataset, DEFAULT_BETAS, config, partial, options,
+        preview = recipe(dataset, stage="preview")
+        trained = train_ladder(dataset, DEFAULT_BETAS, preview.train, partial, preview.model,
                                on_progress=on_progress)  # fmt: skip
         missing = [f"{b:g}" for b, e in trained.items() if e.path is None]
         if missing:

@@ -14,7 +14,8 @@ from threadpoolctl import threadpool_limits
 from explorer.core.model_pair import ModelPair, PairCache, build_pair
 from explorer.server import classroom, network, runs
 from explorer.server.defaults import STAGES_WITH_PREVIEW, DefaultPairs
-from explorer.server.jobs import SERVER, JobManager, TrainingJob
+from explorer.server.jobs import SERVER, TrainingJob
+from explorer.server.slots import JobManager
 from explorer.server.trainers import Trainers
 from training import pretrained
 from training.checkpoints import load_checkpoint

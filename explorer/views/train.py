@@ -3,7 +3,8 @@ with live loss curves and Cancel on this browser's own; the runs folder for the 
 
 import streamlit as st
 
-from explorer.server.jobs import JobLimitError, JobSpec
+from explorer.server.jobs import JobSpec
+from explorer.server.slots import JobLimitError
 from explorer.ui import jobs_panel, resources, runs_panel, teacher
 from training.config import ARCHITECTURES
 
