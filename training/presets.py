@@ -10,8 +10,9 @@ from training.config import ModelConfig, TrainConfig
 # test error for the same training time.
 CONV_CHANNELS = (16, 32, 64, 128)
 # The residual coders' MLP (docs/training.md): on 64x64 faces 256 hidden units reach
-# 0.68x PCA's test error in 400 steps (14 s), 1024 reach 0.58x in 35 s; 128 reach 0.68x in the
-# default 700 steps and keep a 64x64 pair's decoders under the browser's 4 M weights.
+# 0.68x PCA's test error in 400 steps (14 s), 1024 reach 0.58x in 35 s; 128 reach 0.68x in
+# 700 steps (measured then; the default is RESIDUAL_STEPS) and keep a 64x64 pair's decoders
+# under the browser's 4 M weights.
 RESIDUAL_HIDDEN = (128,)
 RESIDUAL_STEPS = 600  # onecycle steps of the residual models: a usable pair within a minute
 MIN_CONV_FEATURE_SIZE = 4  # stop halving before feature maps get smaller than 4x4
