@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from apptest import fresh_app, train_default_digits
+from browser import chromium, require_browser
 
 from explorer.ui import resources
 from training.data import load_dataset
@@ -82,6 +83,15 @@ def browser_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache folder for the browser modules' servers and their models: the 20,000 faces
     are drawn (about 25 s) once per test session, not once per module."""
     return tmp_path_factory.mktemp("browser-cache")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per browser test module (browser.py: chromium; new_context for a
+    screen size); skips (or fails, in CI) where it is missing."""
+    require_browser()
+    with chromium() as browser:
+        yield browser
 
 
 # ---- the app headless (AppTest modules; test_app_concepts.py has its own runs with faces) ----

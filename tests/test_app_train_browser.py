@@ -6,15 +6,17 @@ deleted run gone from "Your results")."""
 import re
 
 import pytest
-from browser import chromium, digits_app, wait_for_app_idle
+from apptest import train_default_digits
+from browser import chromium, served_app, wait_for_app_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 VIEWPORT = {"width": 1200, "height": 1600}
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with digits_app(tmp_path_factory.mktemp("runs")) as url:
+def app_url(tmp_path_factory, browser_cache):
+    runs = tmp_path_factory.mktemp("runs")
+    with served_app(runs=runs, cache=browser_cache, prepare=train_default_digits) as url:
         yield url
 
 

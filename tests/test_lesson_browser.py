@@ -5,7 +5,8 @@ the view's controls until hovered; step 6's two grids of prior samples fit the s
 import re
 
 import pytest
-from browser import chromium, digits_app, wait_for_app_idle
+from apptest import train_default_digits
+from browser import served_app, wait_for_app_idle
 
 from explorer.core.lesson import STEPS
 
@@ -13,15 +14,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with digits_app(tmp_path_factory.mktemp("runs")) as url:
+def app_url(tmp_path_factory, browser_cache):
+    runs = tmp_path_factory.mktemp("runs")
+    with served_app(runs=runs, cache=browser_cache, prepare=train_default_digits) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser(app_url):
-    with chromium() as browser:
-        yield browser
 
 
 def open_lesson(browser, app_url, query: str):
