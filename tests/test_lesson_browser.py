@@ -5,19 +5,12 @@ the view's controls until hovered; step 6's two grids of prior samples fit the s
 import re
 
 import pytest
-from apptest import train_default_digits
-from browser import served_app, wait_for_app_idle
+from browser import wait_for_app_idle
 
 from explorer.core.lesson import STEPS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory, browser_cache):
-    runs = tmp_path_factory.mktemp("runs")
-    with served_app(runs=runs, cache=browser_cache, prepare=train_default_digits) as url:
-        yield url
+# app_url (the app on small default digits models, one server for the module), browser: conftest
 
 
 def open_lesson(browser, app_url, query: str):

@@ -6,25 +6,18 @@ A wide screen keeps both maps side by side. (The desktop panel: tests/test_live_
 from __future__ import annotations
 
 import pytest
-from apptest import train_default_digits
-from browser import data_to_page, new_context, served_app, wait_for_app_idle, wait_for_chart
+from browser import data_to_page, new_context, wait_for_app_idle, wait_for_chart
 from live_page import canvases, open_explore, wait_for_url_point_change
 from test_live_browser import empty_spot, spot, view
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# app_url (the app on small default digits models, one server for the module), browser: conftest
 
 PHONE = {"width": 390, "height": 844}
 MAPS = ["map_ae", "map_vae"]
 LOUPE = ".st-key-{} .lx-loupe"
 SCROLLER = '[data-testid="stMain"]'  # Streamlit scrolls this element, not the window
 LOUPE_CANVASES = "s => [...document.querySelectorAll(s + ' canvas')].map(c => c.toDataURL())"
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory, browser_cache):
-    runs = tmp_path_factory.mktemp("runs")
-    with served_app(runs=runs, cache=browser_cache, prepare=train_default_digits) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
