@@ -4,34 +4,27 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import streamlit as st
+from pairs import train_defaults
 from streamlit.components.v2.bidi_component.main import _make_trigger_id
 from streamlit.testing.v1 import AppTest
 
-from training.config import TrainConfig
 from training.data import load_dataset
-from training.recipe import train_side_by_side
 
 APP = str(Path(__file__).resolve().parents[1] / "explorer" / "app.py")
 
 
 def train_default_digits(runs: Path) -> None:
     """Small default digits models in runs/default/digits, so that pages open at once."""
-    train_side_by_side(load_dataset("digits"), ("ae", "vae"),
-                       TrainConfig(epochs=5, batch_size=128, precision="fp32"),
-                       runs / "default" / "digits")  # fmt: skip
+    train_defaults(runs, load_dataset("digits"), epochs=5)
 
 
 def train_small_faces(runs: Path, n: int = 300) -> None:
     """Quick faces models (32-D conv, 1 epoch on the first n faces) in runs/default/faces: poor
     images, but the pages open at once. Drawing all 20,000 faces (about 25 s, once per cache
     folder) comes first: the server needs them too."""
-    faces = load_dataset("faces")
-    train_side_by_side(faces.subset(np.arange(faces.n_samples) < n), ("ae", "vae"),
-                       TrainConfig(epochs=1, batch_size=64, precision="fp32"),
-                       runs / "default" / "faces")  # fmt: skip
+    train_defaults(runs, load_dataset("faces"), epochs=1, batch_size=64, first=n)
 
 
 def fresh_app(runs: Path, monkeypatch: pytest.MonkeyPatch, timeout: float) -> AppTest:

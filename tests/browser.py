@@ -1,9 +1,12 @@
 """Helpers for tests that drive a Streamlit app in a real headless Chromium.
 
-`streamlit_server(script)` serves an app from the repository root (`digits_app(runs)`: the app on
-small default digits models); `chromium()` launches the
-browser; `wait_for_app_idle(page)` waits for a run to finish; `click_data_point(page, key, x, y)`
-clicks a Plotly chart at data coordinates. Where Chromium or Playwright is missing the tests skip,
+`served_app(runs=..., prepare=...)` serves the app (or another script) for a test module, after
+`prepare` trained its models (`streamlit_server(script)` underneath); `chromium()` launches the
+browser (conftest's `browser` fixture: one per module), `new_context(browser, width, height,
+touch=...)` opens a context of its own at a screen size (a phone's with touch), and
+`browser_context(width, height)` a browser with one such context; `wait_for_app_idle(page)`
+waits for a run to finish; `click_data_point(page, key, x, y)` clicks a Plotly chart at data
+coordinates. Where Chromium or Playwright is missing the tests skip,
 unless LATENT_EXPLORER_REQUIRE_BROWSER=1 (CI), where they fail.
 """
 
@@ -18,11 +21,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from apptest import train_default_digits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; `playwright install` cannot download here
@@ -33,6 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+APP = "explorer/app.py"
 REQUIRE_BROWSER_ENV = "LATENT_EXPLORER_REQUIRE_BROWSER"
 TEACHER_KEY_ENV = "LATENT_EXPLORER_TEACHER_KEY"  # explorer/server/classroom.py: KEY_ENV
 # The app element says "notRunning" once a run (full or fragment) has finished.
@@ -97,16 +100,35 @@ def streamlit_server(
 
 
 @contextlib.contextmanager
-def digits_app(runs: Path, env: dict | None = None) -> Iterator[str]:
-    """The app served on `runs` after small default digits models are trained into it
-    (apptest.train_default_digits), so that its pages open at once; env: more for the server.
-    Skips (or fails, in CI) where the browser is missing, before training anything."""
+def served_app(
+    script: str | Path = APP,
+    *,
+    runs: Path | None = None,
+    cache: Path | None = None,
+    data: Path | None = None,
+    teacher_key: str | None = None,
+    prepare: Callable[[Path], object] | None = None,
+    env: dict[str, str | Path] | None = None,
+) -> Iterator[str]:
+    """`script` (the app) served for a test module; yields its URL. Skips (or fails, in CI)
+    where the browser is missing, before anything is trained.
+
+    runs, cache, data: the server's LATENT_EXPLORER_RUNS, _CACHE and _DATA folders (None: as
+    this process has them); teacher_key: its LATENT_EXPLORER_TEACHER_KEY (None: no key); env:
+    more variables for it. They hold in this process too while the server runs: `prepare(runs)`
+    (e.g. apptest.train_default_digits) then trains into the folders the server reads."""
     require_browser()
-    train_default_digits(runs)
-    with streamlit_server(
-        "explorer/app.py", env={"LATENT_EXPLORER_RUNS": runs, **(env or {})}
-    ) as url:
-        yield url
+    folders = {"LATENT_EXPLORER_RUNS": runs, "LATENT_EXPLORER_CACHE": cache,
+               "LATENT_EXPLORER_DATA": data, TEACHER_KEY_ENV: teacher_key}  # fmt: skip
+    server_env = {name: str(value) for name, value in folders.items() if value is not None}
+    server_env |= {name: str(value) for name, value in (env or {}).items()}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in server_env.items():
+            mp.setenv(name, value)
+        if prepare is not None:
+            prepare(runs)
+        with streamlit_server(script, env=server_env) as url:
+            yield url
 
 
 def _wait_until_healthy(server: subprocess.Popen, url: str, timeout: float, log) -> None:
@@ -153,12 +175,20 @@ def chromium() -> Iterator:
             browser.close()
 
 
+def new_context(browser, width: int = 1440, height: int = 900, *, touch: bool = False):
+    """A context of the browser's own (cookies: a Streamlit session and owner of its own; an
+    HTTP cache) at this screen size; touch: a phone's (touch events, a mobile viewport)."""
+    return browser.new_context(
+        viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch
+    )
+
+
 @contextlib.contextmanager
-def browser_context(width: int, height: int) -> Iterator:
-    """One Chromium context for a module's pages: its HTTP cache spares each page after the
-    first reloading Streamlit."""
+def browser_context(width: int = 1440, height: int = 900, *, touch: bool = False) -> Iterator:
+    """One Chromium context (new_context) for a module's pages: its HTTP cache spares each page
+    after the first reloading Streamlit."""
     with chromium() as browser:
-        context = browser.new_context(viewport={"width": width, "height": height})
+        context = new_context(browser, width, height, touch=touch)
         try:
             yield context
         finally:

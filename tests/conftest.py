@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from apptest import fresh_app, train_default_digits
+from browser import chromium, require_browser, served_app
 
 from explorer.ui import resources
 from training.data import load_dataset
@@ -82,6 +83,24 @@ def browser_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache folder for the browser modules' servers and their models: the 20,000 faces
     are drawn (about 25 s) once per test session, not once per module."""
     return tmp_path_factory.mktemp("browser-cache")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory, browser_cache: Path):
+    """The app served for a browser test module on small default digits models (a module that
+    needs other models or settings defines its own app_url with browser.served_app)."""
+    runs = tmp_path_factory.mktemp("runs")
+    with served_app(runs=runs, cache=browser_cache, prepare=train_default_digits) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per browser test module (browser.py: chromium; new_context for a
+    screen size); skips (or fails, in CI) where it is missing."""
+    require_browser()
+    with chromium() as browser:
+        yield browser
 
 
 # ---- the app headless (AppTest modules; test_app_concepts.py has its own runs with faces) ----

@@ -1,13 +1,40 @@
 """Helpers for browser tests of the Explore page's live decode panel (explorer/web/live.js):
-its canvases and captions, and the point the URL carries."""
+the page opened with its panel drawn, its canvases and captions, and the point the URL carries."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import parse_qs, urlparse
+
+from browser import wait_for_app_idle, wait_for_chart
 
 PANEL = ".lx-live"
 FIGCAPTIONS = ".lx-live figure:not([hidden]) figcaption"
 CANVASES = "() => [...document.querySelectorAll('.lx-live canvas')].map(c => c.toDataURL())"
+MAPS = ("map_ae", "map_vae")
+
+
+def open_explore(
+    context,
+    url: str,
+    timeout: float = 60.0,
+    size: tuple[int, int] | None = None,
+    charts: Sequence[str] = MAPS,
+):
+    """A new page (of a browser context, or of a browser: then in a context of its own) on the
+    Explore page at a viewport size, its `charts` and live panel drawn; `page.sent` counts the
+    websocket frames the page sends (every rerun request is one)."""
+    page = context.new_page()
+    if size:
+        page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda _: page.sent.append(1)))
+    page.goto(url)
+    for key in charts:
+        wait_for_chart(page, key, timeout=timeout)
+    wait_for_panel(page, timeout)
+    wait_for_app_idle(page, timeout)
+    return page
 
 
 def wait_for_panel(page, timeout: float = 30.0) -> None:

@@ -3,15 +3,13 @@
 once kept the name "Smiling" over a stubble attribute, so "Make the vector" made a stubble
 vector called Smiling."""
 
-import numpy as np
 import pytest
 from apptest import fresh_app
+from pairs import train_defaults
 
 from explorer.core import concepts
 from explorer.ui import resources, state
-from training.config import TrainConfig
 from training.data import load_dataset
-from training.recipe import train_side_by_side
 
 
 def test_the_preferred_attribute_is_smiling_where_there_is_one():
@@ -45,9 +43,7 @@ def runs(tmp_path_factory, shared_cache):
     with pytest.MonkeyPatch.context() as mp:  # module scope: before the autouse cache fixture
         mp.setenv("LATENT_EXPLORER_CACHE", str(shared_cache))
         celeba = load_dataset("celeba", root)
-    few = celeba.subset(np.arange(celeba.n_samples) < 300)
-    train_side_by_side(few, ("ae", "vae"), TrainConfig(epochs=1, batch_size=64, precision="fp32"),
-                       path / "default" / "celeba")  # fmt: skip
+    train_defaults(path, celeba, epochs=1, batch_size=64, first=300)
     return path
 
 

@@ -8,66 +8,46 @@ import re
 import numpy as np
 import pytest
 from browser import (
-    chromium,
     click_data_point,
     data_to_page,
-    require_browser,
-    streamlit_server,
+    served_app,
     wait_for_app_idle,
     wait_for_chart,
 )
 from live_page import (
     canvases,
     figcaptions,
+    open_explore,
     url_point,
     wait_for_figcaption,
     wait_for_new_canvases,
-    wait_for_panel,
     wait_for_url_point_change,
 )
+from pairs import train_defaults
 from PIL import Image
 
-from training.config import TrainConfig
 from training.data import load_dataset
-from training.recipe import train_side_by_side
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+def train_models(runs):
+    """Default digits models (2-D MLPs) and faces models (32-D conv, a short run on 3,000
+    faces)."""
+    train_defaults(runs, load_dataset("digits"), epochs=20)
+    train_defaults(runs, load_dataset("faces"), epochs=2, batch_size=64, first=3000)
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, browser_cache):
-    """The app served with a runs folder that already holds small default models for digits
-    (2-D MLPs) and faces (32-D conv, a short run on 3,000 faces)."""
-    require_browser()
     runs = tmp_path_factory.mktemp("runs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENT_EXPLORER_CACHE", str(browser_cache))  # the server's too
-        train_side_by_side(load_dataset("digits"), ("ae", "vae"),
-                           TrainConfig(epochs=20, batch_size=128, precision="fp32"),
-                           runs / "default" / "digits")  # fmt: skip
-        faces = load_dataset("faces")
-        train_side_by_side(faces.subset(np.arange(faces.n_samples) < 3000), ("ae", "vae"),
-                           TrainConfig(epochs=2, batch_size=64, precision="fp32"),
-                           runs / "default" / "faces")  # fmt: skip
-        mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
-        with streamlit_server("explorer/app.py") as url:
-            yield url
-
-
-@pytest.fixture(scope="module")
-def browser(app_url):
-    with chromium() as browser:
-        yield browser
+    with served_app(runs=runs, cache=browser_cache, prepare=train_models) as url:
+        yield url
 
 
 @pytest.fixture
 def page(browser, app_url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1800})
-    page.goto(app_url)
-    for key in ("map_ae", "map_vae"):
-        wait_for_chart(page, key, timeout=60)
-    wait_for_panel(page)
-    wait_for_app_idle(page)
+    page = open_explore(browser, app_url, size=(1400, 1800))
     yield page
     page.close()
 

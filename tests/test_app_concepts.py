@@ -6,15 +6,14 @@ import io
 import numpy as np
 import pytest
 from apptest import APP, component_data, fresh_app, live_panel, send_trigger, train_default_digits
+from pairs import train_defaults
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from explorer.core import concept_io
 from explorer.server import classroom
 from explorer.ui import state
-from training.config import TrainConfig
 from training.data import load_dataset
-from training.recipe import train_side_by_side
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +29,7 @@ def runs(tmp_path_factory, shared_cache):
     with pytest.MonkeyPatch.context() as mp:  # module scope: before the autouse cache fixture
         mp.setenv("LATENT_EXPLORER_CACHE", str(shared_cache))
         faces = load_dataset("faces")
-    few = faces.subset(np.arange(faces.n_samples) < 2000)
-    train_side_by_side(few, ("ae", "vae"), TrainConfig(epochs=1, batch_size=64, precision="fp32"),
-                       path / "default" / "faces")  # fmt: skip
+    train_defaults(path, faces, epochs=1, batch_size=64, first=2000)
     return path
 
 

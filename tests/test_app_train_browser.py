@@ -6,16 +6,11 @@ deleted run gone from "Your results")."""
 import re
 
 import pytest
-from browser import chromium, digits_app, wait_for_app_idle
+from browser import chromium, wait_for_app_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# app_url (the app on small default digits models, one server for the module), browser: conftest
 VIEWPORT = {"width": 1200, "height": 1600}
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with digits_app(tmp_path_factory.mktemp("runs")) as url:
-        yield url
 
 
 def open_train_page(context, app_url):

@@ -1,13 +1,14 @@
 """The beta dial in a real browser: moving the dial switches the map (its plotted points)."""
 
 import pytest
-from browser import chromium, require_browser, streamlit_server, wait_for_app_idle, wait_for_chart
+from apptest import train_default_digits
+from browser import served_app, wait_for_app_idle, wait_for_chart
 
 from explorer.server import runs as runs_folder
 from training.config import TrainConfig
 from training.data import load_dataset
 from training.ladder import DEFAULT_BETAS, train_ladder
-from training.recipe import recipe, train_side_by_side
+from training.recipe import recipe
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -15,31 +16,31 @@ KEY = "instrument_beta_dial"
 MAP = f"{KEY}_map"
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory, browser_cache):
-    """The app with small default digits models and a quick ladder beside them."""
-    require_browser()
-    runs = tmp_path_factory.mktemp("runs")
+def train_models(runs):
+    """Small default digits models and a quick ladder beside them (where the server looks: the
+    runs folder is the server's)."""
+    train_default_digits(runs)
     digits = load_dataset("digits")
     config = TrainConfig(epochs=5, batch_size=128, precision="fp32")
-    train_side_by_side(digits, ("ae", "vae"), config, runs / "default" / "digits")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENT_EXPLORER_CACHE", str(browser_cache))  # the server's too
-        mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
-        model = recipe(digits).model
-        train_ladder(digits, DEFAULT_BETAS, config, runs_folder.ladder_folder("digits"), model)
-        with streamlit_server("explorer/app.py") as url:
-            yield url
+    model = recipe(digits).model
+    train_ladder(digits, DEFAULT_BETAS, config, runs_folder.ladder_folder("digits"), model)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, browser_cache):
+    runs = tmp_path_factory.mktemp("runs")
+    with served_app(runs=runs, cache=browser_cache, prepare=train_models) as url:
+        yield url
 
 
 @pytest.fixture
-def page(app_url):
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1440, "height": 1200})
-        page.goto(f"{app_url}/instruments?instrument=beta_dial")
-        wait_for_chart(page, MAP, timeout=60)
-        wait_for_app_idle(page)
-        yield page
+def page(browser, app_url):
+    page = browser.new_page(viewport={"width": 1440, "height": 1200})
+    page.goto(f"{app_url}/instruments?instrument=beta_dial")
+    wait_for_chart(page, MAP, timeout=60)
+    wait_for_app_idle(page)
+    yield page
+    page.close()
 
 
 def plotted(page) -> dict:

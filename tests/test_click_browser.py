@@ -12,8 +12,7 @@ from browser import (
     browser_context,
     click_data_point,
     data_to_page,
-    require_browser,
-    streamlit_server,
+    served_app,
     wait_for_app_idle,
     wait_for_chart,
 )
@@ -29,9 +28,8 @@ CLICK_TIMEOUT_MS = 15_000  # a click's rerun on a loaded 2-core CI machine
 
 
 @pytest.fixture(scope="module")
-def app_url():
-    require_browser()
-    with streamlit_server(DEMO) as url:
+def app_url(browser_cache):
+    with served_app(DEMO, cache=browser_cache) as url:
         yield url
 
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from pairs import fit_pair
 
 from explorer.core.figures import (
     PALETTE,
@@ -14,10 +15,7 @@ from explorer.core.figures import (
     side_effect_bars,
 )
 from explorer.core.model_pair import build_pair
-from training.config import ModelConfig, TrainConfig
 from training.data import load_dataset
-from training.fit import fit
-from training.models import build_model
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +24,7 @@ def pairs():
     digits = load_dataset("digits")
 
     def pair(latent_dim):
-        models = [build_model(ModelConfig(kind=k, image_shape=digits.image_shape,
-                                          latent_dim=latent_dim, hidden=(16,)))
-                  for k in ("ae", "vae")]  # fmt: skip
-        for m in models:
-            fit(m, digits.pixels, TrainConfig(epochs=1, batch_size=256, precision="fp32"))
+        models = fit_pair(digits, epochs=1, batch_size=256, latent_dim=latent_dim, hidden=(16,))
         return build_pair(digits, *models, f"{latent_dim}-D", max_points=300)
 
     return {2: pair(2), 3: pair(3)}

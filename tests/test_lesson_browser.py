@@ -5,23 +5,12 @@ the view's controls until hovered; step 6's two grids of prior samples fit the s
 import re
 
 import pytest
-from browser import chromium, digits_app, wait_for_app_idle
+from browser import wait_for_app_idle
 
 from explorer.core.lesson import STEPS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with digits_app(tmp_path_factory.mktemp("runs")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(app_url):
-    with chromium() as browser:
-        yield browser
+# app_url (the app on small default digits models, one server for the module), browser: conftest
 
 
 def open_lesson(browser, app_url, query: str):

@@ -17,7 +17,7 @@ from browser import (
     browser_context,
     data_to_page,
     require_browser,
-    streamlit_server,
+    served_app,
     wait_for_app_idle,
     wait_for_chart,
 )
@@ -25,10 +25,10 @@ from live_page import (
     PANEL,
     canvases,
     figcaptions,
+    open_explore,
     url_point,
     wait_for_figcaption,
     wait_for_new_canvases,
-    wait_for_panel,
     wait_for_url_point_change,
 )
 
@@ -60,19 +60,17 @@ BREAK_DECODING = """(() => {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, browser_cache):
     """The app on a runs folder with small default digits models; faces models are trained in
-    a subprocess meanwhile (faces_url waits for them). Yields (url, faces process, its log)."""
+    a subprocess meanwhile (faces_url waits for them). Yields (url, faces process, its log).
+    (Its own fixture, not served_app's prepare alone: the faces train beside the server.)"""
     require_browser()
     runs = tmp_path_factory.mktemp("runs")
     log = tmp_path_factory.mktemp("faces") / "train.log"
-    with pytest.MonkeyPatch.context() as mp, log.open("w") as out:
-        mp.setenv("LATENT_EXPLORER_CACHE", str(browser_cache))  # the server's and the models'
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with log.open("w") as out:
+        env = {**os.environ, "LATENT_EXPLORER_CACHE": str(browser_cache), "OMP_NUM_THREADS": "1"}
         command = [sys.executable, "-c", TRAIN_FACES, str(runs)]
         faces = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=out)
         try:
-            train_default_digits(runs)
-            mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
-            with streamlit_server("explorer/app.py") as url:
+            with served_app(runs=runs, cache=browser_cache, prepare=train_default_digits) as url:
                 yield url, faces, log
         finally:
             if faces.poll() is None:
@@ -98,22 +96,6 @@ def faces_url(server):
 def context(app_url):
     with browser_context(1440, 900) as context:
         yield context
-
-
-def open_explore(context, url: str, timeout: float = 60.0, size: tuple[int, int] | None = None):
-    """A new page on the Explore page (at a viewport size), its live panel drawn; `page.sent`
-    counts the websocket frames the page sends (every rerun request is one)."""
-    page = context.new_page()
-    if size:
-        page.set_viewport_size({"width": size[0], "height": size[1]})
-    page.sent = []
-    page.on("websocket", lambda ws: ws.on("framesent", lambda _: page.sent.append(1)))
-    page.goto(url)
-    for key in MAPS:
-        wait_for_chart(page, key, timeout=timeout)
-    wait_for_panel(page, timeout)
-    wait_for_app_idle(page, timeout)
-    return page
 
 
 @pytest.fixture

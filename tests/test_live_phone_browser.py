@@ -6,11 +6,12 @@ A wide screen keeps both maps side by side. (The desktop panel: tests/test_live_
 from __future__ import annotations
 
 import pytest
-from browser import chromium, data_to_page, digits_app, wait_for_app_idle, wait_for_chart
-from live_page import canvases, wait_for_panel, wait_for_url_point_change
+from browser import data_to_page, new_context, wait_for_app_idle, wait_for_chart
+from live_page import canvases, open_explore, wait_for_url_point_change
 from test_live_browser import empty_spot, spot, view
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# app_url (the app on small default digits models, one server for the module), browser: conftest
 
 PHONE = {"width": 390, "height": 844}
 MAPS = ["map_ae", "map_vae"]
@@ -20,50 +21,23 @@ LOUPE_CANVASES = "s => [...document.querySelectorAll(s + ' canvas')].map(c => c.
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, browser_cache):
-    """The app on a runs folder with small default digits models."""
-    env = {"LATENT_EXPLORER_CACHE": browser_cache}
-    with digits_app(tmp_path_factory.mktemp("runs"), env) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(app_url):
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
 def phone_context(browser):
-    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    context = new_context(browser, PHONE["width"], PHONE["height"], touch=True)
     yield context
     context.close()
 
 
-def open_explore(context, url: str):
-    """A new page on the Explore page, its live panel drawn; `page.sent` counts the websocket
-    frames it sends (every rerun request is one)."""
-    page = context.new_page()
-    page.sent = []
-    page.on("websocket", lambda ws: ws.on("framesent", lambda _: page.sent.append(1)))
-    page.goto(url)
-    wait_for_panel(page, timeout=60)
-    wait_for_app_idle(page, timeout=60)
-    return page
-
-
 @pytest.fixture
 def phone(phone_context, app_url):
-    page = open_explore(phone_context, app_url)
-    wait_for_chart(page, "map_ae")
+    page = open_explore(phone_context, app_url, charts=["map_ae"])  # one map at a time
     yield page
     page.close()
 
 
 @pytest.fixture
 def desktop(browser, app_url):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    yield open_explore(context, app_url)
+    context = new_context(browser, 1440, 900)
+    yield open_explore(context, app_url, charts=[])
     context.close()
 
 

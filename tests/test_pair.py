@@ -1,21 +1,15 @@
 import numpy as np
 import pytest
+from pairs import fit_pair
 
 from explorer.core import model_pair
 from explorer.core.model_pair import PairCache, build_pair
-from training.config import ModelConfig, TrainConfig
-from training.fit import fit
+from training.config import ModelConfig
 from training.models import build_model
 
 
 def models(dataset, latent_dim=2, epochs=3):
-    out = []
-    for kind in ("ae", "vae"):
-        m = build_model(ModelConfig(kind=kind, image_shape=dataset.image_shape,
-                                    latent_dim=latent_dim, hidden=(32,)))  # fmt: skip
-        fit(m, dataset.pixels, TrainConfig(epochs=epochs, batch_size=128, precision="fp32"))
-        out.append(m)
-    return out
+    return fit_pair(dataset, epochs, latent_dim=latent_dim, hidden=(32,))
 
 
 def test_a_pair_maps_a_seeded_subset_and_decodes_in_both_models(digits):

@@ -6,12 +6,11 @@ attribute: its caption, histograms and report) show them as text and run none of
 from __future__ import annotations
 
 import pytest
-from browser import chromium, require_browser, streamlit_server, wait_for_app_idle, wait_for_chart
+from browser import served_app, wait_for_app_idle, wait_for_chart
+from pairs import train_defaults
 from test_security import hostile_folder
 
-from training.config import TrainConfig
 from training.data import load_dataset
-from training.recipe import train_side_by_side
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,24 +28,14 @@ MARKUP = "main img[src='x'], main a[href^='javascript'], main strong, main b, ma
 def app_url(tmp_path_factory, browser_cache):
     """The app serving a folder dataset of 12 images with hostile names, with small default
     models trained on it (1 epoch), so that its pages open at once."""
-    require_browser()
     data = hostile_folder(tmp_path_factory.mktemp("data") / FOLDER, NAMES)
     runs = tmp_path_factory.mktemp("runs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENT_EXPLORER_CACHE", str(browser_cache))
-        mp.setenv("LATENT_EXPLORER_DATA", str(data))
-        train_side_by_side(load_dataset("folder", data), ("ae", "vae"),
-                           TrainConfig(epochs=1, batch_size=16, precision="fp32"),
-                           runs / "default" / "folder")  # fmt: skip
-        mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
-        with streamlit_server("explorer/app.py") as url:
-            yield url
 
+    def train(runs):
+        train_defaults(runs, load_dataset("folder", data), epochs=1, batch_size=16)
 
-@pytest.fixture(scope="module")
-def browser(app_url):
-    with chromium() as browser:
-        yield browser
+    with served_app(runs=runs, cache=browser_cache, data=data, prepare=train) as url:
+        yield url
 
 
 def own_markup(page) -> list[str]:

@@ -15,7 +15,7 @@ import base64
 import numpy as np
 import pytest
 import torch
-from browser import chromium, data_to_page, require_browser
+from browser import data_to_page
 from decoders import rounded, spread
 
 from explorer.core.model_pair import ModelPair, build_pair
@@ -38,13 +38,6 @@ FRAME = "() => new Promise((done) => requestAnimationFrame(() => requestAnimatio
 
 
 # -- the pairs and the pages ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_browser()
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,8 @@ the owner id follows Streamlit's XSRF cookie), never for another browser, and a 
 offers no training, no upload and no runs to delete."""
 
 import pytest
-from browser import chromium, digits_app, wait_for_app_idle
-
-from explorer.server import classroom
+from apptest import train_default_digits
+from browser import chromium, served_app, wait_for_app_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 VIEWPORT = {"width": 1440, "height": 900}
@@ -13,8 +12,11 @@ KEY = "owl-42 with spaces & <symbols>"
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with digits_app(tmp_path_factory.mktemp("runs"), env={classroom.KEY_ENV: KEY}) as url:
+def app_url(tmp_path_factory, browser_cache):
+    runs = tmp_path_factory.mktemp("runs")
+    with served_app(
+        runs=runs, cache=browser_cache, teacher_key=KEY, prepare=train_default_digits
+    ) as url:
         yield url
 
 

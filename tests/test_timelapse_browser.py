@@ -5,17 +5,10 @@ import re
 import time
 
 import pytest
-from browser import (
-    browser_context,
-    require_browser,
-    streamlit_server,
-    wait_for_app_idle,
-    wait_for_chart,
-)
+from browser import browser_context, served_app, wait_for_app_idle, wait_for_chart
+from pairs import train_defaults
 
-from training.config import TrainConfig
 from training.data import load_dataset
-from training.recipe import train_side_by_side
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -23,19 +16,16 @@ CHART = "instrument_timelapse_figure"
 PLOT = f".st-key-{CHART} .js-plotly-plot"
 
 
+def train_models(runs):
+    """Default digits models that carry their time-lapse."""
+    train_defaults(runs, load_dataset("digits"), epochs=10)
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, browser_cache):
-    """The app on a runs folder whose default digits models carry their time-lapse."""
-    require_browser()
     runs = tmp_path_factory.mktemp("runs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENT_EXPLORER_CACHE", str(browser_cache))
-        train_side_by_side(load_dataset("digits"), ("ae", "vae"),
-                           TrainConfig(epochs=10, batch_size=128, precision="fp32"),
-                           runs / "default" / "digits")  # fmt: skip
-        mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
-        with streamlit_server("explorer/app.py") as url:
-            yield url
+    with served_app(runs=runs, cache=browser_cache, prepare=train_models) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
