@@ -69,8 +69,9 @@ def main() -> None:
     args = parser.parse_args()
     runs = Path(tempfile.mkdtemp(prefix="latency-runs-"))
     digits = load_dataset("digits")
-    train_side_by_side(digits, ("ae", "vae"), default_train_config(digits.n_samples),
-                       runs / "default" / "digits")  # fmt: skip
+    train_side_by_side(
+        digits, ("ae", "vae"), default_train_config(digits.n_samples), runs / "default" / "digits"
+    )
     os.environ["LATENT_EXPLORER_RUNS"] = str(runs)
     rng = np.random.default_rng(0)
     with streamlit_server("explorer/app.py") as url, chromium() as browser:

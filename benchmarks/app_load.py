@@ -194,12 +194,21 @@ def table_row(n: int, row: RowResult, rss: tuple[float, float]) -> list:
         return float(np.percentile(clicks, q)) * 1000 if clicks else "-"
 
     return [
-        n, seconds(50), seconds(95), max(opens, default="-"),
-        per_ms(start, opened, len(opens), 1), per_ms(start, opened, len(opens), 2),
-        sum(hover), len(clicks), ms(50), ms(95),
-        per_ms(hovered, end, len(clicks), 1), per_ms(hovered, end, len(clicks), 2),
-        sum(errors.values()), *rss,
-    ]  # fmt: skip
+        n,
+        seconds(50),
+        seconds(95),
+        max(opens, default="-"),
+        per_ms(start, opened, len(opens), 1),
+        per_ms(start, opened, len(opens), 2),
+        sum(hover),
+        len(clicks),
+        ms(50),
+        ms(95),
+        per_ms(hovered, end, len(clicks), 1),
+        per_ms(hovered, end, len(clicks), 2),
+        sum(errors.values()),
+        *rss,
+    ]
 
 
 def print_errors(reports: list[SessionReport], n: int) -> None:
@@ -254,20 +263,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     soak.add_argument("--minutes", type=float, default=30.0, help="the lesson's length")
     soak.add_argument("--think-s", type=float, default=5.0, help="mean pause (0.5x to 1.5x)")
     soak.add_argument("--train-epochs", type=int, default=0, help="0: the app's automatic")
-    soak.add_argument("--settle-minutes", type=float, default=5.0,
-                      help="memory growth counts from here (a third of a shorter run)")  # fmt: skip
+    soak.add_argument(
+        "--settle-minutes",
+        type=float,
+        default=5.0,
+        help="memory growth counts from here (a third of a shorter run)",
+    )
     soak.add_argument("--sample-s", type=float, default=10.0, help="seconds between RSS samples")
-    soak.add_argument("--teacher-key", default="",
-                      help="start the server with this teacher key; trainers unlock with it "
-                      "(default: no key, the variable unset)")  # fmt: skip
+    soak.add_argument(
+        "--teacher-key",
+        default="",
+        help="start the server with this teacher key; trainers unlock with it "
+        "(default: no key, the variable unset)",
+    )
     args = parser.parse_args(argv)
     if args.open_only:
         args.clicks, args.hover_s = 0, 0.0
     return args
 
 
-OPEN_COLUMNS = ["sessions", "open median s", "open p95 s", "open max s", "server CPU ms/open",
-                "client CPU ms/open", "errors", "RSS before MB", "RSS after MB"]  # fmt: skip
+OPEN_COLUMNS = [
+    "sessions",
+    "open median s",
+    "open p95 s",
+    "open max s",
+    "server CPU ms/open",
+    "client CPU ms/open",
+    "errors",
+    "RSS before MB",
+    "RSS after MB",
+]
 
 
 def print_open_table(rows: list[list]) -> None:
@@ -304,12 +329,25 @@ def main(argv: list[str] | None = None) -> None:
                 f"hovering {args.hover_s:g} s, then clicking the maps (fragment reruns), server "
                 f"on {HOST}, {args.think_ms:g} ms think time. Target: 30 sessions open in <= 3 s "
                 "(median), zero errors",
-                ["sessions", "open median s", "open p95 s", "open max s", "server CPU ms/open",
-                 "client CPU ms/open", "msgs while hovering", "clicks done", "click median ms",
-                 "click p95 ms", "server CPU ms/click", "client CPU ms/click", "errors",
-                 "RSS before MB", "RSS after MB"],
+                [
+                    "sessions",
+                    "open median s",
+                    "open p95 s",
+                    "open max s",
+                    "server CPU ms/open",
+                    "client CPU ms/open",
+                    "msgs while hovering",
+                    "clicks done",
+                    "click median ms",
+                    "click p95 ms",
+                    "server CPU ms/click",
+                    "client CPU ms/click",
+                    "errors",
+                    "RSS before MB",
+                    "RSS after MB",
+                ],
                 rows,
-            )  # fmt: skip
+            )
             print(f"server peak RSS: {peak:,.0f} MB")
             print("load average (1, 5, 15 min) at the end:", *(f"{x:.1f}" for x in os.getloadavg()))
             print_log_problems(server)

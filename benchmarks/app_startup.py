@@ -72,8 +72,10 @@ def start_once(runs_dir: Path, log_path: Path, timeout: float, env: dict) -> Sta
 
 
 def scenario_row(name: str, startups: list[Startup]) -> list:
-    medians = [statistics.median(getattr(s, k) for s in startups)
-               for k in ("health_s", "page_s", "image_s", "image_run_s")]  # fmt: skip
+    medians = [
+        statistics.median(getattr(s, k) for s in startups)
+        for k in ("health_s", "page_s", "image_s", "image_run_s")
+    ]
     each = ", ".join(f"{s.image_s:.1f}" for s in startups)
     return [name, len(startups), *medians, each]
 
@@ -88,17 +90,22 @@ def run_scenarios(args, tmp: Path) -> list[list]:
             env["LATENT_EXPLORER_DATASET"] = args.dataset
         started = start_once(runs, tmp / f"fresh-{i}.log", args.timeout, env)
         fresh.append(report(f"fresh #{i + 1}", started))
-    warm = [report(f"on disk #{i + 1}",
-                   start_once(runs, tmp / f"warm-{i}.log", args.timeout, env))
-            for i in range(args.warm_runs)]  # fmt: skip
-    return [scenario_row("fresh: new machine (empty runs folder and data cache)", fresh),
-            scenario_row("later: models and data on disk", warm)]  # fmt: skip
+    warm = [
+        report(f"on disk #{i + 1}", start_once(runs, tmp / f"warm-{i}.log", args.timeout, env))
+        for i in range(args.warm_runs)
+    ]
+    return [
+        scenario_row("fresh: new machine (empty runs folder and data cache)", fresh),
+        scenario_row("later: models and data on disk", warm),
+    ]
 
 
 def report(label: str, startup: Startup) -> Startup:
     """Print one start as it ends (with whatever the app or its log reported), return it."""
-    print(f"{label}: health {startup.health_s:.2f} s, first run {startup.page_s:.2f} s, "
-          f"first image {startup.image_s:.2f} s (its run {startup.image_run_s:.2f} s)")  # fmt: skip
+    print(
+        f"{label}: health {startup.health_s:.2f} s, first run {startup.page_s:.2f} s, "
+        f"first image {startup.image_s:.2f} s (its run {startup.image_run_s:.2f} s)"
+    )
     for problem in startup.problems[:10]:
         print("  problem: " + problem[:300])
     return startup
@@ -124,10 +131,17 @@ def main(argv: list[str] | None = None) -> None:
         f"App startup: launch to first decoded image on {args.dataset or 'faces'} (medians, "
         "seconds). Targets: faces within 3 s with no training (issue 19); digits within 10 s "
         "fresh, 2 s on later starts (issue 12)",
-        ["scenario", "starts", "to health", "to first run", "to first image", "image's run",
-         "each (to image)"],
+        [
+            "scenario",
+            "starts",
+            "to health",
+            "to first run",
+            "to first image",
+            "image's run",
+            "each (to image)",
+        ],
         rows,
-    )  # fmt: skip
+    )
     print("load average (1, 5, 15 min) at the end:", *(f"{x:.1f}" for x in os.getloadavg()))
 
 

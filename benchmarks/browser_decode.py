@@ -86,8 +86,10 @@ DECODE_IN_PAGE = """async ([source, bundle, points]) => {
 def ensure_pairs(runs: Path) -> dict[str, str]:
     """Trains what runs/default lacks: digits as the app would, faces as a quick conv pair.
     Returns how each pair was made, for the table."""
-    made = {"digits": "default MLP pair (the app's default training)",
-            "faces": f"32-D conv pair, quick: {FACES_SUBSET} faces, 2 epochs"}  # fmt: skip
+    made = {
+        "digits": "default MLP pair (the app's default training)",
+        "faces": f"32-D conv pair, quick: {FACES_SUBSET} faces, 2 epochs",
+    }
     for name in ("digits", "faces"):
         folder = runs / "default" / name
         if all((folder / f"{k}.safetensors").is_file() for k in KINDS):
@@ -254,8 +256,10 @@ def exactness(page, bundle: bytes, points: dict, pixels: dict) -> tuple[float, f
     image when decoding nothing else (no frames, no Plotly): the median of 5 rounds over the
     points, after 3 rounds of warm-up."""
     source = base64.b64encode((ROOT / "explorer/web/decoder.js").read_bytes()).decode()
-    got = page.evaluate(DECODE_IN_PAGE, [source, base64.b64encode(bundle).decode(),
-                                         {k: v.tolist() for k, v in points.items()}])  # fmt: skip
+    got = page.evaluate(
+        DECODE_IN_PAGE,
+        [source, base64.b64encode(bundle).decode(), {k: v.tolist() for k, v in points.items()}],
+    )
     error = max(float(np.abs(np.array(got[k]["pixels"]) - pixels[k]).max()) for k in KINDS)
     return error, statistics.mean(got[k]["ms"] for k in KINDS)
 
@@ -308,8 +312,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="100 points, one repeat")
     parser.add_argument("--runs", type=Path, help="runs folder to reuse (trained if missing)")
-    parser.add_argument("--only", nargs="+", choices=["digits", "faces"],
-                        default=["digits", "faces"])  # fmt: skip
+    parser.add_argument(
+        "--only", nargs="+", choices=["digits", "faces"], default=["digits", "faces"]
+    )
     args = parser.parse_args()
     if args.quick:
         args.points, args.repeats = 100, 1
@@ -335,25 +340,50 @@ def main() -> None:
             fps_target = f">= {target_fps}" + (" (stretch 60)" if target_fps < 60 else "")
             for what, repeats in (("hover", hovers), ("slider drag", drags)):
                 s = summarize(repeats)
-                rows.append([
-                    dataset, what, ms(s["decode_median"]), ms(s["decode_p95"]),
-                    f"{s['moves_per_s']:.1f}", f"{s['fps']:.1f}", fps_target,
-                    verdict(fps_met(s["fps"], target_fps)),
-                    f"{s['paint_median']:.1f}", f"{s['paint_p95']:.1f}",
-                    verdict(s["paint_median"] <= TARGET_MOVE_TO_PAINT_MS),
-                    s["socket_frames"], f"{len(bundle):,} {header['dtype']}", f"{error:.1e}",
-                ])  # fmt: skip
-            notes.append(f"{dataset}: {made[dataset]}; decode alone in the page (no frames, "
-                         f"no Plotly): {isolated_ms:.2f} ms per image")  # fmt: skip
+                rows.append(
+                    [
+                        dataset,
+                        what,
+                        ms(s["decode_median"]),
+                        ms(s["decode_p95"]),
+                        f"{s['moves_per_s']:.1f}",
+                        f"{s['fps']:.1f}",
+                        fps_target,
+                        verdict(fps_met(s["fps"], target_fps)),
+                        f"{s['paint_median']:.1f}",
+                        f"{s['paint_p95']:.1f}",
+                        verdict(s["paint_median"] <= TARGET_MOVE_TO_PAINT_MS),
+                        s["socket_frames"],
+                        f"{len(bundle):,} {header['dtype']}",
+                        f"{error:.1e}",
+                    ]
+                )
+            notes.append(
+                f"{dataset}: {made[dataset]}; decode alone in the page (no frames, "
+                f"no Plotly): {isolated_ms:.2f} ms per image"
+            )
 
     print_table(
         f"Decoding in the browser, headless Chromium on loopback; {args.points} mouse moves per "
         f"map, one per {MOVE_S * 1000:.0f} ms; median of {args.repeats} repeat(s)",
-        ["pair", "interaction", "decode ms median", "decode ms p95", "moves/s", "fps drawn",
-         "fps target", "fps met", "move->image ms median", "move->image ms p95",
-         "<= 30 ms median", "ws frames", "bundle bytes, dtype", "max |browser - torch|"],
+        [
+            "pair",
+            "interaction",
+            "decode ms median",
+            "decode ms p95",
+            "moves/s",
+            "fps drawn",
+            "fps target",
+            "fps met",
+            "move->image ms median",
+            "move->image ms p95",
+            "<= 30 ms median",
+            "ws frames",
+            "bundle bytes, dtype",
+            "max |browser - torch|",
+        ],
         rows,
-    )  # fmt: skip
+    )
     print(
         "decode ms: one model, one image (two models per frame). move->image: from the "
         "pointer event (a slider: its input event) to after putImageData, before the "

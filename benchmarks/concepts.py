@@ -135,9 +135,12 @@ class Recipe:
     def configs(self, dataset: Dataset, kind: str) -> tuple[ModelConfig, TrainConfig]:
         """What `python -m training fit` would train (training.recipe), with these overrides."""
         chosen = default_recipe(
-            dataset, latent_dim=self.latent_dim, likelihood=self.likelihood, epochs=self.epochs,
+            dataset,
+            latent_dim=self.latent_dim,
+            likelihood=self.likelihood,
+            epochs=self.epochs,
             beta=self.beta,
-        )  # fmt: skip
+        )
         return replace(chosen.model, kind=kind), chosen.train
 
 
@@ -175,17 +178,27 @@ def model_for(dataset: Dataset, kind: str, recipe: Recipe, folder: Path | None):
         return model, [*row, reconstruction_mse(model, test)]
     model = build_model(model_config, seed=config.seed)
     result = fit(
-        model, dataset.pixels, config, cancel=time_budget(recipe.seconds),
+        model,
+        dataset.pixels,
+        config,
+        cancel=time_budget(recipe.seconds),
         indices=dataset.train_indices,
-    )  # fmt: skip
+    )
     if folder is not None:
         path = saved_path(folder, dataset, kind, model_config.latent_dim)
         save_checkpoint(path, model, config, dataset, history=result.history)
     training = (
         f"{len(result.history)}/{config.epochs} epochs, beta {config.beta:g} ({result.status})"
     )
-    return model, [dataset.name, kind, model_config.latent_dim, training, result.seconds,
-                   result.samples_per_s, reconstruction_mse(model, test)]  # fmt: skip
+    return model, [
+        dataset.name,
+        kind,
+        model_config.latent_dim,
+        training,
+        result.seconds,
+        result.samples_per_s,
+        reconstruction_mse(model, test),
+    ]
 
 
 def models_for(dataset: Dataset, recipe: Recipe, folder) -> tuple[dict[str, AE], list[list]]:
@@ -369,9 +382,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny budgets, to check the script")
     args = parser.parse_args()
     recipe = Recipe(
-        args.latent_dim, args.epochs, args.beta, 15.0 if args.quick else args.seconds,
+        args.latent_dim,
+        args.epochs,
+        args.beta,
+        15.0 if args.quick else args.seconds,
         args.likelihood,
-    )  # fmt: skip
+    )
     classifier_seconds = 10.0 if args.quick else args.classifier_seconds
 
     if args.only in (None, "faces", "speed"):

@@ -83,8 +83,11 @@ async def http_get(port: int, path: str) -> tuple[int, bytes]:
 async def fetch_images(port: int, urls: list[str]) -> list[str]:
     """Fetch every image; the failures, described (an empty list when all are PNGs)."""
     answers = await asyncio.gather(*(http_get(port, urlsplit(u).path) for u in urls))
-    return [f"{u}: HTTP {status}" for u, (status, body) in zip(urls, answers, strict=True)
-            if status != 200 or PNG_SIGNATURE not in body[:16]]  # fmt: skip
+    return [
+        f"{u}: HTTP {status}"
+        for u, (status, body) in zip(urls, answers, strict=True)
+        if status != 200 or PNG_SIGNATURE not in body[:16]
+    ]
 
 
 async def warm_up(server: AppServer, timeout: float) -> float:

@@ -257,8 +257,15 @@ def partial_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if is_partial(p.name)]
 
 
-def check_restarted(report: Report, name: str, server: AppServer, before: dict, killed_at: float,
-                    expect_dataset: str | None, expect_partial: int) -> None:  # fmt: skip
+def check_restarted(
+    report: Report,
+    name: str,
+    server: AppServer,
+    before: dict,
+    killed_at: float,
+    expect_dataset: str | None,
+    expect_partial: int,
+) -> None:
     """After a kill and a restart on the same runs folder: whole files only, what was there
     intact, the interrupted run listed, leftovers cleaned (by the server at its start, where the
     app calls clean_partial_files, else here), Explore serving, the interrupted run removed."""
@@ -269,27 +276,44 @@ def check_restarted(report: Report, name: str, server: AppServer, before: dict, 
     bad = half_files(root)
     report.check(name, "no half-written file under a real name", not bad, "; ".join(bad))
     changed = unchanged(before)
-    report.check(name, "earlier run, default pair and its time-lapse byte-identical",
-                 not changed, ", ".join(changed))  # fmt: skip
+    report.check(
+        name,
+        "earlier run, default pair and its time-lapse byte-identical",
+        not changed,
+        ", ".join(changed),
+    )
     listed = runs.interrupted_runs(active=(), since=killed_at)
-    report.check(name, "the interrupted run is listed",
-                 [r.dataset for r in listed] == [expect_dataset],
-                 ", ".join(r.title for r in listed) or "none")  # fmt: skip
+    report.check(
+        name,
+        "the interrupted run is listed",
+        [r.dataset for r in listed] == [expect_dataset],
+        ", ".join(r.title for r in listed) or "none",
+    )
     if listed:
-        report.check(name, "... and shown on the Train page", page_shows(server, "train",
-                     listed[0].title), listed[0].title)  # fmt: skip
+        report.check(
+            name,
+            "... and shown on the Train page",
+            page_shows(server, "train", listed[0].title),
+            listed[0].title,
+        )
     ok, detail = first_image(server)  # the server's first page run tidies up (resources.py)
     report.check(name, "restarted: Explore shows the default models", ok, detail)
     by_server = expect_partial - len(partial_files(root))
     cleaned = runs.clean_partial_files(before=killed_at)
-    report.check(name, f"{expect_partial} temporary file(s) left, then cleaned",
-                 by_server + len(cleaned) == expect_partial and not partial_files(root),
-                 f"{by_server} by the server at startup, {len(cleaned)} by "
-                 f"clean_partial_files: {', '.join(p.name for p in cleaned) or '-'}")  # fmt: skip
+    report.check(
+        name,
+        f"{expect_partial} temporary file(s) left, then cleaned",
+        by_server + len(cleaned) == expect_partial and not partial_files(root),
+        f"{by_server} by the server at startup, {len(cleaned)} by "
+        f"clean_partial_files: {', '.join(p.name for p in cleaned) or '-'}",
+    )
     if listed:
         removed = runs.remove_run(listed[0].id)
-        report.check(name, "the interrupted run is removed",
-                     removed and not runs.interrupted_runs(active=(), since=killed_at))  # fmt: skip
+        report.check(
+            name,
+            "the interrupted run is removed",
+            removed and not runs.interrupted_runs(active=(), since=killed_at),
+        )
 
 
 def class_runs(root: Path) -> None:

@@ -129,8 +129,14 @@ def folder_timing(n_files: int, side: int = 32) -> dict:
             data = load_dataset("folder", folder, options, lambda d, t: calls.append(d))
             times.append(time.perf_counter() - start)
         n_first = len(calls)
-    return {"made": made, "first": times[0], "cached": times[1], "n": data.n_samples,
-            "progress_calls": n_first, "side": side}  # fmt: skip
+    return {
+        "made": made,
+        "first": times[0],
+        "cached": times[1],
+        "n": data.n_samples,
+        "progress_calls": n_first,
+        "side": side,
+    }
 
 
 def main() -> None:
@@ -143,8 +149,16 @@ def main() -> None:
     if args.child:  # the measured process: one JSON line on stdout
         print(json.dumps(measure_memory(args.images, args.epochs)))
         return
-    command = [sys.executable, "-m", "benchmarks.memory", "--child",
-               "--images", str(args.images), "--epochs", str(args.epochs)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.memory",
+        "--child",
+        "--images",
+        str(args.images),
+        "--epochs",
+        str(args.epochs),
+    ]
     child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if child.returncode != 0:
         sys.exit(f"the measured child process failed:\n{child.stderr}")
@@ -174,11 +188,14 @@ def main() -> None:
         f"Loading a folder of {timing['n']:,} PNGs, {timing['side']}x{timing['side']} RGB",
         ["load", "seconds", "images/s"],
         [
-            ["first (decoded; progress called "
-             f"{timing['progress_calls']} times)", timing["first"], timing["n"] / timing["first"]],
+            [
+                f"first (decoded; progress called {timing['progress_calls']} times)",
+                timing["first"],
+                timing["n"] / timing["first"],
+            ],
             ["again (from the cache)", timing["cached"], timing["n"] / timing["cached"]],
         ],
-    )  # fmt: skip
+    )
     print(f"(writing the PNGs took {timing['made']:.1f} s)")
 
 

@@ -119,12 +119,23 @@ def teaching_row(dataset: Dataset, stage: str, models: dict, took: str) -> list:
     grids = holes.pair_hole_grids(build_pair(dataset, models["ae"], models["vae"], stage))
     frechet, mse, smile = f["frechet"], f["test_mse"], f.get("smile", {})
     config = models["ae"].config
-    edits = [f"{smile[k]['gain']:.2f} / {100 * smile[k]['nearest']['smiling']:.0f}%"
-             if smile else "" for k in KINDS]  # fmt: skip
-    return [dataset.name, stage, f"{config.arch} {config.latent_dim}-D", took,
-            frechet["ae"], frechet["vae"], f"{frechet['ae_over_vae']:.2f}",
-            f"{mse['ae'] / mse['pca']:.2f}", f"{mse['vae'] / mse['pca']:.2f}",
-            *(f"{100 * grids[k].hole_share():.0f}%" for k in KINDS), *edits]  # fmt: skip
+    edits = [
+        f"{smile[k]['gain']:.2f} / {100 * smile[k]['nearest']['smiling']:.0f}%" if smile else ""
+        for k in KINDS
+    ]
+    return [
+        dataset.name,
+        stage,
+        f"{config.arch} {config.latent_dim}-D",
+        took,
+        frechet["ae"],
+        frechet["vae"],
+        f"{frechet['ae_over_vae']:.2f}",
+        f"{mse['ae'] / mse['pca']:.2f}",
+        f"{mse['vae'] / mse['pca']:.2f}",
+        *(f"{100 * grids[k].hole_share():.0f}%" for k in KINDS),
+        *edits,
+    ]
 
 
 def ae_vs_pca(dataset: Dataset, latent_dim: int, seconds: float) -> list:
@@ -134,8 +145,16 @@ def ae_vs_pca(dataset: Dataset, latent_dim: int, seconds: float) -> list:
     model, result = train(dataset, "ae", latent_dim, config, seconds)
     m = evaluate(model, dataset)
     wins = "yes" if m["recon_mse"] < m["pca_mse"] else "NO"
-    return [dataset.name, str(dataset.image_shape), latent_dim, len(result.history),
-            result.seconds, m["recon_mse"], m["pca_mse"], wins]  # fmt: skip
+    return [
+        dataset.name,
+        str(dataset.image_shape),
+        latent_dim,
+        len(result.history),
+        result.seconds,
+        m["recon_mse"],
+        m["pca_mse"],
+        wins,
+    ]
 
 
 def digits_time_to_converge() -> list[list]:
@@ -183,10 +202,19 @@ TEACHING_DATASETS = ("digits", "faces", "mnist", "fashion-mnist", "celeba")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS)
-    parser.add_argument("--datasets", nargs="+", choices=TEACHING_DATASETS,
-                        default=TEACHING_DATASETS, help="for defaults")  # fmt: skip
-    parser.add_argument("--pretrained", type=Path, help="for defaults: full pairs trained "
-                        "ahead in DIR/<dataset>/ by `python -m training pretrained`")  # fmt: skip
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=TEACHING_DATASETS,
+        default=TEACHING_DATASETS,
+        help="for defaults",
+    )
+    parser.add_argument(
+        "--pretrained",
+        type=Path,
+        help="for defaults: full pairs trained "
+        "ahead in DIR/<dataset>/ by `python -m training pretrained`",
+    )
     parser.add_argument("--ae-seconds", type=float, default=90.0, help="for ae-vs-pca")
     parser.add_argument("--quick", action="store_true", help="1-2 epochs, to check the script")
     args = parser.parse_args()
@@ -207,18 +235,35 @@ def main() -> None:
             [mnist_vae_nll(datasets["mnist"], epochs)],
         )
     if "defaults" in args.only:
-        rows = [teaching_row(d, *pair) for name in args.datasets if name in datasets
-                for d in [datasets[name]]
-                for pair in teaching_pairs(d, epochs, args.pretrained)]  # fmt: skip
+        rows = [
+            teaching_row(d, *pair)
+            for name in args.datasets
+            if name in datasets
+            for d in [datasets[name]]
+            for pair in teaching_pairs(d, epochs, args.pretrained)
+        ]
         print_table(
             "Default models that teach: prior samples' Frechet distance to held-out images "
             "(PCA-64 of real images; AE/VAE target >= 2), test MSE / PCA's (AE <= 0.8, VAE <= "
             "1.0), holes in each map, smile edit z + v: gain / share nearest the true smiling "
             "twin (>= 0.5 / >= 70%)",
-            ["dataset", "pair", "model", "trained", "FD AE", "FD VAE", "AE/VAE", "AE/PCA",
-             "VAE/PCA", "holes AE", "holes VAE", "smile AE", "smile VAE"],
+            [
+                "dataset",
+                "pair",
+                "model",
+                "trained",
+                "FD AE",
+                "FD VAE",
+                "AE/VAE",
+                "AE/PCA",
+                "VAE/PCA",
+                "holes AE",
+                "holes VAE",
+                "smile AE",
+                "smile VAE",
+            ],
             rows,
-        )  # fmt: skip
+        )
     if "ae-vs-pca" in args.only:
         seconds = 5 if args.quick else args.ae_seconds
         print_table(

@@ -53,16 +53,30 @@ class AppServer:
         return f"ws://{HOST}:{self.port}/_stcore/stream"
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "streamlit", "run", "explorer/app.py",
-                   "--server.headless", "true", "--server.port", str(self.port),
-                   "--server.address", HOST]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "explorer/app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            HOST,
+        ]
         env = {**os.environ, **self.env, "LATENT_EXPLORER_RUNS": str(self.runs_dir)}
         with open(self.log_path, "wb") as log:  # the child keeps its own copy of the handle
             self.launched = time.perf_counter()
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-            )  # fmt: skip
+            )
 
     def wait_healthy(self, timeout: float = 120.0) -> float:
         """Poll /_stcore/health until it answers "ok"; seconds since the launch."""

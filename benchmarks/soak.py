@@ -62,8 +62,14 @@ TRAINERS = 2  # sessions keeping a training job running each (the server's cap i
 # st.error texts that are the app doing its job, not failing: the server's job cap, a rate limit.
 EXPECTED_REFUSALS = ("the limit is", "try again in")
 # What a student does next, and how often (weights).
-STUDENT_ACTIONS = {"explore": 4, "generate": 1, "concepts": 2, "upload": 1, "instruments": 1,
-                   "reload": 0.25}  # fmt: skip
+STUDENT_ACTIONS = {
+    "explore": 4,
+    "generate": 1,
+    "concepts": 2,
+    "upload": 1,
+    "instruments": 1,
+    "reload": 0.25,
+}
 GRACE_S = 120.0  # after the end, for the interactions under way
 WINDOW_S = 60.0  # RSS medians over this long at the settle mark and at the end
 
@@ -174,8 +180,9 @@ class Browser:
 
     async def unlock(self, s: StreamlitSession, result: RunResult) -> RunResult | None:
         """Enter the teacher key in the sidebar's form, if this page shows it."""
-        field_ = next((e for e in result.of_kind("text_input")
-                       if e.proto.type == TextInput.PASSWORD), None)  # fmt: skip
+        field_ = next(
+            (e for e in result.of_kind("text_input") if e.proto.type == TextInput.PASSWORD), None
+        )
         submit = result.find("button", "Unlock")
         if field_ is None or submit is None:
             return None
@@ -262,8 +269,9 @@ class Student(Browser):
             return
         await self.think()
         start, png = time.perf_counter(), png_image(self.rng)
-        result = await s.upload("edit_upload", f"photo{self.index}.png", png, "image/png",
-                                self.args.run_timeout)  # fmt: skip
+        result = await s.upload(
+            "edit_upload", f"photo{self.index}.png", png, "image/png", self.args.run_timeout
+        )
         self.log.record("upload an image", result, time.perf_counter() - start)
         self.log.done["uploads"] += 1
         await self.fetch("upload an image", result)
@@ -317,8 +325,10 @@ async def soak(server: AppServer, args) -> tuple[Log, list, float, float]:
     n, log, samples = args.sessions[0], Log(), []
     start, cpu = time.perf_counter(), server.cpu_seconds()
     deadline = start + args.minutes * 60
-    browsers = [(Trainer if i < min(TRAINERS, n - 1) else Student)(server, i, args, log, deadline)
-                for i in range(n)]  # fmt: skip
+    browsers = [
+        (Trainer if i < min(TRAINERS, n - 1) else Student)(server, i, args, log, deadline)
+        for i in range(n)
+    ]
     sampler = asyncio.create_task(sample_memory(server, start, deadline, args.sample_s, samples))
     tasks = [asyncio.create_task(b.run(), name=f"browser {b.index}") for b in browsers]
     _, stuck = await asyncio.wait(tasks, timeout=deadline + GRACE_S - time.perf_counter())
@@ -340,16 +350,24 @@ def report(log: Log, samples: list, wall: float, cpu: float, args) -> None:
     rows = []
     for action, values in sorted(log.seconds.items()):
         count, median, p95, top = summarize(values)
-        rows.append([action, count, *ms_cells(median, p95, top), log.errors[action],
-                     log.refused[action]])  # fmt: skip
+        rows.append(
+            [action, count, *ms_cells(median, p95, top), log.errors[action], log.refused[action]]
+        )
     # Timeouts, disconnects, uploads refused before any was timed, ...
     for action in sorted((set(log.errors) | set(log.refused)) - set(log.seconds)):
         rows.append([action, "-", "-", "-", "-", log.errors[action], log.refused[action]])
     # The Train page's 1 s polls are an open tab's, not a person's: left out of the total.
     every = [v for a, values in log.seconds.items() if not a.startswith("poll") for v in values]
     count, median, p95, top = summarize(every)
-    rows.append(["all (but the polls)", count, *ms_cells(median, p95, top),
-                 sum(log.errors.values()), sum(log.refused.values())])  # fmt: skip
+    rows.append(
+        [
+            "all (but the polls)",
+            count,
+            *ms_cells(median, p95, top),
+            sum(log.errors.values()),
+            sum(log.refused.values()),
+        ]
+    )
     n = args.sessions[0]
     print_table(
         f"Soak: {n} sessions ({min(TRAINERS, n - 1)} keeping a training job running) for "
@@ -365,16 +383,26 @@ def report(log: Log, samples: list, wall: float, cpu: float, args) -> None:
     print_table(
         "Soak: the server",
         ["measure", "value"],
-        [["done", done],
-         ["server RSS at the start / peak MB",
-          f"{samples[0][1]:,.0f} / {max(mb for _, mb in samples):,.0f}" if samples else "-"],
-         [f"RSS at {settle / 60:.1f} min -> end, MB (medians of {window:g} s)",
-          "-" if base is None else f"{base:,.0f} -> {end:,.0f}"],
-         ["RSS growth after the settle mark (target <= 10%)",
-          "-" if growth is None else f"{growth:+.1f}%"],
-         ["server CPU (of one core)", f"{cpu / wall * 100:.0f}%"],
-         ["load average (1, 5, 15 min) at the end",
-          ", ".join(f"{x:.1f}" for x in os.getloadavg())]],
-    )  # fmt: skip
+        [
+            ["done", done],
+            [
+                "server RSS at the start / peak MB",
+                f"{samples[0][1]:,.0f} / {max(mb for _, mb in samples):,.0f}" if samples else "-",
+            ],
+            [
+                f"RSS at {settle / 60:.1f} min -> end, MB (medians of {window:g} s)",
+                "-" if base is None else f"{base:,.0f} -> {end:,.0f}",
+            ],
+            [
+                "RSS growth after the settle mark (target <= 10%)",
+                "-" if growth is None else f"{growth:+.1f}%",
+            ],
+            ["server CPU (of one core)", f"{cpu / wall * 100:.0f}%"],
+            [
+                "load average (1, 5, 15 min) at the end",
+                ", ".join(f"{x:.1f}" for x in os.getloadavg()),
+            ],
+        ],
+    )
     for message in list(dict.fromkeys(log.messages))[:10]:
         print("  " + message[:300])

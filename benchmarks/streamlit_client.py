@@ -126,8 +126,11 @@ class RunResult:
         both the decoder weights (an app component carrying bytes) and the live panel (an app
         component whose data holds "live") had arrived."""
         times = [e.received for e in self.of_kind("imgs")[:1]]
-        ours = [(e.received, e.component_data) for e in self.of_kind("bidi_component")
-                if APP_COMPONENT in e.proto.component_name]  # fmt: skip
+        ours = [
+            (e.received, e.component_data)
+            for e in self.of_kind("bidi_component")
+            if APP_COMPONENT in e.proto.component_name
+        ]
         weights = [at for at, data in ours if isinstance(data, bytes)]
         panel = [at for at, data in ours if isinstance(data, dict) and data.get("live")]
         if weights and panel:
@@ -168,9 +171,12 @@ class StreamlitSession:
             protocols.append(xsrf)
             headers = {"Cookie": f"{XSRF_COOKIE}={xsrf}", "Origin": http_url}
         async with connect(
-            ws_url, subprotocols=protocols, additional_headers=headers, max_size=None,
+            ws_url,
+            subprotocols=protocols,
+            additional_headers=headers,
+            max_size=None,
             open_timeout=timeout,
-        ) as ws:  # fmt: skip
+        ) as ws:
             yield cls(ws, http_url, xsrf)
 
     async def open_page(
@@ -376,8 +382,10 @@ def string_state(widget_id: str, value: str) -> WidgetState:
 def multipart_body(name: str, data: bytes, mime: str) -> tuple[bytes, str]:
     """(body, Content-Type) of a multipart form holding one file, as a browser's FormData."""
     boundary = f"----soak{secrets.token_hex(12)}"
-    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"'
-            f"\r\nContent-Type: {mime}\r\n\r\n")  # fmt: skip
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"'
+        f"\r\nContent-Type: {mime}\r\n\r\n"
+    )
     body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
 

@@ -113,8 +113,7 @@ def project_recipe(
         if p.step % steps_per_epoch == 0:
             epoch_ends.append(time.perf_counter())
 
-    fit(model, images, config, on_progress=on_progress, cancel=time_budget(seconds),
-        report_every=1)  # fmt: skip
+    fit(model, images, config, on_progress=on_progress, cancel=time_budget(seconds), report_every=1)
     rates = [
         steps_per_epoch * config.batch_size / (b - a)
         for a, b in zip(epoch_ends, epoch_ends[1:], strict=False)
@@ -142,11 +141,27 @@ def torchrun_fit(n_procs: int, batch_size: int, out: Path) -> tuple[dict[str, fl
     returns each model's samples/s as fit reports it (training steps only), and the job's wall
     seconds (start-up, data loading and rank 0's evaluation included)."""
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone",
-        f"--nproc_per_node={n_procs}", "-m", "training", "fit", "--dataset", "mnist",
-        "--data-dir", str(shared_data_dir() / "mnist"), "--epochs", str(TORCHRUN_EPOCHS),
-        "--batch-size", str(batch_size), "--precision", "fp32", "--out", str(out),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={n_procs}",
+        "-m",
+        "training",
+        "fit",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(shared_data_dir() / "mnist"),
+        "--epochs",
+        str(TORCHRUN_EPOCHS),
+        "--batch-size",
+        str(batch_size),
+        "--precision",
+        "fp32",
+        "--out",
+        str(out),
+    ]
     start = time.perf_counter()
     job = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if job.returncode != 0:
@@ -170,15 +185,31 @@ def torchrun_table(global_batch: int = 1024) -> None:
             rates, seconds = torchrun_fit(n_procs, global_batch // n_procs, out)
             models[n_procs] = {k: load_checkpoint(out / f"{k}.safetensors").model for k in rates}
             diff = {k: max_param_difference(m, models[1][k]) for k, m in models[n_procs].items()}
-            rows.append([n_procs, global_batch // n_procs, global_batch, rates["ae"], rates["vae"],
-                         seconds, f"ae {diff['ae']:.1e}, vae {diff['vae']:.1e}"])  # fmt: skip
+            rows.append(
+                [
+                    n_procs,
+                    global_batch // n_procs,
+                    global_batch,
+                    rates["ae"],
+                    rates["vae"],
+                    seconds,
+                    f"ae {diff['ae']:.1e}, vae {diff['vae']:.1e}",
+                ]
+            )
     print_table(
         f"torchrun (gloo, CPU), default MNIST MLP pair, fp32, {TORCHRUN_EPOCHS} epochs of "
         f"{60_000 // global_batch} steps; samples/s over the training steps",
-        ["processes", "batch/process", "global batch", "ae samples/s", "vae samples/s",
-         "job wall s", "max |param diff| vs 1 process"],
+        [
+            "processes",
+            "batch/process",
+            "global batch",
+            "ae samples/s",
+            "vae samples/s",
+            "job wall s",
+            "max |param diff| vs 1 process",
+        ],
         rows,
-    )  # fmt: skip
+    )
 
 
 def main() -> None:

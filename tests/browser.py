@@ -76,22 +76,37 @@ def streamlit_server(
     The server runs in its own process group, killed on exit even when the test fails.
     """
     inherited = {name: value for name, value in os.environ.items() if name != TEACHER_KEY_ENV}
-    server_env = {**inherited, "LATENT_EXPLORER_DATASET": "digits",
-                  **{name: str(value) for name, value in (env or {}).items()}}  # fmt: skip
+    server_env = {
+        **inherited,
+        "LATENT_EXPLORER_DATASET": "digits",
+        **{name: str(value) for name, value in (env or {}).items()},
+    }
     port = free_port()
     command = [
-        sys.executable, "-m", "streamlit", "run", str(script),
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile("w+") as log:
         server = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=server_env, stdout=log, stderr=subprocess.STDOUT,
+            command,
+            cwd=REPO_ROOT,
+            env=server_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         try:
             _wait_until_healthy(server, url, timeout, log)
             yield url
@@ -118,8 +133,12 @@ def served_app(
     more variables for it. They hold in this process too while the server runs: `prepare(runs)`
     (e.g. apptest.train_default_digits) then trains into the folders the server reads."""
     require_browser()
-    folders = {"LATENT_EXPLORER_RUNS": runs, "LATENT_EXPLORER_CACHE": cache,
-               "LATENT_EXPLORER_DATA": data, TEACHER_KEY_ENV: teacher_key}  # fmt: skip
+    folders = {
+        "LATENT_EXPLORER_RUNS": runs,
+        "LATENT_EXPLORER_CACHE": cache,
+        "LATENT_EXPLORER_DATA": data,
+        TEACHER_KEY_ENV: teacher_key,
+    }
     server_env = {name: str(value) for name, value in folders.items() if value is not None}
     server_env |= {name: str(value) for name, value in (env or {}).items()}
     with pytest.MonkeyPatch.context() as mp:

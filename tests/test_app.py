@@ -186,9 +186,21 @@ def test_a_picked_point_beyond_another_datasets_points_falls_back_to_the_first(a
 
 def test_the_point_trigger_is_checked_before_python_uses_it():
     assert parse_z({"z": [1, -2.5]}) == [1.0, -2.5]
-    for bad in (None, 7, "z", {}, {"z": None}, {"z": []}, {"z": ["a", 1]}, {"z": [1, "nan"]},
-                {"z": [float("inf"), 0]}, {"z": 3}, {"z": "12"}, {"z": {"1": 0, "2": 0}},
-                {"point": [1, 2]}):  # fmt: skip
+    for bad in (
+        None,
+        7,
+        "z",
+        {},
+        {"z": None},
+        {"z": []},
+        {"z": ["a", 1]},
+        {"z": [1, "nan"]},
+        {"z": [float("inf"), 0]},
+        {"z": 3},
+        {"z": "12"},
+        {"z": {"1": 0, "2": 0}},
+        {"point": [1, 2]},
+    ):
         assert parse_z(bad) is None, bad
 
 
@@ -220,8 +232,12 @@ def test_explore_decodes_on_the_server_when_the_decoders_are_too_big(server_app)
     assert note.endswith("more than the 0 sent to a browser.")
     assert live_panel(app) is None and component(app, "decoder_weights") is None
     assert len(app.get("plotly_chart")) == 2
-    assert captions(app) == ["data point #0", "AE reconstruction", "VAE reconstruction",
-                             "PCA, 2 components"]  # fmt: skip
+    assert captions(app) == [
+        "data point #0",
+        "AE reconstruction",
+        "VAE reconstruction",
+        "PCA, 2 components",
+    ]
     assert [s.label for s in app.slider] == ["z1", "z2"]
 
 

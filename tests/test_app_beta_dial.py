@@ -69,8 +69,13 @@ def test_the_dial_shows_map_images_kl_bars_and_table_for_beta_1(runs, monkeypatc
     assert map_spec(at)["layout"]["title"]["text"] == "VAE latent space, beta = 1"
     frame = at.dataframe[0].value
     assert list(frame["beta"]) == [0.0, 0.1, 1.0, 4.0] and marked_beta(at) == 1.0
-    assert list(frame.columns) == ["dial", "beta", "reconstruction MSE", "KL (nats)",
-                                   "active units (of 2)"]  # fmt: skip
+    assert list(frame.columns) == [
+        "dial",
+        "beta",
+        "reconstruction MSE",
+        "KL (nats)",
+        "active units (of 2)",
+    ]
 
 
 def test_moving_the_dial_changes_the_map_and_the_marked_row(runs, monkeypatch):

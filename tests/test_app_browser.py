@@ -81,17 +81,25 @@ def image_sources(page) -> list[str]:
 
 
 def point_of(page, key: str, index: int) -> tuple[float, float]:
-    return tuple(page.evaluate(
-        "([k, i]) => { const gd = document.querySelector(`.st-key-${k} .js-plotly-plot`);"
-        " const d = gd._fullData[0]; return [d.x[i], d.y[i]]; }", [key, index]))  # fmt: skip
+    return tuple(
+        page.evaluate(
+            "([k, i]) => { const gd = document.querySelector(`.st-key-${k} .js-plotly-plot`);"
+            " const d = gd._fullData[0]; return [d.x[i], d.y[i]]; }",
+            [key, index],
+        )
+    )
 
 
 def empty_spot(page, key: str, fx: float, fy: float) -> tuple[float, float]:
     """Data coordinates at fractions (fx, fy) of the chart's axis ranges."""
-    return tuple(page.evaluate(
-        "([k, fx, fy]) => { const l = document.querySelector(`.st-key-${k} .js-plotly-plot`)"
-        "._fullLayout; const [x0, x1] = l.xaxis.range, [y0, y1] = l.yaxis.range;"
-        " return [x0 + fx * (x1 - x0), y0 + fy * (y1 - y0)]; }", [key, fx, fy]))  # fmt: skip
+    return tuple(
+        page.evaluate(
+            "([k, fx, fy]) => { const l = document.querySelector(`.st-key-${k} .js-plotly-plot`)"
+            "._fullLayout; const [x0, x1] = l.xaxis.range, [y0, y1] = l.yaxis.range;"
+            " return [x0 + fx * (x1 - x0), y0 + fy * (y1 - y0)]; }",
+            [key, fx, fy],
+        )
+    )
 
 
 def test_the_app_opens_on_the_defaults_with_a_first_decoded_image(page):
@@ -146,7 +154,9 @@ def test_a_slider_moves_the_decode(page):
 def axis_ranges(page, key: str) -> list[list[float]]:
     return page.evaluate(
         "k => { const l = document.querySelector(`.st-key-${k} .js-plotly-plot`)._fullLayout;"
-        " return [l.xaxis.range.slice(), l.yaxis.range.slice()]; }", key)  # fmt: skip
+        " return [l.xaxis.range.slice(), l.yaxis.range.slice()]; }",
+        key,
+    )
 
 
 def point_in_view(page, key: str) -> int:
@@ -200,8 +210,9 @@ def test_a_shared_url_restores_the_view(browser, app_url):
     values = page.locator(".lx-sliders input[type=range]").evaluate_all(
         "els => els.map(e => [+e.value, +e.step])"
     )
-    assert [v for v, _ in values] == [pytest.approx(z, abs=s) for z, (_, s) in
-                                      zip([0.25, -0.5], values, strict=True)]  # fmt: skip
+    assert [v for v, _ in values] == [
+        pytest.approx(z, abs=s) for z, (_, s) in zip([0.25, -0.5], values, strict=True)
+    ]
     page.close()
 
 

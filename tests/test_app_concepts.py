@@ -163,8 +163,9 @@ def test_logistic_method_orthogonalize_and_combine(app):
 
 def test_export_then_import_restores_the_vectors_and_bad_files_get_a_message(app):
     click(app, "make_concept")
-    exported = concept_io.concepts_to_json(list(app.session_state[state.CONCEPTS].values()), 2,
-                                         "digits/another-run")  # fmt: skip
+    exported = concept_io.concepts_to_json(
+        list(app.session_state[state.CONCEPTS].values()), 2, "digits/another-run"
+    )
     fresh = AppTest.from_file(APP, default_timeout=90)
     fresh.run()
     fresh.switch_page("views/concepts.py").run()
@@ -237,8 +238,10 @@ def test_a_16_bit_grey_upload_looks_like_its_8_bit_version_and_a_bomb_gets_our_m
     drawing = np.full((100, 120), 255, np.uint8)
     drawing[10:90, 54:66] = 0  # a "1" in dark ink on paper
     shown = {}
-    for name, data in [("eight.png", png(lambda d: d.rectangle([54, 10, 65, 89], fill=0))),
-                       ("sixteen.png", png_16_bit(drawing))]:  # fmt: skip
+    for name, data in [
+        ("eight.png", png(lambda d: d.rectangle([54, 10, 65, 89], fill=0))),
+        ("sixteen.png", png_16_bit(drawing)),
+    ]:
         app.file_uploader(key="edit_upload").set_value((name, data, "image/png")).run()
         assert not app.exception and not app.error
         shown[name] = images_by_caption(app)["your image"]

@@ -47,8 +47,9 @@ def test_fake_detection_places_an_image_on_the_histograms_with_roc_aucs(app):
     assert not app.exception and len(app.dataframe) == 1  # no image yet: the AUC table only
     drawing = np.zeros((40, 40), np.uint8)
     drawing[8:32, 18:22] = 255  # a "1"
-    app.file_uploader(key="instrument_fakes_upload").set_value(("one.png", png(drawing),
-                                                               "image/png")).run()  # fmt: skip
+    app.file_uploader(key="instrument_fakes_upload").set_value(
+        ("one.png", png(drawing), "image/png")
+    ).run()
     assert not app.exception and captions(app) == ["your image"] and len(app.dataframe) == 2
 
 
@@ -59,9 +60,11 @@ def test_a_phone_photo_stored_on_its_side_is_placed_upright(app):
     upright[16:48, 0:64] = 0  # a dark bar near the top left: any turn moves it
     shown = {}
     # Orientation 6 (a phone held upright) stores the picture turned a quarter counterclockwise.
-    for name, data in [("upright.jpg", jpeg_bytes(upright)),
-                       ("phone.jpg", jpeg_bytes(np.rot90(upright), orientation=6)),
-                       ("sideways.jpg", jpeg_bytes(np.rot90(upright)))]:  # fmt: skip
+    for name, data in [
+        ("upright.jpg", jpeg_bytes(upright)),
+        ("phone.jpg", jpeg_bytes(np.rot90(upright), orientation=6)),
+        ("sideways.jpg", jpeg_bytes(np.rot90(upright))),
+    ]:
         app.file_uploader(key="instrument_fakes_upload").set_value((name, data, "image/jpeg"))
         app.run()
         assert not app.exception and not app.error

@@ -23,8 +23,12 @@ def runs(tmp_path_factory, shared_cache):
     """Default digits models with a quick beta ladder, and quick faces models for the smile."""
     path = tmp_path_factory.mktemp("runs")
     train_default_digits(path)
-    train_ladder(load_dataset("digits"), DEFAULT_BETAS, TrainConfig(epochs=2, batch_size=128,
-                 precision="fp32"), path / "default" / "digits" / "ladder")  # fmt: skip
+    train_ladder(
+        load_dataset("digits"),
+        DEFAULT_BETAS,
+        TrainConfig(epochs=2, batch_size=128, precision="fp32"),
+        path / "default" / "digits" / "ladder",
+    )
     with pytest.MonkeyPatch.context() as mp:  # module scope: before the autouse cache fixture
         mp.setenv("LATENT_EXPLORER_CACHE", str(shared_cache))
         train_small_faces(path, n=1000)

@@ -90,8 +90,9 @@ def test_ladder_table_lists_every_rung_with_its_numbers():
 
     def rung(beta, kl, mse):
         kl_per_dim, variance = np.array([kl, 0.0]), np.array([1.0, 0.0])
-        return beta_dial.Rung(beta, np.zeros((3, 2)), None, kl_per_dim, variance, 1, mse,
-                              images, images)  # fmt: skip
+        return beta_dial.Rung(
+            beta, np.zeros((3, 2)), None, kl_per_dim, variance, 1, mse, images, images
+        )
 
     rungs = [rung(0.0, 9.0, 0.01), rung(4.0, 0.5, 0.07)]
     assert beta_dial.ladder_table(rungs) == {
@@ -166,8 +167,9 @@ def test_measure_rung_shows_the_map_numbers_reconstructions_and_samples(ladder, 
     assert rung.kl == pytest.approx(kl_per_dimension(mu, logvar).sum())
     assert rung.active == active_units(mu)
     assert rung.recon_mse == pytest.approx(ckpt.metrics["recon_mse"], rel=1e-5)
-    given = beta_dial.measure_rung(ckpt.model, 1.0, digits.pixels, np.arange(9), test, test[:1],
-                                   z, recon_mse=0.5)  # fmt: skip
+    given = beta_dial.measure_rung(
+        ckpt.model, 1.0, digits.pixels, np.arange(9), test, test[:1], z, recon_mse=0.5
+    )
     assert given.recon_mse == 0.5  # taken as it is, from the checkpoint's metrics
 
 
@@ -175,8 +177,23 @@ def test_the_cli_trains_a_ladder_and_refuses_bad_betas(tmp_path, capsys):
     from training.cli import main
 
     out = tmp_path / "ladder"
-    assert main(["ladder", "--dataset", "digits", "--epochs", "1", "--betas", "0", "1",
-                 "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "ladder",
+                "--dataset",
+                "digits",
+                "--epochs",
+                "1",
+                "--betas",
+                "0",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == [
         "vae-beta-0.safetensors",
         "vae-beta-1.safetensors",

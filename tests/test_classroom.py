@@ -54,8 +54,9 @@ def test_a_set_but_empty_blank_padded_or_untypeable_secret_is_refused(monkeypatc
     with pytest.raises(classroom.KeySettingError) as refused:
         classroom.configured_key(key)
     line = str(refused.value)
-    assert line.startswith(f"teacher_key in Streamlit's secrets (.streamlit/secrets.toml) "
-                           f"{BAD_KEYS[key]}")  # fmt: skip
+    assert line.startswith(
+        f"teacher_key in Streamlit's secrets (.streamlit/secrets.toml) {BAD_KEYS[key]}"
+    )
     assert "Remove it" in line and 'teacher_key = "choose-one"' in line
 
 

@@ -75,9 +75,22 @@ def test_datasets_and_fit_find_celeba_in_the_shared_data_folders_celeba_subset(
     assert listing.returncode == 0, listing.stderr
     assert re.search(rf"^celeba +{re.escape(where)}$", listing.stdout, re.MULTILINE)
     fitted = run(
-        "fit", "--dataset", "celeba", "--data-dir", str(shared_data), "--limit", "32",
-        "--image-size", "16", "--model", "ae", "--epochs", "1", "--out", str(tmp_path),
-    )  # fmt: skip
+        "fit",
+        "--dataset",
+        "celeba",
+        "--data-dir",
+        str(shared_data),
+        "--limit",
+        "32",
+        "--image-size",
+        "16",
+        "--model",
+        "ae",
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path),
+    )
     assert fitted.returncode == 0, fitted.stderr
     assert f"celeba: 32 images (3, 16, 16) from {where}" in fitted.stdout
 

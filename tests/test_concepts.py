@@ -187,8 +187,9 @@ def test_an_edit_starts_at_the_vaes_group_gap_in_spreads_of_all_the_codes():
     codes[:, 0] = rng.choice([-1.0, 1.0], 1000) * 0.5 + 3.0 * y  # std along x: sqrt(0.25 + 2.25)
     step = np.sqrt(0.25 + 2.25)
     assert gap_alpha(codes, np.arange(1000), y, np.eye(4)[0]) == pytest.approx(round(3 / step, 1))
-    concept = make_concept("x", {"ae": codes * 100, "vae": codes}, Groups(np.arange(1000), y,
-                           ("a", "b")))  # fmt: skip
+    concept = make_concept(
+        "x", {"ae": codes * 100, "vae": codes}, Groups(np.arange(1000), y, ("a", "b"))
+    )
     assert starting_alpha(concept, {"ae": codes * 100, "vae": codes}) == pytest.approx(1.9)
     imported = Concept("y", {"ae": np.eye(4)[0], "vae": np.eye(4)[0]})  # no groups
     assert starting_alpha(imported, {"ae": codes, "vae": codes}) == DEFAULT_ALPHA

@@ -118,8 +118,10 @@ def test_decode_matches_torch(pairs, name, dtype, tmp_path):
         vs_rounded = np.abs(decoded - browser_weights[kind]).max()
         vs_original = np.abs(decoded - original[kind]).max()
         assert result[kind]["max_error"] == pytest.approx(vs_rounded, abs=1e-7)
-        print(f"{name} {dtype} {kind}: vs rounded {vs_rounded:.2e}, vs original "
-              f"{vs_original:.2e}, {result[kind]['ms_per_image']:.2f} ms/image")  # fmt: skip
+        print(
+            f"{name} {dtype} {kind}: vs rounded {vs_rounded:.2e}, vs original "
+            f"{vs_original:.2e}, {result[kind]['ms_per_image']:.2f} ms/image"
+        )
         assert vs_rounded < 1e-5
         assert vs_original < (1e-5 if dtype == "float32" else F16_TOLERANCE)
 
@@ -188,8 +190,9 @@ def test_projection_matches_latent_py(k):
     want = [projection.to_latent(p, base=base)[0] for p, base in zip(xy, z, strict=True)]
     np.testing.assert_allclose(on_base, want, rtol=0, atol=1e-12)
     # a code's own map point, on its own base, is the code
-    back = call_js(*[("toLatent", js, projection.to_plane(c[None])[0].tolist(), c.tolist())
-                     for c in z])  # fmt: skip
+    back = call_js(
+        *[("toLatent", js, projection.to_plane(c[None])[0].tolist(), c.tolist()) for c in z]
+    )
     np.testing.assert_allclose([ok(r) for r in back], z, rtol=0, atol=1e-12)
     # and back: a point of the plane survives the round trip (a 1-D space keeps only x)
     back = projection.to_plane(to_latent)
@@ -217,8 +220,9 @@ def test_lerp_and_slerp_match_latent_py(name):
     results = call_js(*[(fn, a, b, t) for fn in ("lerp", "slerp") for t in T])
     got_lerp = np.array([ok(r) for r in results[: len(T)]])
     got_slerp = np.array([ok(r) for r in results[len(T) :]])
-    np.testing.assert_allclose(got_lerp, latent.lerp(np.array(a), np.array(b), np.array(T)),
-                               rtol=0, atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        got_lerp, latent.lerp(np.array(a), np.array(b), np.array(T)), rtol=0, atol=1e-12
+    )
     want = latent.slerp(np.array(a), np.array(b), np.array(T))
     np.testing.assert_allclose(got_slerp, want, rtol=0, atol=1e-12)
     np.testing.assert_allclose(got_slerp[0], a, atol=1e-12)  # the ends are a and b
@@ -275,9 +279,34 @@ def special_values() -> np.ndarray:
     """float32 values that cover float16: zeros, subnormals, the normal range's ends, overflow
     to infinity, NaN, negatives, and random numbers over 17 decades."""
     tiny = 2.0**-24  # the smallest float16 subnormal
-    fixed = [0.0, -0.0, tiny, -tiny, 3 * tiny, 1023 * tiny, -1023 * tiny, 2**-14, -(2**-14),
-             2**-14 - tiny, 1e-9, -1e-9, 0.5 * tiny, 0.75 * tiny, 1.0, -1.0, 0.1, -2.5,
-             65504.0, -65504.0, 65519.0, 70000.0, -70000.0, np.inf, -np.inf, np.nan]  # fmt: skip
+    fixed = [
+        0.0,
+        -0.0,
+        tiny,
+        -tiny,
+        3 * tiny,
+        1023 * tiny,
+        -1023 * tiny,
+        2**-14,
+        -(2**-14),
+        2**-14 - tiny,
+        1e-9,
+        -1e-9,
+        0.5 * tiny,
+        0.75 * tiny,
+        1.0,
+        -1.0,
+        0.1,
+        -2.5,
+        65504.0,
+        -65504.0,
+        65519.0,
+        70000.0,
+        -70000.0,
+        np.inf,
+        -np.inf,
+        np.nan,
+    ]
     rng = np.random.default_rng(16)
     scales = 10.0 ** rng.uniform(-12, 5, 480)
     return np.concatenate([fixed, rng.standard_normal(480) * scales]).astype(np.float32)

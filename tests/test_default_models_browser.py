@@ -21,8 +21,11 @@ def assert_no_exception(page) -> None:
 
 def test_a_fresh_server_opens_faces_with_the_shipped_pair(tmp_path, browser_cache):
     require_browser()
-    env = {"LATENT_EXPLORER_RUNS": tmp_path / "runs", "LATENT_EXPLORER_CACHE": browser_cache,
-           "LATENT_EXPLORER_DATASET": ""}  # fmt: skip
+    env = {
+        "LATENT_EXPLORER_RUNS": tmp_path / "runs",
+        "LATENT_EXPLORER_CACHE": browser_cache,
+        "LATENT_EXPLORER_DATASET": "",
+    }
     with streamlit_server("explorer/app.py", env=env) as url, browser_context(1440, 900) as ctx:
         page = ctx.new_page()
         page.goto(url)
@@ -38,9 +41,12 @@ def test_the_preview_is_labelled_then_the_full_pair_replaces_it_keeping_the_poin
     tmp_path, browser_cache
 ):
     require_browser()
-    env = {"LATENT_EXPLORER_RUNS": tmp_path / "runs", "LATENT_EXPLORER_CACHE": browser_cache,
-           "LATENT_EXPLORER_DATA": small_image_folder(tmp_path / "photos"),
-           "LATENT_EXPLORER_DATASET": "folder"}  # fmt: skip
+    env = {
+        "LATENT_EXPLORER_RUNS": tmp_path / "runs",
+        "LATENT_EXPLORER_CACHE": browser_cache,
+        "LATENT_EXPLORER_DATA": small_image_folder(tmp_path / "photos"),
+        "LATENT_EXPLORER_DATASET": "folder",
+    }
     with streamlit_server("explorer/app.py", env=env) as url, browser_context(1440, 900) as ctx:
         page = ctx.new_page()
         page.goto(f"{url}/?point=i5")

@@ -12,8 +12,12 @@ from explorer.server.trainers import Trainers
 def pairs(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
     manager = JobManager(runs.jobs_dir())
-    manager.on_done = lambda job: runs.publish_default(  # as the app's after_job does
-        dict(job.state().checkpoints), job.spec.dataset, job.spec.stage) or []  # fmt: skip
+    manager.on_done = lambda job: (
+        runs.publish_default(  # as the app's after_job does
+            dict(job.state().checkpoints), job.spec.dataset, job.spec.stage
+        )
+        or []
+    )
     return DefaultPairs(Trainers(manager), lambda: None)
 
 

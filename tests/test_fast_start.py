@@ -40,8 +40,11 @@ def first_page_imports() -> list[str]:
                 names |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names.add(node.module)  # and the project's modules it names:
-                names |= {f"{node.module}.{alias.name}" for alias in node.names
-                          if is_project_module(f"{node.module}.{alias.name}")}  # fmt: skip
+                names |= {
+                    f"{node.module}.{alias.name}"
+                    for alias in node.names
+                    if is_project_module(f"{node.module}.{alias.name}")
+                }
     return sorted(names)
 
 
@@ -76,6 +79,10 @@ print(" ".join(m for m in ("sklearn", "scipy") if m in sys.modules))
 def test_the_first_page_run_imports_no_scikit_learn():
     out = subprocess.run(
         [sys.executable, "-c", FIRST_RUN, *first_page_imports()],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     assert out.stdout.split() == [], f"the first page run imported {out.stdout.strip()}"

@@ -87,8 +87,9 @@ def runs_root(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(root))
     for folder in (runs.default_folder("digits"), runs.jobs_dir() / EARLIER):
         for kind in runs.KINDS:
-            save_checkpoint(folder / f"{kind}.safetensors", small_model(kind),
-                            dataset={"name": "digits"})  # fmt: skip
+            save_checkpoint(
+                folder / f"{kind}.safetensors", small_model(kind), dataset={"name": "digits"}
+            )
     return root
 
 
@@ -99,8 +100,14 @@ def snapshot(root: Path) -> dict[Path, bytes]:
 def run_child(root: Path, mode: str, kill_at: str | None = None) -> tuple[str, int]:
     """Run CHILD in mode; kill it with SIGKILL when it prints kill_at. (its job id, exit code)."""
     env = {**os.environ, "LATENT_EXPLORER_RUNS": str(root), "OMP_NUM_THREADS": "1"}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, mode], cwd=REPO_ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, mode],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         job_id = child.stdout.readline().strip() if mode != "overwrite" else ""
         if kill_at is not None:

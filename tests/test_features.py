@@ -114,9 +114,14 @@ def test_probe_codes_are_the_maps_points_split_into_train_and_test(digits, pair)
 def test_targets_are_the_class_else_each_attribute(digits):
     assert list(features.targets(digits)) == ["class"]
     rng = np.random.default_rng(0)
-    data = Dataset("tiny", rng.integers(0, 255, (30, 1, 4, 4), dtype=np.uint8),
-                   seeded_test_mask(30), "tiny", attributes=rng.integers(0, 2, (30, 2)).astype(
-                       np.uint8), attribute_names=("Smiling", "Eyeglasses"))  # fmt: skip
+    data = Dataset(
+        "tiny",
+        rng.integers(0, 255, (30, 1, 4, 4), dtype=np.uint8),
+        seeded_test_mask(30),
+        "tiny",
+        attributes=rng.integers(0, 2, (30, 2)).astype(np.uint8),
+        attribute_names=("Smiling", "Eyeglasses"),
+    )
     found = features.targets(data)
     assert list(found) == ["Smiling", "Eyeglasses"]
     np.testing.assert_array_equal(found["Eyeglasses"][0], data.attributes[:, 1])

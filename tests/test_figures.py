@@ -66,8 +66,9 @@ def test_axis_range_and_titles_are_applied():
 
 
 def test_shared_range_covers_every_map_with_a_margin():
-    (x0, x1), (y0, y1) = shared_range(np.array([[0.0, 0.0], [1.0, 1.0]]),
-                                      np.array([[-1.0, 2.0], [0.5, 3.0]]))  # fmt: skip
+    (x0, x1), (y0, y1) = shared_range(
+        np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[-1.0, 2.0], [0.5, 3.0]])
+    )
     assert x0 < -1 and x1 > 1 and y0 < 0 and y1 > 3
     assert x1 - x0 == pytest.approx(2 * 1.1)
 
@@ -114,8 +115,9 @@ def test_pair_maps_are_the_latent_maps_of_both_models_and_pca_with_their_titles(
     assert list(maps) == ["map_ae", "map_vae", "map_pca"]
     same = shared_range(pair.xy("ae"), pair.xy("vae"))
     for kind in ("ae", "vae"):
-        expected = latent_map(pair.xy(kind), classes, names, f"{kind.upper()} latent space",
-                              ("z1", "z2"), same)  # fmt: skip
+        expected = latent_map(
+            pair.xy(kind), classes, names, f"{kind.upper()} latent space", ("z1", "z2"), same
+        )
         assert maps[f"map_{kind}"].to_json() == expected.to_json()
     pca = latent_map(pair.pca_xy(), classes, names, "PCA of the images", ("PC 1", "PC 2"))
     assert maps["map_pca"].to_json() == pca.to_json()

@@ -105,8 +105,11 @@ def test_whole_celeba_subset_has_the_published_attribute_counts(shared_data):
     counts = dict(zip(data.attribute_names, data.attributes.sum(axis=0).tolist(), strict=True))
     # SOURCE.txt: Smiling 4,822; Male 4,217; Young 7,771; Eyeglasses 674.
     assert (counts["Smiling"], counts["Male"], counts["Young"], counts["Eyeglasses"]) == (
-        4822, 4217, 7771, 674
-    )  # fmt: skip
+        4822,
+        4217,
+        7771,
+        674,
+    )
     again = celeba.load_celeba(shared_data / "celeba_subset", DataOptions())
     assert np.array_equal(again.pixels, data.pixels)
 
@@ -381,8 +384,13 @@ def green_centre(path: Path, w: int, h: int) -> Path:
 
 
 def test_a_folder_of_mixed_sizes_comes_out_one_size_each_centre_cropped(tmp_path):
-    for name, (w, h) in {"wide.png": (60, 20), "tall.png": (24, 96), "tiny.png": (5, 5),
-                         "big.jpg": (400, 240), "square.png": (64, 64)}.items():  # fmt: skip
+    for name, (w, h) in {
+        "wide.png": (60, 20),
+        "tall.png": (24, 96),
+        "tiny.png": (5, 5),
+        "big.jpg": (400, 240),
+        "square.png": (64, 64),
+    }.items():
         green_centre(tmp_path / name, w, h)
     data = folders.load_folder(tmp_path, DataOptions(image_size=8))
     assert data.pixels.shape == (5, 3, 8, 8)

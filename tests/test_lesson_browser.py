@@ -57,8 +57,9 @@ def checked_choice(page) -> str:
     )
 
 
-@pytest.mark.parametrize(("number", "key", "back"), [(1, "ArrowRight", "ArrowLeft"),
-                                                     (2, "ArrowLeft", "ArrowRight")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("number", "key", "back"), [(1, "ArrowRight", "ArrowLeft"), (2, "ArrowLeft", "ArrowRight")]
+)
 def test_arrow_keys_move_on_from_an_answered_question_and_keep_its_answer(
     browser, app_url, number, key, back
 ):

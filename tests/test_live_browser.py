@@ -116,9 +116,13 @@ def script_state(page) -> str:
 
 
 def view(page, key: str) -> tuple[list[float], list[float]]:
-    return tuple(page.evaluate(
-        "k => { const l = document.querySelector(`.st-key-${k} .js-plotly-plot`)._fullLayout;"
-        " return [l.xaxis.range.map(Number), l.yaxis.range.map(Number)]; }", key))  # fmt: skip
+    return tuple(
+        page.evaluate(
+            "k => { const l = document.querySelector(`.st-key-${k} .js-plotly-plot`)._fullLayout;"
+            " return [l.xaxis.range.map(Number), l.yaxis.range.map(Number)]; }",
+            key,
+        )
+    )
 
 
 def spot(page, key: str, fx: float, fy: float) -> tuple[float, float]:
@@ -130,8 +134,9 @@ def spot(page, key: str, fx: float, fy: float) -> tuple[float, float]:
 def empty_spot(page, key: str, near: tuple[float, float] = (0.5, 0.5)) -> tuple[float, float]:
     """Data coordinates of a spot of a map, near fractions `near` of its axes, at least 30 px
     from every data point (a click there hits no point)."""
-    return tuple(page.evaluate(
-        """([k, [nx, ny]]) => {
+    return tuple(
+        page.evaluate(
+            """([k, [nx, ny]]) => {
             const gd = document.querySelector(`.st-key-${k} .js-plotly-plot`);
             const {xaxis, yaxis} = gd._fullLayout, d = gd._fullData[0];
             const px = [...d.x].map(v => xaxis.d2p(v)), py = [...d.y].map(v => yaxis.d2p(v));
@@ -145,14 +150,18 @@ def empty_spot(page, key: str, near: tuple[float, float] = (0.5, 0.5)) -> tuple[
                     return [xaxis.p2d(x), yaxis.p2d(y)];
             }
             throw new Error(`no empty spot on ${k}`);
-        }""", [key, near]))  # fmt: skip
+        }""",
+            [key, near],
+        )
+    )
 
 
 def isolated_point(page, key: str) -> tuple[int, float, float]:
     """(index, x, y) of the data point of a map farthest (in pixels) from its nearest neighbour
     among the first 400: a click on it hits that point and no other."""
-    return tuple(page.evaluate(
-        """k => {
+    return tuple(
+        page.evaluate(
+            """k => {
             const gd = document.querySelector(`.st-key-${k} .js-plotly-plot`);
             const {xaxis, yaxis} = gd._fullLayout, d = gd._fullData[0];
             const n = Math.min(400, d.x.length);
@@ -167,7 +176,10 @@ def isolated_point(page, key: str) -> tuple[int, float, float]:
                 if (nearest > best[1]) best = [i, nearest];
             }
             return [best[0], d.x[best[0]], d.y[best[0]]];
-        }""", key))  # fmt: skip
+        }""",
+            key,
+        )
+    )
 
 
 def hover_crosses(page, keys: list[str] = MAPS) -> dict[str, list[float] | None]:
@@ -400,8 +412,11 @@ def test_when_the_browser_cannot_decode_the_server_does_and_says_so_in_one_line(
     captions = page.locator('[data-testid="stImageCaption"]')
     captions.nth(3).wait_for(timeout=10_000)
     assert captions.all_inner_texts() == [
-        "data point #0", "AE reconstruction", "VAE reconstruction", "PCA, 2 components"
-    ]  # fmt: skip
+        "data point #0",
+        "AE reconstruction",
+        "VAE reconstruction",
+        "PCA, 2 components",
+    ]
     assert page.locator('[data-testid="stSlider"]').count() == 2
     # No stale live panel shows beside the server's images (its element is clipped away).
     assert page.evaluate(
@@ -422,8 +437,9 @@ def test_the_manifold_grid_follows_zoom_and_pan_in_the_browser(page):
     """The panel's grid: 10 x 10 decodes of each map's visible area, redrawn after a zoom by
     the browser itself (the zoom's view report to Python is the only message)."""
     page.locator(".lx-grid-toggle input").check()
-    size = page.evaluate("() => [...document.querySelectorAll('.lx-live canvas')]"
-                         ".map(c => [c.width, c.height])")  # fmt: skip
+    size = page.evaluate(
+        "() => [...document.querySelectorAll('.lx-live canvas')].map(c => [c.width, c.height])"
+    )
     assert size == [[10 * 9 - 1, 10 * 9 - 1]] * 2  # 8x8 digits with 1 px gaps
     before = canvases(page)
     sent = len(page.sent)

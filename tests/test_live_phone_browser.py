@@ -95,8 +95,11 @@ def test_a_finger_dragged_over_the_map_decodes_into_a_loupe_in_view_and_pins_whe
     phone.locator(".st-key-map_ae .js-plotly-plot").scroll_into_view_if_needed()
     loupe = LOUPE.format("map_ae")
     pinned, panel, sent, top = (
-        phone.evaluate(LOUPE_CANVASES, loupe), canvases(phone), len(phone.sent), scroll_top(phone)
-    )  # fmt: skip
+        phone.evaluate(LOUPE_CANVASES, loupe),
+        canvases(phone),
+        len(phone.sent),
+        scroll_top(phone),
+    )
     assert pinned == panel  # the AE's and the VAE's images, as the panel shows them
     start = data_to_page(phone, "map_ae", *spot(phone, "map_ae", 0.3, 0.7))
     end_xy = empty_spot(phone, "map_ae", near=(0.7, 0.3))
@@ -137,8 +140,10 @@ def test_a_tap_pins_a_point_once(phone):
 
 def test_the_toggle_shows_one_map_at_a_time_and_the_strip_beside_it_scrolls_the_page(phone):
     phone.locator(".st-key-map_ae .lx-map-toggle [data-chart=map_vae]").tap()
-    phone.wait_for_function("() => !document.querySelector('.st-key-map_ae .js-plotly-plot')"
-                            ".getBoundingClientRect().width")  # fmt: skip
+    phone.wait_for_function(
+        "() => !document.querySelector('.st-key-map_ae .js-plotly-plot')"
+        ".getBoundingClientRect().width"
+    )
     assert shown_maps(phone) == ["map_vae"]
     chart = box(phone, ".st-key-map_vae .js-plotly-plot")
     assert chart["width"] > 250  # drawn at its column's width, not collapsed while hidden
@@ -154,11 +159,16 @@ def test_the_toggle_shows_one_map_at_a_time_and_the_strip_beside_it_scrolls_the_
     middle = chart["y"] + chart["height"] / 2
     swipe(phone, (strip_x, middle + 150), (strip_x, middle - 150))
     touch(phone, "touchEnd")
-    phone.wait_for_function("([s, top]) => document.querySelector(s).scrollTop > top + 100",
-                            arg=[SCROLLER, top], timeout=5000)  # fmt: skip
+    phone.wait_for_function(
+        "([s, top]) => document.querySelector(s).scrollTop > top + 100",
+        arg=[SCROLLER, top],
+        timeout=5000,
+    )
     phone.locator(".st-key-map_vae .lx-map-toggle [data-chart=map_ae]").tap()
-    phone.wait_for_function("() => document.querySelector('.st-key-map_ae .js-plotly-plot')"
-                            ".getBoundingClientRect().width > 250")  # fmt: skip
+    phone.wait_for_function(
+        "() => document.querySelector('.st-key-map_ae .js-plotly-plot')"
+        ".getBoundingClientRect().width > 250"
+    )
     assert shown_maps(phone) == ["map_ae"]
 
 

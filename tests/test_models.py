@@ -98,8 +98,9 @@ def test_each_model_overfits_one_batch(kind, arch):
 
 
 def residual(kind: str = "ae", latent_dim: int = 5, hidden=(16,)) -> AE:
-    config = ModelConfig(kind=kind, arch="residual", image_shape=(3, 12, 12),
-                         latent_dim=latent_dim, hidden=hidden)  # fmt: skip
+    config = ModelConfig(
+        kind=kind, arch="residual", image_shape=(3, 12, 12), latent_dim=latent_dim, hidden=hidden
+    )
     return build_model(config, seed=0)
 
 

@@ -101,4 +101,6 @@ def test_a_truncated_pair_cache_is_rebuilt(digits, tmp_path):
     build_pair(digits, ae, vae, "test", max_points=100, cache=cache)
     cache.path.write_bytes(cache.path.read_bytes()[:300])  # a zip cut short
     assert build_pair(digits, ae, vae, "test", max_points=100, cache=cache).codes["ae"].shape == (
-        100, 2)  # fmt: skip
+        100,
+        2,
+    )

@@ -20,8 +20,9 @@ def test_pca_of_digits_equals_scikit_learns_exact_pca(digits_rows, k):
     assert ours.n_components_ == k
     np.testing.assert_allclose(ours.mean_, oracle.mean_, atol=1e-6)
     np.testing.assert_allclose(ours.components_, oracle.components_, atol=1e-5)  # signs too
-    np.testing.assert_allclose(ours.transform(digits_rows), oracle.transform(digits_rows),
-                               atol=1e-4)  # fmt: skip
+    np.testing.assert_allclose(
+        ours.transform(digits_rows), oracle.transform(digits_rows), atol=1e-4
+    )
 
 
 def test_inverse_transform_maps_codes_back_to_rows(digits_rows):

@@ -124,10 +124,16 @@ def test_medians_by_group_and_map_regions():
     xy = np.array([[x, y] for y in (-1.0, 0.0, 1.0) for x in (-1.0, 0.0, 1.0)])
     regions, names = map_regions(xy)
     assert [names[r] for r in regions] == [
-        "bottom left", "bottom", "bottom right",
-        "left", "centre", "right",
-        "top left", "top", "top right",
-    ]  # fmt: skip
+        "bottom left",
+        "bottom",
+        "bottom right",
+        "left",
+        "centre",
+        "right",
+        "top left",
+        "top",
+        "top right",
+    ]
 
 
 def test_the_subset_is_seeded_sorted_and_bounded():

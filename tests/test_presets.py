@@ -61,7 +61,11 @@ def test_each_recipe_makes_the_numbers_it_always_made(data, choices, model, conf
 def test_mnist_defaults_are_the_published_binarized_mnist_recipe():
     model, config = recipe_of(dataset("mnist", (1, 28, 28)))
     assert (model.arch, model.latent_dim, model.hidden, model.likelihood) == (
-        "mlp", 2, (512, 512), "bernoulli")  # fmt: skip
+        "mlp",
+        2,
+        (512, 512),
+        "bernoulli",
+    )
     assert (config.batch_size, config.lr, config.binarize) == (128, 1e-3, True)
 
 

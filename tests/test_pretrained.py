@@ -18,8 +18,13 @@ SHIPPED = pretrained.SHIPPED_DIR / "faces"
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "training", "pretrained", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "training", "pretrained", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")

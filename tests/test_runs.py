@@ -50,9 +50,13 @@ def test_a_runs_title_names_its_training_settings_read_from_its_header():
 def test_three_runs_in_one_minute_get_three_different_titles():
     minute = time.mktime((2026, 12, 7, 12, 50, 0, 0, 0, -1))
     run = functools.partial(RunInfo, dataset="digits", arch="mlp", latent_dim=2, epochs=2)
-    listed = runs.told_apart([run("a", created=minute + 5, beta=1.0),
-                              run("b", created=minute + 20, beta=4.0),
-                              run("c", created=minute + 40, beta=1.0)])  # fmt: skip
+    listed = runs.told_apart(
+        [
+            run("a", created=minute + 5, beta=1.0),
+            run("b", created=minute + 20, beta=4.0),
+            run("c", created=minute + 40, beta=1.0),
+        ]
+    )
     assert [r.title for r in listed] == [
         "digits · mlp · 2-D · 2 epochs · beta 1 · 07 Dec 12:50:05",  # as c but for the seconds
         "digits · mlp · 2-D · 2 epochs · beta 4 · 07 Dec 12:50",  # its beta tells it apart

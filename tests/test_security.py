@@ -130,8 +130,10 @@ def hostile_pair(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LATENT_EXPLORER_CACHE", str(tmp_path_factory.mktemp("cache")))
         dataset = load_dataset("folder", folder, DataOptions(image_size=16))
-    models = [build_model(default_model_config(dataset.image_shape, kind), seed=n)
-              for n, kind in enumerate(("ae", "vae"))]  # fmt: skip
+    models = [
+        build_model(default_model_config(dataset.image_shape, kind), seed=n)
+        for n, kind in enumerate(("ae", "vae"))
+    ]
     return build_pair(dataset, *models, "hostile", max_points=12)
 
 
@@ -160,8 +162,13 @@ def test_the_loader_keeps_the_names_and_the_figures_show_them_escaped(hostile_pa
         legend = [t.name for t in fig.data[1:]]
         assert legend == [plotly_text(f"not {name}"), plotly_text(name)]
         assert_no_markup_from(CSV_NAMES, strings_of(fig.to_plotly_json()))
-    fig = figures.latent_map(hostile_pair.xy("vae"), None, (), f"VAE: x along {CSV_NAMES[0]}",
-                             (f"along {CSV_NAMES[3]}", "other"))  # fmt: skip
+    fig = figures.latent_map(
+        hostile_pair.xy("vae"),
+        None,
+        (),
+        f"VAE: x along {CSV_NAMES[0]}",
+        (f"along {CSV_NAMES[3]}", "other"),
+    )
     assert fig.layout.title.text == plotly_text(f"VAE: x along {CSV_NAMES[0]}")
     assert fig.layout.xaxis.title.text == plotly_text(f"along {CSV_NAMES[3]}")
     assert_no_markup_from(CSV_NAMES, strings_of(fig.to_plotly_json()))
@@ -208,10 +215,16 @@ def test_imported_concept_names_are_limited_and_shown_escaped_on_the_concepts_pa
     field of any length; the Concepts page shows each literally."""
     name, description = HOSTILE[0], HOSTILE[1] + " " + HOSTILE[4]
     vector = [1.0, 0.5]
-    doc = {"format": concept_io.JSON_FORMAT, "version": 1, "latent_dim": 2,
-           "models": HOSTILE[3] * 100, "concepts": [
-               {"name": name, "description": description, "vectors": {"ae": vector, "vae": vector}},
-               {"name": "x" * 81, "vectors": {"ae": vector, "vae": vector}}]}  # fmt: skip
+    doc = {
+        "format": concept_io.JSON_FORMAT,
+        "version": 1,
+        "latent_dim": 2,
+        "models": HOSTILE[3] * 100,
+        "concepts": [
+            {"name": name, "description": description, "vectors": {"ae": vector, "vae": vector}},
+            {"name": "x" * 81, "vectors": {"ae": vector, "vae": vector}},
+        ],
+    }
     with pytest.raises(ConceptError, match="1 to 80 characters"):
         concept_io.concepts_from_json(json.dumps(doc), 2)
     doc["concepts"].pop()
@@ -252,8 +265,10 @@ def test_the_server_refuses_an_upload_without_the_xsrf_token():
     the request gets past the check (and fails on the made-up session instead: 400)."""
 
     def put(url: str, headers: dict) -> int:
-        body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
-                b"Content-Type: image/png\r\n\r\nPNG\r\n--b--\r\n")  # fmt: skip
+        body = (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\n\r\nPNG\r\n--b--\r\n"
+        )
         headers = {"Content-Type": "multipart/form-data; boundary=b", **headers}
         request = urllib.request.Request(url, body, headers, method="PUT")
         try:
@@ -278,8 +293,11 @@ def test_the_server_refuses_an_upload_without_the_xsrf_token():
 
 
 def tree(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_uploaded_checkpoints_are_written_nowhere_and_offered_to_no_other_session(
@@ -354,8 +372,14 @@ def test_a_point_in_the_url_is_bounded_before_it_is_parsed(text):
 def test_training_jobs_are_bounded_by_their_spec():
     """explorer/server/jobs.py's JobSpec (not changed here): latent size and epochs."""
     JobSpec(latent_dim=4096, epochs=MAX_EPOCHS)
-    for bad in ({"latent_dim": 4097}, {"latent_dim": 0}, {"epochs": MAX_EPOCHS + 1},
-                {"epochs": 0}, {"beta": -1.0}, {"lr": 11.0}):  # fmt: skip
+    for bad in (
+        {"latent_dim": 4097},
+        {"latent_dim": 0},
+        {"epochs": MAX_EPOCHS + 1},
+        {"epochs": 0},
+        {"beta": -1.0},
+        {"lr": 11.0},
+    ):
         with pytest.raises(ValueError):
             JobSpec(**bad)
 

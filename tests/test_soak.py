@@ -48,8 +48,10 @@ def test_rss_growth_without_samples_after_settling_is_unknown():
 def test_log_counts_the_job_cap_as_refused_and_other_errors_as_errors():
     log = Log()
     result = RunResult(sent=0.0, finished=0.25)
-    result.problems += ["st.error: 2 jobs are training on this server (the limit is 2): ...",
-                        "exception ValueError: boom"]  # fmt: skip
+    result.problems += [
+        "st.error: 2 jobs are training on this server (the limit is 2): ...",
+        "exception ValueError: boom",
+    ]
     log.record("submit Train", result)
     assert log.seconds["submit Train"] == [0.25]
     assert log.refused["submit Train"] == 1

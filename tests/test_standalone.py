@@ -28,8 +28,10 @@ DATA_OPEN = '<script type="application/json" id="lx-data">'
 @pytest.fixture(scope="module")
 def pair():
     digits = load_dataset("digits")
-    models = [build_model(default_model_config(digits.image_shape, kind), seed=n)
-              for n, kind in enumerate(("ae", "vae"))]  # fmt: skip
+    models = [
+        build_model(default_model_config(digits.image_shape, kind), seed=n)
+        for n, kind in enumerate(("ae", "vae"))
+    ]
     return build_pair(digits, *models, "test pair", max_points=400)
 
 
@@ -66,8 +68,10 @@ def test_the_page_loads_nothing_from_the_network(pair, with_pca):
     for tag, attrs in tags:
         assert "src" not in attrs and "href" not in attrs, (tag, attrs)
     assert [attrs.get("type") for tag, attrs in tags if tag == "script"] == [
-        None, "application/json", "module",
-    ]  # fmt: skip
+        None,
+        "application/json",
+        "module",
+    ]
     # Plotly inline, from the installed package: its text holds URLs (map tiles, licences) that
     # only map traces would fetch. Everything else, ours, names no address at all.
     plotly_js = get_plotlyjs()

@@ -56,8 +56,10 @@ def faces_pair(tmp_path_factory) -> ModelPair:
     with pytest.MonkeyPatch.context() as patch:  # the generated faces cached privately
         patch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path_factory.mktemp("cache")))
         faces = load_dataset("faces", options=DataOptions(limit=300))
-    models = [spread(build_model(default_model_config(faces.image_shape, kind), seed=seed), seed)
-              for seed, kind in enumerate(("ae", "vae"))]  # fmt: skip
+    models = [
+        spread(build_model(default_model_config(faces.image_shape, kind), seed=seed), seed)
+        for seed, kind in enumerate(("ae", "vae"))
+    ]
     return build_pair(faces, *models, "faces test pair")
 
 
@@ -213,11 +215,17 @@ def test_digits_page_hovers_pins_and_moves_like_the_app_offline(browser, tmp_pat
     assert all(in_view(page, ".js-plotly-plot")) and len(in_view(page, ".js-plotly-plot")) == 3
     assert all(in_view(page, ".lx-cell:not([hidden]) .lx-image"))
     assert all(in_view(page, ".lx-slider input"))
-    assert captions(page) == ["AE reconstruction", "VAE reconstruction", "PCA, 2 components",
-                              "data point #0"]  # fmt: skip
+    assert captions(page) == [
+        "AE reconstruction",
+        "VAE reconstruction",
+        "PCA, 2 components",
+        "data point #0",
+    ]
     # No toolbar button that would send the chart anywhere (Plotly's "Share chart...").
-    titles = page.evaluate("() => [...document.querySelectorAll('.modebar-btn')]"
-                           ".map(b => b.getAttribute('data-title'))")  # fmt: skip
+    titles = page.evaluate(
+        "() => [...document.querySelectorAll('.modebar-btn')]"
+        ".map(b => b.getAttribute('data-title'))"
+    )
     assert titles and not [t for t in titles if "Share" in t or "Cloud" in t]
 
     # Hover the VAE map: both models decode the point under the mouse; crosses on both maps.
@@ -236,8 +244,12 @@ def test_digits_page_hovers_pins_and_moves_like_the_app_offline(browser, tmp_pat
     i = isolated_point(pair, "vae")
     page.mouse.click(*data_to_page(page, "map_vae", *pair.xy("vae")[i]))
     leave_maps(page)
-    assert captions(page) == ["AE reconstruction", "VAE reconstruction", "PCA, 2 components",
-                              f"data point #{i}"]  # fmt: skip
+    assert captions(page) == [
+        "AE reconstruction",
+        "VAE reconstruction",
+        "PCA, 2 components",
+        f"data point #{i}",
+    ]
     pinned = canvases(page)
     for kind in ("ae", "vae"):
         assert paints(page, pair, pinned, kind, pair.codes[kind][i])
@@ -267,8 +279,9 @@ def test_digits_page_hovers_pins_and_moves_like_the_app_offline(browser, tmp_pat
     low, high = float(slider.get_attribute("min")), float(slider.get_attribute("max"))
     value = low + 0.2 * (high - low)
     before = canvases(page)
-    slider.evaluate("(input, v) => { input.value = v; input.dispatchEvent(new Event('input')); }",
-                    value)  # fmt: skip
+    slider.evaluate(
+        "(input, v) => { input.value = v; input.dispatchEvent(new Event('input')); }", value
+    )
     dragged = canvases(page)
     assert not np.array_equal(before["AE"], dragged["AE"])
     assert not np.array_equal(before["VAE"], dragged["VAE"])
@@ -295,8 +308,9 @@ def test_digits_page_hovers_pins_and_moves_like_the_app_offline(browser, tmp_pat
 
 def test_faces_conv_page_hovers_and_pins_offline(browser, tmp_path, faces_pair):
     pair = faces_pair
-    page, attempted = open_page(browser, tmp_path / "faces.html", pair, with_pca=False,
-                                color_by="Smiling")  # fmt: skip
+    page, attempted = open_page(
+        browser, tmp_path / "faces.html", pair, with_pca=False, color_by="Smiling"
+    )
     assert all(in_view(page, ".js-plotly-plot"))
     assert all(in_view(page, ".lx-cell:not([hidden]) .lx-image"))
     before = canvases(page)
@@ -346,15 +360,17 @@ def decode_in_page(page, kind: str, points: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 @pytest.mark.parametrize("name", ["digits-mlp", "faces-conv"])
-def test_the_pages_decoder_gives_torchs_pixels(browser, tmp_path, name, dtype, request,
-                                               record_property):  # fmt: skip
+def test_the_pages_decoder_gives_torchs_pixels(
+    browser, tmp_path, name, dtype, request, record_property
+):
     pair = request.getfixturevalue({"digits-mlp": "digits_pair", "faces-conv": "faces_pair"}[name])
     page, attempted = open_page(browser, tmp_path / "page.html", pair, with_pca=False, dtype=dtype)
     assert page.evaluate("window.latentExplorer.dtype") == dtype
     rng = np.random.default_rng(0)
     # Codes of data points and points off the data (the gaps, the prior's tails).
-    points = np.vstack([pair.codes["vae"][:4], pair.codes["ae"][:4],
-                        rng.normal(size=(8, pair.latent_dim)) * 2.5])  # fmt: skip
+    points = np.vstack(
+        [pair.codes["vae"][:4], pair.codes["ae"][:4], rng.normal(size=(8, pair.latent_dim)) * 2.5]
+    )
     points = points.astype(np.float32)
     for kind in ("ae", "vae"):
         decoded = decode_in_page(page, kind, points)

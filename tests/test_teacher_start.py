@@ -39,23 +39,38 @@ def free_port() -> int:
 def server(tmp_path: Path, key: str | None = None, secrets: str = ""):
     """The app served with the key variable set to key (None: unset) and secrets.toml holding
     secrets; yields (port, the server process, the file its stderr goes to)."""
-    env = {**os.environ, "LATENT_EXPLORER_RUNS": str(tmp_path / "runs"),
-           "LATENT_EXPLORER_DATASET": "digits"}  # fmt: skip
+    env = {
+        **os.environ,
+        "LATENT_EXPLORER_RUNS": str(tmp_path / "runs"),
+        "LATENT_EXPLORER_DATASET": "digits",
+    }
     env.pop(classroom.KEY_ENV, None)
     if key is not None:
         env[classroom.KEY_ENV] = key
     (tmp_path / "secrets.toml").write_text(secrets)
     port = free_port()
     command = [
-        sys.executable, "-m", "streamlit", "run", "explorer/app.py",
-        "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-        "--secrets.files", str(tmp_path / "secrets.toml"),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "explorer/app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--secrets.files",
+        str(tmp_path / "secrets.toml"),
+    ]
     stderr = tmp_path / "stderr.txt"
     with stderr.open("w+") as err, (tmp_path / "stdout.txt").open("w") as out:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=err,
-                                   start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=out, stderr=err, start_new_session=True
+        )
         try:
             _wait_until_healthy(process, f"http://127.0.0.1:{port}", 60.0, err)
             yield port, process, stderr

@@ -171,8 +171,9 @@ def test_the_recipe_saves_the_pairs_time_lapse_beside_its_checkpoints(trained_ru
     assert np.array_equal(ae.steps, vae.steps)  # one subset, one schedule: frames side by side
     assert "kl" in vae.curve and "kl" not in ae.curve
     final = load_checkpoint(trained_run / "vae.safetensors").model
-    np.testing.assert_allclose(vae.codes[-1], encode_all(final, digits.pixels[lapse.indices]),
-                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        vae.codes[-1], encode_all(final, digits.pixels[lapse.indices]), rtol=1e-5, atol=1e-6
+    )
 
 
 # ---- the file ----
@@ -303,8 +304,11 @@ def test_the_figure_has_a_frame_per_recording_with_the_cursor_at_its_step(pair, 
     steps = lapse.tracks["vae"].steps
     assert [frame.name for frame in fig.frames] == [str(s) for s in steps]
     assert len(fig.layout.sliders[0].steps) == len(steps)
-    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["▶ Play", "❚❚ Pause",
-                                                                    "⟲ Replay"]  # fmt: skip
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == [
+        "▶ Play",
+        "❚❚ Pause",
+        "⟲ Replay",
+    ]
     for frame, step in zip(fig.frames, steps, strict=True):
         assert list(frame.traces) == [*MAP_TRACES.values(), *CURSOR_TRACES]
         for cursor in frame.data[2:]:
@@ -380,7 +384,9 @@ def test_a_time_lapse_of_another_run_or_dataset_is_not_replayed(pair, trained_ru
     assert mismatch(lapse, pair) is None
     other = Timelapse("mnist", lapse.indices, lapse.tracks)
     assert "recorded on mnist" in mismatch(other, pair)
-    shifted = {k: Track(t.steps, t.codes + 1, t.terms, t.curve_steps, t.curve)
-               for k, t in lapse.tracks.items()}  # fmt: skip
+    shifted = {
+        k: Track(t.steps, t.codes + 1, t.terms, t.curve_steps, t.curve)
+        for k, t in lapse.tracks.items()
+    }
     assert "another run" in mismatch(Timelapse("digits", lapse.indices, shifted), pair)
     assert "both" in mismatch(Timelapse("digits", lapse.indices, {"ae": lapse.tracks["ae"]}), pair)

@@ -63,9 +63,10 @@ def test_play_animates_the_maps_and_the_cursor_and_pause_stops_them(context, app
     assert None not in before["point"]
     press(page, "▶ Play")
     page.wait_for_function(
-        "plot => document.querySelector(plot)._fullLayout.sliders[0].active >= 3", arg=PLOT,
+        "plot => document.querySelector(plot)._fullLayout.sliders[0].active >= 3",
+        arg=PLOT,
         timeout=15_000,
-    )  # fmt: skip
+    )
     press(page, "❚❚ Pause")
     paused = chart_state(page)
     assert paused["point"] != before["point"]  # the codes moved on the map

@@ -64,8 +64,15 @@ def test_header_round_trip_conv():
     models = pair((1, 30, 28), arch="conv", latent_dim=3)
     header = web_decoder.read_header(web_decoder.bundle(models))
     ops = header["models"]["vae"]["ops"]
-    assert [op["op"] for op in ops] == ["linear", "relu", "reshape", "conv_transpose", "relu",
-                                        "conv_transpose", "sigmoid"]  # fmt: skip
+    assert [op["op"] for op in ops] == [
+        "linear",
+        "relu",
+        "reshape",
+        "conv_transpose",
+        "relu",
+        "conv_transpose",
+        "sigmoid",
+    ]
     assert (ops[0]["in"], ops[0]["out"]) == (3, 32 * 7 * 7)
     assert ops[2]["shape"] == [32, 7, 7]
     first, second = ops[3], ops[5]
@@ -124,8 +131,11 @@ def test_the_bundle_depends_only_on_the_weights():
 
 
 def test_unknown_dtype_is_a_value_error():
-    with pytest.raises(ValueError, match=r"dtype must be one of \('float16', 'float32'\), got "
-                       r"'bfloat16'") as caught:  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"dtype must be one of \('float16', 'float32'\), got "
+        r"'bfloat16'",
+    ) as caught:
         web_decoder.bundle(pair(), "bfloat16")
     assert not isinstance(caught.value, web_decoder.Unsupported)  # a caller's mistake
 
@@ -200,7 +210,7 @@ def torch_multiply_adds(model: AE) -> int:
         ((3, 64, 64), {"arch": "conv"}),
         ((3, 64, 64), {}),
         ((1, 30, 28), {"arch": "conv", "latent_dim": 3}),
-    ],  # fmt: skip
+    ],
 )
 def test_multiply_add_limit_counts_as_torch_does(monkeypatch, image_shape, options):
     models = pair(image_shape, **options)
@@ -249,9 +259,13 @@ def test_the_default_faces_pair_runs_in_the_browser():
     header = web_decoder.read_header(web_decoder.bundle(pair((3, 64, 64))))
     assert header["dtype"] == "float32"
     assert [op["op"] for op in header["models"]["vae"]["ops"]] == [
-        "linear", "relu", "reshape", *["conv_transpose", "relu"] * 3, "conv_transpose",
+        "linear",
+        "relu",
+        "reshape",
+        *["conv_transpose", "relu"] * 3,
+        "conv_transpose",
         "sigmoid",
-    ]  # fmt: skip
+    ]
 
 
 def test_the_faces_preview_pair_runs_in_the_browser():
@@ -259,5 +273,10 @@ def test_the_faces_preview_pair_runs_in_the_browser():
     header = web_decoder.read_header(web_decoder.bundle(pair((3, 64, 64), arch="residual")))
     assert header["dtype"] == "float16"
     assert [op["op"] for op in header["models"]["vae"]["ops"]] == [
-        "linear", "relu", "linear", "add_linear", "reshape", "sigmoid"
-    ]  # fmt: skip
+        "linear",
+        "relu",
+        "linear",
+        "add_linear",
+        "reshape",
+        "sigmoid",
+    ]

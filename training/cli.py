@@ -104,12 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     ladder = commands.add_parser("ladder", help="train VAEs over beta for the app's beta dial")
     add_data_arguments(ladder)
-    ladder.add_argument("--betas", type=float, nargs="+", default=list(DEFAULT_BETAS),
-                        help="the KL weights, one VAE each (default: 0 0.1 1 4)")  # fmt: skip
+    ladder.add_argument(
+        "--betas",
+        type=float,
+        nargs="+",
+        default=list(DEFAULT_BETAS),
+        help="the KL weights, one VAE each (default: 0 0.1 1 4)",
+    )
     ladder.add_argument("--epochs", type=int, help="default: those of the default models")
     ladder.add_argument("--seed", type=int, default=0)
-    ladder.add_argument("--out", required=True, help="folder for vae-beta-<beta>.safetensors "
-                        "(the app's: runs/default/<dataset>/ladder)")  # fmt: skip
+    ladder.add_argument(
+        "--out",
+        required=True,
+        help="folder for vae-beta-<beta>.safetensors (the app's: runs/default/<dataset>/ladder)",
+    )
 
     pre = commands.add_parser(
         "pretrained",
@@ -118,8 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pre.add_argument("dataset", choices=list(SOURCES))
     pre.add_argument("--out", required=True, help="folder for ae.safetensors, vae.safetensors")
-    pre.add_argument("--retrain", action="store_true",
-                     help="train even where a pair ships (the recipe in its manifest)")  # fmt: skip
+    pre.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train even where a pair ships (the recipe in its manifest)",
+    )
     pre.add_argument("--data-dir", help="folder holding the dataset's files")
     pre.add_argument("--seed", type=int, default=0)
 
@@ -184,15 +195,28 @@ def run_fit(args: argparse.Namespace) -> int:
     load = load_with_bar if verbose else load_dataset
     dataset = load(args.dataset, args.data_dir, data_options(args))
     if verbose:
-        print(f"{dataset.name}: {dataset.n_samples} images {dataset.image_shape} "
-              f"from {dataset.source}")  # fmt: skip
+        print(
+            f"{dataset.name}: {dataset.n_samples} images {dataset.image_shape} "
+            f"from {dataset.source}"
+        )
     chosen = recipe(
-        dataset, arch=args.arch, latent_dim=args.latent_dim, likelihood=args.likelihood,
-        hidden=tuple(args.hidden) if args.hidden else None, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, beta=args.beta, noise_std=args.denoise,
-        sparsity=args.sparse, binarize=args.binarize, seed=args.seed, precision=args.precision,
-        compile=args.compile, schedule=args.schedule,
-    )  # fmt: skip
+        dataset,
+        arch=args.arch,
+        latent_dim=args.latent_dim,
+        likelihood=args.likelihood,
+        hidden=tuple(args.hidden) if args.hidden else None,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        beta=args.beta,
+        noise_std=args.denoise,
+        sparsity=args.sparse,
+        binarize=args.binarize,
+        seed=args.seed,
+        precision=args.precision,
+        compile=args.compile,
+        schedule=args.schedule,
+    )
     kinds = tuple(dict.fromkeys(args.model or MODEL_KINDS))
     with distributed.process_group(chosen.train.device):  # None without torchrun
         # the models and optimizers are freed when train_pair returns, before the group ends
@@ -209,8 +233,14 @@ def train_pair(
     """Train, save (rank 0) and, if verbose, show progress and results; exit code 1 when a
     model diverged (on every rank alike)."""
     with ProgressBars() as bars:
-        trained = train_side_by_side(dataset, kinds, chosen.train, out, chosen.model,
-                                     on_progress=bars.update if verbose else None)  # fmt: skip
+        trained = train_side_by_side(
+            dataset,
+            kinds,
+            chosen.train,
+            out,
+            chosen.model,
+            on_progress=bars.update if verbose else None,
+        )
     if verbose:
         report(trained)
     return 1 if any(e.result.status != "finished" for e in trained) else 0
@@ -219,8 +249,10 @@ def train_pair(
 def report(trained: list[TrainedModel]) -> None:
     for entry in trained:
         r = entry.result
-        print(f"{entry.kind}: {r.message} ({r.samples_per_s:,.0f} samples/s, "
-              f"{r.precision} on {r.device})")  # fmt: skip
+        print(
+            f"{entry.kind}: {r.message} ({r.samples_per_s:,.0f} samples/s, "
+            f"{r.precision} on {r.device})"
+        )
         if entry.path is None:
             print(f"{entry.kind}: nothing saved", file=sys.stderr)
         else:
@@ -253,11 +285,20 @@ def run_ladder(args: argparse.Namespace) -> int:
     dataset = load_with_bar(args.dataset, args.data_dir, data_options(args))
     chosen = recipe(dataset, epochs=args.epochs, seed=args.seed)
     with ProgressBars() as bars:
-        trained = train_ladder(dataset, args.betas, chosen.train, args.out, chosen.model,
-                               on_progress=lambda b, p: bars.update(f"beta={b:g}", p))  # fmt: skip
+        trained = train_ladder(
+            dataset,
+            args.betas,
+            chosen.train,
+            args.out,
+            chosen.model,
+            on_progress=lambda b, p: bars.update(f"beta={b:g}", p),
+        )
     for beta, entry in trained.items():
-        saved = "nothing saved" if entry.path is None else f"saved {entry.path}  " + (
-            format_metrics(entry.metrics))  # fmt: skip
+        saved = (
+            "nothing saved"
+            if entry.path is None
+            else f"saved {entry.path}  " + (format_metrics(entry.metrics))
+        )
         print(f"beta={beta:g}: {entry.result.message}; {saved}")
     return 1 if any(e.result.status != "finished" for e in trained.values()) else 0
 
@@ -272,10 +313,10 @@ def run_pretrained(args: argparse.Namespace) -> int:
     if not ships:
         print(f"no pair ships for {args.dataset}: training its full pair")
     with ProgressBars() as bars:
-        manifest = pretrained.train_full(args.dataset, args.out, args.data_dir, args.seed,
-                                         ship=ships, on_progress=bars.update)  # fmt: skip
-    print(f"{args.dataset}: trained in {manifest['trained']['seconds']:.0f} s, saved in "
-          f"{args.out}")  # fmt: skip
+        manifest = pretrained.train_full(
+            args.dataset, args.out, args.data_dir, args.seed, ship=ships, on_progress=bars.update
+        )
+    print(f"{args.dataset}: trained in {manifest['trained']['seconds']:.0f} s, saved in {args.out}")
     print(json.dumps(manifest["figures"], indent=2))
     return 0
 

@@ -64,16 +64,28 @@ def train_ladder(
     for beta, model in models.items():
         rung_config = replace(config, beta=beta)
         report = None if on_progress is None else (lambda p, b=beta: on_progress(b, p))
-        result = fit(model, dataset.pixels, rung_config, on_progress=report, cancel=cancel,
-                     indices=dataset.train_indices)  # fmt: skip
+        result = fit(
+            model,
+            dataset.pixels,
+            rung_config,
+            on_progress=report,
+            cancel=cancel,
+            indices=dataset.train_indices,
+        )
         entry = trained[beta] = TrainedModel("vae", model, result)
         if result.status == "cancelled":
             break
         if result.history:  # a rung that diverged in its first epoch has nothing to keep
             entry.metrics = evaluate(model, dataset, pca_baseline=pca_baseline)
             pca_baseline = entry.metrics["pca_mse"]
-            entry.path = save_checkpoint(ladder_path(out_dir, beta), model, rung_config,
-                                         dataset, entry.metrics, result.history)  # fmt: skip
+            entry.path = save_checkpoint(
+                ladder_path(out_dir, beta),
+                model,
+                rung_config,
+                dataset,
+                entry.metrics,
+                result.history,
+            )
     return trained
 
 

@@ -129,16 +129,24 @@ def train_full(
     dataset = load_dataset(name, data_dir, DataOptions(seed=seed))
     chosen = recipe(dataset, seed=seed)
     start = time.perf_counter()
-    trained = train_side_by_side(dataset, KINDS, chosen.train, out, chosen.model, on_progress,
-                                 record=not ship)  # fmt: skip
+    trained = train_side_by_side(
+        dataset, KINDS, chosen.train, out, chosen.model, on_progress, record=not ship
+    )
     seconds = time.perf_counter() - start
     unfinished = [e.kind for e in trained if e.path is None or e.result.status != "finished"]
     if unfinished:
         raise PretrainedError(f"the {' and the '.join(unfinished).upper()} did not finish")
     if ship:
         for e in trained:
-            save_checkpoint(e.path, e.model, chosen.train, dataset, e.metrics, e.result.history,
-                            dtype=torch.float16)  # fmt: skip
+            save_checkpoint(
+                e.path,
+                e.model,
+                chosen.train,
+                dataset,
+                e.metrics,
+                e.result.history,
+                dtype=torch.float16,
+            )
     return write_manifest(out, dataset, seconds)
 
 
@@ -178,9 +186,13 @@ def file_entry(path: Path) -> dict:
 
 
 def versions() -> dict:
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "scikit-learn": metadata.version("scikit-learn"),
-            "safetensors": safetensors.__version__}  # fmt: skip
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": metadata.version("scikit-learn"),
+        "safetensors": safetensors.__version__,
+    }
 
 
 def machine() -> str:
@@ -200,8 +212,10 @@ def figures(dataset: Dataset, models: dict[str, AE], metrics: dict[str, dict], s
     generator's twins."""
     space, real = quality.real_sets(dataset, seed)
     latent_dim = models["vae"].config.latent_dim
-    frechet = {k: quality.prior_frechet(coders(m)[1], latent_dim, space, real, seed)
-               for k, m in models.items()}  # fmt: skip
+    frechet = {
+        k: quality.prior_frechet(coders(m)[1], latent_dim, space, real, seed)
+        for k, m in models.items()
+    }
     out = {
         "frechet": {**frechet, "ae_over_vae": frechet["ae"] / frechet["vae"]},
         "test_mse": {

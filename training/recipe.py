@@ -61,8 +61,9 @@ def recipe(
     arch = arch or default_arch(dataset.image_shape, stage)
     given = {k: v for k, v in train_overrides.items() if v is not None}
     train = default_train_config(len(dataset.train_indices), arch, stage, **{**best, **given})
-    model = default_model_config(dataset.image_shape, "vae", arch, latent_dim,
-                                 hidden or best_hidden, likelihood)  # fmt: skip
+    model = default_model_config(
+        dataset.image_shape, "vae", arch, latent_dim, hidden or best_hidden, likelihood
+    )
     return Recipe(model, train)
 
 
@@ -93,19 +94,29 @@ def train_side_by_side(
     model_config = model_config or default_model_config(dataset.image_shape, "vae")
     configs = {kind: replace(model_config, kind=kind) for kind in kinds}
     models = prepared_models(configs, dataset, config)
-    n_images, n_frames = timelapse.plan(len(dataset.train_indices), config.batch_size,
-                                        config.epochs, math.prod(dataset.image_shape))  # fmt: skip
+    n_images, n_frames = timelapse.plan(
+        len(dataset.train_indices), config.batch_size, config.epochs, math.prod(dataset.image_shape)
+    )
     recorded = timelapse.subset_indices(dataset.train_indices, config.seed, n_images)
-    recorders = {kind: timelapse.Recorder(model, dataset.pixels[recorded], n_frames)
-                 for kind, model in models.items() if record}  # fmt: skip
+    recorders = {
+        kind: timelapse.Recorder(model, dataset.pixels[recorded], n_frames)
+        for kind, model in models.items()
+        if record
+    }
 
     def train_one(kind: str) -> TrainedModel:
         model = models[kind]
         report = None if on_progress is None else (lambda p: on_progress(kind, p))
         if kind in recorders:
             report = recording(recorders[kind], report)
-        result = fit(model, dataset.pixels, config, on_progress=report, cancel=cancel,
-                     indices=dataset.train_indices)  # fmt: skip
+        result = fit(
+            model,
+            dataset.pixels,
+            config,
+            on_progress=report,
+            cancel=cancel,
+            indices=dataset.train_indices,
+        )
         return TrainedModel(kind, model, result)
 
     if trains_in_parallel(kinds, config):
@@ -150,13 +161,20 @@ def recording(
     return record_and_report
 
 
-def save_recordings(trained: list[TrainedModel], recorders: dict[str, timelapse.Recorder],
-                    dataset: str, indices, out_dir: str | Path) -> None:  # fmt: skip
+def save_recordings(
+    trained: list[TrainedModel],
+    recorders: dict[str, timelapse.Recorder],
+    dataset: str,
+    indices,
+    out_dir: str | Path,
+) -> None:
     """Save the time-lapse of the models that were saved, beside them. A diverged model's
     weights were restored to an earlier epoch, which its frames run past: it has none."""
-    tracks = {e.kind: recorders[e.kind].track() for e in trained
-              if e.path is not None and e.result.status == "finished"
-              and e.kind in recorders}  # fmt: skip
+    tracks = {
+        e.kind: recorders[e.kind].track()
+        for e in trained
+        if e.path is not None and e.result.status == "finished" and e.kind in recorders
+    }
     if tracks:
         lapse = timelapse.Timelapse(dataset, indices, tracks)
         timelapse.save_timelapse(Path(out_dir) / timelapse.FILENAME, lapse)
@@ -177,8 +195,12 @@ def evaluate_and_save(
         baseline[latent_dim] = entry.metrics["pca_mse"]
         entry.path = save_checkpoint(
             Path(out_dir) / f"{entry.kind}.safetensors",
-            entry.model, config, dataset, entry.metrics, entry.result.history,
-        )  # fmt: skip
+            entry.model,
+            config,
+            dataset,
+            entry.metrics,
+            entry.result.history,
+        )
 
 
 def trains_in_parallel(kinds: tuple[str, ...], config: TrainConfig) -> bool:

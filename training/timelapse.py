@@ -163,8 +163,12 @@ def save_timelapse(path: str | Path, timelapse: Timelapse) -> Path:
             tensors[f"{kind}.terms.{name}"] = values.astype(np.float32)
         for name, values in track.curve.items():
             tensors[f"{kind}.curve.{name}"] = values.astype(np.float32)
-    header = {"format": FORMAT, "version": VERSION, "dataset": timelapse.dataset,
-              "kinds": json.dumps(list(timelapse.tracks))}  # fmt: skip
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "dataset": timelapse.dataset,
+        "kinds": json.dumps(list(timelapse.tracks)),
+    }
     data = safetensors.numpy.save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, header)
     path = Path(path)
     with atomic_write(path) as f:
@@ -209,8 +213,9 @@ def parse(header: dict[str, str], tensors: dict[str, np.ndarray]) -> Timelapse:
     kinds = json.loads(header["kinds"])
     if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
         raise ValueError("kinds must be a list of names")
-    return Timelapse(str(header["dataset"]), indices, {k: parse_track(tensors, k, len(indices))
-                                                       for k in kinds})  # fmt: skip
+    return Timelapse(
+        str(header["dataset"]), indices, {k: parse_track(tensors, k, len(indices)) for k in kinds}
+    )
 
 
 def parse_track(tensors: dict[str, np.ndarray], kind: str, n_images: int) -> Track:
@@ -218,21 +223,26 @@ def parse_track(tensors: dict[str, np.ndarray], kind: str, n_images: int) -> Tra
     codes = expect(tensors, f"{kind}.codes", np.float32, 3)
     curve_steps = expect(tensors, f"{kind}.curve_steps", np.int64, 1)
     if codes.shape[:2] != (len(steps), n_images):
-        raise ValueError(f"{kind}.codes has shape {codes.shape}, expected ({len(steps)}, "
-                         f"{n_images}, K)")  # fmt: skip
+        raise ValueError(
+            f"{kind}.codes has shape {codes.shape}, expected ({len(steps)}, {n_images}, K)"
+        )
     if np.any(np.diff(steps) <= 0):
         raise ValueError(f"{kind}.steps must increase")
 
     def named(field: str, length: int) -> dict[str, np.ndarray]:
         prefix = f"{kind}.{field}."
-        found = {key[len(prefix) :]: expect(tensors, key, np.float32, 1)
-                 for key in tensors if key.startswith(prefix)}  # fmt: skip
+        found = {
+            key[len(prefix) :]: expect(tensors, key, np.float32, 1)
+            for key in tensors
+            if key.startswith(prefix)
+        }
         if any(len(values) != length for values in found.values()):
             raise ValueError(f"{prefix}* must each have {length} values")
         return found
 
-    return Track(steps, codes, named("terms", len(steps)), curve_steps,
-                 named("curve", len(curve_steps)))  # fmt: skip
+    return Track(
+        steps, codes, named("terms", len(steps)), curve_steps, named("curve", len(curve_steps))
+    )
 
 
 def expect(tensors: dict[str, np.ndarray], name: str, dtype, ndim: int) -> np.ndarray:
@@ -241,6 +251,8 @@ def expect(tensors: dict[str, np.ndarray], name: str, dtype, ndim: int) -> np.nd
         raise KeyError(f"no array {name!r}")
     values = tensors[name]
     if values.dtype != dtype or values.ndim != ndim:
-        raise ValueError(f"{name} is {values.dtype} with {values.ndim} dimensions, expected "
-                         f"{np.dtype(dtype)} with {ndim}")  # fmt: skip
+        raise ValueError(
+            f"{name} is {values.dtype} with {values.ndim} dimensions, expected "
+            f"{np.dtype(dtype)} with {ndim}"
+        )
     return values

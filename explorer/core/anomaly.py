@@ -231,14 +231,26 @@ def score_histograms(
         if marks is not None:
             fig.add_vline(x=marks[col], line_color="#d62728", line_width=3, row=1, col=i)
         fig.update_xaxes(title_text=SCORE_UNITS[col[1]], row=1, col=i)
-    fig.update_layout(barmode="overlay", height=300, margin={"t": 40, "b": 10, "l": 10, "r": 10},
-                      legend={"orientation": "h", "y": -0.3})  # fmt: skip
+    fig.update_layout(
+        barmode="overlay",
+        height=300,
+        margin={"t": 40, "b": 10, "l": 10, "r": 10},
+        legend={"orientation": "h", "y": -0.3},
+    )
     return fig
 
 
 def _histogram(values: np.ndarray, name: str, color: str, legend: bool) -> go.Histogram:
-    return go.Histogram(x=values, name=name, marker_color=color, opacity=0.6, nbinsx=40,
-                        histnorm="probability", showlegend=legend, legendgroup=name)  # fmt: skip
+    return go.Histogram(
+        x=values,
+        name=name,
+        marker_color=color,
+        opacity=0.6,
+        nbinsx=40,
+        histnorm="probability",
+        showlegend=legend,
+        legendgroup=name,
+    )
 
 
 def roc_figure(report: FakeReport, out_name: str) -> go.Figure:
@@ -249,11 +261,17 @@ def roc_figure(report: FakeReport, out_name: str) -> go.Figure:
         fpr, tpr, _ = roc_curve(in_s, out_s)
         name = f"{column_name(*col)}: AUC {roc_auc(in_s, out_s):.2f}"
         fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", line_color=color, name=name))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
-                             line={"dash": "dot", "color": "grey"}))  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "grey"}
+        )
+    )
     fig.update_layout(
-        title=f"Test images vs {out_name}", height=340, margin={"t": 40, "b": 10, "l": 10, "r": 10},
-        xaxis_title="false alarms (test images flagged)", yaxis_title="OOD images caught",
+        title=f"Test images vs {out_name}",
+        height=340,
+        margin={"t": 40, "b": 10, "l": 10, "r": 10},
+        xaxis_title="false alarms (test images flagged)",
+        yaxis_title="OOD images caught",
         legend={"x": 0.35, "y": 0.05},
-    )  # fmt: skip
+    )
     return fig

@@ -155,7 +155,7 @@ def kl_bars(rung: Rung) -> go.Figure:
             customdata=rung.unit_variance,
             hovertemplate="%{x}: KL %{y:.3g} nats<br>variance of the mean %{customdata:.3g}"
             "<extra></extra>",
-        )  # fmt: skip
+        )
     )
     fig.update_layout(
         title={"text": f"KL per dimension: {rung.active} of {k} active", "x": 0.02},

@@ -52,9 +52,16 @@ def denoising_configs(
     quick (preview) recipe for that architecture (training/recipe.py) with input noise
     noise_std: it trains while the page waits."""
     model = replace(ae_config, kind="ae")
-    quick = recipe(dataset, arch=model.arch, latent_dim=model.latent_dim, hidden=model.hidden,
-                   likelihood=model.likelihood, noise_std=noise_std, precision="fp32",
-                   stage="preview")  # fmt: skip
+    quick = recipe(
+        dataset,
+        arch=model.arch,
+        latent_dim=model.latent_dim,
+        hidden=model.hidden,
+        likelihood=model.likelihood,
+        noise_std=noise_std,
+        precision="fp32",
+        stage="preview",
+    )
     return model, quick.train
 
 
@@ -78,9 +85,12 @@ def train_denoising_ae(
 
 
 def training_seconds(
-    dataset: Dataset, model: ModelConfig, config: TrainConfig, like: AE | None = None,
+    dataset: Dataset,
+    model: ModelConfig,
+    config: TrainConfig,
+    like: AE | None = None,
     steps: int = 10,
-) -> float:  # fmt: skip
+) -> float:
     """About how long train_denoising_ae takes here: a few steps timed, scaled to all (the
     first steps are slower: an overestimate)."""
     ae = build_model(model, config.seed)
@@ -101,8 +111,9 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
         raise ValueError(f"need two 1-D label arrays of one length: {y_true.shape}, {y_pred.shape}")
     y_true, y_pred = y_true.astype(np.int64), y_pred.astype(np.int64)  # ([] reads as floats)
-    if len(y_true) and (min(y_true.min(), y_pred.min()) < 0 or
-                        max(y_true.max(), y_pred.max()) >= n_classes):  # fmt: skip
+    if len(y_true) and (
+        min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= n_classes
+    ):
         raise ValueError(f"labels must be in [0, {n_classes})")
     counts = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes)
     return counts.reshape(n_classes, n_classes).astype(np.int64)
@@ -157,8 +168,10 @@ def probe_codes(pair: ModelPair) -> ProbeCodes:
 def probe_predictions(codes: ProbeCodes, y: np.ndarray) -> dict[str, np.ndarray] | None:
     """kind -> the probe's predictions on the test codes, for labels y (one per dataset row);
     None when the train images hold fewer than two classes."""
-    found = {kind: probe(codes.train[kind], y[codes.train_rows], codes.test[kind])
-             for kind in PROBE_KINDS}  # fmt: skip
+    found = {
+        kind: probe(codes.train[kind], y[codes.train_rows], codes.test[kind])
+        for kind in PROBE_KINDS
+    }
     return None if any(p is None for p in found.values()) else found
 
 
@@ -175,13 +188,21 @@ def confusion_figure(counts: np.ndarray, class_names: tuple[str, ...], title: st
     """A heat map of a confusion matrix (rows true, columns predicted), counts written on it."""
     names = [plotly_text(n) for n in class_names] or [str(i) for i in range(len(counts))]
     heatmap = go.Heatmap(
-        z=counts, x=names, y=names, colorscale="Blues", showscale=False,
-        text=counts, texttemplate="%{text}",
+        z=counts,
+        x=names,
+        y=names,
+        colorscale="Blues",
+        showscale=False,
+        text=counts,
+        texttemplate="%{text}",
         hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
-    )  # fmt: skip
+    )
     fig = go.Figure(heatmap)
-    fig.update_layout(title=plotly_text(title), height=min(520, 200 + 30 * len(names)),
-                      margin={"t": 40, "b": 10, "l": 10, "r": 10})  # fmt: skip
+    fig.update_layout(
+        title=plotly_text(title),
+        height=min(520, 200 + 30 * len(names)),
+        margin={"t": 40, "b": 10, "l": 10, "r": 10},
+    )
     fig.update_xaxes(title_text="predicted", type="category")
     fig.update_yaxes(title_text="true", type="category", autorange="reversed")
     return fig

@@ -40,7 +40,7 @@ MAP_CONFIG = {
         "zoomIn2d",
         "zoomOut2d",
         "sendChartToCloud",
-    ],  # fmt: skip
+    ],
     "toImageButtonOptions": {"filename": "latent-map", "scale": 2},
 }
 # Shown under the maps, on the page and in the standalone file (markdown bold).
@@ -112,7 +112,7 @@ def latent_map(
             marker=marker,
             showlegend=False,
             hovertemplate="#%{pointNumber}<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
-        )  # fmt: skip
+        )
     )
     for i, name in enumerate(class_names if classes is not None else ()):
         fig.add_trace(
@@ -122,7 +122,7 @@ def latent_map(
                 mode="markers",
                 name=plotly_text(name),
                 marker={"size": 8, "color": PALETTE[i % len(PALETTE)]},
-            )  # fmt: skip
+            )
         )
     fig.update_layout(
         # The title sits below the toolbar's row, which would cover it on a laptop screen.
@@ -175,8 +175,10 @@ def pair_maps(
     def pca_map() -> go.Figure:
         return latent_map(pair.pca_xy(), classes, names, "PCA of the images", ("PC 1", "PC 2"))
 
-    built = {map_key(kind): (("map", kind, color_by, same_scale), lambda k=kind: code_map(k))
-             for kind in KINDS}  # fmt: skip
+    built = {
+        map_key(kind): (("map", kind, color_by, same_scale), lambda k=kind: code_map(k))
+        for kind in KINDS
+    }
     if with_pca:
         built[map_key("pca")] = (("map", "pca", color_by), pca_map)
     return {chart: pair.shared(key, build) for chart, (key, build) in built.items()}
@@ -205,7 +207,7 @@ def loss_curves(curves: dict[str, list[dict]]) -> go.Figure:
                         mode="lines",
                         name=f"{kind.upper()} {label}",
                         line={"dash": dash},
-                    )  # fmt: skip
+                    )
                 )
     fig.update_layout(
         height=320,
@@ -234,7 +236,7 @@ def group_histograms(
                 opacity=0.6,
                 marker_color=PALETTE[g],
                 nbinsx=40,
-            )  # fmt: skip
+            )
         )
     fig.update_layout(
         barmode="overlay",
@@ -257,7 +259,7 @@ def side_effect_bars(effects: dict[str, float], title: str, top: int = 12) -> go
             y=[plotly_text(k) for k, _ in items],
             orientation="h",
             marker_color=[PALETTE[3] if abs(v) > 0.3 else PALETTE[0] for _, v in items],
-        )  # fmt: skip
+        )
     )
     fig.update_layout(
         title={"text": plotly_text(title), "x": 0.02},

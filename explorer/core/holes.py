@@ -131,8 +131,12 @@ def hole_grid(
     error = reencoding_error(decode, encode, z, projection.to_plane) / spread
     threshold = HOLE_THRESHOLD
     if codes is not None:  # the model's own standard: how far its data comes back
-        own = reencoding_error(decode, encode, np.asarray(codes)[:ROUND_TRIP_SAMPLE],
-                               projection.to_plane) / spread  # fmt: skip
+        own = (
+            reencoding_error(
+                decode, encode, np.asarray(codes)[:ROUND_TRIP_SAMPLE], projection.to_plane
+            )
+            / spread
+        )
         threshold = max(threshold, DATA_FACTOR * float(np.percentile(own, DATA_QUANTILE)))
     return HoleGrid(xs, ys, error.reshape(n, n), threshold)
 

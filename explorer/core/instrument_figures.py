@@ -12,8 +12,13 @@ from explorer.core.model_pair import KINDS, ModelPair
 
 COLOUR_TOP = 3.0  # thresholds: the colour scale ends at 3x the larger map's hole threshold
 # White where the round trip comes back, dark red in the holes.
-COLOURS = [(0.0, "#ffffff"), (0.2, "#fee8c8"), (0.45, "#fdbb84"), (0.7, "#e34a33"),
-           (1.0, "#7f0000")]  # fmt: skip
+COLOURS = [
+    (0.0, "#ffffff"),
+    (0.2, "#fee8c8"),
+    (0.45, "#fdbb84"),
+    (0.7, "#e34a33"),
+    (1.0, "#7f0000"),
+]
 ELLIPSE_SEED = 0  # the drawn subset of ellipses is the same for every session
 
 
@@ -21,22 +26,34 @@ def hole_maps(pair: ModelPair, grids: dict[str, holes.HoleGrid]) -> go.Figure:
     """AE and VAE side by side: the error image, the threshold's contour and the data's points;
     one colour axis, so one colour bar, for both."""
     axes = figures.map_axes(pair.latent_dim)
-    figure = make_subplots(rows=1, cols=2, subplot_titles=[f"{k.upper()} map" for k in KINDS],
-                           horizontal_spacing=0.08)  # fmt: skip
+    figure = make_subplots(
+        rows=1, cols=2, subplot_titles=[f"{k.upper()} map" for k in KINDS], horizontal_spacing=0.08
+    )
     for column, kind in enumerate(KINDS, 1):
         grid, xy = grids[kind], pair.xy(kind)
         hover = "(%{x:.2f}, %{y:.2f})<br>error %{z:.2f} spreads<extra></extra>"
         contours = {"start": grid.threshold, "end": grid.threshold, "size": 1, "coloring": "none"}
         traces = [
-            go.Heatmap(x=grid.xs, y=grid.ys, z=grid.error, coloraxis="coloraxis",
-                       hovertemplate=hover),
-            go.Contour(x=grid.xs, y=grid.ys, z=grid.error, contours=contours,
-                       line={"color": "#222", "width": 1.5, "dash": "dash"}, showscale=False,
-                       hoverinfo="skip"),
-            go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers",
-                         marker={"size": 3, "color": "#1f3b73", "opacity": 0.45},
-                         hoverinfo="skip"),
-        ]  # fmt: skip
+            go.Heatmap(
+                x=grid.xs, y=grid.ys, z=grid.error, coloraxis="coloraxis", hovertemplate=hover
+            ),
+            go.Contour(
+                x=grid.xs,
+                y=grid.ys,
+                z=grid.error,
+                contours=contours,
+                line={"color": "#222", "width": 1.5, "dash": "dash"},
+                showscale=False,
+                hoverinfo="skip",
+            ),
+            go.Scattergl(
+                x=xy[:, 0],
+                y=xy[:, 1],
+                mode="markers",
+                marker={"size": 3, "color": "#1f3b73", "opacity": 0.45},
+                hoverinfo="skip",
+            ),
+        ]
         for trace in traces:
             figure.add_trace(trace, row=1, col=column)
         figure.update_xaxes(title_text=axes[0], range=[grid.xs[0], grid.xs[-1]], row=1, col=column)
@@ -89,9 +106,17 @@ def ellipse_map(pair: ModelPair, count: int, two_sigma: bool) -> go.Figure:
             rows = chosen[colour_of[chosen] == c]
             x, y = posterior.ellipse_paths(centres[rows], cov[rows], n_sigma, n_vertices=32)
             line = {"color": figures.PALETTE[c % len(figures.PALETTE)], "width": 1, "dash": dash}
-            figure.add_trace(go.Scattergl(x=x, y=y, mode="lines", line=line,
-                                          opacity=0.8 if n_sigma == 1 else 0.5,
-                                          hoverinfo="skip", showlegend=False))  # fmt: skip
+            figure.add_trace(
+                go.Scattergl(
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    line=line,
+                    opacity=0.8 if n_sigma == 1 else 0.5,
+                    hoverinfo="skip",
+                    showlegend=False,
+                )
+            )
     figure.update_layout(height=560, uirevision=f"ellipses-{count}-{two_sigma}")
     return figure
 

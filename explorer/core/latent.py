@@ -80,8 +80,9 @@ def grid_points(x_range: tuple[float, float], y_range: tuple[float, float], n: i
 
 def _check_grid_side(n: int) -> None:
     if not 1 <= n <= MAX_GRID_SIDE:
-        raise ValueError(f"n must be 1 to {MAX_GRID_SIDE} (a grid of at most "
-                         f"{MAX_GRID_SIDE**2} images), got {n}")  # fmt: skip
+        raise ValueError(
+            f"n must be 1 to {MAX_GRID_SIDE} (a grid of at most {MAX_GRID_SIDE**2} images), got {n}"
+        )
 
 
 def prior_quantile_grid(n: int, low: float = 0.05, high: float = 0.95) -> np.ndarray:
@@ -133,8 +134,10 @@ def interpolate(a: np.ndarray, b: np.ndarray, n_steps: int, method: str = "linea
 def sample_prior(n_samples: int, latent_dim: int, rng: np.random.Generator) -> np.ndarray:
     """(n_samples, latent_dim) draws from the VAE prior N(0, I)."""
     if n_samples < 0 or n_samples * latent_dim > MAX_SAMPLE_VALUES:
-        raise ValueError(f"n_samples * latent_dim must be 0 to {MAX_SAMPLE_VALUES:,}, got "
-                         f"{n_samples} * {latent_dim}")  # fmt: skip
+        raise ValueError(
+            f"n_samples * latent_dim must be 0 to {MAX_SAMPLE_VALUES:,}, got "
+            f"{n_samples} * {latent_dim}"
+        )
     return rng.standard_normal((n_samples, latent_dim))
 
 

@@ -52,7 +52,7 @@ STEPS: tuple[Step, ...] = (
                 "The same image, pixel for pixel",
                 "Random noise: 2 numbers cannot hold a digit",
                 "A blurred but recognisable digit",
-            ),  # fmt: skip
+            ),
             2,
             "The reconstructions keep the digit's shape and lose the details: the code is a "
             "summary, not a copy.",
@@ -87,7 +87,7 @@ STEPS: tuple[Step, ...] = (
                 "Inside the clusters of data",
                 "Away from the data: past its edges and in empty corners",
                 "Nowhere: a decoder can decode any point",
-            ),  # fmt: skip
+            ),
             1,
             "The red is where no training code lies: the decoder was never trained there. "
             "Compare the VAE's map: its decoder draws blurred averages that come back nearer "
@@ -108,7 +108,7 @@ STEPS: tuple[Step, ...] = (
                 "It is faster",
                 "To make the codes sparse",
                 "So that gradients can flow through mu and sigma",
-            ),  # fmt: skip
+            ),
             2,
             "The randomness sits in eps, outside the network, so the sample is a differentiable "
             "function of mu and sigma: the reparameterization trick.",
@@ -126,7 +126,7 @@ STEPS: tuple[Step, ...] = (
                 "Keeps the codes packed around the origin",
                 "Pushes the clusters far apart",
                 "Nothing visible",
-            ),  # fmt: skip
+            ),
             0,
             "The VAE's codes stay packed near N(0, I) while the AE's drift wherever they like.",
         ),
@@ -161,7 +161,7 @@ STEPS: tuple[Step, ...] = (
                 "A gradual morph, possibly through other digits",
                 "A sudden jump from 0 to 1",
                 "Blank images",
-            ),  # fmt: skip
+            ),
             0,
             "The VAE's path changes gradually; the AE's can jump or pass through garbage where "
             "the path crosses a hole.",
@@ -194,7 +194,7 @@ STEPS: tuple[Step, ...] = (
                 "Nothing else at all",
                 "Mostly the mouth; sometimes other features too",
                 "The whole face becomes someone else",
-            ),  # fmt: skip
+            ),
             1,
             "The mouth curves up; features that go together with smiling in the data can move "
             "with it, which is why the Concepts page reports what else a vector changes.",
@@ -213,7 +213,7 @@ STEPS: tuple[Step, ...] = (
                 "Among the usual digits",
                 "Below every digit's error",
                 "Far to the right of the data's histogram",
-            ),  # fmt: skip
+            ),
             2,
             "Out-of-distribution images reconstruct badly: their scores sit in the tail, and "
             "the ROC curve measures how well the score separates them.",

@@ -194,7 +194,12 @@ def read_cache(path: Path, key: str) -> tuple[dict[str, np.ndarray], PCA] | None
 def write_cache(path: Path, key: str, codes: dict[str, np.ndarray], pca: PCA) -> None:
     """Store codes and PCA at path atomically; a failure (a full disk) only loses the cache."""
     buffer = io.BytesIO()
-    np.savez(buffer, key=np.array(key), pca_mean=pca.mean_, pca_components=pca.components_,
-             **{f"codes_{k}": c for k, c in codes.items()})  # fmt: skip
+    np.savez(
+        buffer,
+        key=np.array(key),
+        pca_mean=pca.mean_,
+        pca_components=pca.components_,
+        **{f"codes_{k}": c for k, c in codes.items()},
+    )
     with contextlib.suppress(OSError), atomic_write(path) as f:
         f.write(buffer.getvalue())

@@ -42,8 +42,9 @@ def fit_pca(x: np.ndarray, n_components: int, seed: int = 0) -> PCA:
     pixels (faces), seeded."""
     n, d = x.shape
     if not 1 <= n_components <= min(n, d):
-        raise ValueError(f"n_components must be 1 to {min(n, d)} for {n} rows of {d}, "
-                         f"got {n_components}")  # fmt: skip
+        raise ValueError(
+            f"n_components must be 1 to {min(n, d)} for {n} rows of {d}, got {n_components}"
+        )
     mean = x.mean(axis=0, dtype=np.float64)
     if d <= EXACT_UP_TO:
         centred = x - mean  # float64

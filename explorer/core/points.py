@@ -58,8 +58,9 @@ def parse_point(text: str, codes: np.ndarray) -> Point:
     text = text.strip()
     n_points, latent_dim = codes.shape
     if len(text) > MAX_CHARS_PER_NUMBER * latent_dim:
-        raise PointError(f"the point is {len(text):,} characters long: too long for "
-                         f"{latent_dim} numbers")  # fmt: skip
+        raise PointError(
+            f"the point is {len(text):,} characters long: too long for {latent_dim} numbers"
+        )
     # Not "inf,0", which is numbers; at most 12 digits: int() refuses over 4,300 with ValueError.
     if re.fullmatch(r"i[+-]?\d{1,12}", text):
         index = int(text[1:])

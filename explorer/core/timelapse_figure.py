@@ -26,16 +26,20 @@ MAX_CURVE_POINTS = 1000  # per loss curve: more only slows the browser
 MAP_TRACES = {"ae": 0, "vae": 1}
 CURSOR_TRACES = (2, 3)  # on the reconstruction and the KL plots
 # Curves in black and grey, apart from the classes' colours on the maps; the cursor in red.
-CURVE_STYLE = {("ae", "recon"): ("#888888", "dot"), ("vae", "recon"): ("black", "solid"),
-               ("vae", "kl"): ("black", "solid")}  # fmt: skip
+CURVE_STYLE = {
+    ("ae", "recon"): ("#888888", "dot"),
+    ("vae", "recon"): ("black", "solid"),
+    ("vae", "kl"): ("black", "solid"),
+}
 CURSOR_COLOR = "rgba(214, 39, 40, 0.8)"
 
 
 def projected_frames(lapse: Timelapse, projections: dict[str, Projection]) -> dict[str, np.ndarray]:
     """kind -> (F, N, 2) float32 (half the bytes sent to the browser): every frame's codes
     projected on the kind's map."""
-    planes = {kind: [projections[kind].to_plane(z) for z in lapse.tracks[kind].codes]
-              for kind in KINDS}  # fmt: skip
+    planes = {
+        kind: [projections[kind].to_plane(z) for z in lapse.tracks[kind].codes] for kind in KINDS
+    }
     return {kind: np.stack(xy).astype(np.float32) for kind, xy in planes.items()}
 
 
@@ -45,8 +49,9 @@ def mismatch(lapse: Timelapse, pair: ModelPair) -> str | None:
         return f"it was recorded on {lapse.dataset}, these models show {pair.dataset.name}"
     if set(KINDS) - set(lapse.tracks):
         return "it does not hold both an AE and a VAE"
-    if len(lapse.indices) and (lapse.indices.min() < 0 or lapse.indices.max() >= len(
-            pair.dataset.pixels)):  # fmt: skip
+    if len(lapse.indices) and (
+        lapse.indices.min() < 0 or lapse.indices.max() >= len(pair.dataset.pixels)
+    ):
         return "it names images this dataset does not have"
     for kind in KINDS:
         codes = lapse.tracks[kind].codes
@@ -113,26 +118,47 @@ def timelapse_figure(
     steps = lapse.tracks["vae"].steps
     latent_dim = lapse.tracks["vae"].codes.shape[2]
     fig = make_subplots(
-        rows=2, cols=3, column_widths=[0.37, 0.37, 0.26], horizontal_spacing=0.06,
+        rows=2,
+        cols=3,
+        column_widths=[0.37, 0.37, 0.26],
+        horizontal_spacing=0.06,
         vertical_spacing=0.16,
         specs=[[{"rowspan": 2}, {"rowspan": 2}, {}], [None, None, {}]],
-        subplot_titles=(f"AE latent space{view_note(latent_dim)}",
-                        f"VAE latent space{view_note(latent_dim)}",
-                        "reconstruction: AE ···, VAE ―", "VAE's KL term"),
-    )  # fmt: skip
+        subplot_titles=(
+            f"AE latent space{view_note(latent_dim)}",
+            f"VAE latent space{view_note(latent_dim)}",
+            "reconstruction: AE ···, VAE ―",
+            "VAE's KL term",
+        ),
+    )
     marker = {"size": 5, "opacity": 0.8, "color": PALETTE[0]}
     if classes is not None:
         n = max(len(class_names), int(classes.max()) + 1)
         marker.update(color=classes, colorscale=discrete_colorscale(n), cmin=-0.5, cmax=n - 0.5)
-    names = None if classes is None else [str(class_names[c]) if c < len(class_names) else str(c)
-                                          for c in classes]  # fmt: skip
+    names = (
+        None
+        if classes is None
+        else [str(class_names[c]) if c < len(class_names) else str(c) for c in classes]
+    )
     for kind in KINDS:  # traces 0, 1: the maps at frame 0
-        fig.add_trace(go.Scatter(x=xy[kind][0, :, 0], y=xy[kind][0, :, 1], mode="markers",
-                                 marker=marker, text=names, showlegend=False, name=kind.upper(),
-                                 hovertemplate="%{text}<extra></extra>" if names else None),
-                      row=1, col=1 + KINDS.index(kind))  # fmt: skip
-    loss_axes = (loss_axis(*(lapse.tracks[k].curve.get("recon", np.zeros(0)) for k in KINDS)),
-                 loss_axis(lapse.tracks["vae"].curve.get("kl", np.zeros(0))))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=xy[kind][0, :, 0],
+                y=xy[kind][0, :, 1],
+                mode="markers",
+                marker=marker,
+                text=names,
+                showlegend=False,
+                name=kind.upper(),
+                hovertemplate="%{text}<extra></extra>" if names else None,
+            ),
+            row=1,
+            col=1 + KINDS.index(kind),
+        )
+    loss_axes = (
+        loss_axis(*(lapse.tracks[k].curve.get("recon", np.zeros(0)) for k in KINDS)),
+        loss_axis(lapse.tracks["vae"].curve.get("kl", np.zeros(0))),
+    )
     for row, axis in enumerate(loss_axes, start=1):  # traces 2, 3: the cursors
         fig.add_trace(cursor(steps[0], axis), row=row, col=3)
     add_curves(fig, lapse)
@@ -144,11 +170,16 @@ def timelapse_figure(
     # Frames as plain dicts holding only what moves (each trace keeps its style): a third of
     # the time Plotly takes to check 60 frames of full traces.
     fig.frames = [
-        {"name": str(step), "traces": [*MAP_TRACES.values(), *CURSOR_TRACES],
-         "data": [*({"x": xy[k][i, :, 0], "y": xy[k][i, :, 1]} for k in KINDS),
-                  *({"x": [int(step)] * 2} for _ in CURSOR_TRACES)]}
+        {
+            "name": str(step),
+            "traces": [*MAP_TRACES.values(), *CURSOR_TRACES],
+            "data": [
+                *({"x": xy[k][i, :, 0], "y": xy[k][i, :, 1]} for k in KINDS),
+                *({"x": [int(step)] * 2} for _ in CURSOR_TRACES),
+            ],
+        }
         for i, step in enumerate(steps)
-    ]  # fmt: skip
+    ]
     lay_out(fig, xy, steps, loss_axes, latent_dim, frame_ms)
     return fig
 
@@ -159,9 +190,14 @@ def view_note(latent_dim: int) -> str:
 
 def cursor(step: int, axis: LossAxis) -> go.Scatter:
     """A vertical line at step across the axis."""
-    return go.Scatter(x=[step, step], y=axis.span, mode="lines",
-                      line={"color": CURSOR_COLOR, "width": 2}, showlegend=False,
-                      hoverinfo="skip")  # fmt: skip
+    return go.Scatter(
+        x=[step, step],
+        y=axis.span,
+        mode="lines",
+        line={"color": CURSOR_COLOR, "width": 2},
+        showlegend=False,
+        hoverinfo="skip",
+    )
 
 
 def add_curves(fig: go.Figure, lapse: Timelapse) -> None:
@@ -171,10 +207,18 @@ def add_curves(fig: go.Figure, lapse: Timelapse) -> None:
         if term not in track.curve or len(track.curve_steps) == 0:
             continue
         keep = thinned(len(track.curve_steps))
-        fig.add_trace(go.Scatter(x=track.curve_steps[keep], y=track.curve[term][keep],
-                                 mode="lines", line={"color": color, "width": 1.5, "dash": dash},
-                                 name=f"{kind.upper()} {term}", showlegend=False),
-                      row=1 if term == "recon" else 2, col=3)  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=track.curve_steps[keep],
+                y=track.curve[term][keep],
+                mode="lines",
+                line={"color": color, "width": 1.5, "dash": dash},
+                name=f"{kind.upper()} {term}",
+                showlegend=False,
+            ),
+            row=1 if term == "recon" else 2,
+            col=3,
+        )
 
 
 def lay_out(fig, xy, steps, loss_axes, latent_dim: int, frame_ms: int) -> None:
@@ -189,30 +233,64 @@ def lay_out(fig, xy, steps, loss_axes, latent_dim: int, frame_ms: int) -> None:
         fig.update_xaxes(range=[0, max(int(steps[-1]), 1)], row=row, col=3)
         fig.update_yaxes(type=axis.type, range=list(axis.range), tickformat="~g", row=row, col=3)
     fig.update_xaxes(title_text="step", title_standoff=4, row=2, col=3)
-    play = {"frame": {"duration": frame_ms, "redraw": False}, "fromcurrent": True,
-            "transition": {"duration": frame_ms * 3 // 4, "easing": "linear"}}  # fmt: skip
-    still = {"mode": "immediate", "frame": {"duration": 0, "redraw": False},
-             "transition": {"duration": 0}}  # fmt: skip
+    play = {
+        "frame": {"duration": frame_ms, "redraw": False},
+        "fromcurrent": True,
+        "transition": {"duration": frame_ms * 3 // 4, "easing": "linear"},
+    }
+    still = {
+        "mode": "immediate",
+        "frame": {"duration": 0, "redraw": False},
+        "transition": {"duration": 0},
+    }
     buttons = [
         {"label": "▶ Play", "method": "animate", "args": [None, play]},
         {"label": "❚❚ Pause", "method": "animate", "args": [[None], still]},
-        {"label": "⟲ Replay", "method": "animate",
-         "args": [[str(s) for s in steps], {**play, "fromcurrent": False}]},
-    ]  # fmt: skip
+        {
+            "label": "⟲ Replay",
+            "method": "animate",
+            "args": [[str(s) for s in steps], {**play, "fromcurrent": False}],
+        },
+    ]
     fig.update_layout(
         height=HEIGHT,
         margin={"l": 50, "r": 10, "t": TOP, "b": 90},
-        legend={"orientation": "h", "x": 0.26, "y": 1, "yref": "container", "yanchor": "top",
-                "itemclick": False, "itemdoubleclick": False},  # fmt: skip
-        updatemenus=[{"type": "buttons", "direction": "left", "showactive": False,
-                      "x": 0, "y": 1 + (TOP - 8) / (HEIGHT - TOP - 90), "xanchor": "left",
-                      "yanchor": "top", "buttons": buttons}],  # fmt: skip
-        sliders=[{
-            "active": 0, "x": 0, "len": 1, "y": -0.1, "yanchor": "top", "pad": {"t": 20},
-            "currentvalue": {"prefix": "step ", "font": {"size": 13, "color": "#444"}},
-            # 60 step labels would overlap: the current one is shown above the slider instead
-            "font": {"color": "rgba(0, 0, 0, 0)"}, "ticklen": 3,
-            "steps": [{"label": str(s), "method": "animate", "args": [[str(s)], still]}
-                      for s in steps],
-        }],
-    )  # fmt: skip
+        legend={
+            "orientation": "h",
+            "x": 0.26,
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "itemclick": False,
+            "itemdoubleclick": False,
+        },
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "showactive": False,
+                "x": 0,
+                "y": 1 + (TOP - 8) / (HEIGHT - TOP - 90),
+                "xanchor": "left",
+                "yanchor": "top",
+                "buttons": buttons,
+            }
+        ],
+        sliders=[
+            {
+                "active": 0,
+                "x": 0,
+                "len": 1,
+                "y": -0.1,
+                "yanchor": "top",
+                "pad": {"t": 20},
+                "currentvalue": {"prefix": "step ", "font": {"size": 13, "color": "#444"}},
+                # 60 step labels would overlap: the current one is shown above the slider instead
+                "font": {"color": "rgba(0, 0, 0, 0)"},
+                "ticklen": 3,
+                "steps": [
+                    {"label": str(s), "method": "animate", "args": [[str(s)], still]} for s in steps
+                ],
+            }
+        ],
+    )

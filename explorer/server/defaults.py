@@ -83,8 +83,9 @@ class DefaultPairs:
             return self._jobs.get((name, stage))
 
     def _start(self, name: str, stage: str) -> TrainingJob:
-        job = self.manager.start(JobSpec(dataset=name, data_dir=self.data_dir(), stage=stage),
-                                 SERVER)  # fmt: skip
+        job = self.manager.start(
+            JobSpec(dataset=name, data_dir=self.data_dir(), stage=stage), SERVER
+        )
         self._jobs[(name, stage)] = job
         return job
 

@@ -68,8 +68,11 @@ class JobSpec:
         )
         check(self.stage in STAGES, "stage", f"must be one of {STAGES}, got {self.stage!r}")
         distinct = len(set(self.kinds)) == len(self.kinds) > 0
-        check(distinct and set(self.kinds) <= set(MODEL_KINDS), "kinds",
-              f"must be distinct values from {MODEL_KINDS}, got {self.kinds}")  # fmt: skip
+        check(
+            distinct and set(self.kinds) <= set(MODEL_KINDS),
+            "kinds",
+            f"must be distinct values from {MODEL_KINDS}, got {self.kinds}",
+        )
         TrainConfig(**self.train_choices())
         ModelConfig(image_shape=ANY_IMAGE, **self.model_choices())
 
@@ -79,8 +82,14 @@ class JobSpec:
 
     def train_choices(self) -> dict[str, Any]:
         """The TrainConfig fields chosen (those left None, the preset's, are left out)."""
-        return _given(epochs=self.epochs, lr=self.lr, beta=self.beta, noise_std=self.noise_std,
-                      sparsity=self.sparsity, seed=self.seed)  # fmt: skip
+        return _given(
+            epochs=self.epochs,
+            lr=self.lr,
+            beta=self.beta,
+            noise_std=self.noise_std,
+            sparsity=self.sparsity,
+            seed=self.seed,
+        )
 
 
 def _given(**values: Any) -> dict[str, Any]:
@@ -163,8 +172,14 @@ class Curve:
 class TrainingJob:
     """One side-by-side training run in a daemon thread; state() is safe from any thread."""
 
-    def __init__(self, job_id: str, spec: JobSpec, out_dir: Path, owner: str,
-                 on_done: Callable[[TrainingJob], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        job_id: str,
+        spec: JobSpec,
+        out_dir: Path,
+        owner: str,
+        on_done: Callable[[TrainingJob], None] | None = None,
+    ) -> None:
         self.id, self.spec, self.out_dir, self.owner = job_id, spec, Path(out_dir), owner
         self._on_done = on_done  # called in the job's thread once it is done
         self._cancel = threading.Event()
@@ -267,9 +282,14 @@ class TrainingJob:
             self._resolved = (pair.model.arch, pair.model.latent_dim, pair.train.epochs)
         self._set("training", f"training the {spec.kinds[0].upper()}")
         trained = train_side_by_side(
-            dataset, spec.kinds, pair.train, self.out_dir, pair.model,
-            on_progress=self._on_progress, cancel=self._cancel,
-        )  # fmt: skip
+            dataset,
+            spec.kinds,
+            pair.train,
+            self.out_dir,
+            pair.model,
+            on_progress=self._on_progress,
+            cancel=self._cancel,
+        )
         with self._lock:
             self._checkpoints = {e.kind: str(e.path) for e in trained if e.path is not None}
         return trained

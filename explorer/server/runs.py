@@ -158,10 +158,17 @@ def _read_run_info(path: str, mtime: float) -> RunInfo:
         info = read_info(path)
         config, train = info["model_config"], info.get("train_config") or {}
         beta = float(train["beta"]) if "beta" in train else None
-        return RunInfo(folder.name, info["dataset"].get("name"), config["arch"],
-                       int(config["latent_dim"]), mtime, epochs=int(train.get("epochs", 0)),
-                       beta=beta, noise_std=float(train.get("noise_std", 0.0)),
-                       sparsity=float(train.get("sparsity", 0.0)))  # fmt: skip
+        return RunInfo(
+            folder.name,
+            info["dataset"].get("name"),
+            config["arch"],
+            int(config["latent_dim"]),
+            mtime,
+            epochs=int(train.get("epochs", 0)),
+            beta=beta,
+            noise_std=float(train.get("noise_std", 0.0)),
+            sparsity=float(train.get("sparsity", 0.0)),
+        )
     except (CheckpointError, OSError, KeyError, TypeError, ValueError, AttributeError):
         return RunInfo(folder.name, None, created=mtime)  # unreadable: listed for no dataset
 
@@ -232,8 +239,11 @@ def _run_folders() -> list[Path]:
     """Folders in runs/jobs/ named like a job: only these are ever listed as interrupted,
     removed or pruned (a folder someone put there by hand is left alone)."""
     with contextlib.suppress(OSError):
-        return [p for p in jobs_dir().iterdir()
-                if is_run_id(p.name) and p.is_dir() and not p.is_symlink()]  # fmt: skip
+        return [
+            p
+            for p in jobs_dir().iterdir()
+            if is_run_id(p.name) and p.is_dir() and not p.is_symlink()
+        ]
     return []
 
 
@@ -300,8 +310,12 @@ def max_runs_bytes() -> int:
     if value.isascii() and value.isdigit() and int(value) > 0:
         return int(value) << 20
     if value:
-        log.warning("%s=%r is not a positive number of MB: using %d", MAX_RUNS_ENV, value,
-                    DEFAULT_MAX_RUNS_MB)  # fmt: skip
+        log.warning(
+            "%s=%r is not a positive number of MB: using %d",
+            MAX_RUNS_ENV,
+            value,
+            DEFAULT_MAX_RUNS_MB,
+        )
     return DEFAULT_MAX_RUNS_MB << 20
 
 
@@ -324,8 +338,10 @@ def prune(max_bytes: int, keep: Collection[str], active: Collection[str]) -> lis
             total -= size
             messages.append(f"Removed {what} {info.title} to keep the runs folder under {cap}.")
     if total > max_bytes:
-        messages.append(f"The runs folder still holds {format_bytes(total)}, over its {cap} cap: "
-                        "the rest are training or published as class defaults.")  # fmt: skip
+        messages.append(
+            f"The runs folder still holds {format_bytes(total)}, over its {cap} cap: "
+            "the rest are training or published as class defaults."
+        )
     return messages
 
 

@@ -46,12 +46,21 @@ class HeldTask:
     def state(self) -> JobState:
         with self._lock:
             return JobState(
-                id=self.id, owner=self.owner, spec=self.spec, status=self._status,
-                message=self._message, progress=MappingProxyType(dict(self._progress)),
-                curves=MappingProxyType({}), checkpoints=MappingProxyType({}), arch=None,
-                latent_dim=None, epochs=None, started=self._started, finished=self._finished,
+                id=self.id,
+                owner=self.owner,
+                spec=self.spec,
+                status=self._status,
+                message=self._message,
+                progress=MappingProxyType(dict(self._progress)),
+                curves=MappingProxyType({}),
+                checkpoints=MappingProxyType({}),
+                arch=None,
+                latent_dim=None,
+                epochs=None,
+                started=self._started,
+                finished=self._finished,
                 label=self.label,
-            )  # fmt: skip
+            )
 
 
 class JobLimitError(Exception):
@@ -69,8 +78,10 @@ def limit_message(running: list[JobState], viewer: str, max_running: int) -> str
 
 
 def own_job_message(job: JobState) -> str:
-    return (f"You already have a job training ({job.title}): one job per browser at a time. "
-            "Wait for it to finish or cancel it.")  # fmt: skip
+    return (
+        f"You already have a job training ({job.title}): one job per browser at a time. "
+        "Wait for it to finish or cancel it."
+    )
 
 
 class JobManager:

@@ -51,8 +51,9 @@ class TaskState:
 class Task:
     """work(task) in a daemon thread; work reports with task.report and returns the result."""
 
-    def __init__(self, work: Callable[[Task], Any], manager: JobManager, dataset: str,
-                 label: str | None) -> None:  # fmt: skip
+    def __init__(
+        self, work: Callable[[Task], Any], manager: JobManager, dataset: str, label: str | None
+    ) -> None:
         self.work, self.manager, self.dataset, self.label = work, manager, dataset, label
         self.result: Any = None  # work's return value, once finished
         self._lock = threading.Lock()
@@ -110,8 +111,14 @@ class Trainers:
         self._tasks: dict[Hashable, Task] = {}
         self._lock = threading.Lock()
 
-    def ensure(self, key: Hashable, dataset: str, work: Callable[[Task], Any],
-               label: str | None = None, keep: bool = False) -> Task:  # fmt: skip
+    def ensure(
+        self,
+        key: Hashable,
+        dataset: str,
+        work: Callable[[Task], Any],
+        label: str | None = None,
+        keep: bool = False,
+    ) -> Task:
         """The task of key: the one that runs, else a new one of work (holding a slot, listed
         as label, when labelled). A finished task is kept when keep (its result lives in
         memory); else a caller asks only while the result is missing, e.g. removed from disk."""
@@ -137,8 +144,9 @@ def ladder_key(dataset: str) -> tuple[str, str]:
 def ensure_ladder(trainers: Trainers, dataset: Dataset, folder: Path) -> Task:
     """Train dataset's default beta ladder into folder, unless that runs (ask while missing)."""
     work = lambda task: train_ladder_into(task, dataset, folder)  # noqa: E731
-    return trainers.ensure(ladder_key(dataset.name), dataset.name, work,
-                           label=f"beta dial's VAEs for {dataset.name}")  # fmt: skip
+    return trainers.ensure(
+        ladder_key(dataset.name), dataset.name, work, label=f"beta dial's VAEs for {dataset.name}"
+    )
 
 
 def train_ladder_into(task: Task, dataset: Dataset, folder: Path) -> None:
@@ -148,14 +156,16 @@ def train_ladder_into(task: Task, dataset: Dataset, folder: Path) -> None:
 
     def on_progress(beta: float, p: Progress) -> None:
         fraction = (DEFAULT_BETAS.index(beta) + p.step / p.n_steps) / len(DEFAULT_BETAS)
-        task.report(f"training the VAE with beta = {beta:g}: epoch {p.epoch} of {p.n_epochs}",
-                    fraction)  # fmt: skip
+        task.report(
+            f"training the VAE with beta = {beta:g}: epoch {p.epoch} of {p.n_epochs}", fraction
+        )
 
     try:
         # the preview's recipe: four full conv VAEs would hold a slot for most of an hour
         preview = recipe(dataset, stage="preview")
-        trained = train_ladder(dataset, DEFAULT_BETAS, preview.train, partial, preview.model,
-                               on_progress=on_progress)  # fmt: skip
+        trained = train_ladder(
+            dataset, DEFAULT_BETAS, preview.train, partial, preview.model, on_progress=on_progress
+        )
         missing = [f"{b:g}" for b, e in trained.items() if e.path is None]
         if missing:
             raise RuntimeError(f"the VAE with beta {', '.join(missing)} diverged at once")
@@ -169,18 +179,22 @@ def denoiser_key(dataset: Dataset, model: ModelConfig, config: TrainConfig) -> t
     return ("denoising AE", dataset.name, dataset.n_samples, model, config)
 
 
-def ensure_denoiser(trainers: Trainers, dataset: Dataset, model: ModelConfig, config: TrainConfig,
-                    like: AE) -> Task:  # fmt: skip
+def ensure_denoiser(
+    trainers: Trainers, dataset: Dataset, model: ModelConfig, config: TrainConfig, like: AE
+) -> Task:
     """Train a denoising AE of model with config on dataset (like: the pair's AE) once per
     server; the finished task's result is the AE, shared read-only by every session."""
     key = denoiser_key(dataset, model, config)
 
     def work(task: Task) -> AE:
         def on_progress(p: Progress) -> None:
-            task.report(f"training the denoising AE: epoch {p.epoch} of {p.n_epochs}",
-                        p.step / max(p.n_steps, 1))  # fmt: skip
+            task.report(
+                f"training the denoising AE: epoch {p.epoch} of {p.n_epochs}",
+                p.step / max(p.n_steps, 1),
+            )
 
         return features.train_denoising_ae(dataset, model, config, like, on_progress)
 
-    return trainers.ensure(key, dataset.name, work, label=f"denoising AE for {dataset.name}",
-                           keep=True)  # fmt: skip
+    return trainers.ensure(
+        key, dataset.name, work, label=f"denoising AE for {dataset.name}", keep=True
+    )

@@ -111,9 +111,16 @@ def click_listener(
         if math.isfinite(t) and on_value is not None:
             on_value(t)
 
-    _listener(key=key, data=data, height="content" if live else 0, on_click_change=remember,
-              on_view_change=remember_view, on_point_change=pinned,
-              on_fallback_change=failed, on_value_change=released)  # fmt: skip
+    _listener(
+        key=key,
+        data=data,
+        height="content" if live else 0,
+        on_click_change=remember,
+        on_view_change=remember_view,
+        on_point_change=pinned,
+        on_fallback_change=failed,
+        on_value_change=released,
+    )
     return latest_click(key)
 
 

@@ -17,19 +17,24 @@ STRIP = 7  # images in the -alpha .. +alpha strip
 def picked_groups(pair: ModelPair) -> tuple[Groups, str]:
     """Two groups picked on a map with box or lasso (stored in the session), and their name."""
     attributes = pair.dataset.attribute_names
-    kind = st.radio("Select on the map of", KINDS, format_func=str.upper, horizontal=True,
-                    key="pick_kind")  # fmt: skip
+    kind = st.radio(
+        "Select on the map of", KINDS, format_func=str.upper, horizontal=True, key="pick_kind"
+    )
     classes, names = pair.classes(attributes[0] if attributes else None)
     fig = figures.latent_map(pair.xy(kind), classes, names, "Drag a box or lasso around points")
     fig.update_layout(dragmode="lasso", clickanywhere=False)
-    event = st.plotly_chart(fig, key="pick_map", on_select="rerun",
-                            selection_mode=("box", "lasso"), width="stretch")  # fmt: skip
+    event = st.plotly_chart(
+        fig, key="pick_map", on_select="rerun", selection_mode=("box", "lasso"), width="stretch"
+    )
     chosen = [p["point_index"] for p in event.selection.points if p["curve_number"] == 0]
     left, right = st.columns(2)
     for column, group in zip((left, right), state.GROUPS, strict=True):
         label = "from (A)" if group == state.GROUPS[0] else "towards (B)"
-        if column.button(f"Use the {len(chosen)} selected points as group {label}",
-                         key=f"set_{group}", disabled=not chosen):  # fmt: skip
+        if column.button(
+            f"Use the {len(chosen)} selected points as group {label}",
+            key=f"set_{group}",
+            disabled=not chosen,
+        ):
             st.session_state[group] = chosen
         column.caption(f"Group {label}: {len(state.group(group))} points")
     rows, y = concepts.two_groups(
@@ -41,22 +46,38 @@ def picked_groups(pair: ModelPair) -> tuple[Groups, str]:
 def groups_from_widgets(pair: ModelPair) -> tuple[Groups, str]:
     """The two groups the user describes: an attribute, two classes or two selections."""
     attributes = pair.dataset.attribute_names
-    sources = (["an attribute"] if attributes else []) + (
-        ["two classes"] if pair.dataset.labels is not None else []
-    ) + ["two groups picked on the map"]  # fmt: skip
+    sources = (
+        (["an attribute"] if attributes else [])
+        + (["two classes"] if pair.dataset.labels is not None else [])
+        + ["two groups picked on the map"]
+    )
     source = st.radio("Make it from", sources, horizontal=True, key="concept_source")
     if source == "an attribute":
-        name = st.selectbox("Attribute", attributes, concepts.preferred_index(list(attributes)),
-                            key="concept_attribute")  # fmt: skip
+        name = st.selectbox(
+            "Attribute",
+            attributes,
+            concepts.preferred_index(list(attributes)),
+            key="concept_attribute",
+        )
         y = pair.attribute_values(name)
         return Groups(np.arange(len(y)), y, (f"not {name}", name)), name
     if source == "two classes":
         labels, class_names = pair.classes()
         left, right = st.columns(2)
-        a = left.selectbox("From class", range(len(class_names)), min(1, len(class_names) - 1),
-                           format_func=class_names.__getitem__, key="concept_from")  # fmt: skip
-        b = right.selectbox("Towards class", range(len(class_names)), 7 % len(class_names),
-                            format_func=class_names.__getitem__, key="concept_to")  # fmt: skip
+        a = left.selectbox(
+            "From class",
+            range(len(class_names)),
+            min(1, len(class_names) - 1),
+            format_func=class_names.__getitem__,
+            key="concept_from",
+        )
+        b = right.selectbox(
+            "Towards class",
+            range(len(class_names)),
+            7 % len(class_names),
+            format_func=class_names.__getitem__,
+            key="concept_to",
+        )
         rows, y = concepts.two_groups(np.flatnonzero(labels == a), np.flatnonzero(labels == b))
         return Groups(rows, y, (class_names[a], class_names[b])), (
             f"{class_names[a]} to {class_names[b]}"
@@ -98,15 +119,17 @@ def make_panel(pair: ModelPair) -> None:
     reset_form_on_new_data(pair)
     groups, default_name = groups_from_widgets(pair)
     left, middle, right = st.columns(3)
-    method = left.radio("Method", list(concepts.METHODS), format_func=concepts.METHODS.get,
-                        key="concept_method")  # fmt: skip
+    method = left.radio(
+        "Method", list(concepts.METHODS), format_func=concepts.METHODS.get, key="concept_method"
+    )
     balance = middle.selectbox(
-        "Balance against", [None, *pair.dataset.attribute_names],
+        "Balance against",
+        [None, *pair.dataset.attribute_names],
         format_func=lambda a: a or "nothing",
         key="concept_balance",
         help="Reweights each group so that this attribute is equally common in both: the "
         "vector cannot pick up a difference in it (smile balanced for Male).",
-    )  # fmt: skip
+    )
     name = name_box(right, default_name)
     if st.button("Make the vector", type="primary", key="make_concept"):
         values = None if balance is None else pair.attribute_values(balance)[groups.rows]
@@ -137,8 +160,13 @@ def chosen_image(
     start = concepts.starting_row(concept.groups, point.index if point is not None else None)
     count = len(pair.indices)
     # Keyed by the concept: another vector starts on a member of its own "from" group.
-    index = st.number_input("Data point # (click one on the Explore page)", 0, count - 1,
-                            min(start, count - 1), key=f"edit_index:{concept.name}")  # fmt: skip
+    index = st.number_input(
+        "Data point # (click one on the Explore page)",
+        0,
+        count - 1,
+        min(start, count - 1),
+        key=f"edit_index:{concept.name}",
+    )
     return pair.image(index), {k: pair.codes[k][index] for k in KINDS}, f"data point #{index}"
 
 
@@ -155,13 +183,16 @@ def alpha_control(pair: ModelPair, concept: Concept, codes: dict | None) -> tupl
     alpha = st.session_state.setdefault(state.ALPHA, concepts.DEFAULT_ALPHA)
     label = "alpha, in spreads of the data along v"
     if codes is not None:
-        steps = {k: concepts.spread(pair.codes[k], concept.vectors[k]) * concept.vectors[k]
-                 for k in KINDS}  # fmt: skip
+        steps = {
+            k: concepts.spread(pair.codes[k], concept.vectors[k]) * concept.vectors[k]
+            for k in KINDS
+        }
         captions = {"ae": "AE, alpha {value}", "vae": "VAE, alpha {value}"}
         slider = (label, -concepts.ALPHA_MAX, concepts.ALPHA_MAX, 0.1, alpha)
         remember = lambda t: st.session_state.update({state.ALPHA: round(t, 1)})  # noqa: E731
-        if live.scrub(pair, "alpha_scrub", codes, steps, "line", slider, captions, remember,
-                      strip=STRIP):  # fmt: skip
+        if live.scrub(
+            pair, "alpha_scrub", codes, steps, "line", slider, captions, remember, strip=STRIP
+        ):
             return alpha, True
     limit = concepts.ALPHA_MAX
     return st.slider(label, -limit, limit, step=0.1, key=state.ALPHA), False
@@ -187,8 +218,10 @@ def edit_panel(pair: ModelPair, concept: Concept) -> None:
         u = concept.vectors[kind]
         edits[kind] = concepts.edit(codes[kind], u, concepts.spread(pair.codes[kind], u), alphas)
         decoded = pair.decode(kind, np.concatenate([codes[kind][None], edits[kind]]))
-        shown += [(decoded[0], f"{kind.upper()} reconstruction"),
-                  (decoded[-1], f"{kind.upper()}, alpha {alpha:+.1f}")]  # fmt: skip
+        shown += [
+            (decoded[0], f"{kind.upper()} reconstruction"),
+            (decoded[-1], f"{kind.upper()}, alpha {alpha:+.1f}"),
+        ]
         strips[kind] = display.tile(decoded[1:-1], STRIP)
     for column, (image, text) in zip(st.columns(len(shown)), shown, strict=True):
         column.image(display.display(image), caption=text, output_format="PNG")
@@ -200,8 +233,9 @@ def edit_panel(pair: ModelPair, concept: Concept) -> None:
                 caption=f"{kind.upper()}: alpha from {alphas[0]:+.1f} to {alphas[-2]:+.1f}",
             )
             png = display.png_bytes(strips[kind], 480)
-            column.download_button("PNG", png, f"edit_{kind}.png", "image/png",
-                                   key=f"dl_edit_{kind}")  # fmt: skip
+            column.download_button(
+                "PNG", png, f"edit_{kind}.png", "image/png", key=f"dl_edit_{kind}"
+            )
         with column:
             warn_if_outside(pair, kind, edits[kind], alphas)
     st.caption(
@@ -213,8 +247,9 @@ def edit_panel(pair: ModelPair, concept: Concept) -> None:
 def other_vectors(pair: ModelPair, concept: Concept, kind: str) -> dict[str, np.ndarray]:
     """The vectors to check a concept against: every attribute's, and the other saved ones."""
     attributes = {name: pair.attribute_values(name) for name in pair.dataset.attribute_names}
-    return concepts.reference_vectors(concept, kind, pair.codes[kind], attributes,
-                                      state.saved_concepts(pair))  # fmt: skip
+    return concepts.reference_vectors(
+        concept, kind, pair.codes[kind], attributes, state.saved_concepts(pair)
+    )
 
 
 def card(pair: ModelPair, concept: Concept, kind: str) -> concept_checks.ReportCard:
@@ -225,17 +260,23 @@ def card(pair: ModelPair, concept: Concept, kind: str) -> concept_checks.ReportC
     if key not in cards:
         groups = concept.groups
         cards[key] = concept_checks.report_card(
-            pair.codes[kind][groups.rows], groups.y, groups.method, groups.balance,
-            other_vectors(pair, concept, kind), pair.codes[kind],
+            pair.codes[kind][groups.rows],
+            groups.y,
+            groups.method,
+            groups.balance,
+            other_vectors(pair, concept, kind),
+            pair.codes[kind],
             concept.vectors[kind] if concept.adjusted else None,
-        )  # fmt: skip
+        )
     return cards[key]
 
 
 def report_panel(pair: ModelPair, concept: Concept) -> None:
     st.subheader("3. Can it be trusted?")
-    st.caption(f"**{display.markdown_text(concept.name)}**: "
-               f"{display.markdown_text(concept.description, 500)}.")  # fmt: skip
+    st.caption(
+        f"**{display.markdown_text(concept.name)}**: "
+        f"{display.markdown_text(concept.description, 500)}."
+    )
     if concept.groups is None:
         st.info("Imported and combined vectors have no groups to check them on.")
     else:
@@ -248,18 +289,27 @@ def report_panel(pair: ModelPair, concept: Concept) -> None:
 def card_column(pair: ModelPair, concept: Concept, kind: str) -> None:
     result, groups, u = card(pair, concept, kind), concept.groups, concept.vectors[kind]
     a, b, c = st.columns(3)
-    a.metric("AUC" if concept.adjusted else "AUC (held out)", f"{result.auc:.2f}",
-             help="How well the position along v tells the groups apart: 1 perfect, 0.5 "
-             "chance.")  # fmt: skip
-    b.metric("stability", f"{result.cosine_median:.2f}",
-             help="Median cosine between v and the vectors made from bootstrap resamples "
-             f"(5% of them below {result.cosine_low:.2f}).")  # fmt: skip
-    c.metric("group gap", f"{result.gap:.1f}",
-             help="The groups' distance along v in spreads: a good first alpha.")  # fmt: skip
+    a.metric(
+        "AUC" if concept.adjusted else "AUC (held out)",
+        f"{result.auc:.2f}",
+        help="How well the position along v tells the groups apart: 1 perfect, 0.5 chance.",
+    )
+    b.metric(
+        "stability",
+        f"{result.cosine_median:.2f}",
+        help="Median cosine between v and the vectors made from bootstrap resamples "
+        f"(5% of them below {result.cosine_low:.2f}).",
+    )
+    c.metric(
+        "group gap",
+        f"{result.gap:.1f}",
+        help="The groups' distance along v in spreads: a good first alpha.",
+    )
     along = concepts.positions_along(pair.codes[kind], groups.rows, u)
     title = f"{kind.upper()}: the groups along v"
-    st.plotly_chart(figures.group_histograms(along, groups.y, groups.names, title),
-                    key=f"hist_{kind}")  # fmt: skip
+    st.plotly_chart(
+        figures.group_histograms(along, groups.y, groups.names, title), key=f"hist_{kind}"
+    )
     if result.side_effects:
         title = f"{kind.upper()}: what else moves"
         st.plotly_chart(figures.side_effect_bars(result.side_effects, title), key=f"side_{kind}")
@@ -267,25 +317,35 @@ def card_column(pair: ModelPair, concept: Concept, kind: str) -> None:
 
 def orthogonal_panel(pair: ModelPair, concept: Concept) -> None:
     names = list(other_vectors(pair, concept, "vae"))
-    chosen = st.multiselect("Make it orthogonal to", names, key="orthogonal_to",
-                            help="Removes from v its component along these vectors: moving "
-                            "along the result leaves their projections unchanged.")  # fmt: skip
+    chosen = st.multiselect(
+        "Make it orthogonal to",
+        names,
+        key="orthogonal_to",
+        help="Removes from v its component along these vectors: moving "
+        "along the result leaves their projections unchanged.",
+    )
     if st.button("Make orthogonal", disabled=not chosen, key="make_orthogonal"):
         try:
             vectors = {}
             for kind in KINDS:
                 others = other_vectors(pair, concept, kind)
-                vectors[kind] = concepts.orthogonalize(concept.vectors[kind],
-                                                       [others[n] for n in chosen])  # fmt: skip
+                vectors[kind] = concepts.orthogonalize(
+                    concept.vectors[kind], [others[n] for n in chosen]
+                )
         except ConceptError as e:
             st.error(display.markdown_text(e, 500))
             return
         against = ", ".join(chosen)
-        state.save_concept(pair, replace(
-            concept, name=f"{concept.name} orthogonal to {against}"[: concepts.MAX_NAME],
-            vectors=vectors, description=f"{concept.description}, orthogonal to {against}",
-            adjusted=True,
-        ))  # fmt: skip
+        state.save_concept(
+            pair,
+            replace(
+                concept,
+                name=f"{concept.name} orthogonal to {against}"[: concepts.MAX_NAME],
+                vectors=vectors,
+                description=f"{concept.description}, orthogonal to {against}",
+                adjusted=True,
+            ),
+        )
         st.rerun()
 
 
@@ -298,8 +358,12 @@ def axis_panel(pair: ModelPair, concept: Concept) -> None:
     for column, kind in zip(st.columns(2), KINDS, strict=True):
         plane = concepts.concept_plane(pair.codes[kind], concept.vectors[kind])
         column.plotly_chart(
-            figures.latent_map(plane.to_plane(pair.codes[kind]), classes, names,
-                               f"{kind.upper()}: x along {concept.name}",
-                               (f"along {concept.name}", "the widest other direction")),
+            figures.latent_map(
+                plane.to_plane(pair.codes[kind]),
+                classes,
+                names,
+                f"{kind.upper()}: x along {concept.name}",
+                (f"along {concept.name}", "the widest other direction"),
+            ),
             key=f"axis_{kind}",
-        )  # fmt: skip
+        )

@@ -63,8 +63,9 @@ def maps(pair: ModelPair, color_by: str | None, same_scale: bool, with_pca: bool
 
 def decoded_image(column, caption: str, x: np.ndarray, name: str) -> None:
     column.image(display.display(x), caption=caption, output_format="PNG", width="stretch")
-    column.download_button("PNG", display.png_bytes(x), f"{name}.png", "image/png",
-                           key=f"dl_{name}")  # fmt: skip
+    column.download_button(
+        "PNG", display.png_bytes(x), f"{name}.png", "image/png", key=f"dl_{name}"
+    )
 
 
 def decoded_images(pair: ModelPair, point) -> None:
@@ -74,23 +75,32 @@ def decoded_images(pair: ModelPair, point) -> None:
         decoded_image(top[0], f"data point #{point.index}", pair.image(point.index), "original")
         decoded_image(top[1], "AE reconstruction", pair.reconstruct("ae", point.index), "ae")
         decoded_image(bottom[0], "VAE reconstruction", pair.reconstruct("vae", point.index), "vae")
-        decoded_image(bottom[1], f"PCA, {pair.pca.n_components_} components",
-                      pair.pca_reconstruct(point.index), "pca")  # fmt: skip
+        decoded_image(
+            bottom[1],
+            f"PCA, {pair.pca.n_components_} components",
+            pair.pca_reconstruct(point.index),
+            "pca",
+        )
         return
     z = np.array([point.z])
     decoded_image(top[0], "AE decodes z", pair.decode("ae", z)[0], "ae")
     decoded_image(top[1], "VAE decodes z", pair.decode("vae", z)[0], "vae")
-    bottom[0].markdown("z = (" + ", ".join(f"{v:.2f}" for v in point.z[:8]) +
-                       (", ..." if len(point.z) > 8 else "") + ")")  # fmt: skip
+    bottom[0].markdown(
+        "z = ("
+        + ", ".join(f"{v:.2f}" for v in point.z[:8])
+        + (", ..." if len(point.z) > 8 else "")
+        + ")"
+    )
 
 
 def coordinates(pair: ModelPair) -> list[int]:
     """The coordinates that get a slider: those that matter most, or all on demand."""
     shown = pair.slider_coordinates
     if pair.latent_dim > len(shown) and st.toggle(
-        f"All {pair.latent_dim} coordinates", key=state.ALL_SLIDERS,
+        f"All {pair.latent_dim} coordinates",
+        key=state.ALL_SLIDERS,
         help=f"By default the {len(shown)} coordinates along which the codes vary most.",
-    ):  # fmt: skip
+    ):
         shown = list(range(pair.latent_dim))
     return shown
 
@@ -102,8 +112,13 @@ def sliders(pair: ModelPair, point, shown: list[int]) -> None:
     for n, i in enumerate(shown):
         # Always from the point: a slider hidden in an earlier run may hold a stale value.
         st.session_state[state.slider_key(i)] = point.z[i]
-        columns[n % 2].slider(f"z{i + 1}", *limits[i], key=state.slider_key(i),
-                              on_change=picking.follow_sliders, args=(pair, shown))  # fmt: skip
+        columns[n % 2].slider(
+            f"z{i + 1}",
+            *limits[i],
+            key=state.slider_key(i),
+            on_change=picking.follow_sliders,
+            args=(pair, shown),
+        )
 
 
 @st.fragment
@@ -119,8 +134,13 @@ def decode_panel(pair: ModelPair, with_pca: bool) -> None:
     live_panel = live.live_data(pair, point, shown, with_pca)
     kinds = [*KINDS, "pca"] if with_pca else list(KINDS)
     charts = [figures.map_key(kind) for kind in kinds]
-    click_listener(charts, marker=markers(pair, point), key="latent_click",
-                   live=live_panel, **live.callbacks(pair))  # fmt: skip
+    click_listener(
+        charts,
+        marker=markers(pair, point),
+        key="latent_click",
+        live=live_panel,
+        **live.callbacks(pair),
+    )
     if live_panel is None:
         decoded_images(pair, point)
         sliders(pair, point, shown)

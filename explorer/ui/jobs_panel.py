@@ -35,8 +35,10 @@ def job_list() -> None:
     running = [job for job in jobs if not job.done]
     st.subheader("Training on this server")
     by_teacher = " and by the teacher" if teacher.configured() else ""
-    st.caption(f"At most {manager.max_running} jobs train at once, one per browser; each can be "
-               f"cancelled from the browser that started it{by_teacher}.")  # fmt: skip
+    st.caption(
+        f"At most {manager.max_running} jobs train at once, one per browser; each can be "
+        f"cancelled from the browser that started it{by_teacher}."
+    )
     if not running:
         st.caption("Nothing is training right now.")
     for job in running:

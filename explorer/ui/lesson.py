@@ -35,8 +35,9 @@ def current_step() -> int:
     number = step_number(raw)
     if raw is not None and number is None:
         asked = markdown_text(repr(raw[:20]))  # the URL's words, shown literally
-        st.warning(f"There is no step {asked} in this lesson (1 to {len(STEPS)}): "
-                   "starting at the first.")  # fmt: skip
+        st.warning(
+            f"There is no step {asked} in this lesson (1 to {len(STEPS)}): starting at the first."
+        )
     number = number or st.session_state.get(state.LESSON_STEP, 1)
     go_to(number)
     return number
@@ -77,10 +78,17 @@ def ask(number: int, question: Question) -> None:
     lesson_keys.js finds the group by its container, lesson_choices."""
     done = answered(number)
     with st.container(key="lesson_choices"):
-        st.radio(f"**Predict:** {question.prompt}", range(len(question.choices)),
-                 index=answer(number), format_func=lambda i: question.choices[i],
-                 key=answer_key(number, done), on_change=None if done else record, args=(number,),
-                 disabled=done, horizontal=done)  # fmt: skip
+        st.radio(
+            f"**Predict:** {question.prompt}",
+            range(len(question.choices)),
+            index=answer(number),
+            format_func=lambda i: question.choices[i],
+            key=answer_key(number, done),
+            on_change=None if done else record,
+            args=(number,),
+            disabled=done,
+            horizontal=done,
+        )
 
 
 def reveal(number: int) -> None:

@@ -25,8 +25,12 @@ PRIOR_SIDE = 1200  # px wide at most, in whole repeated pixels: about twice a co
 def tiles(images: np.ndarray, caption: str, tile_px: int = TILE_PX) -> None:
     """One row of images, with a caption under it (tile_px on screen each)."""
     width = tile_px * len(images)
-    st.image(display.display(display.tile(images, len(images)), side=2 * width),
-             caption=caption, output_format="PNG", width=width)  # fmt: skip
+    st.image(
+        display.display(display.tile(images, len(images)), side=2 * width),
+        caption=caption,
+        output_format="PNG",
+        width=width,
+    )
 
 
 def example_rows(pair: ModelPair) -> np.ndarray:
@@ -37,8 +41,10 @@ def example_rows(pair: ModelPair) -> np.ndarray:
 def reconstruction(pair: ModelPair, key: str) -> None:
     rows = example_rows(pair)
     pixels, k = int(np.prod(pair.dataset.image_shape)), pair.latent_dim
-    st.caption(f"{pixels} pixels in, a code of {k} numbers, {pixels} pixels out "
-               f"({pixels / k:.0f}x compression).")  # fmt: skip
+    st.caption(
+        f"{pixels} pixels in, a code of {k} numbers, {pixels} pixels out "
+        f"({pixels / k:.0f}x compression)."
+    )
     tiles(np.stack([pair.image(i) for i in rows]), "the images")
     for kind in KINDS:
         tiles(pair.decode(kind, pair.codes[kind][rows]), f"{kind.upper()} reconstructions")
@@ -48,8 +54,10 @@ def ae_vs_pca(pair: ModelPair, key: str) -> None:
     rows = example_rows(pair)
     tiles(np.stack([pair.image(i) for i in rows]), "the images")
     tiles(pair.decode("ae", pair.codes["ae"][rows]), "AE reconstructions")
-    tiles(np.stack([pair.pca_reconstruct(i) for i in rows]),
-          f"PCA reconstructions ({pair.pca.n_components_} components)")  # fmt: skip
+    tiles(
+        np.stack([pair.pca_reconstruct(i) for i in rows]),
+        f"PCA reconstructions ({pair.pca.n_components_} components)",
+    )
     errors = pair.shared("lesson_errors", lambda: reconstruction_errors(pair))
     st.table({"model": list(errors), "mean squared error per pixel": list(errors.values())})
 
@@ -61,9 +69,12 @@ def prior_samples(pair: ModelPair, key: str) -> None:
     for column, kind in zip(grids, KINDS, strict=True):
         with column:  # "stretch": a fixed width overflowed a narrower column onto the next
             grid = display.tile(pair.decode(kind, z), PRIOR_COLS)
-            st.image(display.display(grid, side=PRIOR_SIDE), output_format="PNG",
-                     caption=f"{kind.upper()} decodes 16 draws from N(0, I)",
-                     width="stretch")  # fmt: skip
+            st.image(
+                display.display(grid, side=PRIOR_SIDE),
+                output_format="PNG",
+                caption=f"{kind.upper()} decodes 16 draws from N(0, I)",
+                width="stretch",
+            )
 
 
 def interpolation(pair: ModelPair, key: str) -> None:
@@ -84,15 +95,24 @@ def smile(pair: ModelPair, key: str) -> None:
         st.warning("These images have no Smiling attribute: this step needs the faces.")
         return
     start = min(smile_alpha(pair), 3.0)  # the VAE's group gap, within the slider
-    alpha = st.slider("alpha (spreads of the data along the vector; it starts at the VAE's gap "
-                      "between frowning and smiling faces)", 0.0, 3.0, start, 0.1,
-                      key=f"{key}_alpha")  # fmt: skip
+    alpha = st.slider(
+        "alpha (spreads of the data along the vector; it starts at the VAE's gap "
+        "between frowning and smiling faces)",
+        0.0,
+        3.0,
+        start,
+        0.1,
+        key=f"{key}_alpha",
+    )
     for column, kind in zip(st.columns(2), KINDS, strict=True):
         before, after = smile_edits(pair, kind, alpha, n_faces=6)
         with column:
             tiles(before, f"{kind.upper()}: six frowning faces", HALF_TILE_PX)
-            tiles(after, f"{kind.upper()}: the same plus {alpha:g} spreads of the smile vector",
-                  HALF_TILE_PX)  # fmt: skip
+            tiles(
+                after,
+                f"{kind.upper()}: the same plus {alpha:g} spreads of the smile vector",
+                HALF_TILE_PX,
+            )
 
 
 VIEWS = {

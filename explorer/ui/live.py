@@ -44,9 +44,17 @@ def live_data(pair: ModelPair, point: Point, shown: list[int], with_pca: bool) -
     return bundle_id and panel_data(pair, point, shown, with_pca, bundle_id)
 
 
-def scrub(pair: ModelPair, key: str, start: dict, end: dict, method: str, slider: tuple,
-          captions: dict[str, str], on_value: Callable[[float], None],
-          strip: int = 0) -> bool:  # fmt: skip
+def scrub(
+    pair: ModelPair,
+    key: str,
+    start: dict,
+    end: dict,
+    method: str,
+    slider: tuple,
+    captions: dict[str, str],
+    on_value: Callable[[float], None],
+    strip: int = 0,
+) -> bool:
     """A slider that decodes along a path in the browser as it moves (see live_view.scrub_data);
     on_value(t) gets the value it is released at. False when the server must decode (the page
     then draws its own st.slider)."""
@@ -91,8 +99,12 @@ def download_page(pair: ModelPair, color_by: str | None, same_scale: bool, with_
         return standalone_html(pair, point, shown, with_pca, color_by, same_scale)
 
     st.download_button(
-        "Download as HTML", build, f"latent-explorer-{pair.dataset.name}.html", "text/html",
-        on_click="ignore", key="download_html",
+        "Download as HTML",
+        build,
+        f"latent-explorer-{pair.dataset.name}.html",
+        "text/html",
+        on_click="ignore",
+        key="download_html",
         help="These maps with both decoders in one file: open it in a browser, no server or "
         "network needed, and it hovers and decodes like this page.",
-    )  # fmt: skip
+    )

@@ -48,8 +48,10 @@ def within_reach(pair: ModelPair, point: Point, what: str) -> Point:
         return point
     z, clipped = clip_to_data(point.z, pair.bounds)
     if clipped:
-        state.note_point(f"{what} lies far outside the data: it was moved to the nearest point "
-                         "within three times the data's extent.")  # fmt: skip
+        state.note_point(
+            f"{what} lies far outside the data: it was moved to the nearest point "
+            "within three times the data's extent."
+        )
     return Point(z)
 
 

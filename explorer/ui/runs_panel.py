@@ -42,18 +42,32 @@ def finished_run(info: runs.RunInfo, is_default: bool) -> None:
         badge = " · **class default**" if is_default else ""
         title.markdown(display.markdown_text(info.title) + badge)  # a header's words: escaped
         if is_default:
-            publish.button("Unpublish", key=f"unpublish_{info.id}", on_click=publish_run,
-                           args=(info.dataset, None), help="Back to the built-in one")  # fmt: skip
+            publish.button(
+                "Unpublish",
+                key=f"unpublish_{info.id}",
+                on_click=publish_run,
+                args=(info.dataset, None),
+                help="Back to the built-in one",
+            )
         elif info.dataset is not None:  # an unreadable header names no dataset to publish for
-            publish.button("Publish", key=f"publish_{info.id}",
-                           on_click=publish_run, args=(info.dataset, info.id),
-                           help=f"Make it every student's default on {info.dataset}")  # fmt: skip
+            publish.button(
+                "Publish",
+                key=f"publish_{info.id}",
+                on_click=publish_run,
+                args=(info.dataset, info.id),
+                help=f"Make it every student's default on {info.dataset}",
+            )
         delete.button("Delete", key=f"delete_{info.id}", on_click=ask_to_delete, args=(info.id,))
         if st.session_state.get(state.RUN_TO_DELETE) == info.id:  # gone for good: ask first
             question, yes, keep = st.columns([3, 1.1, 1], vertical_alignment="center")
             question.markdown("Delete this run? Its files go for good.")
-            yes.button("Yes, delete", type="primary", key=f"confirm_delete_{info.id}",
-                       on_click=remove, args=(info,))  # fmt: skip
+            yes.button(
+                "Yes, delete",
+                type="primary",
+                key=f"confirm_delete_{info.id}",
+                on_click=remove,
+                args=(info,),
+            )
             keep.button("Keep it", key=f"keep_{info.id}", on_click=ask_to_delete, args=(None,))
 
 

@@ -37,10 +37,13 @@ def selection() -> Selection:
     asked = os.environ.get(resources.DATA_ENV)
     if asked and resources.data_root() is None:
         asked, here = display.markdown_text(asked), display.markdown_text(os.getcwd())
-        st.sidebar.warning(f"{resources.DATA_ENV}={asked} is not a folder (seen from "
-                           f"{here}): only the built-in datasets are listed.")  # fmt: skip
-    name = picker("Dataset", "dataset", list(choices), resources.opening_dataset(list(choices)),
-                  str)  # fmt: skip
+        st.sidebar.warning(
+            f"{resources.DATA_ENV}={asked} is not a folder (seen from "
+            f"{here}): only the built-in datasets are listed."
+        )
+    name = picker(
+        "Dataset", "dataset", list(choices), resources.opening_dataset(list(choices)), str
+    )
     summary, where = choices[name]
     summary = display.markdown_text(summary[:1].upper() + summary[1:], 300)  # may name a folder
     root = resources.data_root()  # its path is the server's business, not the class's
@@ -53,8 +56,13 @@ def selection() -> Selection:
     made = "shipped" if shipped_folder(name) else "trained on first use"
     default = f"class default: {titles[published]}" if published in titles else f"default ({made})"
     labels = {DEFAULT_SOURCE: default, UPLOAD_SOURCE: "upload files"}
-    source = picker("Models", "models", [DEFAULT_SOURCE, *titles, UPLOAD_SOURCE],
-                    DEFAULT_SOURCE, lambda s: labels.get(s) or titles[s])  # fmt: skip
+    source = picker(
+        "Models",
+        "models",
+        [DEFAULT_SOURCE, *titles, UPLOAD_SOURCE],
+        DEFAULT_SOURCE,
+        lambda s: labels.get(s) or titles[s],
+    )
     return Selection(name, source)
 
 
@@ -67,8 +75,10 @@ def picker(label: str, param: str, options: list[str], default: str, describe) -
         wanted = default if default in options else options[0]
         if param in st.query_params:
             asked = display.markdown_text(repr(st.query_params[param][:60]))  # a link's words
-            st.warning(f"This link asks for the {label.lower()} {asked}, which is not on this "
-                       f"server: showing {describe(wanted)} instead.")  # fmt: skip
+            st.warning(
+                f"This link asks for the {label.lower()} {asked}, which is not on this "
+                f"server: showing {describe(wanted)} instead."
+            )
     value = st.sidebar.selectbox(
         label, options, index=options.index(wanted), format_func=describe, key=param
     )
@@ -102,8 +112,10 @@ def default_pair(name: str) -> ModelPair | None:
         try:
             resources.install_shipped(name)
         except PretrainedError as e:  # a changed shipped file: refused, and trained here instead
-            st.warning(f"The shipped models are refused: {display.markdown_text(e, 1000)}. "
-                       "Training the models here instead.")  # fmt: skip
+            st.warning(
+                f"The shipped models are refused: {display.markdown_text(e, 1000)}. "
+                "Training the models here instead."
+            )
     found = runs.pair_folder(name, source)
     if found is not None:
         return resources.pair_from_files(*found)
@@ -127,15 +139,19 @@ def full_pair_progress(name: str) -> None:
     job = resources.default_pairs().job(name, "full")
     job_state = job.state() if job is not None else None
     if job_state is not None and job_state.status in ("failed", "cancelled"):
-        st.warning(f"**Preview models.** Training the full models failed: "
-                   f"{display.markdown_text(job_state.message, 300)}")  # fmt: skip
+        st.warning(
+            f"**Preview models.** Training the full models failed: "
+            f"{display.markdown_text(job_state.message, 300)}"
+        )
         return
     done = defaults.progress_of(job_state) if job_state is not None else None
     fraction = done.fraction if done else 0.0
     left = defaults.describe_time(done.seconds_left if done else None)
-    st.caption(f"{PREVIEW_LABEL} The AE and VAE look alike until the full models are ready "
-               f"(the preview cannot show the AE's holes or its off-data samples): "
-               f"full models {fraction:.0%}, {left}.")  # fmt: skip
+    st.caption(
+        f"{PREVIEW_LABEL} The AE and VAE look alike until the full models are ready "
+        f"(the preview cannot show the AE's holes or its off-data samples): "
+        f"full models {fraction:.0%}, {left}."
+    )
 
 
 def uploaded_pair(name: str) -> ModelPair | None:
@@ -160,8 +176,11 @@ def uploaded_pair(name: str) -> ModelPair | None:
 
 def wait_for_default(name: str, stage: str) -> None:
     """The first use of a dataset: its first pair trains in the background; poll until saved."""
-    what = "a preview AE and VAE (the full ones follow)" if stage == "preview" else (
-        "the default AE and VAE (saved for next time)")  # fmt: skip
+    what = (
+        "a preview AE and VAE (the full ones follow)"
+        if stage == "preview"
+        else ("the default AE and VAE (saved for next time)")
+    )
 
     @st.fragment(run_every=1.0)
     def progress() -> None:

@@ -26,8 +26,9 @@ SERVER_WRONG_TRIES = 30  # from all browsers together: a fresh browser costs a g
 STOP_AFTER_S = 2.0  # an unusable key setting stops the server this long after the first page
 KEY_FIELD, UNLOCK, LOCK = "teacher_key", "teacher_unlock", "teacher_lock"  # widget keys
 # What the server's log says once, at the first page opened (never the key itself).
-KEY_IN_FORCE = ("Teacher key: set; only browsers that enter it can train, upload, publish and "
-                "delete runs.")  # fmt: skip
+KEY_IN_FORCE = (
+    "Teacher key: set; only browsers that enter it can train, upload, publish and delete runs."
+)
 NO_KEY = "Teacher key: none; every browser can train, upload, publish and delete runs."
 
 
@@ -94,8 +95,10 @@ def allowed(action: str) -> bool:
     """Whether this session may do action ("train", "upload files", ...), after saying why not."""
     if is_teacher():
         return True
-    st.caption(f":material/lock: Only the teacher can {action} on this server (the teacher "
-               "key: Teacher, in the sidebar).")  # fmt: skip
+    st.caption(
+        f":material/lock: Only the teacher can {action} on this server (the teacher "
+        "key: Teacher, in the sidebar)."
+    )
     return False
 
 
@@ -109,8 +112,9 @@ def sidebar() -> None:
             st.button("Lock", key=LOCK, on_click=lock)
             return
         with st.form("teacher_form", clear_on_submit=True, border=False):
-            typed = st.text_input("Teacher key", type="password", key=KEY_FIELD,
-                                  max_chars=classroom.MAX_KEY_CHARS)  # fmt: skip
+            typed = st.text_input(
+                "Teacher key", type="password", key=KEY_FIELD, max_chars=classroom.MAX_KEY_CHARS
+            )
             submitted = st.form_submit_button("Unlock", key=UNLOCK)
         if submitted:
             unlock(typed)
@@ -121,8 +125,10 @@ def unlock(typed: str) -> None:
     me = state.owner()
     wait, whole_server = wrong.wait_s(me)
     if whole_server:
-        st.error(f"Too many wrong keys on this server, from all browsers together: every "
-                 f"browser must wait {math.ceil(wait)} s.")  # fmt: skip
+        st.error(
+            f"Too many wrong keys on this server, from all browsers together: every "
+            f"browser must wait {math.ceil(wait)} s."
+        )
     elif wait > 0:
         st.error(f"Too many wrong keys: try again in {math.ceil(wait)} s.")
     elif classroom.key_matches(typed, key() or ""):

@@ -18,8 +18,9 @@ if pair is None:
 def show(column, caption: str, grid: np.ndarray, name: str) -> None:
     """A (C, H, W) tiled image with a PNG download."""
     column.image(display.display(grid, side=480), caption=caption, output_format="PNG")
-    column.download_button("PNG", display.png_bytes(grid, 480), f"{name}.png", "image/png",
-                           key=f"dl_{name}")  # fmt: skip
+    column.download_button(
+        "PNG", display.png_bytes(grid, 480), f"{name}.png", "image/png", key=f"dl_{name}"
+    )
 
 
 st.subheader("Manifold grid")
@@ -45,8 +46,12 @@ for column, kind in zip(columns, KINDS, strict=True):
         plane = latent.grid_points((low[0], high[0]), (low[1], high[1]), n)
         where = "the data's extent (1st-99th percentile)"
     z = plane if use_prior and pair.latent_dim == 2 else pair.projections[kind].to_latent(plane)
-    show(column, f"{kind.upper()} decoded over {where}", display.tile(pair.decode(kind, z), n),
-         f"grid_{kind}")  # fmt: skip
+    show(
+        column,
+        f"{kind.upper()} decoded over {where}",
+        display.tile(pair.decode(kind, z), n),
+        f"grid_{kind}",
+    )
 
 st.subheader("Samples from the prior N(0, I)")
 st.caption(
@@ -58,8 +63,12 @@ seed = st.number_input("Seed", 0, 10_000, 0, key="sample_seed")
 z = latent.sample_prior(16, pair.latent_dim, np.random.default_rng(seed))
 columns = st.columns(2)
 for column, kind in zip(columns, KINDS, strict=True):
-    show(column, f"{kind.upper()}: 16 samples", display.tile(pair.decode(kind, z), 8),
-         f"samples_{kind}")  # fmt: skip
+    show(
+        column,
+        f"{kind.upper()}: 16 samples",
+        display.tile(pair.decode(kind, z), 8),
+        f"samples_{kind}",
+    )
 
 st.subheader("Interpolation between two images")
 st.caption(
@@ -74,19 +83,30 @@ first = a.number_input("From data point #", 0, count - 1, picked[0], key="interp
 second = b.number_input("To data point #", 0, count - 1, picked[1], key="interp_b")
 n_steps = steps.slider("Steps", 3, latent.MAX_STEPS, 8, key="interp_steps")
 scrub_column, method_column = st.columns([2, 1])
-method = method_column.radio("Scrub along", ["linear", "spherical"], key="interp_method",
-                             help="Drag the slider: both models decode as it moves.")  # fmt: skip
+method = method_column.radio(
+    "Scrub along",
+    ["linear", "spherical"],
+    key="interp_method",
+    help="Drag the slider: both models decode as it moves.",
+)
 with scrub_column:
     live.scrub(
-        pair, "interp_scrub", {k: pair.codes[k][first] for k in KINDS},
-        {k: pair.codes[k][second] for k in KINDS}, "lerp" if method == "linear" else "slerp",
+        pair,
+        "interp_scrub",
+        {k: pair.codes[k][first] for k in KINDS},
+        {k: pair.codes[k][second] for k in KINDS},
+        "lerp" if method == "linear" else "slerp",
         ("t", 0.0, 1.0, 0.01, st.session_state.get(state.INTERP_T, 0.5)),
         {"ae": "AE at t = {value}", "vae": "VAE at t = {value}"},
         on_value=lambda t: st.session_state.update({state.INTERP_T: t}),
-    )  # fmt: skip
+    )
 for kind in KINDS:
     codes = pair.codes[kind]
     for method in ("linear", "spherical"):
         path = latent.interpolate(codes[first], codes[second], n_steps, method)
-        show(st, f"{kind.upper()}, {method}", display.tile(pair.decode(kind, path), n_steps),
-             f"interp_{kind}_{method}")  # fmt: skip
+        show(
+            st,
+            f"{kind.upper()}, {method}",
+            display.tile(pair.decode(kind, path), n_steps),
+            f"interp_{kind}_{method}",
+        )

@@ -19,10 +19,17 @@ if wanted not in available:
         asked = markdown_text(repr(wanted[:60]))  # the URL's words, shown literally
         st.warning(f"There is no instrument {asked}: showing the first one.")
     wanted = keys[0]
-key = st.segmented_control(
-    "Instrument", keys, default=wanted, format_func=lambda k: available[k].title,
-    key="instrument_choice", label_visibility="collapsed",
-) or wanted  # fmt: skip
+key = (
+    st.segmented_control(
+        "Instrument",
+        keys,
+        default=wanted,
+        format_func=lambda k: available[k].title,
+        key="instrument_choice",
+        label_visibility="collapsed",
+    )
+    or wanted
+)
 st.query_params["instrument"] = key
 instrument = available[key]
 st.info(instrument.explanation)

@@ -20,11 +20,23 @@ lesson.keyboard()
 
 with st.container(key="lesson_nav"):
     back, where, forward = st.columns([1, 4, 1], vertical_alignment="center")
-    back.button("← Previous", key="lesson_prev", on_click=lesson.move, args=(-1,),
-                disabled=number == 1, width="stretch")  # fmt: skip
+    back.button(
+        "← Previous",
+        key="lesson_prev",
+        on_click=lesson.move,
+        args=(-1,),
+        disabled=number == 1,
+        width="stretch",
+    )
     where.progress(number / len(STEPS), text=f"Step {number} of {len(STEPS)}: {step.title}")
-    forward.button("Next →", key="lesson_next", on_click=lesson.move, args=(1,),
-                   disabled=number == len(STEPS), width="stretch")  # fmt: skip
+    forward.button(
+        "Next →",
+        key="lesson_next",
+        on_click=lesson.move,
+        args=(1,),
+        disabled=number == len(STEPS),
+        width="stretch",
+    )
 
 st.header(step.title)
 # Presenting, an answered step folds its text and question away so that the view fills the screen.
@@ -41,8 +53,12 @@ box = (
 with box:
     lesson.ask(number, question)  # the first answer counts, and stays when the step is left
     if not lesson.answered(number):
-        st.button("Reveal without answering", key=f"lesson_reveal_{number}",
-                  on_click=lesson.reveal, args=(number,))  # fmt: skip
+        st.button(
+            "Reveal without answering",
+            key=f"lesson_reveal_{number}",
+            on_click=lesson.reveal,
+            args=(number,),
+        )
         st.caption("Pick an answer, then the view shows what happens.")
         st.stop()
 picked = lesson.answer(number)
@@ -68,5 +84,7 @@ with st.container(key="lesson_view"):
     else:
         st.info(f"The view {step.view!r} is not built yet.")
 if not presenting:
-    st.caption("Keys: ← and → move between steps. Add `?present=1` to the address for "
-               "presenter mode, `?lesson=N` to open step N.")  # fmt: skip
+    st.caption(
+        "Keys: ← and → move between steps. Add `?present=1` to the address for "
+        "presenter mode, `?lesson=N` to open step N."
+    )

@@ -27,19 +27,31 @@ def train_form() -> JobSpec | None:
             "Latent size (0 = 2, or 32 for faces)", 0, 64, 0, key="train_latent"
         )
         epochs = right.number_input("Epochs (0 = automatic)", 0, 1000, 0, key="train_epochs")
-        beta = st.number_input("beta (weight of the VAE's KL term; empty = automatic)", 0.0,
-                               100.0, None, 0.5, key="train_beta",
-                               placeholder="automatic: 16 for conv, else 1")  # fmt: skip
+        beta = st.number_input(
+            "beta (weight of the VAE's KL term; empty = automatic)",
+            0.0,
+            100.0,
+            None,
+            0.5,
+            key="train_beta",
+            placeholder="automatic: 16 for conv, else 1",
+        )
         noise = st.slider("Denoising AE: input noise", 0.0, 1.0, 0.0, 0.05, key="train_noise")
-        sparsity = st.slider("Sparse AE: L1 weight on the code", 0.0, 1.0, 0.0, 0.01,
-                             key="train_sparse")  # fmt: skip
+        sparsity = st.slider(
+            "Sparse AE: L1 weight on the code", 0.0, 1.0, 0.0, 0.01, key="train_sparse"
+        )
         if not st.form_submit_button("Train", type="primary"):
             return None
     return JobSpec(
-        dataset=name, data_dir=resources.data_root(), arch=None if arch == "default" else arch,
-        latent_dim=int(latent_dim) or None, epochs=int(epochs) or None, beta=beta,
-        noise_std=noise, sparsity=sparsity,
-    )  # fmt: skip
+        dataset=name,
+        data_dir=resources.data_root(),
+        arch=None if arch == "default" else arch,
+        latent_dim=int(latent_dim) or None,
+        epochs=int(epochs) or None,
+        beta=beta,
+        noise_std=noise,
+        sparsity=sparsity,
+    )
 
 
 st.header("Train an AE and a VAE side by side")

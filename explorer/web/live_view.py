@@ -112,10 +112,15 @@ def scrub_data(
         "captions": {"scrub": captions},
         "original": None,
         "scrub": {
-            "label": label, "range": [low, high], "step": step, "value": value,
-            "method": method, "signed": method == "line", "decimals": 1 if method == "line" else 2,
+            "label": label,
+            "range": [low, high],
+            "step": step,
+            "value": value,
+            "method": method,
+            "signed": method == "line",
+            "decimals": 1 if method == "line" else 2,
             "strip": strip,
             "from": {k: np.asarray(v, dtype=float).tolist() for k, v in start.items()},
             "to": {k: np.asarray(v, dtype=float).tolist() for k, v in end.items()},
         },
-    }  # fmt: skip
+    }

@@ -133,7 +133,7 @@ def _describe_pca(pca: PCA, image_shape: tuple[int, int, int], arrays: list) -> 
         {"op": "linear", "in": n, "out": n_pixels, "weight": weight, "bias": bias},
         {"op": "reshape", "shape": list(image_shape)},
         {"op": "clip"},
-    ]  # fmt: skip
+    ]
     return {"latent_dim": n, "image_shape": list(image_shape), "ops": ops}
 
 
@@ -143,15 +143,27 @@ def _sequential(layers: nn.Sequential, arrays: list[np.ndarray]) -> list[dict]:
         if isinstance(layer, nn.ReLU):
             ops.append({"op": "relu"})
         elif isinstance(layer, nn.Linear) and layer.bias is not None:
-            ops.append({"op": "linear", "in": layer.in_features, "out": layer.out_features,
-                        **_weights(layer, arrays)})  # fmt: skip
+            ops.append(
+                {
+                    "op": "linear",
+                    "in": layer.in_features,
+                    "out": layer.out_features,
+                    **_weights(layer, arrays),
+                }
+            )
         elif isinstance(layer, nn.ConvTranspose2d) and _plain_transpose(layer):
-            ops.append({
-                "op": "conv_transpose", "in": layer.in_channels, "out": layer.out_channels,
-                "kernel": layer.kernel_size[0], "stride": layer.stride[0],
-                "padding": layer.padding[0], "output_padding": list(layer.output_padding),
-                **_weights(layer, arrays),
-            })  # fmt: skip
+            ops.append(
+                {
+                    "op": "conv_transpose",
+                    "in": layer.in_channels,
+                    "out": layer.out_channels,
+                    "kernel": layer.kernel_size[0],
+                    "stride": layer.stride[0],
+                    "padding": layer.padding[0],
+                    "output_padding": list(layer.output_padding),
+                    **_weights(layer, arrays),
+                }
+            )
         else:
             raise Unsupported(f"its decoder has a layer the browser cannot run: {layer}")
     return ops
@@ -163,9 +175,15 @@ def _residual(decoder: ResidualDecoder, arrays: list[np.ndarray]) -> list[dict]:
     path = decoder.linear
     k, n_pixels = path.basis.shape
     direct = (path.basis * path.scale[:, None]).T  # (pixels, k): logits += z @ direct.T + mean
-    ops.append({"op": "add_linear", "in": k, "out": n_pixels,
-                "weight": _append(arrays, direct.float().numpy()),
-                "bias": _append(arrays, path.mean.float().numpy())})  # fmt: skip
+    ops.append(
+        {
+            "op": "add_linear",
+            "in": k,
+            "out": n_pixels,
+            "weight": _append(arrays, direct.float().numpy()),
+            "bias": _append(arrays, path.mean.float().numpy()),
+        }
+    )
     return ops
 
 
@@ -173,15 +191,21 @@ def _plain_transpose(layer: nn.ConvTranspose2d) -> bool:
     """Square kernel and stride, no dilation or groups: what ConvDecoder builds."""
     k, s, p = layer.kernel_size, layer.stride, layer.padding
     return (
-        k[0] == k[1] and s[0] == s[1] and p[0] == p[1]
-        and layer.dilation == (1, 1) and layer.groups == 1 and layer.bias is not None
-    )  # fmt: skip
+        k[0] == k[1]
+        and s[0] == s[1]
+        and p[0] == p[1]
+        and layer.dilation == (1, 1)
+        and layer.groups == 1
+        and layer.bias is not None
+    )
 
 
 def _weights(layer: nn.Module, arrays: list[np.ndarray]) -> dict:
     """Appends the layer's weight and bias; returns their [offset, count] entries."""
-    return {name: _append(arrays, getattr(layer, name).detach().to(torch.float32).cpu().numpy())
-            for name in ("weight", "bias")}  # fmt: skip
+    return {
+        name: _append(arrays, getattr(layer, name).detach().to(torch.float32).cpu().numpy())
+        for name in ("weight", "bias")
+    }
 
 
 def _append(arrays: list[np.ndarray], array: np.ndarray) -> list[int]:
@@ -204,7 +228,9 @@ def _multiply_adds(ops: list[dict], latent_dim: int) -> int:
         elif op["op"] == "conv_transpose":
             _, h, w = shape
             total += h * w * op["in"] * op["out"] * op["kernel"] ** 2
-            size = [(n - 1) * op["stride"] - 2 * op["padding"] + op["kernel"] + extra
-                    for n, extra in zip((h, w), op["output_padding"], strict=True)]  # fmt: skip
+            size = [
+                (n - 1) * op["stride"] - 2 * op["padding"] + op["kernel"] + extra
+                for n, extra in zip((h, w), op["output_padding"], strict=True)
+            ]
             shape = (op["out"], *size)
     return total

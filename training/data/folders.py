@@ -84,13 +84,18 @@ def load_folder(
         skipped = []
         images = decode_images(kept, size, options.grey, progress=progress, skipped=skipped)
         if not len(images):
-            raise DatasetError(f"{folder}: no image could be read ({len(kept):,} tried; the "
-                               f"first: {skipped[0][1]})")  # fmt: skip
+            raise DatasetError(
+                f"{folder}: no image could be read ({len(kept):,} tried; the "
+                f"first: {skipped[0][1]})"
+            )
         unread = {path for path, _ in skipped}
         read = [p not in unread for p in kept]
-        return {"images": images, "attributes": attributes[: options.limit][read],
-                "names": np.array(names, str),
-                "skipped": np.array([str(e) for _, e in skipped], str)}  # fmt: skip
+        return {
+            "images": images,
+            "attributes": attributes[: options.limit][read],
+            "names": np.array(names, str),
+            "skipped": np.array([str(e) for _, e in skipped], str),
+        }
 
     arrays = cached_arrays(key, build, fields=("images", "attributes", "names", "skipped"))
     n, has_attributes = len(arrays["images"]), len(arrays["names"]) > 0
@@ -117,7 +122,14 @@ def _skipped_note(folder: Path, skipped: np.ndarray, n_files: int) -> str:
     seen = (str(folder), *map(str, skipped))
     if seen not in _logged:
         _logged.add(seen)
-        log.warning("%s: %d of %d image files could not be read and were skipped:\n%s",
-                    folder, len(skipped), n_files, "\n".join(skipped))  # fmt: skip
-    return (f" {len(skipped):,} of {n_files:,} files could not be read: skipped; the list is in "
-            "the server log.")  # fmt: skip
+        log.warning(
+            "%s: %d of %d image files could not be read and were skipped:\n%s",
+            folder,
+            len(skipped),
+            n_files,
+            "\n".join(skipped),
+        )
+    return (
+        f" {len(skipped):,} of {n_files:,} files could not be read: skipped; the list is in "
+        "the server log."
+    )

@@ -22,8 +22,12 @@ from training.data.dataset import DataOptions, Dataset, DatasetError, LoadProgre
 # Where Debian's `dataset-fashion-mnist` package puts the files (tests monkeypatch this).
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
-PARTS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")  # fmt: skip
+PARTS = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 MIRRORS = {
     "mnist": (
@@ -53,8 +57,18 @@ MAX_DOWNLOAD_BYTES = 64 * 2**20  # the largest official file is 26 MB; stop a ru
 # Subfolders of a data folder that may hold each kind's files (../shared/data/mnist/, ...).
 DATA_DIR_SUBFOLDERS = {"mnist": ("mnist",), "fashion-mnist": ("fashion-mnist", "fashion_mnist")}
 
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")  # fmt: skip
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 def read_idx(path: str | Path) -> np.ndarray:

@@ -60,13 +60,20 @@ def wait_for_ladder(pair: ModelPair, folder: Path) -> None:
         if state.status == "failed":
             st.error(display.markdown_text(state.message, 500))
             return
-        left = "estimating the time" if state.seconds_left is None else (
-            f"about {max(1, round(state.seconds_left))} s left")  # fmt: skip
-        st.info(f"First use of the dial on **{pair.dataset.name}**: training "
-                f"{len(DEFAULT_BETAS)} VAEs, one per beta (saved for next time).")  # fmt: skip
+        left = (
+            "estimating the time"
+            if state.seconds_left is None
+            else (f"about {max(1, round(state.seconds_left))} s left")
+        )
+        st.info(
+            f"First use of the dial on **{pair.dataset.name}**: training "
+            f"{len(DEFAULT_BETAS)} VAEs, one per beta (saved for next time)."
+        )
         st.progress(state.fraction, text=f"{state.message} ({left})")
-        st.caption("To prepare it ahead of a class: `python -m training ladder --dataset "
-                   f"{pair.dataset.name} --out {runs.shown(folder)}`")  # fmt: skip
+        st.caption(
+            "To prepare it ahead of a class: `python -m training ladder --dataset "
+            f"{pair.dataset.name} --out {runs.shown(folder)}`"
+        )
 
     progress()
 
@@ -84,16 +91,25 @@ def ladder_rungs(pair: ModelPair, folder: Path, version: tuple) -> list[beta_dia
         ladder = load_ladder(folder)
         shapes = {c.config.image_shape for c in ladder.values()}
         if shapes != {pair.dataset.image_shape}:
-            raise ValueError(f"the ladder in {runs.shown(folder)} takes images {shapes}, "
-                             f"{pair.dataset.name} has {pair.dataset.image_shape}")  # fmt: skip
+            raise ValueError(
+                f"the ladder in {runs.shown(folder)} takes images {shapes}, "
+                f"{pair.dataset.name} has {pair.dataset.image_shape}"
+            )
         latent_dim = next(iter(ladder.values())).config.latent_dim
         test = pair.dataset.test_indices
-        args = (pair.indices[map_rows(pair)], beta_dial.measured_subset(test), test[:N_SHOWN],
-                beta_dial.prior_draws(N_SAMPLES, latent_dim))  # fmt: skip
+        args = (
+            pair.indices[map_rows(pair)],
+            beta_dial.measured_subset(test),
+            test[:N_SHOWN],
+            beta_dial.prior_draws(N_SAMPLES, latent_dim),
+        )
         with st.spinner("Measuring the ladder's VAEs on the data (once per server)..."):
-            return [beta_dial.measure_rung(c.model, beta, pair.dataset.pixels, *args,
-                                           recon_mse=c.metrics.get("recon_mse"))
-                    for beta, c in ladder.items()]  # fmt: skip
+            return [
+                beta_dial.measure_rung(
+                    c.model, beta, pair.dataset.pixels, *args, recon_mse=c.metrics.get("recon_mse")
+                )
+                for beta, c in ladder.items()
+            ]
 
     return pair.shared(version, build)
 
@@ -136,25 +152,38 @@ def show(pair: ModelPair, key: str) -> None:
     by_beta = {r.beta: r for r in rungs}
     left, right = st.columns([3, 1])
     beta = left.select_slider(
-        "beta, the weight of the KL term", list(by_beta), value=1.0 if 1.0 in by_beta else
-        rungs[0].beta, format_func=beta_name, key=f"{key}_beta",
-    )  # fmt: skip
-    same_scale = right.toggle("Same scale for every beta", value=True, key=f"{key}_same_scale",
-                              help="One axis range over every beta's map, so that the maps "
-                              "compare honestly; off: each map fills its frame.")  # fmt: skip
+        "beta, the weight of the KL term",
+        list(by_beta),
+        value=1.0 if 1.0 in by_beta else rungs[0].beta,
+        format_func=beta_name,
+        key=f"{key}_beta",
+    )
+    same_scale = right.toggle(
+        "Same scale for every beta",
+        value=True,
+        key=f"{key}_same_scale",
+        help="One axis range over every beta's map, so that the maps "
+        "compare honestly; off: each map fills its frame.",
+    )
     rung = by_beta[beta]
     map_column, images_column = st.columns([1, 1])
     figure = dial_map(pair, version, rungs, beta, same_scale)
-    map_column.plotly_chart(figure, key=f"{key}_map", on_select="ignore", width="stretch",
-                            config=figures.MAP_CONFIG)  # fmt: skip
+    map_column.plotly_chart(
+        figure, key=f"{key}_map", on_select="ignore", width="stretch", config=figures.MAP_CONFIG
+    )
     with images_column:
         test = pair.dataset.test_indices[:N_SHOWN]
         pairs = np.concatenate([pair.dataset.floats(test), rung.reconstructions])
-        st.image(display.display(display.tile(pairs, N_SHOWN), 480), output_format="PNG",
-                 caption="Test images (top) and their reconstructions (bottom)")  # fmt: skip
-        st.image(display.display(display.tile(rung.samples, N_SAMPLES // 2), 480),
-                 output_format="PNG", caption="16 samples from the prior N(0, I), the same "
-                 "draws for every beta")  # fmt: skip
+        st.image(
+            display.display(display.tile(pairs, N_SHOWN), 480),
+            output_format="PNG",
+            caption="Test images (top) and their reconstructions (bottom)",
+        )
+        st.image(
+            display.display(display.tile(rung.samples, N_SAMPLES // 2), 480),
+            output_format="PNG",
+            caption="16 samples from the prior N(0, I), the same draws for every beta",
+        )
     bars_column, table_column = st.columns([1, 1])
     bars_column.plotly_chart(beta_dial.kl_bars(rung), key=f"{key}_kl", width="stretch")
     table_column.dataframe(table(rungs, beta), hide_index=True, key=f"{key}_table")

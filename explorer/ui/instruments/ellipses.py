@@ -25,9 +25,14 @@ def show(pair: ModelPair, key: str) -> None:
     map_column, side = st.columns([3, 1])
     with side:
         count = st.slider(
-            "Ellipses drawn", 0, MAX_ELLIPSES, 150, step=ELLIPSE_STEP, key=f"{key}_count",
+            "Ellipses drawn",
+            0,
+            MAX_ELLIPSES,
+            150,
+            step=ELLIPSE_STEP,
+            key=f"{key}_count",
             help="A seeded sample of the plotted points: the same for everyone.",
-        )  # fmt: skip
+        )
         count = ellipse_count(count)
         two_sigma = st.toggle("2-sigma ellipses too (dotted)", key=f"{key}_two_sigma")
         st.markdown(ellipse_readout(pair))
@@ -36,10 +41,12 @@ def show(pair: ModelPair, key: str) -> None:
             "wide, the decoder was trained to draw the same image from many nearby codes."
         )
     # One figure per option, kept with the pair: every session gets the same object.
-    figure = pair.shared(("ellipse_map", count, two_sigma),
-                         lambda: ellipse_map(pair, count, two_sigma))  # fmt: skip
-    map_column.plotly_chart(figure, key=f"{key}_map", on_select="ignore", width="stretch",
-                            config=figures.MAP_CONFIG)  # fmt: skip
+    figure = pair.shared(
+        ("ellipse_map", count, two_sigma), lambda: ellipse_map(pair, count, two_sigma)
+    )
+    map_column.plotly_chart(
+        figure, key=f"{key}_map", on_select="ignore", width="stretch", config=figures.MAP_CONFIG
+    )
 
 
 INSTRUMENT = Instrument(

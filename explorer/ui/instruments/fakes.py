@@ -14,8 +14,11 @@ from explorer.ui import resources, uploads
 from explorer.ui.instruments import Instrument
 
 PLACES = ("an out-of-distribution image", "a data point", "your image")
-SHORT_NAMES = {("ae", "recon"): "AE error", ("vae", "recon"): "VAE error",
-               ("vae", "neg_elbo"): "VAE -ELBO"}  # fmt: skip
+SHORT_NAMES = {
+    ("ae", "recon"): "AE error",
+    ("vae", "recon"): "VAE error",
+    ("vae", "neg_elbo"): "VAE -ELBO",
+}
 
 
 def report(pair: ModelPair) -> anomaly.FakeReport:
@@ -44,9 +47,13 @@ def chosen_image(pair: ModelPair, found: anomaly.FakeReport, ood: str, key: str)
 def show(pair: ModelPair, key: str) -> None:
     found = report(pair)
     names = list(found.sets)
-    ood = st.selectbox("Out-of-distribution set", names, key=f"{key}_set",
-                       help="Images the models never learned: the dataset's own images "
-                       "changed, or another dataset's made the same shape.")  # fmt: skip
+    ood = st.selectbox(
+        "Out-of-distribution set",
+        names,
+        key=f"{key}_set",
+        help="Images the models never learned: the dataset's own images "
+        "changed, or another dataset's made the same shape.",
+    )
     image, caption = chosen_image(pair, found, ood, key)
     marks = None
     picture, histograms = st.columns([1, 5])
@@ -66,8 +73,10 @@ def show(pair: ModelPair, key: str) -> None:
     )
     table.dataframe(auc_table(found), hide_index=True)
     n = len(next(iter(found.in_scores.values())))
-    table.caption(f"Scored on {n} test images and as many (at most 500 from another dataset) "
-                  "of each set. The VAE's ELBO uses one sampled code per image.")  # fmt: skip
+    table.caption(
+        f"Scored on {n} test images and as many (at most 500 from another dataset) "
+        "of each set. The VAE's ELBO uses one sampled code per image."
+    )
 
 
 def placement_table(found: anomaly.FakeReport, marks: dict, caption: str) -> pd.DataFrame:
@@ -79,8 +88,10 @@ def placement_table(found: anomaly.FakeReport, marks: dict, caption: str) -> pd.
 
 def auc_table(found: anomaly.FakeReport) -> pd.DataFrame:
     aucs = found.aucs()
-    rows = [{"set": name, **{SHORT_NAMES[c]: round(a[c], 3) for c in COLUMNS}}
-            for name, a in aucs.items()]  # fmt: skip
+    rows = [
+        {"set": name, **{SHORT_NAMES[c]: round(a[c], 3) for c in COLUMNS}}
+        for name, a in aucs.items()
+    ]
     return pd.DataFrame(rows)
 
 

@@ -50,8 +50,10 @@ def train_button(pair: ModelPair, model, config, key: str) -> bool:
     seconds = pair.shared(("denoiser_seconds", model, config), estimate)
     if st.button(f"Train a denoising AE (about {max(1, round(seconds))} s)", key=f"{key}_train"):
         return True
-    st.caption("A denoising AE has the pair's AE architecture but is trained on noisy inputs, "
-               "with the clean image as the target.")  # fmt: skip
+    st.caption(
+        "A denoising AE has the pair's AE architecture but is trained on noisy inputs, "
+        "with the clean image as the target."
+    )
     return False
 
 
@@ -75,8 +77,9 @@ def show_denoising(pair: ModelPair, key: str) -> None:
     if dae is None:
         return
     left, right = st.columns(2)
-    std = left.slider("Noise (standard deviation)", 0.0, 1.0, features.NOISE_STD, 0.05,
-                      key=f"{key}_noise")  # fmt: skip
+    std = left.slider(
+        "Noise (standard deviation)", 0.0, 1.0, features.NOISE_STD, 0.05, key=f"{key}_noise"
+    )
     seed = right.number_input("Seed (which images, which noise)", 0, 10_000, 0, key=f"{key}_seed")
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(pair.dataset.test_indices, N_SHOWN, replace=False))
@@ -87,13 +90,17 @@ def show_denoising(pair: ModelPair, key: str) -> None:
         "Denoising AE": decode_all(dae, encode_all(dae, noisy)),
         "Plain AE": pair.decode("ae", pair.encode("ae", noisy)),
     }
-    captions = {name: f"{name}: MSE to clean {features.per_image_mse(x, clean).mean():.4f}"
-                for name, x in outputs.items()}  # fmt: skip
+    captions = {
+        name: f"{name}: MSE to clean {features.per_image_mse(x, clean).mean():.4f}"
+        for name, x in outputs.items()
+    }
     panels = [*((captions[n], x) for n, x in outputs.items()), ("Clean", clean)]
     for column, (caption, images) in zip(st.columns(4), panels, strict=True):
         column.image(display.display(display.tile(images, 4), side=300), caption=caption)
-    st.caption(f"The denoising AE was trained with noise {features.NOISE_STD}; both models "
-               "see the same noisy test images.")  # fmt: skip
+    st.caption(
+        f"The denoising AE was trained with noise {features.NOISE_STD}; both models "
+        "see the same noisy test images."
+    )
 
 
 def show_probe(pair: ModelPair, key: str) -> None:
@@ -111,22 +118,30 @@ def show_probe(pair: ModelPair, key: str) -> None:
     y, class_names = found[target]
     with st.spinner("Encoding images and fitting the probes..."):
         codes = pair.shared(("probe_codes",), lambda: features.probe_codes(pair))
-        predicted = pair.shared(("probe", target),
-                                lambda: features.probe_predictions(codes, y))  # fmt: skip
+        predicted = pair.shared(("probe", target), lambda: features.probe_predictions(codes, y))
     if predicted is None:
-        st.info(f"The training images hold one value of {display.markdown_text(target)} only: "
-                "nothing to predict.")  # fmt: skip
+        st.info(
+            f"The training images hold one value of {display.markdown_text(target)} only: "
+            "nothing to predict."
+        )
         return
     truth = y[codes.test_rows]
     table, matrix = st.columns([1, 2])
     rows = [(KIND_NAMES[k], f"{features.accuracy(truth, p):.1%}") for k, p in predicted.items()]
     table.dataframe(pd.DataFrame(rows, columns=["codes", "probe accuracy"]), hide_index=True)
-    table.caption(f"{pair.latent_dim} numbers per image for each. Always guessing the most "
-                  f"common answer scores {features.chance(truth):.1%}. Fitted on "
-                  f"{len(codes.train_rows)} training images, scored on {len(truth)} test "
-                  "images: the points on the maps.")  # fmt: skip
-    kind = table.radio("Confusion matrix of", list(predicted), format_func=KIND_NAMES.get,
-                       horizontal=True, key=f"{key}_kind")  # fmt: skip
+    table.caption(
+        f"{pair.latent_dim} numbers per image for each. Always guessing the most "
+        f"common answer scores {features.chance(truth):.1%}. Fitted on "
+        f"{len(codes.train_rows)} training images, scored on {len(truth)} test "
+        "images: the points on the maps."
+    )
+    kind = table.radio(
+        "Confusion matrix of",
+        list(predicted),
+        format_func=KIND_NAMES.get,
+        horizontal=True,
+        key=f"{key}_kind",
+    )
     counts = features.confusion_matrix(truth, predicted[kind], len(class_names))
     title = f"{KIND_NAMES[kind]} codes: predicted {target} against the truth"
     matrix.plotly_chart(features.confusion_figure(counts, class_names, title), key=f"{key}_cm")

@@ -28,11 +28,15 @@ def show(pair: ModelPair, key: str) -> None:
     grids, seconds = hole_grids(pair)
     figure = pair.shared(("hole_maps",), lambda: hole_maps(pair, grids))
     maps, side = st.columns([4, 1])
-    maps.plotly_chart(figure, key=f"{key}_maps", on_select="ignore", width="stretch",
-                      config=figures.MAP_CONFIG)  # fmt: skip
+    maps.plotly_chart(
+        figure, key=f"{key}_maps", on_select="ignore", width="stretch", config=figures.MAP_CONFIG
+    )
     for kind in KINDS:
-        side.metric(f"{kind.upper()}: share in holes", f"{grids[kind].hole_share():.0%}",
-                    help=f"threshold {grids[kind].threshold:.2f} spreads")  # fmt: skip
+        side.metric(
+            f"{kind.upper()}: share in holes",
+            f"{grids[kind].hole_share():.0%}",
+            help=f"threshold {grids[kind].threshold:.2f} spreads",
+        )
     n = len(grids["ae"].xs)
     side.caption(
         f"A hole (beyond the dashed line): a point whose decoded image re-encodes more than "

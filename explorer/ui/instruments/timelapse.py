@@ -42,13 +42,17 @@ def figure_or_reason(pair: ModelPair) -> go.Figure | str:
     path = folder / FILENAME
     if not path.is_file():
         if shipped_folder(pair.dataset.name) and (folder / MANIFEST).is_file():
-            return ("The shipped models come without a time-lapse (it would be 4x their size). "
-                    "Train a pair on the Train page to watch one form, or record this recipe's "
-                    f"with `python -m training pretrained {pair.dataset.name} --retrain --out "
-                    "DIR`.")  # fmt: skip
+            return (
+                "The shipped models come without a time-lapse (it would be 4x their size). "
+                "Train a pair on the Train page to watch one form, or record this recipe's "
+                f"with `python -m training pretrained {pair.dataset.name} --retrain --out "
+                "DIR`."
+            )
         if folder == runs.default_folder(pair.dataset.name):
-            return (f"These default models were trained before time-lapses were recorded: "
-                    f"delete {runs.shown(folder)} and reopen the app to retrain them.")  # fmt: skip
+            return (
+                f"These default models were trained before time-lapses were recorded: "
+                f"delete {runs.shown(folder)} and reopen the app to retrain them."
+            )
         return "This run was trained before time-lapses were recorded. " + RETRAIN
 
     def build() -> go.Figure | str:
@@ -72,8 +76,7 @@ def show(pair: ModelPair, key: str) -> None:
         st.info(figure)
         return
     config = {**figures.MAP_CONFIG, "toImageButtonOptions": {"filename": "training-timelapse"}}
-    st.plotly_chart(figure, key=f"{key}_figure", on_select="ignore", width="stretch",
-                    config=config)  # fmt: skip
+    st.plotly_chart(figure, key=f"{key}_figure", on_select="ignore", width="stretch", config=config)
     n_images = len(figure.data[0].x)
     residual = pair.models["ae"].config.arch == "residual"
     st.caption(
@@ -86,7 +89,7 @@ def show(pair: ModelPair, key: str) -> None:
             "maps move less than an MLP's."
             if residual
             else ""
-        )  # fmt: skip
+        )
     )
 
 
