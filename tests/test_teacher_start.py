@@ -101,7 +101,8 @@ def open_first_page(port: int, stderr: Path, until: str, timeout: float = 60.0) 
 def test_an_empty_key_stops_the_server_with_one_line_on_stderr(tmp_path, setting):
     with server(tmp_path, key=setting) as (port, process, stderr):
         opened = time.monotonic()
-        open_first_page(port, stderr, until=classroom.KEY_ENV)
+        logged = open_first_page(port, stderr, until=classroom.KEY_ENV)
+        assert classroom.KEY_ENV in logged, f"the first page never ran the check: {logged}"
         assert process.wait(timeout=30) == 1
         assert time.monotonic() - opened < 30
         lines = stderr.read_text().splitlines()  # Streamlit's own start lines, then ours
