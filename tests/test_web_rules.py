@@ -11,12 +11,18 @@ import numpy as np
 import pytest
 from node import call_js, ok
 
-from explorer.core import concepts, latent
+from explorer.core import concepts, figures, latent
 from explorer.core.points import Point
 from explorer.core.selection import markers
 from explorer.web.live_view import _map
 
 SEED = 21
+
+
+def test_map_kind_is_figures_map_kind():
+    charts = [figures.map_key(kind) for kind in ("ae", "vae", "pca")] + ["ae", "map_map_x", ""]
+    results = call_js(*[("mapKind", chart) for chart in charts])
+    assert [ok(r) for r in results] == [figures.map_kind(chart) for chart in charts]
 
 
 def test_strip_values_are_concepts_strip_alphas():

@@ -51,7 +51,8 @@ MAP_GAPS_EXPLAINED = (
     "for straying from N(0, I), which packs the codes into one dense, continuous blob."
 )
 TERM_NAMES = {"recon": "reconstruction", "kl": "KL", "l1": "L1 (sparsity)"}
-# Of a map's chart key; the browser strips it too (phone.js, standalone.js).
+# Of a map's chart key; the browser's copy of the rule is web/rules.js mapKind, tested against
+# map_kind (tests/test_web_rules.py).
 MAP_PREFIX = "map_"
 
 

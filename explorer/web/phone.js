@@ -7,6 +7,7 @@
 // wide screen keeps its side-by-side layout and never sees them.
 import { element } from "./dom.js";
 import { isDrawn, layoutValue, plotArea } from "./plotly_adapter.js";
+import { mapKind } from "./rules.js";
 
 const COLUMN = '[data-testid="stColumn"]'; // the standalone page has no columns: left alone
 const LOUPE = "lx-loupe";
@@ -51,7 +52,7 @@ function mapToggle(gd, keys, live, onToggle) {
       const button = element("button", "", bar);
       button.type = "button";
       button.dataset.chart = key;
-      button.textContent = (live?.maps[key]?.kind ?? key.replace(/^map_/, "")).toUpperCase();
+      button.textContent = (live?.maps[key]?.kind ?? mapKind(key)).toUpperCase();
       button.addEventListener("click", () => {
         phone.map = key;
         onToggle();

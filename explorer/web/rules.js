@@ -2,6 +2,11 @@
 // module and tests/test_web_rules.py checks each against the Python it mirrors.
 import { lerp, slerp, toPlane } from "./decoder.js";
 
+export function mapKind(chart) {
+  // The kind ("ae", "vae", "pca") whose map has this chart key, as explorer/core/figures.map_kind.
+  return chart.replace(/^map_/, "");
+}
+
 export function stripValues(t, n) {
   // n values from -|t| to +|t| (from -1 to 1 at t = 0), as explorer/core/concepts.strip_alphas.
   const a = Math.abs(t) || 1;

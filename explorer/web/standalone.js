@@ -5,6 +5,7 @@
 // page. Nothing leaves it. Tests read window.latentExplorer.
 import mountComponent from "./click.js";
 import { decode, parseBundle, toLatent, toPlane, toRGBA } from "./decoder.js";
+import { mapKind } from "./rules.js";
 
 (async () => {
   const page = JSON.parse(document.getElementById("lx-data").textContent);
@@ -71,7 +72,7 @@ import { decode, parseBundle, toLatent, toPlane, toRGBA } from "./decoder.js";
   function follow(click) {
     // As explorer/ui/point.follow_click: a dot pins its own code in each model; empty space on
     // a model's map pins the spot; empty space on PCA's map changes nothing.
-    const kind = click.chart.replace(/^map_/, "");
+    const kind = mapKind(click.chart);
     state.seq = click.seq;
     if (click.point_index !== null && click.point_index < codes.vae.length / points.dims.vae) {
       const i = click.point_index;
