@@ -1,10 +1,10 @@
 """The server's own training, started once per server and key in a daemon thread: each dataset's
 default pair (explorer/server/defaults.py), its beta dial's ladder and a denoising AE. Sessions
-never train in a script run (it dies at the next widget interaction, README "Training in the
-background"): they ask the registry, which starts the work unless it runs already, and poll its
-state. A labelled task holds a slot of the JobManager while it runs, so the cap counts it and the
-Train page lists it; the default pair's chain holds none (its TrainingJobs hold theirs). No
-Streamlit here.
+never train in a script run (it dies at the next widget interaction: docs/design.md, "Training
+in the background"): they ask the registry, which starts the work unless it runs already, and
+poll its state. A labelled task holds a slot of the JobManager while it runs, so the cap counts
+it and the Train page lists it; the default pair's chain holds none (its TrainingJobs hold
+theirs). No Streamlit here.
 """
 
 from __future__ import annotations
