@@ -278,6 +278,25 @@ def test_a_file_corrupted_while_open_is_one_clear_line(db):
     assert "unreadable" in one_line(error)
 
 
+def test_a_file_locked_at_start_is_one_clear_line(tmp_path):
+    ClassDB(tmp_path / "class.sqlite3")
+    other = sqlite3.connect(tmp_path / "class.sqlite3", isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(ClassDBError) as error:
+            ClassDB(tmp_path / "class.sqlite3", timeout_s=0.2)
+        assert "locked by another program (waited 0.2 s)" in one_line(error)
+    finally:
+        other.close()
+
+
+def test_a_runs_folder_that_cannot_be_made_is_one_clear_line(tmp_path):
+    (tmp_path / "runs").write_text("a file where the folder should be")
+    with pytest.raises(ClassDBError) as error:
+        ClassDB(tmp_path / "runs" / "class.sqlite3")
+    assert "its folder cannot be made" in one_line(error)
+
+
 def test_a_file_locked_by_another_program_is_one_clear_line(tmp_path):
     db = ClassDB(tmp_path / "class.sqlite3", timeout_s=0.2)
     other = sqlite3.connect(db.path, isolation_level=None)

@@ -92,10 +92,11 @@ class ClassDB:
         # one writer at a time among this server's sessions (the UI shares one ClassDB): they
         # queue here, not in SQLite's busy loop, which is left to other processes
         self._write_lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._errors(), self._write_lock, contextlib.closing(self._open()) as db:
-            # outside any transaction (SQLite refuses the switch inside one); kept in the file
-            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        with self._errors(), self._write_lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.closing(self._open()) as db:
+                # outside any transaction (SQLite refuses the switch inside one); kept in the file
+                mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode != "wal":
             raise ClassDBError(f"{self._name}: SQLite will not use WAL here ({mode})")
         with self._connect(write=True) as db:
@@ -119,6 +120,10 @@ class ClassDB:
         except sqlite3.Error as e:  # "file is not a database", "database disk image is malformed"
             raise ClassDBError(
                 f"{self._name} is unreadable ({e}); move it away to start anew"
+            ) from e
+        except OSError as e:  # the runs folder cannot be made: read-only, a file in the way
+            raise ClassDBError(
+                f"{self._name}: its folder cannot be made ({e.strerror or e})"
             ) from e
 
     @contextlib.contextmanager
