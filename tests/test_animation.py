@@ -19,7 +19,12 @@ from explorer.core.animation import (
 )
 from explorer.core.latent import fit_projection
 from explorer.core.model_pair import KINDS, build_pair
-from explorer.core.timelapse_gif import point_colors, timelapse_frames, timelapse_gif
+from explorer.core.timelapse_gif import (
+    LEGEND_HEIGHT,
+    point_colors,
+    timelapse_frames,
+    timelapse_gif,
+)
 from training.config import ModelConfig
 from training.models import build_model
 from training.timelapse import Timelapse, Track
@@ -179,3 +184,14 @@ def test_interpolation_frames_show_both_decodes_there_and_back(digits):
     assert np.array_equal(frames[0, animation.TITLE_HEIGHT :, :side, 0], first)
     assert np.array_equal(frames[1], frames[5]) and np.array_equal(frames[2], frames[4])
     assert opened(animation.interpolation_gif(pair, 0, 1, 4, "linear")).n_frames == 6
+
+
+def test_a_legend_of_the_classes_goes_below_the_maps():
+    lapse = planted_timelapse()
+    projections = {kind: fit_projection(np.zeros((1, 2))) for kind in KINDS}
+    names = ("zero", "one", "two", "three", "x" * 5000)  # a hostile name is cut, not drawn wide
+    frames, _ = timelapse_frames(lapse, projections, np.array([3, 0, 1, 2]), names, side=100)
+    assert frames.shape[1] == animation.TITLE_HEIGHT + 100 + LEGEND_HEIGHT
+    strip = frames[0, -LEGEND_HEIGHT:]
+    for color in ([31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40]):
+        assert np.all(strip == color, axis=-1).any()

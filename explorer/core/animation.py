@@ -87,11 +87,16 @@ def titled_row(panels: Sequence[np.ndarray], labels: Sequence[str], title: str =
     image = Image.fromarray(canvas)
     draw, font = ImageDraw.Draw(image), ImageFont.load_default()
     for left, panel, label in zip(lefts, panels, labels, strict=True):
-        middle = int(left) + panel.shape[1] // 2
-        draw.text((middle, TITLE_HEIGHT - 15), label, fill=(0, 0, 0), font=font, anchor="ma")
+        centred(draw, font, int(left) + panel.shape[1] // 2, TITLE_HEIGHT - 15, label)
     if title:
-        draw.text((width // 2, 3), title, fill=(0, 0, 0), font=font, anchor="ma")
+        centred(draw, font, width // 2, 3, title)
     return np.asarray(image)
+
+
+def centred(draw: ImageDraw.ImageDraw, font, middle: int, top: int, text: str) -> None:
+    """text in black, centred on middle (by its measured width: a bitmap font, Pillow's default
+    without FreeType, takes no anchor)."""
+    draw.text((middle - draw.textlength(text, font=font) / 2, top), text, fill=(0, 0, 0), font=font)
 
 
 def there_and_back(frames: np.ndarray) -> np.ndarray:

@@ -86,7 +86,8 @@ def gif(pair: ModelPair) -> bytes:
 
     def build() -> bytes:
         lapse = load_timelapse(path)
-        return timelapse_gif(lapse, pair.projections, recorded_classes(pair, lapse))
+        classes = recorded_classes(pair, lapse)
+        return timelapse_gif(lapse, pair.projections, classes, pair.dataset.class_names)
 
     return pair.shared(("timelapse_gif", str(path), path.stat().st_mtime_ns), build)
 
