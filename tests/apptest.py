@@ -80,3 +80,22 @@ def send_trigger(at: AppTest, key: str, event: str, value) -> AppTest:
     trigger.id = _make_trigger_id(element.proto.id, "events")
     trigger.json_trigger_value = json.dumps([{"event": event, "value": value}])
     return at._run(states)
+
+
+# ---- downloads built on the click (st.download_button with a callable) ----
+
+
+def deferred_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple]:
+    """file name -> (callable, mime type) of every download button given a callable from now
+    on: AppTest cannot click one, so a test calls it as Streamlit would on the click."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    found = {}
+    original = MediaFileManager.add_deferred
+
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        found[file_name] = (data_callable, mimetype)
+        return original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return found

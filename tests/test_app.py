@@ -1,8 +1,11 @@
 """The app headless (streamlit.testing.v1.AppTest): every page, pickers, bad uploads (training:
 test_app_train.py)."""
 
+import io
+
 import pytest
-from apptest import APP, component, component_data, live_panel, send_trigger
+from apptest import APP, component, component_data, deferred_downloads, live_panel, send_trigger
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer.core.points import Point
@@ -311,7 +314,8 @@ def test_a_fallback_reason_is_cut_to_one_short_line(app):
 # ---- the other pages ----
 
 
-def test_generate_shows_grids_samples_and_interpolations_in_both_models(app):
+def test_generate_shows_grids_samples_and_interpolations_in_both_models(app, monkeypatch):
+    downloads = deferred_downloads(monkeypatch)
     app.run()
     app.switch_page("views/generate.py").run()
     assert not app.exception
@@ -319,6 +323,12 @@ def test_generate_shows_grids_samples_and_interpolations_in_both_models(app):
     assert "AE decoded over the data's extent (1st-99th percentile)" in names
     assert "VAE: 16 samples" in names
     assert {"AE, linear", "AE, spherical", "VAE, linear", "VAE, spherical"} <= set(names)
+    (gif,) = [b for b in app.get("download_button") if b.proto.label == "Download as GIF"]
+    assert "256 px" in gif.proto.help and "back again" in gif.proto.help
+    (name,) = [n for n in downloads if n.startswith("digits_interpolation_")]
+    build, mime = downloads[name]
+    image = Image.open(io.BytesIO(build()))  # as Streamlit calls it on the click
+    assert mime == "image/gif" and image.format == "GIF" and image.n_frames == 2 * 8 - 2
     app.toggle(key="grid_prior").set_value(True).run()
     assert "VAE decoded over prior quantiles" in captions(app)
 

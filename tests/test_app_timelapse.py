@@ -2,10 +2,12 @@
 through train_side_by_side, so they carry their time-lapse), a training run's, and a run
 without one (trained before time-lapses were recorded)."""
 
+import io
 import json
 import shutil
 
-from apptest import fresh_app
+from apptest import deferred_downloads, fresh_app
+from PIL import Image
 
 from training.timelapse import FILENAME, MAX_FRAMES
 
@@ -34,11 +36,17 @@ def assert_animated(spec: dict) -> None:
     assert labels == ["▶ Play", "❚❚ Pause", "⟲ Replay"]
 
 
-def test_the_default_models_time_lapse_plays_in_one_figure(app):
+def test_the_default_models_time_lapse_plays_in_one_figure(app, monkeypatch):
+    downloads = deferred_downloads(monkeypatch)
     open_timelapse(app)
     assert_animated(figure_spec(app))
     assert "Training is a film" in app.info[0].value
     assert any(c.value.startswith("Press Play") for c in app.caption)
+    (gif,) = [b for b in app.get("download_button") if b.proto.label == "Download as GIF"]
+    assert "320 px" in gif.proto.help
+    (name,) = [n for n in downloads if n.startswith("digits_timelapse_")]
+    image = Image.open(io.BytesIO(downloads[name][0]()))
+    assert image.format == "GIF" and image.n_frames == len(figure_spec(app)["frames"])
 
 
 def test_a_training_runs_time_lapse_is_found_in_its_folder(runs, monkeypatch, tmp_path):

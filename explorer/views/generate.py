@@ -1,9 +1,12 @@
 """Generate: the decoded manifold grid, samples from the prior, and interpolation."""
 
+from datetime import datetime
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
-from explorer.core import display, latent
+from explorer.core import animation, display, latent
 from explorer.core.figures import map_key
 from explorer.core.model_pair import KINDS
 from explorer.ui import live, sidebar, state
@@ -100,6 +103,16 @@ with scrub_column:
         {"ae": "AE at t = {value}", "vae": "VAE at t = {value}"},
         on_value=lambda t: st.session_state.update({state.INTERP_T: t}),
     )
+method_column.download_button(
+    "Download as GIF",
+    partial(animation.interpolation_gif, pair, first, second, n_steps, method),  # on click
+    animation.slide_name(pair.dataset.name, "interpolation", datetime.now()),
+    "image/gif",
+    key="interp_gif",
+    on_click="ignore",
+    help=f"For a slide: the AE's decode beside the VAE's (256 px each) at each of the {n_steps} "
+    f"steps of the {method} path, then back again, so that it loops smoothly.",
+)
 for kind in KINDS:
     codes = pair.codes[kind]
     for method in ("linear", "spherical"):

@@ -4,18 +4,22 @@ animation plays in the browser (Plotly frames): no rerun while it plays."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import streamlit as st
 
 from explorer.core import figures
+from explorer.core.animation import slide_name
 from explorer.core.model_pair import ModelPair
 from explorer.core.timelapse_figure import mismatch, timelapse_figure
+from explorer.core.timelapse_gif import MAP_SIDE, MAX_GIF_FRAMES, timelapse_gif
 from explorer.server import runs
 from explorer.ui.instruments import Instrument
 from training.pretrained import MANIFEST, shipped_folder
-from training.timelapse import FILENAME, TimelapseError, load_timelapse
+from training.timelapse import FILENAME, Timelapse, TimelapseError, load_timelapse
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -63,11 +67,29 @@ def figure_or_reason(pair: ModelPair) -> go.Figure | str:
         reason = mismatch(lapse, pair)
         if reason is not None:
             return f"This run's time-lapse does not fit its models: {reason}. " + RETRAIN
-        labels = pair.dataset.labels
-        classes = None if labels is None else labels[lapse.indices]
+        classes = recorded_classes(pair, lapse)
         return timelapse_figure(lapse, pair.projections, classes, pair.dataset.class_names)
 
     return pair.shared(("timelapse", str(path), path.stat().st_mtime_ns), build)
+
+
+def recorded_classes(pair: ModelPair, lapse: Timelapse) -> np.ndarray | None:
+    """(N,) integer classes of the recorded images, or None for a dataset without labels."""
+    labels = pair.dataset.labels
+    return None if labels is None else labels[lapse.indices]
+
+
+def gif(pair: ModelPair) -> bytes:
+    """The time-lapse as a GIF (timelapse_gif), built on the first download and kept with the
+    pair. Called only after figure_or_reason found the file readable and fitting."""
+    path = run_folder(pair) / FILENAME
+
+    def build() -> bytes:
+        lapse = load_timelapse(path)
+        classes = recorded_classes(pair, lapse)
+        return timelapse_gif(lapse, pair.projections, classes, pair.dataset.class_names)
+
+    return pair.shared(("timelapse_gif", str(path), path.stat().st_mtime_ns), build)
 
 
 def show(pair: ModelPair, key: str) -> None:
@@ -90,6 +112,17 @@ def show(pair: ModelPair, key: str) -> None:
             if residual
             else ""
         )
+    )
+    st.download_button(
+        "Download as GIF",
+        lambda: gif(pair),  # built on the click, not on every rerun
+        slide_name(pair.dataset.name, "timelapse", datetime.now()),
+        "image/gif",
+        key=f"{key}_gif",
+        on_click="ignore",
+        help=f"For a slide: the AE map beside the VAE map ({MAP_SIDE} px each, at most "
+        f"{MAX_GIF_FRAMES} frames) with the step above them, looping; the trained maps stay "
+        "up for 2 s.",
     )
 
 
