@@ -64,6 +64,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def streamlit_command(script: str | Path, port: int, *options: str) -> list[str]:
+    """`python -m streamlit run script` headless on 127.0.0.1:port, without usage statistics,
+    plus options."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        *options,
+    ]
+
+
 @contextlib.contextmanager
 def streamlit_server(
     script: str | Path, timeout: float = 60.0, env: dict[str, str | Path] | None = None
@@ -82,21 +103,7 @@ def streamlit_server(
         **{name: str(value) for name, value in (env or {}).items()},
     }
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(script),
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    command = streamlit_command(script, port)
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile("w+") as log:
         server = subprocess.Popen(

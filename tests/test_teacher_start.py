@@ -10,12 +10,11 @@ import contextlib
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from browser import REPO_ROOT, _stop, _wait_until_healthy
+from browser import REPO_ROOT, _stop, _wait_until_healthy, streamlit_command
 from websockets.exceptions import ConnectionClosed
 
 from benchmarks.streamlit_client import StreamlitSession
@@ -49,23 +48,9 @@ def server(tmp_path: Path, key: str | None = None, secrets: str = ""):
         env[classroom.KEY_ENV] = key
     (tmp_path / "secrets.toml").write_text(secrets)
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "explorer/app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        "--secrets.files",
-        str(tmp_path / "secrets.toml"),
-    ]
+    command = streamlit_command(
+        "explorer/app.py", port, "--secrets.files", str(tmp_path / "secrets.toml")
+    )
     stderr = tmp_path / "stderr.txt"
     with stderr.open("w+") as err, (tmp_path / "stdout.txt").open("w") as out:
         process = subprocess.Popen(
