@@ -36,7 +36,7 @@ def test_a_new_file_has_the_schema_version_and_wal(db):
     assert pragma(db.path, "journal_mode") == "wal"
     with sqlite3.connect(db.path) as raw:
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"answers", "reveals", "drawings", "seen"}
+    assert tables == {"answers", "reveals", "drawings", "seen", "pace"}
 
 
 def test_the_default_file_is_in_the_runs_folder(tmp_path, monkeypatch):
@@ -63,6 +63,8 @@ def test_a_version_1_file_is_migrated_and_keeps_its_answers(tmp_path):
     db.send_drawing(OWNER, "digits", np.zeros(SHAPE, np.uint8), {"ae": [0.0, 1.0]}, SHAPE, 2)
     db.seen(OWNER)
     assert len(db.drawings("digits")) == 1 and db.present() == 1
+    db.bring_to(3)
+    assert db.pace()[0] == 3
     ClassDB(path)  # opening a current file again changes nothing
     assert db.answer_of(3, "b-old") == 1
 
@@ -110,14 +112,28 @@ def test_answered_of_present_counts_recent_page_runs(db):
     assert db.present() == 23
 
 
+def test_bringing_everyone_to_a_step_keeps_the_latest_and_tells_calls_apart(db):
+    assert db.pace() is None
+    first = db.bring_to(3)
+    again = db.bring_to(3)  # the same step again: students who wandered off follow once more
+    assert db.pace() == (3, again) and again >= first
+    db.bring_to(5)
+    assert db.pace()[0] == 5
+    with pytest.raises(ValueError, match="step must be"):
+        db.bring_to(0)
+    assert db.pace()[0] == 5
+
+
 def test_clear_forgets_the_class(db):
     db.answer(1, OWNER, 1, 2)
     db.reveal(1)
     db.seen(OWNER)
     db.send_drawing(OWNER, "digits", np.zeros(SHAPE, np.uint8), {"vae": [0.5, 0.5]}, SHAPE, 2)
+    db.bring_to(4)
     db.clear()
     assert db.tally(1, 2, right=1) == classdb.Tally((0, 0), 0, False, None)
     assert db.answer_of(1, OWNER) is None and db.present() == 0 and db.drawings("digits") == ()
+    assert db.pace() is None
     assert db.answer(1, OWNER, 0, 2) is True  # a new class answers afresh
 
 

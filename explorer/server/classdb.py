@@ -6,6 +6,7 @@ students send to the class map, and who is present. No Streamlit: the UI calls t
       reveals(step, at)                  steps whose right answer the teacher has revealed
       drawings(dataset, owner, shape, image, codes, at)   one per student and dataset
       seen(owner, at)                    last page run of each student, for "23 of 31"
+      pace(id = 1, step, at)             the step the teacher last brought everyone to
 
 Owners are the app's opaque ids (explorer/ui/state.owner: "b-" + a hash of the XSRF cookie,
 or "s-" + a random id), stored as given: nothing personal is kept. Every query is
@@ -50,6 +51,8 @@ MIGRATIONS = (
            image BLOB NOT NULL, codes TEXT NOT NULL, at REAL NOT NULL,
            PRIMARY KEY (dataset, owner));
        CREATE TABLE seen (owner TEXT PRIMARY KEY, at REAL NOT NULL);""",
+    """CREATE TABLE pace (id INTEGER PRIMARY KEY CHECK (id = 1), step INTEGER NOT NULL,
+           at REAL NOT NULL);""",
 )
 VERSION = len(MIGRATIONS)
 
@@ -197,6 +200,23 @@ class ClassDB:
         with self._connect(write=True) as db:
             db.execute("INSERT OR IGNORE INTO reveals VALUES (?, ?)", (step, time.time()))
 
+    # -- pace ---------------------------------------------------------------------------------
+
+    def bring_to(self, step: int) -> float:
+        """The teacher's "bring everyone to this step": students follow once. Returns its time,
+        which tells this call apart from an earlier one to the same step."""
+        _check_step(step)
+        at = time.time()
+        with self._connect(write=True) as db:
+            db.execute("INSERT OR REPLACE INTO pace VALUES (1, ?, ?)", (step, at))
+        return at
+
+    def pace(self) -> tuple[int, float] | None:
+        """(step, when) the teacher last brought everyone to, or None."""
+        with self._connect() as db:
+            row = db.execute("SELECT step, at FROM pace").fetchone()
+        return (row[0], row[1]) if row else None
+
     # -- presence ------------------------------------------------------------------------------
 
     def seen(self, owner: str) -> None:
@@ -258,9 +278,9 @@ class ClassDB:
             db.execute("DELETE FROM drawings WHERE dataset = ?", (dataset,))
 
     def clear(self) -> None:
-        """Forget the class: every answer, reveal, drawing and who was present."""
+        """Forget the class: every answer, reveal, drawing, who was present and the pace."""
         with self._connect(write=True) as db:
-            for table in ("answers", "reveals", "drawings", "seen"):  # names of ours, not input
+            for table in ("answers", "reveals", "drawings", "seen", "pace"):  # ours, not input
                 db.execute(f"DELETE FROM {table}")
 
 

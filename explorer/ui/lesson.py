@@ -6,7 +6,8 @@ import streamlit as st
 
 from explorer.core.display import markdown_text
 from explorer.core.lesson import STEPS, Question, step_number
-from explorer.ui import state
+from explorer.ui import polls, state
+from explorer.ui.polls import ClassPoll
 from explorer.web import modules
 
 STEP_PARAM, PRESENT_PARAM = "lesson", "present"
@@ -58,12 +59,14 @@ def answer_key(number: int, done: bool = False) -> str:
     return f"lesson_{'answered' if done else 'answer'}_{number}"
 
 
-def record(number: int) -> None:
+def record(number: int, question: Question, poll: ClassPoll | None) -> None:
     """The radio's callback: keep the first answer to step `number`, apart from the radio's own
-    state, which Streamlit drops when the step is left."""
+    state, which Streamlit drops when the step is left; in a class, send it to the poll."""
     picked = st.session_state[answer_key(number)]
     if picked is not None:
         st.session_state.setdefault(state.LESSON_ANSWERS, {}).setdefault(number, picked)
+        if poll is not None:
+            polls.send(poll, number, picked, len(question.choices))
 
 
 def answer(number: int) -> int | None:
@@ -71,7 +74,7 @@ def answer(number: int) -> int | None:
     return st.session_state.get(state.LESSON_ANSWERS, {}).get(number)
 
 
-def ask(number: int, question: Question) -> None:
+def ask(number: int, question: Question, poll: ClassPoll | None = None) -> None:
     """Step `number`'s question as a radio group. Once answered (or revealed) it is drawn
     disabled, under another key so that it shows the first answer: Streamlit discards what a
     page sends for a disabled widget, so neither a key nor a forged message changes the answer.
@@ -85,21 +88,68 @@ def ask(number: int, question: Question) -> None:
             format_func=lambda i: question.choices[i],
             key=answer_key(number, done),
             on_change=None if done else record,
-            args=(number,),
+            args=(number, question, poll),
             disabled=done,
             horizontal=done,
         )
 
 
-def reveal(number: int) -> None:
-    """Show step `number`'s view without an answer (the teacher's button)."""
+def reveal(number: int, poll: ClassPoll | None = None) -> None:
+    """Show step `number`'s view; the teacher of a class shows it to every student at once."""
     st.session_state.setdefault(state.LESSON_REVEALED, set()).add(number)
+    if poll is not None and poll.teaching:
+        polls.reveal_to_class(poll, number)
+
+
+def reveal_button(number: int, poll: ClassPoll | None) -> None:
+    """The button under a step's question whose view is not shown yet, and what it means."""
+    if poll is not None and poll.teaching:
+        label, hint = "Reveal the answer to the class", "Every student's screen shows it too."
+    elif poll is not None and answer(number) is not None:
+        label = "Show it now"
+        hint = "Your answer is in: the teacher reveals the answer to the class, or see it now."
+    else:
+        label = "Reveal without answering"
+        hint = "Pick an answer, then the view shows what happens."
+    st.button(label, key=f"lesson_reveal_{number}", on_click=reveal, args=(number, poll))
+    st.caption(hint)
 
 
 def answered(number: int) -> bool:
     """Whether step `number` was answered or revealed in this session."""
     revealed = st.session_state.get(state.LESSON_REVEALED, set())
     return answer(number) is not None or number in revealed
+
+
+def shown(number: int, poll: ClassPoll | None) -> bool:
+    """Whether step `number`'s view is shown: once answered, or in a class once revealed (by
+    the teacher for everyone, or by this student's "Show it now")."""
+    if poll is None:
+        return answered(number)
+    return number in st.session_state.get(state.LESSON_REVEALED, set())
+
+
+def join_class(poll: ClassPoll, number: int) -> int:
+    """Bring this session up to the class: follow the teacher's latest "bring everyone to this
+    step" once, take this browser's counted answer from the database (so that a reload keeps it,
+    and a cleared class can answer again), and show the view once the teacher revealed it.
+    Returns the step to show."""
+    found = polls.pace(poll)
+    if found is not None:
+        polls.followed(found[1])
+        number = found[0]
+        go_to(number)
+    if not poll.teaching:
+        answers = st.session_state.setdefault(state.LESSON_ANSWERS, {})
+        counted = polls.answer_of(poll, number)
+        if counted is None and answers.pop(number, None) is not None:
+            st.session_state.pop(answer_key(number), None)  # the radio starts empty again
+        elif counted is not None:
+            answers[number] = counted
+    tally = polls.tally(poll, number, STEPS[number - 1].question)
+    if tally is not None and tally.revealed:
+        st.session_state.setdefault(state.LESSON_REVEALED, set()).add(number)
+    return number
 
 
 def keyboard() -> None:

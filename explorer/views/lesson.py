@@ -1,11 +1,12 @@
 """Lesson: a 15-minute class in ten steps (explorer/core/lesson.py). Each step asks first and
 shows its live view once answered. ?lesson=N opens step N, ?present=1 is presenter mode, and
-the left and right arrow keys move between steps."""
+the left and right arrow keys move between steps. With a teacher key set, every question is a
+live poll of the class (explorer/ui/polls.py), and the teacher reveals the answer to everyone."""
 
 import streamlit as st
 
 from explorer.core.lesson import STEPS
-from explorer.ui import lesson, sidebar
+from explorer.ui import lesson, polls, sidebar
 from explorer.ui.instruments import instruments
 from explorer.ui.lesson_views import VIEWS
 
@@ -14,7 +15,10 @@ st.sidebar.caption(
     "The lesson runs on the default digits models; the prior-sampling and smile steps use the "
     "generated faces and the AE and VAE that ship with Latent Explorer (no training)."
 )
+poll = polls.session()  # None: no class (no teacher key), and the Lesson runs for one person
 number = lesson.current_step()
+if poll is not None:
+    number = lesson.join_class(poll, number)
 step = STEPS[number - 1]
 lesson.keyboard()
 
@@ -40,7 +44,7 @@ with st.container(key="lesson_nav"):
 
 st.header(step.title)
 # Presenting, an answered step folds its text and question away so that the view fills the screen.
-compact = presenting and lesson.answered(number)
+compact = presenting and lesson.shown(number, poll)
 if not compact:
     st.write(step.text)
 
@@ -51,19 +55,20 @@ box = (
     else st.container(key="lesson_question", border=True)
 )
 with box:
-    lesson.ask(number, question)  # the first answer counts, and stays when the step is left
-    if not lesson.answered(number):
-        st.button(
-            "Reveal without answering",
-            key=f"lesson_reveal_{number}",
-            on_click=lesson.reveal,
-            args=(number,),
-        )
-        st.caption("Pick an answer, then the view shows what happens.")
+    lesson.ask(number, question, poll)  # the first answer counts, and stays when the step is left
+    if poll is not None and poll.teaching:
+        polls.teacher_panel(poll, number, question)
+        polls.teacher_buttons(poll, number)
+    elif poll is not None:
+        polls.student_panel(poll, number, question, lesson.shown(number, poll))
+    if not lesson.shown(number, poll):
+        lesson.reveal_button(number, poll)
         st.stop()
 picked = lesson.answer(number)
 answer = f"“{question.choices[question.answer]}”"
-if picked == question.answer:
+if poll is not None and poll.teaching:
+    st.info(f"The answer: {answer}. {question.reveal}{polls.right_share(poll, number, question)}")
+elif picked == question.answer:
     st.success(f"Right. {question.reveal}")
 elif picked is not None:
     st.error(f"Not quite: the answer is {answer}. {question.reveal}")
