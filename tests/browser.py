@@ -226,6 +226,16 @@ def wait_for_app_idle(page, timeout: float = 30.0) -> None:
     page.wait_for_selector(APP_IDLE, state="attached", timeout=timeout * 1000)
 
 
+def unlock(page, key: str) -> None:
+    """Enter the teacher key in the sidebar's Teacher box."""
+    field = page.get_by_label("Teacher key")
+    if not field.is_visible():  # the sidebar's Teacher box starts folded, and stays as left
+        page.get_by_text("Teacher", exact=True).click()
+    field.fill(key, timeout=10_000)
+    page.get_by_role("button", name="Unlock").click()
+    wait_for_app_idle(page, timeout=30)
+
+
 def wait_for_chart(page, chart_key: str, timeout: float = 30.0) -> None:
     """Wait until the chart `st.plotly_chart(fig, key=chart_key)` has been drawn by Plotly."""
     page.wait_for_function(

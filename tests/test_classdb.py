@@ -110,6 +110,8 @@ def test_answered_of_present_counts_recent_page_runs(db):
             "UPDATE seen SET at = at - 3600 WHERE owner = ?", [(f"b-{i}",) for i in range(23, 31)]
         )
     assert db.present() == 23
+    db.absent("b-0")  # the teacher, who opened the page before entering the key
+    assert db.present() == 22
 
 
 def test_bringing_everyone_to_a_step_keeps_the_latest_and_tells_calls_apart(db):

@@ -4,7 +4,7 @@ offers no training, no upload and no runs to delete."""
 
 import pytest
 from apptest import train_default_digits
-from browser import chromium, served_app, wait_for_app_idle
+from browser import chromium, served_app, unlock, wait_for_app_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 VIEWPORT = {"width": 1440, "height": 900}
@@ -25,15 +25,6 @@ def open_page(context, url):
     page.goto(url)
     wait_for_app_idle(page, timeout=60)
     return page
-
-
-def unlock(page, key: str) -> None:
-    field = page.get_by_label("Teacher key")
-    if not field.is_visible():  # the sidebar's Teacher box starts folded, and stays as left
-        page.get_by_text("Teacher", exact=True).click()
-    field.fill(key, timeout=10_000)
-    page.get_by_role("button", name="Unlock").click()
-    wait_for_app_idle(page, timeout=30)
 
 
 def test_the_key_unlocks_training_for_this_browser_across_a_reload_and_no_other(app_url):

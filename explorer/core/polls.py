@@ -42,7 +42,8 @@ def tally_figure(
     )
     fig.update_layout(
         title={"text": plotly_text(title), "x": 0.02},
-        height=90 + 60 * len(choices),
+        height=70 + 56 * len(choices),
+        font={"size": 16},  # read from the back of a classroom
         margin={"l": 10, "r": 60, "t": 50, "b": 30},
         xaxis={"range": [0, max(max(counts, default=0), 1) * 1.25], "dtick": _tick(counts)},
         yaxis={"autorange": "reversed"},  # the first choice on top, as the question lists them

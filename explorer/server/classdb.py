@@ -228,6 +228,12 @@ class ClassDB:
                 (owner, time.time()),
             )
 
+    def absent(self, owner: str) -> None:
+        """owner is not a student (the teacher unlocked this browser): not counted as present."""
+        _check_owner(owner)
+        with self._connect(write=True) as db:
+            db.execute("DELETE FROM seen WHERE owner = ?", (owner,))
+
     def present(self, within_s: float = PRESENT_S) -> int:
         """How many students ran a page in the last within_s seconds."""
         with self._connect() as db:

@@ -102,10 +102,11 @@ def reveal(number: int, poll: ClassPoll | None = None) -> None:
 
 
 def reveal_button(number: int, poll: ClassPoll | None) -> None:
-    """The button under a step's question whose view is not shown yet, and what it means."""
+    """The button under a step's question whose view is not shown yet, and what it means; the
+    teacher of a class has theirs beside the tally (teacher_row)."""
     if poll is not None and poll.teaching:
-        label, hint = "Reveal the answer to the class", "Every student's screen shows it too."
-    elif poll is not None and answer(number) is not None:
+        return
+    if poll is not None and answer(number) is not None:
         label = "Show it now"
         hint = "Your answer is in: the teacher reveals the answer to the class, or see it now."
     else:
@@ -113,6 +114,12 @@ def reveal_button(number: int, poll: ClassPoll | None) -> None:
         hint = "Pick an answer, then the view shows what happens."
     st.button(label, key=f"lesson_reveal_{number}", on_click=reveal, args=(number, poll))
     st.caption(hint)
+
+
+def teacher_row(poll: ClassPoll, number: int) -> None:
+    """The teacher's buttons under the tally; reveal is among them until the step is shown."""
+    shown_ = shown(number, poll)
+    polls.teacher_buttons(poll, number, None if shown_ else lambda: reveal(number, poll))
 
 
 def answered(number: int) -> bool:

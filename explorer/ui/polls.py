@@ -10,6 +10,7 @@ with one line, and the Lesson goes on without them."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,10 +52,12 @@ def session() -> ClassPoll | None:
     except ClassDBError as e:
         _off(e)
         return None
-    last_seen = st.session_state.get(state.POLL_SEEN_AT, 0.0)
-    if not poll.teaching and time.time() - last_seen > SEEN_EVERY_S:
-        _safely(poll.db.seen, poll.owner)
-        st.session_state[state.POLL_SEEN_AT] = time.time()  # a failure is not tried every run
+    last = st.session_state.get(state.POLL_SEEN_AT)  # (teaching, when) of the last write
+    if last is None or last[0] != poll.teaching or time.time() - last[1] > SEEN_EVERY_S:
+        # a student is present; a teacher is not one (they may have opened the page before
+        # entering the key)
+        _safely(poll.db.absent if poll.teaching else poll.db.seen, poll.owner)
+        st.session_state[state.POLL_SEEN_AT] = (poll.teaching, time.time())  # once, if it failed
     return poll
 
 
@@ -132,9 +135,19 @@ def teacher_panel(poll: ClassPoll, number: int, question: Question) -> None:
     )
 
 
-def teacher_buttons(poll: ClassPoll, number: int) -> None:
-    """Bring the class here, and clear the class (after a second click)."""
-    here, clear = st.columns(2)
+def teacher_buttons(poll: ClassPoll, number: int, reveal: Callable[[], None] | None) -> None:
+    """The teacher's row under the tally: reveal the answer (until it is, with reveal), bring
+    the class to this step, and clear the class (after a second click)."""
+    first, here, clear = st.columns(3)
+    if reveal is not None:
+        first.button(
+            "Reveal the answer to the class",
+            key=f"lesson_reveal_{number}",
+            type="primary",
+            icon=":material/visibility:",
+            on_click=reveal,
+            width="stretch",
+        )
     here.button(
         "Bring everyone to this step",
         key="poll_bring",

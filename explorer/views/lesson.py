@@ -58,7 +58,7 @@ with box:
     lesson.ask(number, question, poll)  # the first answer counts, and stays when the step is left
     if poll is not None and poll.teaching:
         polls.teacher_panel(poll, number, question)
-        polls.teacher_buttons(poll, number)
+        lesson.teacher_row(poll, number)
     elif poll is not None:
         polls.student_panel(poll, number, question, lesson.shown(number, poll))
     if not lesson.shown(number, poll):
