@@ -194,8 +194,8 @@ def _check_work(ops: list[dict], shape: tuple[int, ...], what: str) -> None:
     work = _multiply_adds(ops, shape)
     if work > MAX_MULTIPLY_ADDS:
         raise Unsupported(
-            f"{what} {work / 1e6:.0f} million multiply-adds, too slow to follow the "
-            f"mouse in a browser (at most {MAX_MULTIPLY_ADDS / 1e6:.0f} million)"
+            f"{what} {work / 1e6:.2g} million multiply-adds, too slow to follow the "
+            f"mouse in a browser (at most {MAX_MULTIPLY_ADDS / 1e6:.2g} million)"
         )
 
 
