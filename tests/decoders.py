@@ -12,17 +12,20 @@ from torch import nn
 from training.models import AE, LinearPath
 
 
-def spread(model: AE, seed: int, gain: float = 1.4) -> AE:
-    """Redraw the decoder's weights from a seeded generator, a little above variance-keeping
-    scale: outputs spread over [0, 1] (some saturated, most not), ReLUs half open."""
+def spread(model: AE, seed: int, gain: float = 1.4, coder: str = "decoder") -> AE:
+    """Redraw the coder's ("decoder" or "encoder") weights from a seeded generator, a little
+    above variance-keeping scale: outputs spread over [0, 1] (some saturated, most not), ReLUs
+    half open, and no layer left at zero (the residual coders' last layers start there)."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for layer in model.decoder.modules():
+        for layer in getattr(model, coder).modules():
             if isinstance(layer, nn.Linear):
                 fan_in = layer.in_features
             elif isinstance(layer, nn.ConvTranspose2d):
                 # each output pixel sums in * (k / stride)^2 inputs
                 fan_in = layer.in_channels * (layer.kernel_size[0] / layer.stride[0]) ** 2
+            elif isinstance(layer, nn.Conv2d):
+                fan_in = layer.in_channels * layer.kernel_size[0] ** 2
             else:
                 continue
             w, b = layer.weight, layer.bias
@@ -44,4 +47,8 @@ def rounded(model: AE, dtype: str) -> AE:
             path.basis.mul_(path.scale[:, None]).copy_(path.basis.to(as_sent).float())
             path.scale.fill_(1.0)
             path.mean.copy_(path.mean.to(as_sent).float())
+        path = getattr(twin.encoder, "linear", None)
+        if isinstance(path, LinearPath):  # sent as they are: basis, mean and scale
+            for buffer in (path.basis, path.mean, path.scale):
+                buffer.copy_(buffer.to(as_sent).float())
     return twin

@@ -1,5 +1,6 @@
-"""The decoders of a model pair as one byte string that the browser's JavaScript runs
-(explorer/web/decoder.js): layers as plain ops, weights packed after a JSON header.
+"""The decoders (and, on request, the encoders) of a model pair as one byte string that the
+browser's JavaScript runs (explorer/web/decoder.js): layers as plain ops, weights packed after a
+JSON header.
 
 Layout: b"LXD1", a little-endian uint32 header length, the UTF-8 JSON header, zero padding to
 a multiple of 4, then every weight array back to back in the header's dtype. The header lists,
@@ -11,6 +12,17 @@ per model kind, the ops in order, each array as [offset, count] in elements of t
     {"op": "conv_transpose", "in": 64, "out": 32, "kernel": 4, "stride": 2, "padding": 1,
      "output_padding": [0, 0], "weight": [...], "bias": [...]}
 
+With encoders, each model also holds "encoder": {"ops": [...]}, run on its image (C, H, W) in
+[0, 1] to its code (the AE's z, the VAE's mean mu: only those rows of the last layer are sent):
+
+    {"op": "flatten"}
+    {"op": "conv2d", "in": 1, "out": 16, "kernel": 4, "stride": 2, "padding": 1, "weight", "bias"}
+    {"op": "add_pca", "in": pixels, "out": k, "clip": 0.02, "weight": basis (k, pixels), "mean",
+     "scale"}: adds (logit(clip(image)) - mean) @ basis.T / scale, the residual encoder's PCA
+     path, computed from the image itself
+
+A reader that knows no encoders decodes such a bundle as before (same magic, same ops).
+
 The header's "id" (a hash of the weights) names the bundle to the page. Weights are sent once
 per pair (Streamlit re-sends an unchanged large element as a hash), so the bundle is built once
 per pair and kept with it (pair_bundle).
@@ -20,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
 from typing import TYPE_CHECKING
 
@@ -27,7 +40,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.models import AE, ConvDecoder, MLPCoder, ResidualDecoder
+from training.models import (
+    AE,
+    LOGIT_CLIP,
+    ConvDecoder,
+    ConvEncoder,
+    LinearPath,
+    MLPCoder,
+    ResidualDecoder,
+    ResidualEncoder,
+)
 
 if TYPE_CHECKING:  # any object with components_ and mean_ (explorer.core.pca's or sklearn's)
     from explorer.core.model_pair import ModelPair
@@ -51,10 +73,16 @@ class Unsupported(ValueError):
     """This model cannot run in the browser; the message says why, in words for the page."""
 
 
-def bundle(models: dict[str, AE], dtype: str | None = None, pca: PCA | None = None) -> bytes:
+def bundle(
+    models: dict[str, AE],
+    dtype: str | None = None,
+    pca: PCA | None = None,
+    encoders: bool = False,
+) -> bytes:
     """The decoders of models ({"ae": AE, "vae": VAE}) as one bundle, plus PCA of the images
-    as a linear decoder "pca" when given; raises Unsupported. dtype None: float32 up to
-    FLOAT32_UP_TO weights, else float16."""
+    as a linear decoder "pca" when given, plus each model's encoder when encoders is True;
+    raises Unsupported. dtype None: float32 up to FLOAT32_UP_TO weights (encoders included),
+    else float16."""
     if dtype not in (None, *DTYPES):
         raise ValueError(f"dtype must be one of {tuple(DTYPES)}, got {dtype!r}")
     arrays: list[np.ndarray] = []
@@ -62,10 +90,14 @@ def bundle(models: dict[str, AE], dtype: str | None = None, pca: PCA | None = No
     if pca is not None:
         image_shape = next(iter(models.values())).config.image_shape
         described["pca"] = _describe_pca(pca, image_shape, arrays)
+    if encoders:  # after the decoders: their part of the body is the same as without
+        for kind, model in models.items():
+            described[kind]["encoder"] = _describe_encoder(model, arrays)
     n_params = sum(a.size for a in arrays)
     if n_params > MAX_PARAMETERS:
+        coders = "decoders and encoders" if encoders else "decoders"
         raise Unsupported(
-            f"the decoders have {n_params:,} weights, more than the {MAX_PARAMETERS:,} "
+            f"the {coders} have {n_params:,} weights, more than the {MAX_PARAMETERS:,} "
             "sent to a browser"
         )
     dtype = dtype or ("float32" if n_params <= FLOAT32_UP_TO else "float16")
@@ -77,17 +109,20 @@ def bundle(models: dict[str, AE], dtype: str | None = None, pca: PCA | None = No
     return MAGIC + struct.pack("<I", len(text)) + text + pad + body
 
 
-def pair_bundle(pair: ModelPair, with_pca: bool = False) -> bytes:
-    """The pair's decoders (and PCA's, when shown) for the browser, built once per pair and kept
-    with it (pair.shared); raises Unsupported when they cannot run there."""
+def pair_bundle(pair: ModelPair, with_pca: bool = False, with_encoders: bool = False) -> bytes:
+    """The pair's decoders (and PCA's, when shown; and the encoders, for a page that encodes
+    drawings) for the browser, built once per pair and kept with it (pair.shared); raises
+    Unsupported when they cannot run there."""
 
     def build() -> bytes | Unsupported:
         try:
-            return bundle(pair.models, pca=pair.pca if with_pca else None)
+            pca = pair.pca if with_pca else None
+            return bundle(pair.models, pca=pca, encoders=with_encoders)
         except Unsupported as e:
             return e  # kept, so that the refusal is not worked out again on every rerun
 
-    result = pair.shared(("web_bundle", with_pca), build)
+    key = ("web_bundle", with_pca) + (("encoders",) if with_encoders else ())
+    result = pair.shared(key, build)
     if isinstance(result, Unsupported):
         raise result
     return result
@@ -116,13 +151,52 @@ def _describe(model: AE, arrays: list[np.ndarray]) -> dict:
     else:
         raise Unsupported(f"its decoder {type(decoder).__name__} has no browser version")
     ops.append({"op": "sigmoid"})
-    work = _multiply_adds(ops, config.latent_dim)
+    _check_work(ops, (config.latent_dim,), "one image takes")
+    return {"latent_dim": config.latent_dim, "image_shape": list(config.image_shape), "ops": ops}
+
+
+def _describe_encoder(model: AE, arrays: list[np.ndarray]) -> dict:
+    """The encoder's ops, from the image to the code (the VAE's mean: the last layer's first
+    latent_dim rows only); appends its weight arrays to `arrays`."""
+    encoder, k = model.encoder, model.config.latent_dim
+    flatten = [{"op": "flatten"}]
+    if isinstance(encoder, MLPCoder) and not encoder.decoder:
+        ops = flatten + _sequential(encoder.net, arrays, "encoder", rows=k)
+    elif isinstance(encoder, ConvEncoder):
+        ops = _sequential(encoder.convs, arrays, "encoder")
+        ops += _sequential(nn.Sequential(encoder.head), arrays, "encoder", rows=k)
+    elif isinstance(encoder, ResidualEncoder):
+        ops = flatten + _sequential(encoder.net, arrays, "encoder", rows=k)
+        ops.append(_pca_path(encoder.linear, arrays))
+    else:
+        raise Unsupported(f"its encoder {type(encoder).__name__} has no browser version")
+    _check_work(ops, tuple(model.config.image_shape), "encoding one drawing takes")
+    return {"ops": ops}
+
+
+def _pca_path(path: LinearPath, arrays: list[np.ndarray]) -> dict:
+    """LinearPath.encode as an op. The mean is sent apart from the basis, not folded into a
+    bias: mean @ basis.T sums thousands of terms that the logits then cancel, which float16
+    could not round well."""
+    k, n_pixels = path.basis.shape
+    return {
+        "op": "add_pca",
+        "in": n_pixels,
+        "out": k,
+        "clip": LOGIT_CLIP,
+        "weight": _append(arrays, path.basis.float().numpy()),
+        "mean": _append(arrays, path.mean.float().numpy()),
+        "scale": _append(arrays, path.scale.float().numpy()),
+    }
+
+
+def _check_work(ops: list[dict], shape: tuple[int, ...], what: str) -> None:
+    work = _multiply_adds(ops, shape)
     if work > MAX_MULTIPLY_ADDS:
         raise Unsupported(
-            f"one image takes {work / 1e6:.0f} million multiply-adds, too slow to follow the "
-            f"mouse in a browser (at most {MAX_MULTIPLY_ADDS / 1e6:.0f} million)"
+            f"{what} {work / 1e6:.2g} million multiply-adds, too slow to follow the "
+            f"mouse in a browser (at most {MAX_MULTIPLY_ADDS / 1e6:.2g} million)"
         )
-    return {"latent_dim": config.latent_dim, "image_shape": list(config.image_shape), "ops": ops}
 
 
 def _describe_pca(pca: PCA, image_shape: tuple[int, int, int], arrays: list) -> dict:
@@ -137,35 +211,41 @@ def _describe_pca(pca: PCA, image_shape: tuple[int, int, int], arrays: list) -> 
     return {"latent_dim": n, "image_shape": list(image_shape), "ops": ops}
 
 
-def _sequential(layers: nn.Sequential, arrays: list[np.ndarray]) -> list[dict]:
+def _sequential(
+    layers: nn.Sequential, arrays: list[np.ndarray], part: str = "decoder", rows: int | None = None
+) -> list[dict]:
+    """The layers' ops; rows: send only the last (linear) layer's first rows outputs."""
     ops = []
-    for layer in layers:
+    for i, layer in enumerate(layers):
         if isinstance(layer, nn.ReLU):
             ops.append({"op": "relu"})
+        elif isinstance(layer, nn.Flatten) and (layer.start_dim, layer.end_dim) == (1, -1):
+            ops.append({"op": "flatten"})
         elif isinstance(layer, nn.Linear) and layer.bias is not None:
+            n_out = layer.out_features if rows is None or i < len(layers) - 1 else rows
             ops.append(
                 {
                     "op": "linear",
                     "in": layer.in_features,
-                    "out": layer.out_features,
-                    **_weights(layer, arrays),
+                    "out": n_out,
+                    **_weights(layer, arrays, n_out),
                 }
             )
-        elif isinstance(layer, nn.ConvTranspose2d) and _plain_transpose(layer):
+        elif isinstance(layer, nn.ConvTranspose2d) and _plain_conv(layer):
             ops.append(
                 {
                     "op": "conv_transpose",
-                    "in": layer.in_channels,
-                    "out": layer.out_channels,
-                    "kernel": layer.kernel_size[0],
-                    "stride": layer.stride[0],
-                    "padding": layer.padding[0],
+                    **_conv_shape(layer),
                     "output_padding": list(layer.output_padding),
                     **_weights(layer, arrays),
                 }
             )
+        elif isinstance(layer, nn.Conv2d) and _plain_conv(layer):
+            ops.append({"op": "conv2d", **_conv_shape(layer), **_weights(layer, arrays)})
         else:
-            raise Unsupported(f"its decoder has a layer the browser cannot run: {layer}")
+            raise Unsupported(f"its {part} has a layer the browser cannot run: {layer}")
+    if rows is not None and ops[-1]["op"] != "linear":
+        raise Unsupported(f"its {part} does not end in a linear layer")
     return ops
 
 
@@ -187,23 +267,37 @@ def _residual(decoder: ResidualDecoder, arrays: list[np.ndarray]) -> list[dict]:
     return ops
 
 
-def _plain_transpose(layer: nn.ConvTranspose2d) -> bool:
-    """Square kernel and stride, no dilation or groups: what ConvDecoder builds."""
+def _plain_conv(layer: nn.Conv2d | nn.ConvTranspose2d) -> bool:
+    """Square kernel and stride, zero padding, no dilation or groups: what ConvEncoder and
+    ConvDecoder build."""
     k, s, p = layer.kernel_size, layer.stride, layer.padding
     return (
         k[0] == k[1]
         and s[0] == s[1]
+        and not isinstance(p, str)
         and p[0] == p[1]
         and layer.dilation == (1, 1)
         and layer.groups == 1
+        and layer.padding_mode == "zeros"
         and layer.bias is not None
     )
 
 
-def _weights(layer: nn.Module, arrays: list[np.ndarray]) -> dict:
-    """Appends the layer's weight and bias; returns their [offset, count] entries."""
+def _conv_shape(layer: nn.Conv2d | nn.ConvTranspose2d) -> dict:
     return {
-        name: _append(arrays, getattr(layer, name).detach().to(torch.float32).cpu().numpy())
+        "in": layer.in_channels,
+        "out": layer.out_channels,
+        "kernel": layer.kernel_size[0],
+        "stride": layer.stride[0],
+        "padding": layer.padding[0],
+    }
+
+
+def _weights(layer: nn.Module, arrays: list[np.ndarray], rows: int | None = None) -> dict:
+    """Appends the layer's weight and bias (their first rows outputs, when given); returns
+    their [offset, count] entries."""
+    return {
+        name: _append(arrays, getattr(layer, name)[:rows].detach().to(torch.float32).cpu().numpy())
         for name in ("weight", "bias")
     }
 
@@ -215,16 +309,18 @@ def _append(arrays: list[np.ndarray], array: np.ndarray) -> list[int]:
     return [offset, arrays[-1].size]
 
 
-def _multiply_adds(ops: list[dict], latent_dim: int) -> int:
-    """Multiply-adds to decode one point: linear in*out, a transposed conv in*out*k*k per
-    input pixel."""
-    total, shape = 0, (latent_dim,)
+def _multiply_adds(ops: list[dict], shape: tuple[int, ...]) -> int:
+    """Multiply-adds to run ops once on an input of shape: linear in*out, a transposed conv
+    in*out*k*k per input pixel, a conv in*out*k*k per output pixel."""
+    total = 0
     for op in ops:
-        if op["op"] in ("linear", "add_linear"):
+        if op["op"] in ("linear", "add_linear", "add_pca"):
             total += op["in"] * op["out"]
-            shape = (op["out"],)
+            shape = (op["out"],) if op["op"] == "linear" else shape
         elif op["op"] == "reshape":
             shape = tuple(op["shape"])
+        elif op["op"] == "flatten":
+            shape = (math.prod(shape),)
         elif op["op"] == "conv_transpose":
             _, h, w = shape
             total += h * w * op["in"] * op["out"] * op["kernel"] ** 2
@@ -233,4 +329,9 @@ def _multiply_adds(ops: list[dict], latent_dim: int) -> int:
                 for n, extra in zip((h, w), op["output_padding"], strict=True)
             ]
             shape = (op["out"], *size)
+        elif op["op"] == "conv2d":
+            _, h, w = shape
+            k, s, p = op["kernel"], op["stride"], op["padding"]
+            shape = (op["out"], (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
+            total += shape[1] * shape[2] * op["in"] * op["out"] * k**2
     return total
