@@ -34,6 +34,7 @@ def tally_figure(
             y=labels,
             orientation="h",
             text=shares,
+            textfont={"size": 16},
             textposition="outside",
             cliponaxis=False,
             marker_color=[RIGHT_COLOR if i == right else OTHER_COLOR for i in range(len(counts))],
@@ -41,12 +42,17 @@ def tally_figure(
         )
     )
     fig.update_layout(
-        title={"text": plotly_text(title), "x": 0.02},
-        height=70 + 56 * len(choices),
+        title={"text": plotly_text(title), "x": 0.02, "font": {"size": 18}},
+        height=64 + 44 * len(choices),
         font={"size": 16},  # read from the back of a classroom
-        margin={"l": 10, "r": 60, "t": 50, "b": 30},
-        xaxis={"range": [0, max(max(counts, default=0), 1) * 1.25], "dtick": _tick(counts)},
-        yaxis={"autorange": "reversed"},  # the first choice on top, as the question lists them
+        margin={"l": 10, "r": 60, "t": 40, "b": 24},
+        xaxis={
+            "range": [0, max(max(counts, default=0), 1) * 1.25],
+            "dtick": _tick(counts),
+            "tickfont": {"size": 14},
+        },
+        # the first choice on top, as the question lists them
+        yaxis={"autorange": "reversed", "tickfont": {"size": 16}},
         showlegend=False,
     )
     return fig

@@ -57,8 +57,8 @@ box = (
 with box:
     lesson.ask(number, question, poll)  # the first answer counts, and stays when the step is left
     if poll is not None and poll.teaching:
+        lesson.teacher_row(poll, number)  # above the tally: in view on a 720-pixel screen
         polls.teacher_panel(poll, number, question)
-        lesson.teacher_row(poll, number)
     elif poll is not None:
         polls.student_panel(poll, number, question, lesson.shown(number, poll))
     if not lesson.shown(number, poll):
