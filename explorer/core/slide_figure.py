@@ -76,7 +76,7 @@ def slide_figure(
         column_widths=list(WIDTHS),
         horizontal_spacing=0.05,
         vertical_spacing=0.06,
-        subplot_titles=[f"{kind.upper()} latent space" for kind in KINDS]
+        subplot_titles=[maps[figures.map_key(k)].layout.title.text for k in KINDS]
         + [caption for caption, _ in images],
     )
     marked = markers(pair, point)
