@@ -11,9 +11,11 @@ from datetime import datetime
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from apptest import deferred_downloads
 from browser import REQUIRE_BROWSER_ENV
 from pairs import small_digits_pair
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 from explorer.core import export
 from explorer.core.animation import slide_name
@@ -147,3 +149,36 @@ def test_a_png_has_exactly_300_pixels_per_inch_asked_and_says_so(exporter, inche
     assert image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
     top_left = image.convert("RGB").getpixel((5, 5))
     assert top_left == (255, 255, 255)  # drawn: a white page, not an empty transparent one
+
+
+# ---- the buttons, for any figure (the poll's tally uses them too) ----
+
+
+def tally_page():
+    import plotly.graph_objects as go
+
+    from explorer.ui.slides import slide_downloads
+
+    bars = go.Figure(go.Bar(x=["A", "B"], y=[4, 9]))
+    slide_downloads(bars, "faces", "poll-step-3", key="tally")
+
+
+def test_any_figure_gets_both_buttons_named_by_dataset_view_and_date(exporter, monkeypatch):
+    downloads = deferred_downloads(monkeypatch)
+    page = AppTest.from_function(tally_page, default_timeout=30).run()
+    assert not page.exception
+    assert [b.proto.label for b in page.get("download_button")] == [
+        "SVG for slides",
+        "PNG, 300 dpi",
+    ]
+    day = datetime.now().date().isoformat()
+    build, mime = downloads[f"faces_poll-step-3_{day}.png"]
+    assert mime == "image/png" and Image.open(io.BytesIO(build())).size == (4000, 2250)
+    assert downloads[f"faces_poll-step-3_{day}.svg"][1] == "image/svg+xml"
+
+
+def test_any_figure_without_a_browser_gets_one_line_instead(monkeypatch, tmp_path):
+    monkeypatch.setenv(export.BROWSER_ENV, str(tmp_path / "no-chromium"))
+    page = AppTest.from_function(tally_page, default_timeout=30).run()
+    assert not page.exception and not page.get("download_button")
+    assert [c.value for c in page.caption] == [export.NO_BROWSER]

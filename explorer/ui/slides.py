@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.core import export
 from explorer.core.animation import slide_name
+
+if TYPE_CHECKING:  # figures are built in explorer/core/ (tests/test_architecture.py)
+    import plotly.graph_objects as go
 
 SLIDE_HELP = (
     "For a slide: a 16:9 figure (13.3 x 7.5 in), as an SVG that stays sharp at any size, or a "
