@@ -2,12 +2,17 @@
 test_app_train.py)."""
 
 import io
+import os
+import xml.etree.ElementTree as ET
+from datetime import datetime
 
 import pytest
 from apptest import APP, component, component_data, deferred_downloads, live_panel, send_trigger
+from browser import REQUIRE_BROWSER_ENV
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from explorer.core import export
 from explorer.core.points import Point
 from explorer.ui import resources, state
 from explorer.ui.click import parse_z
@@ -123,6 +128,46 @@ def test_a_click_on_a_data_point_pins_it(app):
     live = assert_live(app)
     assert live["pinned"]["index"] == 42 and app.query_params["point"] == "i42"
     assert live["captions"]["data"]["original"] == "data point #42"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_explore_offers_the_pinned_view_as_svg_and_300_dpi_png_for_slides(app, monkeypatch):
+    if export.find_browser() is None:  # kaleido's browser: Debian's chromium
+        if os.environ.get(REQUIRE_BROWSER_ENV) == "1":
+            pytest.fail(export.NO_BROWSER)
+        pytest.skip(export.NO_BROWSER)
+    downloads = deferred_downloads(monkeypatch)
+    app.run()
+    send_trigger(
+        app,
+        "latent_click",
+        "click",
+        {"chart": "map_vae", "x": 0, "y": 0, "point_index": 9, "seq": 1},
+    )
+    assert not app.exception
+    labels = [b.proto.label for b in app.get("download_button")]
+    assert {"SVG for slides", "PNG, 300 dpi"} <= set(labels)
+    day = datetime.now().date().isoformat()
+    build, mime = downloads[f"digits_explore_{day}.svg"]
+    svg = build()  # as Streamlit calls it on the click: the point pinned last
+    assert mime == "image/svg+xml" and ET.fromstring(svg).tag.endswith("}svg")
+    assert b"digits: data point #9" in svg
+    build, mime = downloads[f"digits_explore_{day}.png"]
+    image = Image.open(io.BytesIO(build()))
+    assert mime == "image/png" and image.size == (4000, 2250)
+    assert image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+
+
+def test_without_a_browser_explore_says_so_in_one_line_instead_of_slide_buttons(
+    app, monkeypatch, tmp_path
+):
+    monkeypatch.setenv(export.BROWSER_ENV, str(tmp_path / "no-chromium"))
+    app.run()
+    assert not app.exception
+    labels = [b.proto.label for b in app.get("download_button")]
+    assert "SVG for slides" not in labels and "PNG, 300 dpi" not in labels
+    assert export.NO_BROWSER in [c.value for c in app.caption]
 
 
 def test_the_url_restores_the_selected_point(app):

@@ -1,6 +1,6 @@
 """Animated GIFs for slides: frames as uint8 arrays -> GIF bytes (Pillow, no new dependency),
-scatter maps drawn without Plotly (static export would need kaleido), the interpolation's
-frames, and safe file names. Pure NumPy + Pillow."""
+scatter maps drawn without Plotly (its static export, kaleido, takes seconds an image), the
+interpolation's frames, and safe file names. Pure NumPy + Pillow."""
 
 from __future__ import annotations
 

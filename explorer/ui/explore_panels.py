@@ -3,6 +3,8 @@ beside them (decoded images, sliders, and the live panel's listener)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
@@ -10,9 +12,11 @@ from explorer.core import concepts, display, figures
 from explorer.core.model_pair import KINDS, ModelPair
 from explorer.core.points import slider_ranges
 from explorer.core.selection import markers
+from explorer.core.slide_figure import slide_figure
 from explorer.ui import live, state
 from explorer.ui import point as picking
 from explorer.ui.click import click_listener, latest_click
+from explorer.ui.slides import slide_downloads
 
 
 def hint(pair: ModelPair) -> None:
@@ -122,7 +126,7 @@ def sliders(pair: ModelPair, point, shown: list[int]) -> None:
 
 
 @st.fragment
-def decode_panel(pair: ModelPair, with_pca: bool) -> None:
+def decode_panel(pair: ModelPair, with_pca: bool, color_by: str | None, same_scale: bool) -> None:
     """Clicks rerun only this fragment: the maps are not sent again. Hover, sliders and arrow
     keys decode in the browser (explorer/web/live.js) and send only the point they pin."""
     picking.follow_click(pair, latest_click("latent_click"))  # the click behind this rerun
@@ -144,6 +148,12 @@ def decode_panel(pair: ModelPair, with_pca: bool) -> None:
     if live_panel is None:
         decoded_images(pair, point)
         sliders(pair, point, shown)
+    slide_downloads(
+        partial(slide_figure, pair, point, color_by, same_scale),  # built on the click
+        pair.dataset.name,
+        "explore",
+        key="explore_slide",
+    )
     st.caption(
         "The same numbers go to both decoders. Where the AE never put a code, its decoder "
         "has never been trained and the image falls apart; the VAE's decoder was trained on "

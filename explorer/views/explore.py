@@ -16,4 +16,4 @@ panels.hint(pair)
 color_by, same_scale, with_pca = panels.map_options(pair)
 decode_column = panels.maps(pair, color_by, same_scale, with_pca)
 with decode_column:
-    panels.decode_panel(pair, with_pca)
+    panels.decode_panel(pair, with_pca, color_by, same_scale)
