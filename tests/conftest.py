@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from apptest import fresh_app, train_default_digits
-from browser import chromium, require_browser, served_app
+from browser import REQUIRE_BROWSER_ENV, chromium, require_browser, served_app
 
 from explorer.ui import resources
 from training.data import load_dataset
@@ -92,6 +92,17 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, browser_cache: Path):
     runs = tmp_path_factory.mktemp("runs")
     with served_app(runs=runs, cache=browser_cache, prepare=train_default_digits) as url:
         yield url
+
+
+@pytest.fixture
+def exporter() -> None:
+    """Skips (fails in CI) where the slide kit's export (kaleido) has no browser to drive."""
+    from explorer.core import export
+
+    if export.find_browser() is None:
+        if os.environ.get(REQUIRE_BROWSER_ENV) == "1":
+            pytest.fail(export.NO_BROWSER)
+        pytest.skip(export.NO_BROWSER)
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,11 @@
 test_app_train.py)."""
 
 import io
-import os
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
 import pytest
 from apptest import APP, component, component_data, deferred_downloads, live_panel, send_trigger
-from browser import REQUIRE_BROWSER_ENV
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -132,11 +130,9 @@ def test_a_click_on_a_data_point_pins_it(app):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_explore_offers_the_pinned_view_as_svg_and_300_dpi_png_for_slides(app, monkeypatch):
-    if export.find_browser() is None:  # kaleido's browser: Debian's chromium
-        if os.environ.get(REQUIRE_BROWSER_ENV) == "1":
-            pytest.fail(export.NO_BROWSER)
-        pytest.skip(export.NO_BROWSER)
+def test_explore_offers_the_pinned_view_as_svg_and_300_dpi_png_for_slides(
+    app, monkeypatch, exporter
+):
     downloads = deferred_downloads(monkeypatch)
     app.run()
     send_trigger(

@@ -3,10 +3,13 @@ the class database and in the teacher's tally, the right answer shows only after
 reveal, which opens the view on every student's screen; the teacher brings everyone to a step
 and clears the class; without a key, or with a broken database, the Lesson runs without polls."""
 
+import io
 import json
+from datetime import datetime
 
 import pytest
-from apptest import APP, fresh_app
+from apptest import APP, deferred_downloads, fresh_app
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer.core.lesson import STEPS
@@ -129,3 +132,15 @@ def test_without_a_teacher_key_there_are_no_polls(runs, monkeypatch, tmp_path):
     assert "have answered" not in captions(at)
     assert at.success
     assert not (tmp_path / "class.sqlite3").exists()
+
+
+@pytest.mark.browser
+def test_the_teacher_downloads_the_tally_for_a_slide(class_runs, monkeypatch, exporter):
+    downloads = deferred_downloads(monkeypatch)
+    answer(on_lesson("b-student"), 1, 2)
+    on_lesson("b-teacher", key=KEY)
+    build, mime = downloads[f"digits_poll-step-1_{datetime.now().date().isoformat()}.png"]
+    image = Image.open(io.BytesIO(build()))  # as Streamlit calls it on the click
+    assert mime == "image/png" and image.size == (4000, 2250)
+    svg = downloads[f"digits_poll-step-1_{datetime.now().date().isoformat()}.svg"][0]()
+    assert b"1 of 1 have answered" in svg

@@ -3,7 +3,6 @@ as SVG and 300-dpi PNG (explorer/core/export.py). Exports drive Debian's Chromiu
 kaleido: they skip without it, and fail in CI (LATENT_EXPLORER_REQUIRE_BROWSER=1)."""
 
 import io
-import os
 import struct
 import xml.etree.ElementTree as ET
 from datetime import datetime
@@ -12,7 +11,6 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 from apptest import deferred_downloads
-from browser import REQUIRE_BROWSER_ENV
 from pairs import small_digits_pair
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -29,15 +27,6 @@ SVG = "{http://www.w3.org/2000/svg}svg"
 @pytest.fixture(scope="module")
 def pair(digits):
     return small_digits_pair(digits)
-
-
-@pytest.fixture
-def exporter():
-    """Skips (fails in CI) where kaleido has no browser to drive."""
-    if export.find_browser() is None:
-        if os.environ.get(REQUIRE_BROWSER_ENV) == "1":
-            pytest.fail(export.NO_BROWSER)
-        pytest.skip(export.NO_BROWSER)
 
 
 def images(fig: go.Figure) -> list[go.Image]:

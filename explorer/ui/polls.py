@@ -13,14 +13,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from explorer.core.lesson import Question
+from explorer.core.lesson import STEPS, Question
 from explorer.core.polls import tally_figure
 from explorer.server import classdb
 from explorer.server.classdb import ClassDB, ClassDBError, Tally
 from explorer.ui import state, teacher
+from explorer.ui.slides import slide_downloads
+
+if TYPE_CHECKING:  # figures are built in explorer/core/ (tests/test_architecture.py)
+    import plotly.graph_objects as go
 
 TEACHER_EVERY_S = 1.0  # the tally redraws this often: a new answer shows within 2 s
 STUDENT_EVERY_S = 2.0  # students look for the reveal and the teacher's step this often
@@ -124,14 +129,28 @@ def student_panel(poll: ClassPoll, number: int, question: Question, shown: bool)
 @st.fragment(run_every=TEACHER_EVERY_S)
 def teacher_panel(poll: ClassPoll, number: int, question: Question) -> None:
     """The tally as a bar chart, redrawn every second; the right answer is marked once revealed."""
-    found = tally(poll, number, question)
-    if found is None:
-        return
-    title = f"Step {number}: {counter(found, poll)}"
     st.plotly_chart(
-        tally_figure(question.choices, found.counts, found.right, title),
+        tally_chart(poll, number, question),
         key=f"poll_tally_{number}",
         config={"displayModeBar": False, "staticPlot": True},
+    )
+
+
+def tally_chart(poll: ClassPoll, number: int, question: Question) -> go.Figure:
+    """The tally's bar chart now (all zeros where the database failed, after one line)."""
+    n = len(question.choices)
+    found = tally(poll, number, question) or Tally((0,) * n, 0, False, None)
+    title = f"Step {number}: {counter(found, poll)}"
+    return tally_figure(question.choices, found.counts, found.right, title)
+
+
+def tally_downloads(poll: ClassPoll, number: int, question: Question) -> None:
+    """The tally for a slide (SVG, 300-dpi PNG), as it stands when the button is clicked."""
+    slide_downloads(
+        lambda: tally_chart(poll, number, question),
+        STEPS[number - 1].dataset,
+        f"poll-step-{number}",
+        key=f"poll_slide_{number}",
     )
 
 

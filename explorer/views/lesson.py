@@ -59,6 +59,7 @@ with box:
     if poll is not None and poll.teaching:
         lesson.teacher_row(poll, number)  # above the tally: in view on a 720-pixel screen
         polls.teacher_panel(poll, number, question)
+        polls.tally_downloads(poll, number, question)
     elif poll is not None:
         polls.student_panel(poll, number, question, lesson.shown(number, poll))
     if not lesson.shown(number, poll):
