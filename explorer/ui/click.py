@@ -124,6 +124,19 @@ def click_listener(
     return latest_click(key)
 
 
+def drawing_pad(data: dict, key: str, on_send: Callable[[object], None]) -> None:
+    """The drawing pad (explorer/web/draw.js) with data {shape, grey, live: {bundles},
+    background, sendable}; on_send gets the pixels the student sent (unchecked: from a
+    browser)."""
+
+    def sent() -> None:
+        value = st.session_state[key].get("send")
+        if isinstance(value, dict):
+            on_send(value.get("pixels"))
+
+    _listener(key=key, data={"draw": data}, height="content", on_send_change=sent)
+
+
 def decoder_weights(bundle: bytes, key: str) -> None:
     """Send a decoder bundle (explorer/web/web_decoder.py) to the browser, invisibly; a live
     panel names `key` to use it. Unchanged bytes travel once: Streamlit re-sends an unchanged

@@ -61,7 +61,7 @@ def session() -> ClassPoll | None:
     if last is None or last[0] != poll.teaching or time.time() - last[1] > SEEN_EVERY_S:
         # a student is present; a teacher is not one (they may have opened the page before
         # entering the key)
-        _safely(poll.db.absent if poll.teaching else poll.db.seen, poll.owner)
+        run_safely(poll.db.absent if poll.teaching else poll.db.seen, poll.owner)
         st.session_state[state.POLL_SEEN_AT] = (poll.teaching, time.time())  # once, if it failed
     return poll
 
@@ -70,7 +70,7 @@ def _off(error: ClassDBError) -> None:
     st.warning(f"Class polls are off: {error}", icon=":material/wifi_off:")
 
 
-def _safely(call, *args, failed=None):
+def run_safely(call, *args, failed=None):
     """call(*args), or `failed` after one line where the database fails in the middle of a
     class (the Lesson goes on without the poll)."""
     try:
@@ -83,22 +83,22 @@ def _safely(call, *args, failed=None):
 def send(poll: ClassPoll, number: int, choice: int, n_choices: int) -> None:
     """A student's answer to step `number` (the teacher's does not count)."""
     if not poll.teaching:
-        _safely(poll.db.answer, number, poll.owner, choice, n_choices)
+        run_safely(poll.db.answer, number, poll.owner, choice, n_choices)
 
 
 def tally(poll: ClassPoll, number: int, question: Question) -> Tally | None:
-    return _safely(poll.db.tally, number, len(question.choices), question.answer)
+    return run_safely(poll.db.tally, number, len(question.choices), question.answer)
 
 
 def answer_of(poll: ClassPoll, number: int) -> int | None:
     """This browser's counted answer (it outlives a reload), else None."""
-    return _safely(poll.db.answer_of, number, poll.owner)
+    return run_safely(poll.db.answer_of, number, poll.owner)
 
 
 def pace(poll: ClassPoll) -> tuple[int, float] | None:
     """The step the teacher last brought everyone to, and when, unless this session already
     followed that call (or teaches)."""
-    found = None if poll.teaching else _safely(poll.db.pace)
+    found = None if poll.teaching else run_safely(poll.db.pace)
     if found and found[1] > st.session_state.get(state.POLL_PACE_AT, 0.0):
         return found
     return None
@@ -109,7 +109,7 @@ def followed(at: float) -> None:
 
 
 def counter(found: Tally, poll: ClassPoll) -> str:
-    present = _safely(poll.db.present) or 0
+    present = run_safely(poll.db.present) or 0
     return f"{found.answered} of {max(present, found.answered)} have answered."
 
 
@@ -171,7 +171,7 @@ def teacher_buttons(poll: ClassPoll, number: int, reveal: Callable[[], None] | N
         "Bring everyone to this step",
         key="poll_bring",
         icon=":material/groups:",
-        on_click=_safely,
+        on_click=run_safely,
         args=(poll.db.bring_to, number),
         width="stretch",
     )
@@ -187,14 +187,14 @@ def teacher_buttons(poll: ClassPoll, number: int, reveal: Callable[[], None] | N
 
 
 def clear_class(poll: ClassPoll) -> None:
-    if _safely(poll.db.clear, failed=False) is not False:
+    if run_safely(poll.db.clear, failed=False) is not False:
         for key in (state.LESSON_ANSWERS, state.LESSON_REVEALED):
             st.session_state.pop(key, None)
         st.toast("The class is cleared.", icon=":material/check:")
 
 
 def reveal_to_class(poll: ClassPoll, number: int) -> None:
-    _safely(poll.db.reveal, number)
+    run_safely(poll.db.reveal, number)
 
 
 def right_share(poll: ClassPoll, number: int, question: Question) -> str:

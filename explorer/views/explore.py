@@ -4,8 +4,8 @@ explorer/ui/explore_panels.py)."""
 
 import streamlit as st
 
+from explorer.ui import class_map, draw, sidebar
 from explorer.ui import explore_panels as panels
-from explorer.ui import sidebar
 
 st.header("Latent maps: autoencoder (AE) vs VAE")
 pair = sidebar.model_pair(sidebar.selection())
@@ -14,6 +14,10 @@ if pair is None:
 
 panels.hint(pair)
 color_by, same_scale, with_pca = panels.map_options(pair)
+drawing = st.toggle("Draw an input: see where both encoders put it", key="draw")
 decode_column = panels.maps(pair, color_by, same_scale, with_pca)
 with decode_column:
+    if drawing:  # beside the maps, where its point shows as the student draws
+        draw.pad(pair)
     panels.decode_panel(pair, with_pca, color_by, same_scale)
+class_map.section(pair)  # the teacher's, in a class

@@ -8,6 +8,7 @@
 // parsed weights in bundles.js, keyed by the bundle's id (which the panels' data names), and the
 // page's listener state in `page`.
 import { fileWeights, forgetWeights, modelsFor } from "./bundles.js";
+import { createPad, updatePad } from "./draw.js";
 import { createPanel, gridPanel, hoverPanel, nudgePanel, pinAt, stats, updatePanel } from "./live.js";
 import { phoneLayout, placeLoupe } from "./phone.js";
 import {
@@ -20,12 +21,15 @@ import {
   toData,
   toPixel,
 } from "./plotly_adapter.js";
+import { drawnPoints } from "./rules.js";
 
 const MARKER = "latent-click-marker"; // name of our shapes, so the figure's own shapes stay
 const ARM_PX = 7; // half-length of the cross's arms, in screen pixels at any zoom
 const HOVER_CROSS = "lx-hover-cross";
+const DRAWN_POINT = "lx-drawn-point"; // where the drawing pad's drawing lands on each map
 const TOUCH_CLICK_MS = 800; // Plotly's click this soon after a finger pinned is that same touch
 const instances = new Map(); // frontend key -> {charts, marker, color, send, sentSeq, panel}
+const pads = new Map(); // frontend key -> a drawing pad (draw.js)
 const handlers = new WeakMap(); // graph div -> our plotly_click handler on it
 const page = {
   seq: 0, // the last click's number
@@ -142,17 +146,18 @@ function onHover(gd, chartKey, event) {
   }
 }
 
-function drawHoverCrosses(charts, crosses) {
+function drawHoverCrosses(charts, crosses, className = HOVER_CROSS) {
   // A cross per map where the hovered point sits: a DOM overlay moved with CSS, far cheaper
   // than a Plotly relayout on every mouse move. crosses null: leave them; {}: hide them.
+  // className DRAWN_POINT: the drawing pad's point instead.
   if (!crosses) return;
   for (const chartKey of charts) {
     const gd = graphFor(chartKey);
     if (!isDrawn(gd)) continue;
-    let cross = gd.querySelector(`:scope > .${HOVER_CROSS}`);
+    let cross = gd.querySelector(`:scope > .${className}`);
     if (!cross) {
       cross = document.createElement("div");
-      cross.className = HOVER_CROSS;
+      cross.className = className;
       if (getComputedStyle(gd).position === "static") gd.style.position = "relative";
       gd.appendChild(cross);
     }
@@ -301,12 +306,33 @@ function refreshPanel(inst) {
 
 function mountWeights(key, bytes) {
   // A weights instance: its bundle parsed once and filed under its id (bundles.js), then shown
-  // in every panel waiting.
+  // in every panel and pad waiting.
   fileWeights(key, bytes);
   for (const inst of instances.values()) {
     if (inst.live && !inst.failed) refreshPanel(inst);
   }
+  for (const pad of pads.values()) pad.redraw();
   return () => forgetWeights(key);
+}
+
+function showDrawing(codes) {
+  // The drawing's codes, each on its model's map, in every live instance's charts.
+  for (const inst of instances.values()) {
+    if (inst.live) drawHoverCrosses(inst.charts, drawnPoints(inst.live, codes), DRAWN_POINT);
+  }
+}
+
+function mountPad(key, parentElement, setTriggerValue, data) {
+  // A drawing pad instance: built once, then each rerun's data handed to it.
+  let pad = pads.get(key);
+  if (!pad?.canvas.isConnected) {
+    const holder = parentElement.querySelector(".latent-click-listener");
+    if (holder) holder.className = "lx-draw-holder"; // shown, unlike a listener's
+    pad = createPad(parentElement.querySelector(".lx-draw-holder"), setTriggerValue, showDrawing);
+    pads.set(key, pad);
+  }
+  updatePad(pad, data);
+  return () => pads.delete(key);
 }
 
 function mountPanel(inst, parentElement, stale) {
@@ -329,6 +355,7 @@ export default function mountComponent(component) {
   const { data, key, parentElement, setTriggerValue } = component;
   window.latentExplorerStats = stats;
   if (data instanceof Uint8Array) return mountWeights(key, data);
+  if (data?.draw) return mountPad(key, parentElement, setTriggerValue, data.draw);
   const color = getComputedStyle(parentElement).getPropertyValue("--st-primary-color").trim();
   const previous = instances.get(key);
   const sentSeq = previous ? previous.sentSeq : 0;

@@ -34,3 +34,14 @@ export function crossesFor(live, z) {
   }
   return crosses;
 }
+
+export function drawnPoints(live, codes) {
+  // Where a drawing lands on every map of a model that encoded it: each model's own code
+  // (codes.ae, codes.vae) through that map's projection, as explorer/core/figures places the
+  // codes of the data.
+  const points = {};
+  for (const [chartKey, map] of Object.entries(live.maps)) {
+    if (codes[map.kind]) points[chartKey] = toPlane(map.projection, codes[map.kind]);
+  }
+  return points;
+}
