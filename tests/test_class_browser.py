@@ -1,6 +1,7 @@
 """A class in real Chromium: students' answers reach the teacher's tally without a reload, the
-teacher's reveal opens the view on a student's phone without a reload, and "bring everyone to
-this step" moves the students."""
+teacher's reveal opens the view on a student's phone without a reload, "bring everyone to this
+step" moves the students; a drawing, encoded in the browser as it is drawn, lands on both maps,
+and once sent on the teacher's class map, without a reload."""
 
 import re
 import time
@@ -66,3 +67,46 @@ def test_answers_reach_the_teachers_tally_and_the_reveal_reaches_a_phone(browser
     teacher.get_by_role("button", name="Bring everyone to this step").click()
     laptop.get_by_role("heading", name=STEPS[2].title).wait_for(timeout=6_000)
     phone.get_by_role("heading", name=STEPS[2].title).wait_for(timeout=6_000)
+
+
+def draw_a_seven(page) -> None:
+    pad = page.locator("canvas.lx-draw-pad")
+    pad.wait_for(timeout=30_000)
+    box = pad.bounding_box()
+    at = lambda u, v: (box["x"] + u * box["width"], box["y"] + v * box["height"])  # noqa: E731
+    page.mouse.move(*at(0.25, 0.2))
+    page.mouse.down()
+    page.mouse.move(*at(0.75, 0.2), steps=10)
+    page.mouse.move(*at(0.45, 0.85), steps=10)
+    page.mouse.up()
+
+
+def test_a_drawing_lands_on_both_maps_and_on_the_teachers_class_map(browser, app_url):
+    teacher = new_context(browser).new_page()
+    teacher.goto(f"{app_url}/?dataset=digits")
+    wait_for_app_idle(teacher, timeout=60)
+    unlock(teacher, KEY)
+    teacher.get_by_text("0 drawings on digits").wait_for(timeout=30_000)
+
+    student = new_context(browser).new_page()
+    student.goto(f"{app_url}/?dataset=digits")
+    wait_for_app_idle(student, timeout=60)
+    student.get_by_text("Draw an input").click()
+    draw_a_seven(student)
+    # encoded in the browser as it is drawn: a ringed point on both maps, inside each plot
+    points = student.locator(".lx-drawn-point:not([hidden])")
+    points.nth(1).wait_for(timeout=10_000)
+    assert points.count() == 2
+    codes = student.locator("canvas.lx-draw-pad").get_attribute("data-codes")
+    assert '"ae"' in codes and '"vae"' in codes
+    for name in ("map_ae", "map_vae"):
+        plot = student.locator(f".st-key-{name} .js-plotly-plot").bounding_box()
+        ring = student.locator(f".st-key-{name} .lx-drawn-point").bounding_box()
+        assert plot["x"] < ring["x"] < plot["x"] + plot["width"]
+        assert plot["y"] < ring["y"] < plot["y"] + plot["height"]
+
+    student.locator("button.lx-draw-send").click()
+    # the teacher's class map, redrawn every 2 s: no reload
+    teacher.get_by_text("1 drawing on digits").wait_for(timeout=8_000)
+    teacher.get_by_role("button", name="Clear the class map").click()
+    teacher.get_by_text("0 drawings on digits").wait_for(timeout=8_000)

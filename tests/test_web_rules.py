@@ -94,3 +94,34 @@ def test_crosses_are_where_point_markers_puts_a_point(k):
         assert set(crosses) == set(want) == {"map_ae", "map_vae"}
         for chart, xy in crosses.items():
             np.testing.assert_allclose(xy, want[chart], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [2, 7, 32])
+def test_a_drawing_lands_where_each_models_map_puts_its_code(k):
+    # drawnPoints: each model's own code through its own map's projection (Projection.to_plane,
+    # which places the data's codes on the maps: ModelPair.xy); a kind without a code, none.
+    rng = np.random.default_rng(SEED + k)
+    projections = {kind: latent.fit_projection(rng.normal(size=(50, k))) for kind in ("ae", "vae")}
+    live = {"maps": {f"map_{kind}": _map(kind, p) for kind, p in projections.items()}}
+    live["maps"]["map_pca"] = _map("pca", latent.fit_projection(rng.normal(size=(50, k))))
+    codes = {kind: rng.normal(size=k).tolist() for kind in projections}
+    both, vae_only = call_js(
+        ("drawnPoints", live, codes), ("drawnPoints", live, {"vae": codes["vae"]})
+    )
+    assert set(ok(both)) == {"map_ae", "map_vae"} and set(ok(vae_only)) == {"map_vae"}
+    for kind, projection in projections.items():
+        want = projection.to_plane(np.array([codes[kind]]))[0]
+        np.testing.assert_allclose(ok(both)[f"map_{kind}"], want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 40, 40), (3, 20, 20)])
+def test_the_pad_is_downsampled_to_block_means(shape):
+    # draw.js's downsample: the pad's RGBA (200 x 200) -> planar (C, H, W) in [0, 1], each pixel
+    # the mean of its block (grey: of red, green and blue); alpha is ignored.
+    c, h, w = shape
+    side = 200
+    rgba = np.random.default_rng(SEED).integers(0, 256, size=(side, side, 4))
+    result = ok(call_js(("downsample", rgba.ravel().tolist(), side, list(shape)))[0])
+    blocks = rgba[..., :3].reshape(h, side // h, w, side // w, 3).mean(axis=(1, 3)) / 255
+    want = blocks.mean(-1)[None] if c == 1 else blocks.transpose(2, 0, 1)
+    np.testing.assert_allclose(np.reshape(result, shape), want, rtol=0, atol=1e-6)
