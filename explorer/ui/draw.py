@@ -19,9 +19,9 @@ from explorer.web.web_decoder import Unsupported, pair_bundle, read_header
 PAD_KEY = "draw_pad"
 
 
-def pad(pair: ModelPair) -> None:
-    """The pad, with its reconstructions; one line instead where the encoders cannot run in a
-    browser."""
+def pad(pair: ModelPair, beside_maps: bool = True) -> None:
+    """The pad, with its reconstructions (and its point on the page's maps, beside_maps); one
+    line instead where the encoders cannot run in a browser."""
     try:
         bundle = pair_bundle(pair, with_encoders=True)
     except Unsupported as e:
@@ -40,9 +40,10 @@ def pad(pair: ModelPair) -> None:
         "sendable": poll is not None and not poll.teaching,
     }
     drawing_pad(data, key=PAD_KEY, on_send=lambda pixels: send(pair, pixels))
+    where = "put your drawing on their map (the ringed point) " if beside_maps else "encode it "
     st.caption(
-        "Draw with the mouse, a pen or a finger: both encoders place your drawing on their map "
-        "(the ringed point) as you draw, and both decoders rebuild it from that code."
+        f"Draw with the mouse, a pen or a finger: both encoders {where}as you draw, and both "
+        "decoders rebuild it from that code."
         + (
             " **Send to the class map** shows it on the teacher's screen."
             if data["sendable"]

@@ -9,6 +9,7 @@ import streamlit as st
 from explorer.core import display, latent
 from explorer.core.lesson import reconstruction_errors, smile_alpha, smile_edits
 from explorer.core.model_pair import KINDS, ModelPair
+from explorer.ui import draw
 
 N_EXAMPLES = 8  # images per row of examples
 
@@ -48,6 +49,8 @@ def reconstruction(pair: ModelPair, key: str) -> None:
     tiles(np.stack([pair.image(i) for i in rows]), "the images")
     for kind in KINDS:
         tiles(pair.decode(kind, pair.codes[kind][rows]), f"{kind.upper()} reconstructions")
+    st.markdown("**Your own digit:** draw one, and both models compress and rebuild it.")
+    draw.pad(pair, beside_maps=False)
 
 
 def ae_vs_pca(pair: ModelPair, key: str) -> None:
