@@ -26,10 +26,13 @@ Server CPU time (/proc) per open and per click, and the server's RSS before and 
     python -m benchmarks.app_load [--sessions 30 60] [--clicks 5] [--runs DIR]
     python -m benchmarks.app_load --open-only --sessions 100      # a class opening the app
     python -m benchmarks.app_load --soak [--sessions 30 --minutes 30 --think-s 5]
+    python -m benchmarks.app_load --class [--students 60 --spread-s 10 --no-kill]
 
 --open-only runs the open phase alone (no hover, no clicks). --soak runs a lesson instead
 (benchmarks/soak.py): sessions looping over the pages with think time, two training jobs,
 uploads and concept vectors, for --minutes; errors, latencies and the server's memory growth.
+--class runs a Lesson poll instead (benchmarks/class_load.py): students answering while the
+teacher's tally updates, answer-to-tally latency, the database checked, then a kill -9.
 
 Timings are printed, never asserted. The client runs on the same CPU as the server.
 """
@@ -49,7 +52,7 @@ from pathlib import Path
 import numpy as np
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from benchmarks import soak
+from benchmarks import class_load, soak
 from benchmarks.common import print_table
 from benchmarks.explore_client import (
     LISTENER,
@@ -276,6 +279,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="start the server with this teacher key; trainers unlock with it "
         "(default: no key, the variable unset)",
     )
+    lesson = parser.add_argument_group("class (a poll, kill -9: benchmarks/class_load.py)")
+    lesson.add_argument(
+        "--class", dest="class_poll", action="store_true", help="run the class poll instead"
+    )
+    lesson.add_argument("--students", type=int, default=60, help="students answering")
+    lesson.add_argument("--spread-s", type=float, default=10.0, help="seconds the answers span")
+    lesson.add_argument("--twice", type=int, default=3, help="students who change their answer")
+    lesson.add_argument("--flood", type=int, default=1000, help="answers from one student")
+    lesson.add_argument("--settle-s", type=float, default=30.0, help="wait for late answers")
+    lesson.add_argument("--seed", type=int, default=0)
+    lesson.add_argument("--kill", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
     if args.open_only:
         args.clicks, args.hover_s = 0, 0.0
@@ -307,6 +321,9 @@ def print_open_table(rows: list[list]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.class_poll:
+        class_load.main(args)
+        return
     # The teacher key reaches the server through its environment (AppServer copies os.environ).
     os.environ.pop("LATENT_EXPLORER_TEACHER_KEY", None)
     if args.teacher_key:

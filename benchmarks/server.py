@@ -43,6 +43,7 @@ class AppServer:
         self.process: subprocess.Popen | None = None
         self.launched = 0.0  # time.perf_counter() just before the launch
         self.health_s: float | None = None  # seconds from the launch to the first health answer
+        self.killed = False  # kill() was called: its sessions' disconnects are expected
 
     @property
     def http_url(self) -> str:
@@ -118,6 +119,12 @@ class AppServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the out-of-memory killer: nothing of the server's runs after."""
+        self.killed = True
+        self.process.kill()
+        self.process.wait(10)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -153,6 +153,7 @@ class StreamlitSession:
         self.session_id = ""  # the server's id for this session (new_session), for uploads
         self.file_urls: dict[str, FileURLs] = {}  # request id -> where to PUT that file
         self.page_name = ""
+        self.query_string = ""  # the address's query string, without "?" ("lesson=1")
         self.page_script_hash = ""  # known after the first run (the navigation message)
         self.widgets: dict[str, Element] = {}  # key -> the latest element drawn for it
         self.auto_reruns: dict[str, float] = {}  # fragment id -> seconds (st.fragment(run_every))
@@ -184,13 +185,15 @@ class StreamlitSession:
         url_pathname: str = "",
         until: Callable[[RunResult], bool] | None = None,
         timeout: float = 60.0,
+        query: str = "",
     ) -> RunResult:
-        """Open a page by its URL path ("" for the default page), as a browser does on load.
+        """Open a page by its URL path ("" for the default page), as a browser does on load;
+        query: the address's query string, without "?" ("lesson=1"), sent with every rerun.
 
         until: keep going until this holds for a run's result, following the page's
         auto-reruns (a polling fragment) or else rerunning the page every second.
         """
-        self.page_name, self.page_script_hash = url_pathname, ""
+        self.page_name, self.page_script_hash, self.query_string = url_pathname, "", query
         async with asyncio.timeout(timeout):
             result = await self.rerun()
             while until is not None and not until(result):
@@ -211,6 +214,7 @@ class StreamlitSession:
         state = ClientState(
             page_script_hash=self.page_script_hash,
             page_name="" if self.page_script_hash else self.page_name,
+            query_string=self.query_string,
             fragment_id=fragment_id,
             is_auto_rerun=is_auto_rerun,
         )
@@ -346,6 +350,8 @@ class StreamlitSession:
         elif kind == "stop_auto_rerun":
             for fragment_id in msg.stop_auto_rerun.fragment_ids or list(self.auto_reruns):
                 self.auto_reruns.pop(fragment_id, None)
+        elif kind == "page_info_changed":  # the app set st.query_params: the address changes
+            self.query_string = msg.page_info_changed.query_string
         elif kind == "page_not_found":
             result.problems.append(f"page not found: {msg.page_not_found.page_name!r}")
         elif kind == "script_finished":

@@ -63,7 +63,9 @@ def record(number: int, question: Question, poll: ClassPoll | None) -> None:
     """The radio's callback: keep the first answer to step `number`, apart from the radio's own
     state, which Streamlit drops when the step is left; in a class, send it to the poll."""
     picked = st.session_state[answer_key(number)]
-    if picked is not None:
+    # A forged message can send a label no option has, which the radio passes on as it came
+    # (a string, a number out of range): unanswered, like None, so nothing is kept or stored.
+    if type(picked) is int and 0 <= picked < len(question.choices):
         st.session_state.setdefault(state.LESSON_ANSWERS, {}).setdefault(number, picked)
         if poll is not None:
             polls.send(poll, number, picked, len(question.choices))
