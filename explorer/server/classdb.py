@@ -39,7 +39,9 @@ MAX_STEPS = 100  # a poll's step is 1..MAX_STEPS: one owner can store at most th
 MAX_CHOICES = 16
 MAX_DRAWING_BYTES = 1_000_000
 MAX_DRAWINGS = 500  # per dataset: fresh cookies cost nothing, the disk does
-PRESENT_S = 600.0  # present: a page run in the last 10 minutes
+# present: a page run in the last 90 s (the Lesson's counter says so every 30 s while it is
+# open, explorer/ui/polls.py), so that a student who closed the page soon stops counting
+PRESENT_S = 90.0
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # owners (state.owner's shapes) and dataset names
 
 # Index i brings a file from user_version i to i + 1. Append only: never edit a shipped step.

@@ -57,13 +57,18 @@ def session() -> ClassPoll | None:
     except ClassDBError as e:
         _off(e)
         return None
+    _present(poll)
+    return poll
+
+
+def _present(poll: ClassPoll) -> None:
+    """Say that this student is here (at most every SEEN_EVERY_S; the Lesson's counter keeps
+    saying it while the page is open); a teacher is not a student, though they may have
+    opened the page before entering the key."""
     last = st.session_state.get(state.POLL_SEEN_AT)  # (teaching, when) of the last write
     if last is None or last[0] != poll.teaching or time.time() - last[1] > SEEN_EVERY_S:
-        # a student is present; a teacher is not one (they may have opened the page before
-        # entering the key)
         run_safely(poll.db.absent if poll.teaching else poll.db.seen, poll.owner)
         st.session_state[state.POLL_SEEN_AT] = (poll.teaching, time.time())  # once, if it failed
-    return poll
 
 
 def _off(error: ClassDBError) -> None:
@@ -118,6 +123,7 @@ def student_panel(poll: ClassPoll, number: int, question: Question, shown: bool)
     """ "23 of 31 have answered", live; reruns the page when the teacher reveals the answer
     (the page then shows the view) or brings everyone to a step. shown: the view was already
     shown on this run."""
+    _present(poll)
     found = tally(poll, number, question)
     if found is None:
         return
