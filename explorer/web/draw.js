@@ -86,7 +86,11 @@ export function createPad(root, send, onCodes) {
   };
   pad.canvas.addEventListener("pointerdown", (event) => {
     if (!pad.data) return;
-    pad.canvas.setPointerCapture(event.pointerId);
+    try {
+      pad.canvas.setPointerCapture(event.pointerId); // keep drawing when a stroke leaves the pad
+    } catch {
+      // a synthetic event's pointer cannot be captured: the stroke still draws
+    }
     pad.drawing = true;
     pad.last = at(event);
     stroke(pad.last, pad.last);
