@@ -1,6 +1,6 @@
-// The browser wing's pure modules (no DOM at import) for the Node tests, as they are: explorer/web/*.js are
-// ES modules (the "type": "module" of the root package.json), so Node imports them directly.
+// The browser wing's modules with no DOM at import, for the Node tests, as they are: explorer/web's
+// files are ES modules (the "type": "module" of the root package.json), so Node imports them.
 export * from "../../explorer/web/bundles.js";
 export * from "../../explorer/web/decoder.js";
-export * from "../../explorer/web/rules.js";
 export * from "../../explorer/web/draw.js";
+export * from "../../explorer/web/rules.js";
