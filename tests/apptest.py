@@ -39,6 +39,30 @@ def fresh_app(runs: Path, monkeypatch: pytest.MonkeyPatch, timeout: float) -> Ap
     return AppTest.from_file(APP, default_timeout=timeout)
 
 
+def class_app(runs: Path, monkeypatch: pytest.MonkeyPatch, key: str, folder: Path) -> Path:
+    """The app on `runs` with teacher key `key` (a class) and a class database of its own in
+    folder; returns the database's path."""
+    from explorer.server import classdb, classroom
+
+    monkeypatch.setenv(classroom.KEY_ENV, key)
+    fresh_app(runs, monkeypatch, timeout=60)
+    monkeypatch.setattr(classdb, "default_path", lambda: folder / "class.sqlite3")
+    return folder / "class.sqlite3"
+
+
+def as_browser(owner: str, key: str | None = None) -> AppTest:
+    """A first run of the app as the browser `owner`; with key, once it entered the teacher key."""
+    from explorer.ui import state, teacher
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state[state.OWNER] = owner
+    at.run()
+    if key is not None:
+        at.text_input(key=teacher.KEY_FIELD).set_value(key)
+        at.button(key=teacher.UNLOCK).click().run()
+    return at
+
+
 def open_instrument(app: AppTest, key: str) -> AppTest:
     """The Instruments page on ?instrument=key, after a first run of the app."""
     app.query_params["instrument"] = key

@@ -8,11 +8,11 @@ import json
 
 import numpy as np
 import pytest
-from apptest import APP, component_data, fresh_app, send_trigger
+from apptest import as_browser, class_app, component_data, fresh_app, send_trigger
 from streamlit.testing.v1 import AppTest
 
-from explorer.server import classdb, classroom
-from explorer.ui import draw, state, teacher
+from explorer.server import classdb
+from explorer.ui import draw
 from explorer.web.web_decoder import read_header
 from training.checkpoints import load_checkpoint
 from training.evaluate import encode_all
@@ -23,19 +23,11 @@ SEVEN = [0] * 8 + [0, 255, 255, 255, 255, 255, 0, 0] + [0, 0, 0, 0, 200, 0, 0, 0
 
 @pytest.fixture
 def class_db(runs, tmp_path, monkeypatch):
-    monkeypatch.setenv(classroom.KEY_ENV, KEY)
-    fresh_app(runs, monkeypatch, timeout=60)
-    monkeypatch.setattr(classdb, "default_path", lambda: tmp_path / "class.sqlite3")
-    return tmp_path / "class.sqlite3"
+    return class_app(runs, monkeypatch, KEY, tmp_path)
 
 
 def explore(owner: str, key: str | None = None, drawing: bool = True) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state[state.OWNER] = owner
-    at.run()
-    if key is not None:
-        at.text_input(key=teacher.KEY_FIELD).set_value(key)
-        at.button(key=teacher.UNLOCK).click().run()
+    at = as_browser(owner, key)
     if drawing:
         at.toggle(key="draw").set_value(True).run()
     assert not at.exception

@@ -8,13 +8,13 @@ import json
 from datetime import datetime
 
 import pytest
-from apptest import APP, deferred_downloads, fresh_app
+from apptest import as_browser, class_app, deferred_downloads, fresh_app
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer.core.lesson import STEPS
-from explorer.server import classdb, classroom
-from explorer.ui import lesson, state, teacher
+from explorer.server import classdb
+from explorer.ui import lesson
 
 KEY = "owl-42"
 LESSON = "views/lesson.py"
@@ -24,20 +24,12 @@ TALLY = "poll_tally_1"
 @pytest.fixture
 def class_runs(runs, tmp_path, monkeypatch):
     """The default digits models, with a class database of this test's own."""
-    monkeypatch.setenv(classroom.KEY_ENV, KEY)
-    fresh_app(runs, monkeypatch, timeout=60)
-    monkeypatch.setattr(classdb, "default_path", lambda: tmp_path / "class.sqlite3")
-    return tmp_path / "class.sqlite3"
+    return class_app(runs, monkeypatch, KEY, tmp_path)
 
 
 def on_lesson(owner: str, step: int = 1, key: str | None = None) -> AppTest:
     """A browser (owner) on the Lesson's step; with key, a teacher who entered it."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state[state.OWNER] = owner
-    at.run()
-    if key is not None:
-        at.text_input(key=teacher.KEY_FIELD).set_value(key)
-        at.button(key=teacher.UNLOCK).click().run()
+    at = as_browser(owner, key)
     at.query_params["lesson"] = step
     at.switch_page(LESSON).run()
     assert not at.exception
