@@ -5,10 +5,11 @@ tally parsed from the chart the teacher's page draws."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from streamlit.proto.Alert_pb2 import Alert
@@ -38,6 +39,23 @@ FORGED = {
 
 
 @dataclass
+class Sketch:
+    """A student's drawing: its pixels (C*H*W whole numbers 0-255, planar, as the pad sends
+    them), the moment it is sent (seconds after the class's start, or as soon as the pad is
+    open if later); what happened, on time.perf_counter()."""
+
+    pixels: list[int]
+    at: float
+    opening: float | None = None  # it went to Explore (after its answer)
+    ready: float | None = None  # the pad was open
+    late: bool = False  # the pad opened after its moment: sent at once
+    sent: float | None = None  # the "send" event went
+    toasted: float | None = None  # seconds from sending to the toast's arrival
+    seconds: float | None = None  # the send's rerun, to its script_finished
+    toast: str = ""
+
+
+@dataclass
 class Student:
     """One simulated student: its owner id, first choice, when it answers (seconds after the
     class's start) and how many answers it sends; what happened to it."""
@@ -49,6 +67,7 @@ class Student:
     answers: int = 1
     sent: float | None = None  # time.perf_counter() when its first answer went
     committed: bool = False  # its answer's rerun came back finished
+    sketch: Sketch | None = None  # its drawing, sent from Explore after its answer
     problems: list[str] = field(default_factory=list)
 
 
@@ -165,10 +184,12 @@ async def attend(
     student: Student,
     gate: asyncio.Barrier,
     start: Callable[[], tuple[float, asyncio.Event]],
+    then: Callable[[StreamlitSession, Student, float], Awaitable[None]] | None = None,
 ) -> None:
     """Open the Lesson, wait at the gate for the class, answer at t0 + answer_at, and keep the
     student panel polling (every 2 s, as the page asks) until stop or the server goes; start()
-    gives (t0, stop)."""
+    gives (t0, stop). With then: once answered, then(session, student, t0) (another page),
+    and that page's own timers until stop."""
     try:
         async with StreamlitSession.connect(server.ws_url, xsrf=student.cookie) as s:
             await open_lesson(s, step, student.problems)
@@ -176,6 +197,10 @@ async def attend(
             t0, stop = start()
             due = t0 + student.answer_at
             while not stop.is_set():
+                if student.sent is not None and then is not None:
+                    await then(s, student, t0)
+                    await idle(s, stop, student.problems)
+                    break
                 wait = min(due, time.perf_counter() + 2.0) - time.perf_counter()
                 if student.sent is None and wait <= 0:
                     await answer(s, step, student)
@@ -190,6 +215,19 @@ async def attend(
             student.problems.append(f"disconnect: {e!r}"[:200])
     except (KeyError, TimeoutError) as e:
         student.problems.append(f"{type(e).__name__}: {e}"[:200])
+
+
+async def idle(s: StreamlitSession, stop: asyncio.Event, problems: list[str]) -> None:
+    """Until stop, only what the open page's timers rerun (a browser left alone)."""
+    while not stop.is_set():
+        if not s.auto_reruns:
+            await stop.wait()
+            return
+        fragment_id, interval = next(iter(s.auto_reruns.items()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+            return
+        problems += problems_of(await s.rerun(fragment_id=fragment_id, is_auto_rerun=True))
 
 
 async def forge(server: AppServer, step: int, make: Callable[[str], WidgetState]) -> tuple:

@@ -4,30 +4,40 @@
 Poll (step 1): the teacher opens ?lesson=1, enters the key in the sidebar and keeps the tally
 fragment running (a rerun a second after the last, as the browser's timer does); each tally
 is parsed from the chart's spec (the bars' counts and the title's "X of Y"), timestamped on
-arrival. --students sessions, each with its own XSRF cookie (so its owner id is known here),
-open ?lesson=1 and keep their own panel polling; when all have opened, each picks its choice
-at a random moment over --spread-s seconds. --twice of them send a changed answer a second
-later, and one sends --flood answers as fast as the socket takes them (alternating choices,
-not waiting for the runs). Each student's drawing goes into the same database file at a
-random moment of the same window: written by THIS process through ClassDB.send_drawing, not
-through the page (there is no drawing UI yet): a second process writing beside the server.
+arrival. A second teacher tab opens Explore on digits, unlocks, and keeps the class map
+fragment running (2 s after the last run), its caption's count timestamped the same way.
+--students sessions, each with its own XSRF cookie (so its owner id is known here), open
+?lesson=1 and keep their own panel polling; when all have opened, each picks its choice at a
+random moment over --spread-s seconds. --twice of them send a changed answer a second later,
+and one sends --flood answers as fast as the socket takes them (alternating choices, not
+waiting for the runs). Then, in the same session, as a student would: Explore on
+?dataset=digits (a full page run), the "Draw an input" toggle on (another, which adds the pad),
+and the pad's "send" event with a real digit from the dataset (a different one each) at that
+student's own random moment of the same window, or at once if the pages took past it
+(benchmarks/class_draw.py). The first runs on a fresh runs folder train the digits pair,
+before the class starts (warm_up). A student on Explore then sends nothing more.
 
 Answer-to-tally latency: answers are committed one at a time under the server's write lock,
 so their `at` column orders them; the k-th committed answer is in every tally whose total is
 at least k. An answer's latency is from sending its first answer (the radio's rerun request)
 to the arrival of the first teacher tally with a total >= its rank: what the teacher's screen
-would show, on the client's clock. Afterwards the database is read: one row per student, each
-the choice it sent first, the tally's total, one drawing each.
+would show, on the client's clock. Drawing-to-class-map is the same over the drawings table
+(one row per student, oldest first) and the class map's caption. A send's own time is from
+the "send" event to its toast's arrival (the callback stores, then toasts, before the page
+runs) and to the rerun's end. Afterwards the database is read: one row per student, each the
+choice it sent first, the tally's total, one drawing per student, each the image it sent,
+codes finite and of the pair's latent size; the last class map has one picture per drawing.
 
-Kill -9 (step 2, --kill): new students answer over --spread-s; half way the server gets
-SIGKILL. An answer whose rerun came back finished was committed (the radio's callback writes
-before the run goes on). The server restarts on the same runs folder: every committed answer
-must be in the database with its choice, no owner twice, and the restarted teacher's tally
-must count exactly the rows there.
+Kill -9 (step 2, --kill): new students answer over --spread-s (no drawings); half way the
+server gets SIGKILL. An answer whose rerun came back finished was committed (the radio's
+callback writes before the run goes on). The server restarts on the same runs folder: every
+committed answer must be in the database with its choice, no owner twice, and the restarted
+teacher's tally must count exactly the rows there.
 
 Hostile pages: forged radio values (a string that is no option, an SQL-looking string, a
-number out of range) must show no exception and store nothing. Timings are printed, never
-asserted; the client runs on the same CPU as the server.
+number out of range) must show no exception and store nothing; forged drawings from the pad (a
+list of the wrong size, a string) a "Not sent" toast, no exception, nothing stored. Timings
+are printed, never asserted; the client runs on the same CPU as the server.
 """
 
 from __future__ import annotations
@@ -38,11 +48,13 @@ import random
 import sqlite3
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks import class_draw
 from benchmarks.class_client import (
     FORGED,
     KEY,
@@ -53,28 +65,34 @@ from benchmarks.class_client import (
     new_cookie,
     teacher,
 )
+from benchmarks.class_draw import DATASET, DrawingChecks, Shown, sketches
 from benchmarks.common import print_table
 from benchmarks.server import AppServer
 from explorer.core.lesson import STEPS
 from explorer.server.classdb import FILENAME, ClassDB
 from explorer.ui.state import owner_from_cookie
+from training.checkpoints import load_checkpoint
 
 POLL_STEP, KILL_STEP = 1, 2
-DATASET, SHAPE, LATENT_DIM = "digits", (8, 8), 2  # the default digits pair's images and codes
 SETTLE_S = 2.5  # after the last answer, the teacher's tally shows it within this
+MAP_SETTLE_S = 4.0  # ... and the class map (redrawn 2 s after its last run) the last drawing
 
 
 @dataclass
 class Checks:
     """A phase's answers against the database: rows for the step, students whose committed
     answer is missing, owners stored twice, rows whose choice is not the student's first, rows
-    of owners who sent nothing (or forged a value)."""
+    of owners who sent nothing (or forged a value). The flood is apart: while a run is queued,
+    Streamlit merges the next rerun request into it and keeps the newer radio value, so the
+    first answer the server runs may be any of the flood's first few (flood_first: it was the
+    first sent; None without a flood)."""
 
     rows: int = 0
     lost: int = 0
     double: int = 0
     wrong: int = 0
     foreign: int = 0
+    flood_first: bool | None = None
 
 
 @dataclass
@@ -89,8 +107,16 @@ class Summary:
     errors: list[str] = field(default_factory=list)
     poll: Checks = field(default_factory=Checks)
     tally_total: int = 0
-    drawings: int = 0
-    drawing_failures: list[str] = field(default_factory=list)
+    drawing: DrawingChecks = field(default_factory=DrawingChecks)
+    toasts: dict[str, int] = field(default_factory=dict)  # "Sent", "Not sent", none -> students
+    send_s: list[float] = field(default_factory=list)  # send to its "Sent" toast
+    send_run_s: list[float] = field(default_factory=list)  # send to the rerun's end
+    pad_open_s: list[float] = field(default_factory=list)  # Explore's run and the toggle's
+    late: int = 0  # drawings whose pad opened after their moment (sent at once)
+    map_latency_s: list[float] = field(default_factory=list)
+    not_on_map: int = 0
+    maps: list[Shown] = field(default_factory=list)
+    forged_drawings: dict[str, str] = field(default_factory=dict)  # what was sent -> result
     forged: dict[str, str] = field(default_factory=dict)  # what was sent -> what happened
     forged_problems: dict[str, list[str]] = field(default_factory=dict)
     kill: dict[str, int] = field(default_factory=dict)  # committed, in flight, not sent, ...
@@ -109,64 +135,47 @@ def class_of(cookies: list[str], args, seed: int) -> list[Student]:
     ]
 
 
-def draw(db: ClassDB, owner: str, seed: int) -> None:
-    """One student's drawing through ClassDB, from this process (no page draws yet)."""
-    rng = np.random.default_rng(seed)
-    image = rng.integers(0, 256, SHAPE, dtype=np.uint8)
-    codes = {kind: rng.normal(size=LATENT_DIM).tolist() for kind in ("ae", "vae")}
-    db.send_drawing(owner, DATASET, image, codes, SHAPE, LATENT_DIM)
-
-
-async def drawing_at(db: ClassDB, owner: str, seed: int, at: float) -> str:
-    """The drawing at time.perf_counter() `at`; "" or what failed."""
-    await asyncio.sleep(max(0.0, at - time.perf_counter()))
-    try:
-        await asyncio.to_thread(draw, db, owner, seed)
-    except Exception as e:  # noqa: BLE001 (every failure is counted)
-        return f"drawing {seed}: {e!r}"[:200]
-    return ""
-
-
 async def run_class(
-    server: AppServer, students: list[Student], step: int, args, db: ClassDB | None = None
-) -> tuple[list[Tally], list[str], list[str]]:
-    """The class on step, with the teacher watching where db is given (and each student also
-    drawing through it). Ends SETTLE_S after every answer went in (or args.settle_s after the
-    window); with args.kill_s, SIGKILL the server that long after the start instead.
-    Returns the teacher's tallies, its problems, and the drawings' failures."""
-    stop, ready, clock = asyncio.Event(), asyncio.Event(), []
+    server: AppServer, students: list[Student], step: int, args, watch: bool = False
+) -> tuple[list[Tally], list[Shown], list[str]]:
+    """The class on step; with watch, the teacher watching the tally and, in a second tab, the
+    class map, and each student drawing after its answer. Ends SETTLE_S after every answer
+    and drawing went in (or args.settle_s after the window); with a kill step, SIGKILL the
+    server half way instead. Returns the tallies, the class maps, the teacher's problems."""
+    stop, ready, mapped, clock = asyncio.Event(), asyncio.Event(), asyncio.Event(), []
 
     def start() -> tuple[float, asyncio.Event]:
         clock[:] = clock or [time.perf_counter()]
         return clock[0], stop
 
-    watching = asyncio.create_task(teacher(server, step, stop, ready)) if db else None
-    if watching:
-        await ready.wait()
+    watching = []
+    if watch:
+        watching.append(asyncio.create_task(teacher(server, step, stop, ready)))
+        watching.append(asyncio.create_task(class_draw.class_map(server, stop, mapped)))
+        await asyncio.gather(ready.wait(), mapped.wait())
     gate = asyncio.Barrier(len(students) + 1)
-    tasks = [asyncio.create_task(attend(server, step, s, gate, start)) for s in students]
+    then = class_draw.draw if watch else None
+    tasks = [asyncio.create_task(attend(server, step, s, gate, start, then)) for s in students]
     await gate.wait()
-    t0, _ = start()
-    rng = random.Random(args.seed)
-    drawn = [
-        asyncio.create_task(drawing_at(db, s.owner, i, t0 + rng.uniform(0, args.spread_s)))
-        for i, s in enumerate(students)
-        if db is not None
-    ]
     if step == KILL_STEP:
         await asyncio.sleep(args.spread_s / 2)
         server.kill()
     else:
         await asyncio.sleep(args.spread_s)
         deadline = time.perf_counter() + args.settle_s
-        while time.perf_counter() < deadline and not all(s.committed for s in students):
+        while time.perf_counter() < deadline and not all(done(s) for s in students):
             await asyncio.sleep(0.1)
-        await asyncio.sleep(SETTLE_S)
+        await asyncio.sleep(MAP_SETTLE_S if watch else SETTLE_S)
     stop.set()
     await asyncio.gather(*tasks)
-    failures = [f for f in await asyncio.gather(*drawn) if f]
-    tallies, problems = await watching if watching else ([], [])
-    return tallies, problems, failures
+    results = await asyncio.gather(*watching) if watch else [([], []), ([], [])]
+    (tallies, problems), (shown, more) = results
+    return tallies, shown, problems + more
+
+
+def done(student: Student) -> bool:
+    """Its answer went in and its drawing (if it draws) came back from its run."""
+    return student.committed and (student.sketch is None or student.sketch.seconds is not None)
 
 
 def stored(path: Path, step: int) -> list[tuple[str, int]]:
@@ -179,22 +188,26 @@ def stored(path: Path, step: int) -> list[tuple[str, int]]:
 
 def check(students: list[Student], rows: list[tuple[str, int]]) -> Checks:
     kept = dict(rows)
+    first = {s.owner: kept.get(s.owner) == s.choice for s in students if s.owner in kept}
+    floods = [first[s.owner] for s in students if s.answers > 2 and s.owner in first]
     return Checks(
         rows=len(rows),
         lost=sum(s.committed and s.owner not in kept for s in students),
         double=len(rows) - len(kept),
-        wrong=sum(s.owner in kept and kept[s.owner] != s.choice for s in students),
+        wrong=sum(not first[s.owner] for s in students if s.answers <= 2 and s.owner in first),
         foreign=len(set(kept) - {s.owner for s in students if s.sent is not None}),
+        flood_first=all(floods) if floods else None,
     )
 
 
-def latencies(students: list[Student], rows, tallies: list[Tally]) -> tuple[list[float], int]:
-    """Each answer's seconds from its sending to the first tally that counts it (the k-th
-    committed answer is in every tally of total >= k), and how many no tally counted."""
-    sent = {s.owner: s.sent for s in students}
+def latencies(
+    sent: dict[str, float | None], owners: list[str], shown: list[tuple[float, int]]
+) -> tuple[list[float], int]:
+    """Each owner's seconds from sending to the first (arrival, total) shown that counts it
+    (owners in commit order: the k-th is in every total >= k), and how many none counted."""
     found, missing = [], 0
-    for k, (owner, _) in enumerate(rows, 1):
-        seen = next((t.arrived for t in tallies if t.answered >= k), None)
+    for k, owner in enumerate(owners, 1):
+        seen = next((arrived for arrived, total in shown if total >= k), None)
         if seen is None:
             missing += 1
         elif sent.get(owner) is not None:
@@ -202,27 +215,30 @@ def latencies(students: list[Student], rows, tallies: list[Tally]) -> tuple[list
     return found, missing
 
 
-async def poll_phase(server: AppServer, path: Path, args, summary: Summary) -> None:
+async def poll_phase(server: AppServer, runs: Path, args, summary: Summary) -> None:
+    path = runs / FILENAME
+    await class_draw.warm_up(server, runs)
     cookies = [await new_cookie(server) for _ in range(args.students)]
     students = class_of(cookies, args, args.seed)
     students[0].answers = max(args.flood, 1)
     for s in students[1 : 1 + args.twice]:
         s.answers = 2
-    db = ClassDB(path)  # a second process on the server's file
-    tallies, problems, summary.drawing_failures = await run_class(
-        server, students, POLL_STEP, args, db
-    )
+    for s, sketch in zip(students, sketches(len(students), args.spread_s, args.seed), strict=True):
+        s.sketch = sketch
+    tallies, summary.maps, problems = await run_class(server, students, POLL_STEP, args, True)
     rows = stored(path, POLL_STEP)
     summary.students, summary.teacher_tallies = len(students), len(tallies)
     summary.answers_sent = sum(s.answers for s in students if s.sent is not None)
-    summary.latency_s, summary.not_in_tally = latencies(students, rows, tallies)
+    answered = [(t.arrived, t.answered) for t in tallies]
+    sent = {s.owner: s.sent for s in students}
+    summary.latency_s, summary.not_in_tally = latencies(sent, [o for o, _ in rows], answered)
     summary.errors += problems + [p for s in students for p in s.problems]
     summary.errors += [f"student {i} never answered" for i, s in enumerate(students) if not s.sent]
     summary.poll = check(students, rows)
+    db = ClassDB(path)  # read only: every write went through the server's pages
     question = STEPS[POLL_STEP - 1].question
     summary.tally_total = db.tally(POLL_STEP, len(question.choices), question.answer).answered
-    owners = {s.owner for s in students}
-    summary.drawings = sum(d.owner in owners for d in db.drawings(DATASET))
+    drawings(db, runs, students, summary)
     for what, make in FORGED.items():
         owner, problems = await forge(server, POLL_STEP, make)
         kept = db.answer_of(POLL_STEP, owner)
@@ -231,12 +247,39 @@ async def poll_phase(server: AppServer, path: Path, args, summary: Summary) -> N
         summary.forged[what] = f"{shown}, stored: {'nothing' if kept is None else kept}"
         summary.forged_problems[what] = problems
         summary.poll.foreign += kept is not None
+    for what, pixels in class_draw.FORGED.items():
+        owner, toast, problems = await class_draw.forge(server, pixels)
+        kept = any(d.owner == owner for d in db.drawings(DATASET))
+        toast = "a 'Not sent' toast" if toast.startswith("Not sent") else f"toast {toast!r}"
+        shown = f"{len(problems)} problem(s)" if problems else "no problem"
+        summary.forged_drawings[what] = f"{toast}, {shown}, stored: {'it' if kept else 'nothing'}"
+        summary.errors += problems
+
+
+def drawings(db: ClassDB, runs: Path, students: list[Student], summary: Summary) -> None:
+    """The drawings' toasts, timings, class map latency and rows against what was sent."""
+    sketches = [s.sketch for s in students]
+    kinds = [k.toast.split(":")[0] if k.toast else "no toast" for k in sketches]
+    summary.toasts = dict(Counter(kinds))
+    summary.send_s = [k.toasted for k in sketches if k.toasted is not None]
+    summary.send_run_s = [k.seconds for k in sketches if k.seconds is not None]
+    summary.pad_open_s = [k.ready - k.opening for k in sketches if k.ready is not None]
+    summary.late = sum(k.late for k in sketches)
+    owners = [d.owner for d in db.drawings(DATASET)]  # oldest first: their commit order
+    sent = {s.owner: s.sketch.sent for s in students}
+    counts = [(m.arrived, m.count) for m in summary.maps]
+    summary.map_latency_s, summary.not_on_map = latencies(sent, owners, counts)
+    latent_dim = load_checkpoint(runs / "default" / DATASET / "ae.safetensors").config.latent_dim
+    summary.drawing = class_draw.check(db, students, latent_dim)
+    last = summary.maps[-1] if summary.maps else None
+    if last is None or last.images != (last.count, last.count):
+        summary.errors.append(f"the last class map shows {last}, not one picture per drawing")
 
 
 async def kill_phase(server: AppServer, args) -> list[Student]:
     cookies = [await new_cookie(server) for _ in range(args.students)]
     students = class_of(cookies, args, args.seed + 1)
-    await run_class(server, students, KILL_STEP, args)
+    await run_class(server, students, KILL_STEP, args)  # answers only
     return students
 
 
@@ -279,7 +322,7 @@ def run(args) -> Summary:
         path = runs / FILENAME
         server = start_server(runs, Path(tmp) / "server.log")
         try:
-            asyncio.run(poll_phase(server, path, args, summary))
+            asyncio.run(poll_phase(server, runs, args, summary))
             if args.kill:
                 students = asyncio.run(kill_phase(server, args))
                 server.stop()  # killed already; no-op
@@ -296,8 +339,12 @@ def quantile(values: list[float], q: float) -> float | str:
     return float(np.percentile(values, q)) if values else "-"
 
 
+def toasts(counts: dict[str, int]) -> str:
+    return " / ".join(str(counts.get(k, 0)) for k in ("Sent", "Not sent", "no toast"))
+
+
 def report(summary: Summary, args) -> None:
-    poll = summary.poll
+    poll, drawn, n = summary.poll, summary.drawing, summary.students
     rows = [
         ["students (1 floods, some answer twice)", summary.students, ""],
         ["answers sent", summary.answers_sent, ""],
@@ -314,16 +361,31 @@ def report(summary: Summary, args) -> None:
             "0",
         ],
         ["rows of changed answers, floods, forgeries", poll.foreign, "0"],
+        ["the flood's row: its first answer sent", poll.flood_first, ""],
         ["tally total (ClassDB.tally)", summary.tally_total, str(summary.students)],
+        ["drawing toasts: Sent / Not sent / none", toasts(summary.toasts), f"{n} / 0 / 0"],
+        ["Explore + draw toggle (after the answer) p50 s", quantile(summary.pad_open_s, 50), ""],
+        ["Explore + draw toggle p95 s", quantile(summary.pad_open_s, 95), ""],
+        ["drawings sent late (pad opened after their moment)", summary.late, ""],
+        ["drawing send-to-'Sent' toast p50 s", quantile(summary.send_s, 50), ""],
+        ["drawing send-to-'Sent' toast p95 s", quantile(summary.send_s, 95), ""],
+        ["drawing send's rerun p50 s", quantile(summary.send_run_s, 50), ""],
+        ["drawing send's rerun p95 s", quantile(summary.send_run_s, 95), ""],
+        ["drawing-to-class-map p50 s", quantile(summary.map_latency_s, 50), ""],
+        ["drawing-to-class-map p95 s", quantile(summary.map_latency_s, 95), ""],
+        ["drawings no class map showed", summary.not_on_map, "0"],
+        ["class maps received (second teacher tab)", len(summary.maps), ""],
+        ["drawings in the database", drawn.rows, str(summary.students)],
         [
-            "drawings stored (written by the client through ClassDB, not through the page)",
-            summary.drawings,
-            str(summary.students),
+            "drawings: foreign / image not as sent / codes bad / 'Sent' but missing",
+            f"{drawn.foreign} / {drawn.wrong_image} / {drawn.bad_codes} / {drawn.missing}",
+            "0",
         ],
-        ["drawing failures", len(summary.drawing_failures), "0"],
     ]
     for what, result in summary.forged.items():
         rows.append([f"page: forged radio value, {what}", result, "stored: nothing"])
+    for what, result in summary.forged_drawings.items():
+        rows.append([f"page: forged drawing, {what}", result, "Not sent, stored: nothing"])
     print_table(
         f"Class poll: {summary.students} students answer Lesson step {POLL_STEP} over "
         f"{args.spread_s:g} s while the teacher's tally reruns every second",
@@ -346,7 +408,7 @@ def report(summary: Summary, args) -> None:
             ["measure", "value", "target"],
             rows,
         )
-    for message in list(dict.fromkeys(summary.errors + summary.drawing_failures))[:10]:
+    for message in list(dict.fromkeys(summary.errors))[:10]:
         print("  " + message[:300])
 
 

@@ -1,14 +1,15 @@
 """The class load benchmark (benchmarks/class_load.py), small and quick: a real server with a
 teacher key, 8 simulated students answering a Lesson poll over 2 s (one floods 100 answers, two
-change their answer) while the teacher's tally reruns, drawings written beside the server, forged
-radio values, then SIGKILL in the middle of a second poll and a restart. Correctness only: the
-timings are the benchmark's to print, not this test's to judge."""
+change their answer) while the teacher's tally reruns, then each sending a drawing from the pad
+on Explore while a second teacher tab watches the class map, forged radio values and drawings,
+then SIGKILL in the middle of a second poll and a restart. Correctness only: the timings are the
+benchmark's to print, not this test's to judge."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks import class_load
+from benchmarks import class_draw, class_load
 from benchmarks.app_load import parse_args
 
 pytestmark = pytest.mark.slow
@@ -36,9 +37,25 @@ def test_the_teacher_saw_every_answer_and_each_has_a_latency(summary):
     assert all(0 < s < 30 for s in summary.latency_s)
 
 
-def test_drawings_written_beside_the_server_are_all_there(summary):
-    assert summary.drawing_failures == []
-    assert summary.drawings == 8
+def test_every_drawing_sent_from_the_pad_is_stored_once_as_the_student_drew_it(summary):
+    assert summary.toasts == {"Sent": 8}
+    drawn = summary.drawing
+    assert drawn.rows == 8
+    assert drawn.foreign == drawn.wrong_image == drawn.bad_codes == drawn.missing == 0
+    assert len(summary.send_s) == len(summary.send_run_s) == 8
+
+
+def test_the_teachers_class_map_showed_every_drawing(summary):
+    assert summary.not_on_map == 0
+    assert len(summary.map_latency_s) == 8
+    assert all(0 < s < 30 for s in summary.map_latency_s)
+    assert summary.maps[-1].count == 8 and summary.maps[-1].images == (8, 8)
+
+
+def test_forged_drawings_are_not_sent_store_nothing_and_raise_nothing(summary):
+    assert set(summary.forged_drawings) == set(class_draw.FORGED)
+    for result in summary.forged_drawings.values():
+        assert result == "a 'Not sent' toast, no problem, stored: nothing"
 
 
 def test_forged_radio_values_store_nothing_and_a_wrong_label_shows_no_exception(summary):

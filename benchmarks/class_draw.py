@@ -1,0 +1,190 @@
+"""The drawings of benchmarks/class_load.py, sent through the page as a browser's pad sends them:
+a student's steps on Explore (open it on digits, turn "Draw an input" on, send the pad's "send"
+event), the teacher's class map as a second teacher tab watches it, forged drawings, and the
+database read against what each student sent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.exceptions import ConnectionClosed
+
+from benchmarks.class_client import KEY, Sketch, Student, new_cookie, problems_of
+from benchmarks.server import AppServer
+from benchmarks.streamlit_client import RunResult, StreamlitSession, string_state, trigger_state
+from explorer.server.classdb import ClassDB
+from explorer.ui.class_map import EVERY_S
+from explorer.ui.draw import PAD_KEY
+from explorer.ui.state import owner_from_cookie
+from training.data import load_dataset
+
+DATASET = "digits"
+QUERY = f"dataset={DATASET}"  # the address a student opens Explore at
+TOGGLE = "draw"  # "Draw an input: ..." (explorer/views/explore.py)
+KINDS = ("ae", "vae")
+CAPTION = re.compile(rf"(\d+) drawings? on {DATASET}")
+# Forged "send" values a page could carry: what each is, and its pixels.
+FORGED = {
+    "a list of 63 pixels": [0] * 63,
+    "a string": "'; DROP TABLE drawings; --",
+}
+
+
+@dataclass
+class Shown:
+    """One class map the teacher's tab showed: arrival (time.perf_counter()), the caption's
+    count, and the pictures on each chart."""
+
+    arrived: float
+    count: int
+    images: tuple[int, ...]
+
+
+@dataclass
+class DrawingChecks:
+    """The drawings table against what the students sent: rows, owners who are no student,
+    images unlike what their student sent, codes not finite or of the wrong size, students
+    whose "Sent" drawing is missing."""
+
+    rows: int = 0
+    foreign: int = 0
+    wrong_image: int = 0
+    bad_codes: int = 0
+    missing: int = 0
+
+
+def sketches(n: int, spread_s: float, seed: int) -> list[Sketch]:
+    """n different real digits (0-255, planar), each sent at a random moment of the window."""
+    rng = np.random.default_rng(seed)
+    pixels = load_dataset(DATASET).pixels  # (N, 1, 8, 8) uint8
+    chosen = rng.choice(len(pixels), size=n, replace=False)
+    moments = rng.uniform(0, spread_s, size=n)
+    pairs = zip(chosen, moments, strict=True)
+    return [Sketch(pixels[i].ravel().tolist(), float(t)) for i, t in pairs]
+
+
+def toast_of(result: RunResult) -> str:
+    return " ".join(e.proto.body for e in result.of_kind("toast"))
+
+
+async def open_pad(s: StreamlitSession, problems: list[str], timeout: float = 120) -> None:
+    """Explore on digits, then the "draw" toggle on (a full rerun that adds the pad)."""
+    problems += problems_of(await s.open_page("", query=QUERY, timeout=timeout))
+    toggle = s.widgets[TOGGLE].proto
+    state = WidgetState(id=toggle.id, bool_value=True)
+    problems += problems_of(await s.rerun([state], timeout=timeout))
+    if PAD_KEY not in s.widgets:
+        problems.append("the draw toggle showed no pad")
+
+
+async def send(s: StreamlitSession, pixels: object) -> tuple[RunResult, str]:
+    """The pad's "send" with pixels; the run and its toasts."""
+    result = await s.trigger(PAD_KEY, "send", {"pixels": pixels}, timeout=120)
+    return result, toast_of(result)
+
+
+async def draw(s: StreamlitSession, student: Student, t0: float) -> None:
+    """After its answer: Explore, the pad, and its drawing sent at t0 + sketch.at (at once
+    if that moment passed while the pages opened)."""
+    sketch = student.sketch
+    sketch.opening = time.perf_counter()
+    await open_pad(s, student.problems)
+    sketch.ready = time.perf_counter()
+    await asyncio.sleep(max(0.0, t0 + sketch.at - sketch.ready))
+    sketch.late = sketch.ready > t0 + sketch.at
+    sketch.sent = time.perf_counter()
+    result, sketch.toast = await send(s, sketch.pixels)
+    sketch.seconds = result.seconds
+    toasts = [e.received for e in result.of_kind("toast")]
+    sketch.toasted = toasts[0] - sketch.sent if toasts else None
+    student.problems += problems_of(result)
+
+
+async def warm_up(server: AppServer, runs: Path, timeout: float = 600) -> None:
+    """Explore on digits until its pad can open: on a fresh runs folder the app trains the
+    default pair first (the class waits for the full pair, not the preview)."""
+    async with StreamlitSession.connect(server.ws_url, xsrf=await new_cookie(server)) as s:
+        await s.open_page("", until=lambda r: r.widget(TOGGLE) is not None, query=QUERY)
+    async with asyncio.timeout(timeout):
+        while not all((runs / "default" / DATASET / f"{k}.safetensors").exists() for k in KINDS):
+            await asyncio.sleep(0.5)
+
+
+def shown_of(result: RunResult) -> Shown | None:
+    """The class map in this run (its caption and the two charts' pictures), or None."""
+    captions = [CAPTION.search(e.proto.body) for e in result.of_kind("markdown")]
+    found = next((m for m in captions if m), None)
+    if found is None:
+        return None
+    charts = [e for e in result.of_kind("plotly_chart") if "class_map_" in e.proto.id]
+    images = tuple(len(json.loads(e.proto.spec)["layout"].get("images", ())) for e in charts)
+    return Shown(result.finished, int(found.group(1)), images)
+
+
+async def class_map(
+    server: AppServer, stop: asyncio.Event, ready: asyncio.Event
+) -> tuple[list[Shown], list[str]]:
+    """A second teacher tab on Explore until stop, its class map fragment rerunning EVERY_S
+    after the last run ended, as the browser's timer does: the maps it showed, its problems."""
+    shown, problems = [], []
+    try:
+        async with StreamlitSession.connect(server.ws_url, xsrf=await new_cookie(server)) as s:
+            problems += problems_of(await s.open_page("", query=QUERY, timeout=120))
+            unlock = [
+                string_state(s.widgets["teacher_key"].proto.id, KEY),
+                trigger_state(s.widgets["teacher_unlock"].proto.id),
+            ]
+            problems += problems_of(await s.rerun(unlock))
+            result = await s.rerun()  # the page as the teacher's, with the class map
+            captions = result.of_kind("markdown")
+            fragment = next((e.fragment_id for e in captions if CAPTION.search(e.proto.body)), "")
+            while True:
+                problems += problems_of(result)
+                found = shown_of(result)
+                if found is None:
+                    problems.append("the teacher's Explore has no class map")
+                    break
+                shown.append(found)
+                ready.set()
+                if stop.is_set():
+                    break
+                await asyncio.sleep(EVERY_S)
+                result = await s.rerun(fragment_id=fragment, is_auto_rerun=True)
+    except (ConnectionClosed, OSError, KeyError, ValueError, TimeoutError) as e:
+        problems.append(f"class map: {e!r}"[:200])
+    ready.set()
+    return shown, problems
+
+
+async def forge(server: AppServer, pixels: object) -> tuple[str, str, list[str]]:
+    """A fresh student who sends forged pixels from the pad: (owner, toast, problems)."""
+    cookie, problems = await new_cookie(server), []
+    async with StreamlitSession.connect(server.ws_url, xsrf=cookie) as s:
+        await open_pad(s, problems)
+        result, toast = await send(s, pixels)
+        problems += problems_of(result)
+    return owner_from_cookie(cookie), toast, problems
+
+
+def check(db: ClassDB, students: list[Student], latent_dim: int) -> DrawingChecks:
+    """Every drawing stored against the student who sent it."""
+    stored = {d.owner: d for d in db.drawings(DATASET)}
+    sent = {s.owner: s.sketch for s in students if s.sketch is not None}
+    checks = DrawingChecks(rows=len(db.drawings(DATASET)))
+    checks.foreign = len(set(stored) - set(sent))
+    for owner, drawing in stored.items():
+        sketch = sent.get(owner)
+        if sketch is not None and drawing.image.ravel().tolist() != sketch.pixels:
+            checks.wrong_image += 1
+        sizes_ok = all(len(drawing.codes.get(k, ())) == latent_dim for k in KINDS)
+        finite = all(np.isfinite(drawing.codes.get(k, ())).all() for k in KINDS)
+        checks.bad_codes += not (sizes_ok and finite)
+    checks.missing = sum(o not in stored and "Sent" in k.toast for o, k in sent.items())
+    return checks
