@@ -40,11 +40,12 @@ FORGED = {
 @dataclass
 class Shown:
     """One class map the teacher's tab showed: arrival (time.perf_counter()), the caption's
-    count, and the pictures on each chart."""
+    count, the pictures on each chart, and its run's seconds."""
 
     arrived: float
     count: int
     images: tuple[int, ...]
+    seconds: float
 
 
 @dataclass
@@ -125,7 +126,7 @@ def shown_of(result: RunResult) -> Shown | None:
         return None
     charts = [e for e in result.of_kind("plotly_chart") if "class_map_" in e.proto.id]
     images = tuple(len(json.loads(e.proto.spec)["layout"].get("images", ())) for e in charts)
-    return Shown(result.finished, int(found.group(1)), images)
+    return Shown(result.finished, int(found.group(1)), images, result.seconds)
 
 
 async def class_map(

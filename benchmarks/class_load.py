@@ -339,12 +339,16 @@ def quantile(values: list[float], q: float) -> float | str:
     return float(np.percentile(values, q)) if values else "-"
 
 
+FLOOD_ROW = {True: "yes", False: "no: a later one (queued reruns merge)", None: "-"}
+
+
 def toasts(counts: dict[str, int]) -> str:
     return " / ".join(str(counts.get(k, 0)) for k in ("Sent", "Not sent", "no toast"))
 
 
 def report(summary: Summary, args) -> None:
     poll, drawn, n = summary.poll, summary.drawing, summary.students
+    map_runs = [m.seconds for m in summary.maps[1:]]  # the fragment's reruns, not the page
     rows = [
         ["students (1 floods, some answer twice)", summary.students, ""],
         ["answers sent", summary.answers_sent, ""],
@@ -361,12 +365,12 @@ def report(summary: Summary, args) -> None:
             "0",
         ],
         ["rows of changed answers, floods, forgeries", poll.foreign, "0"],
-        ["the flood's row: its first answer sent", poll.flood_first, ""],
+        ["the flood's row: its first answer sent", FLOOD_ROW[poll.flood_first], ""],
         ["tally total (ClassDB.tally)", summary.tally_total, str(summary.students)],
         ["drawing toasts: Sent / Not sent / none", toasts(summary.toasts), f"{n} / 0 / 0"],
         ["Explore + draw toggle (after the answer) p50 s", quantile(summary.pad_open_s, 50), ""],
         ["Explore + draw toggle p95 s", quantile(summary.pad_open_s, 95), ""],
-        ["drawings sent late (pad opened after their moment)", summary.late, ""],
+        ["drawings sent at once (their moment passed before the pad opened)", summary.late, ""],
         ["drawing send-to-'Sent' toast p50 s", quantile(summary.send_s, 50), ""],
         ["drawing send-to-'Sent' toast p95 s", quantile(summary.send_s, 95), ""],
         ["drawing send's rerun p50 s", quantile(summary.send_run_s, 50), ""],
@@ -375,6 +379,8 @@ def report(summary: Summary, args) -> None:
         ["drawing-to-class-map p95 s", quantile(summary.map_latency_s, 95), ""],
         ["drawings no class map showed", summary.not_on_map, "0"],
         ["class maps received (second teacher tab)", len(summary.maps), ""],
+        ["class map rerun p50 s", quantile(map_runs, 50), ""],
+        ["class map rerun p95 s", quantile(map_runs, 95), ""],
         ["drawings in the database", drawn.rows, str(summary.students)],
         [
             "drawings: foreign / image not as sent / codes bad / 'Sent' but missing",
