@@ -1,6 +1,6 @@
 """The sessions of a class on the Lesson page, for benchmarks/class_load.py: the teacher who
-unlocks and watches the poll's tally, students who answer (once, twice, or a flood), and the
-tally parsed from the chart the teacher's page draws."""
+unlocks and watches the poll's tally, students who answer (once, twice, or a flood), the tally
+parsed from the chart the teacher's page draws, and when the teacher's screens showed what."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState
@@ -102,6 +103,25 @@ def tally_of(result: RunResult, step: int) -> Tally | None:
     if sum(counts) != answered:
         raise ValueError(f"the bars count {sum(counts)} but the title says {answered}")
     return Tally(chart.received, answered, of, counts)
+
+
+def latencies(
+    sent: dict[str, float | None], owners: list[str], shown: list[tuple[float, int]]
+) -> tuple[list[float], int]:
+    """Each owner's seconds from sending to the first (arrival, total) shown that counts it
+    (owners in commit order: the k-th is in every total >= k), and how many none counted."""
+    found, missing = [], 0
+    for k, owner in enumerate(owners, 1):
+        seen = next((arrived for arrived, total in shown if total >= k), None)
+        if seen is None:
+            missing += 1
+        elif sent.get(owner) is not None:
+            found.append(seen - sent[owner])
+    return found, missing
+
+
+def quantile(values: list[float], q: float) -> float | str:
+    return float(np.percentile(values, q)) if values else "-"
 
 
 async def new_cookie(server: AppServer) -> str:

@@ -9,20 +9,30 @@ import asyncio
 import json
 import re
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.exceptions import ConnectionClosed
 
-from benchmarks.class_client import KEY, Sketch, Student, new_cookie, problems_of
+from benchmarks.class_client import (
+    KEY,
+    Sketch,
+    Student,
+    latencies,
+    new_cookie,
+    problems_of,
+    quantile,
+)
 from benchmarks.server import AppServer
 from benchmarks.streamlit_client import RunResult, StreamlitSession, string_state, trigger_state
 from explorer.server.classdb import ClassDB
 from explorer.ui.class_map import EVERY_S
 from explorer.ui.draw import PAD_KEY
 from explorer.ui.state import owner_from_cookie
+from training.checkpoints import load_checkpoint
 from training.data import load_dataset
 
 DATASET = "digits"
@@ -59,6 +69,23 @@ class DrawingChecks:
     wrong_image: int = 0
     bad_codes: int = 0
     missing: int = 0
+
+
+@dataclass
+class Drawings:
+    """What the class's drawings measured and checked; timings in seconds."""
+
+    checks: DrawingChecks = field(default_factory=DrawingChecks)
+    toasts: dict[str, int] = field(default_factory=dict)  # "Sent", "Not sent", none -> students
+    send_s: list[float] = field(default_factory=list)  # send to its "Sent" toast
+    send_run_s: list[float] = field(default_factory=list)  # send to the rerun's end
+    pad_open_s: list[float] = field(default_factory=list)  # Explore's run and the toggle's
+    late: int = 0  # drawings whose pad opened after their moment (sent at once)
+    map_latency_s: list[float] = field(default_factory=list)
+    not_on_map: int = 0
+    maps: list[Shown] = field(default_factory=list)
+    forged: dict[str, str] = field(default_factory=dict)  # what was sent -> what happened
+    problems: list[str] = field(default_factory=list)
 
 
 def sketches(n: int, spread_s: float, seed: int) -> list[Sketch]:
@@ -189,3 +216,64 @@ def check(db: ClassDB, students: list[Student], latent_dim: int) -> DrawingCheck
         checks.bad_codes += not (sizes_ok and finite)
     checks.missing = sum(o not in stored and "Sent" in k.toast for o, k in sent.items())
     return checks
+
+
+def summarize(db: ClassDB, runs: Path, students: list[Student], maps: list[Shown]) -> Drawings:
+    """The drawings' toasts, timings, class map latency and rows against what was sent."""
+    sketched = [s.sketch for s in students]
+    drawings = Drawings(maps=maps)
+    drawings.toasts = dict(Counter(k.toast.split(":")[0] if k.toast else "none" for k in sketched))
+    drawings.send_s = [k.toasted for k in sketched if k.toasted is not None]
+    drawings.send_run_s = [k.seconds for k in sketched if k.seconds is not None]
+    drawings.pad_open_s = [k.ready - k.opening for k in sketched if k.ready is not None]
+    drawings.late = sum(k.late for k in sketched)
+    owners = [d.owner for d in db.drawings(DATASET)]  # oldest first: their commit order
+    sent = {s.owner: s.sketch.sent for s in students}
+    counts = [(m.arrived, m.count) for m in maps]
+    drawings.map_latency_s, drawings.not_on_map = latencies(sent, owners, counts)
+    latent_dim = load_checkpoint(runs / "default" / DATASET / "ae.safetensors").config.latent_dim
+    drawings.checks = check(db, students, latent_dim)
+    last = maps[-1] if maps else None
+    if last is None or last.images != (last.count, last.count):
+        drawings.problems.append(f"the last class map shows {last}, not one picture per drawing")
+    return drawings
+
+
+async def forgeries(server: AppServer, db: ClassDB) -> dict[str, str]:
+    """Each forged drawing: its toast, its page's problems, what was stored."""
+    found = {}
+    for what, pixels in FORGED.items():
+        owner, toast, problems = await forge(server, pixels)
+        kept = any(d.owner == owner for d in db.drawings(DATASET))
+        toast = "a 'Not sent' toast" if toast.startswith("Not sent") else f"toast {toast!r}"
+        shown = f"{len(problems)} problem(s): {problems[0]}" if problems else "no problem"
+        found[what] = f"{toast}, {shown}, stored: {'it' if kept else 'nothing'}"
+    return found
+
+
+def rows(drawings: Drawings, n: int) -> list[list]:
+    """The drawings' rows of the class poll's table, for n students (the forged ones apart)."""
+    checks, map_runs = drawings.checks, [m.seconds for m in drawings.maps[1:]]  # fragment runs
+    toasts = " / ".join(str(drawings.toasts.get(k, 0)) for k in ("Sent", "Not sent", "none"))
+    return [
+        ["drawing toasts: Sent / Not sent / none", toasts, f"{n} / 0 / 0"],
+        ["Explore + draw toggle (after the answer) p50 s", quantile(drawings.pad_open_s, 50), ""],
+        ["Explore + draw toggle p95 s", quantile(drawings.pad_open_s, 95), ""],
+        ["drawings sent at once (their moment passed before the pad opened)", drawings.late, ""],
+        ["drawing send-to-'Sent' toast p50 s", quantile(drawings.send_s, 50), ""],
+        ["drawing send-to-'Sent' toast p95 s", quantile(drawings.send_s, 95), ""],
+        ["drawing send's rerun p50 s", quantile(drawings.send_run_s, 50), ""],
+        ["drawing send's rerun p95 s", quantile(drawings.send_run_s, 95), ""],
+        ["drawing-to-class-map p50 s", quantile(drawings.map_latency_s, 50), ""],
+        ["drawing-to-class-map p95 s", quantile(drawings.map_latency_s, 95), ""],
+        ["drawings no class map showed", drawings.not_on_map, "0"],
+        ["class maps received (second teacher tab)", len(drawings.maps), ""],
+        ["class map rerun p50 s", quantile(map_runs, 50), ""],
+        ["class map rerun p95 s", quantile(map_runs, 95), ""],
+        ["drawings in the database", checks.rows, str(n)],
+        [
+            "drawings: foreign / image not as sent / codes bad / 'Sent' but missing",
+            f"{checks.foreign} / {checks.wrong_image} / {checks.bad_codes} / {checks.missing}",
+            "0",
+        ],
+    ]

@@ -48,11 +48,8 @@ import random
 import sqlite3
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from benchmarks import class_draw
 from benchmarks.class_client import (
@@ -62,16 +59,17 @@ from benchmarks.class_client import (
     Tally,
     attend,
     forge,
+    latencies,
     new_cookie,
+    quantile,
     teacher,
 )
-from benchmarks.class_draw import DATASET, DrawingChecks, Shown, sketches
+from benchmarks.class_draw import Drawings, Shown, sketches
 from benchmarks.common import print_table
 from benchmarks.server import AppServer
 from explorer.core.lesson import STEPS
 from explorer.server.classdb import FILENAME, ClassDB
 from explorer.ui.state import owner_from_cookie
-from training.checkpoints import load_checkpoint
 
 POLL_STEP, KILL_STEP = 1, 2
 SETTLE_S = 2.5  # after the last answer, the teacher's tally shows it within this
@@ -107,16 +105,7 @@ class Summary:
     errors: list[str] = field(default_factory=list)
     poll: Checks = field(default_factory=Checks)
     tally_total: int = 0
-    drawing: DrawingChecks = field(default_factory=DrawingChecks)
-    toasts: dict[str, int] = field(default_factory=dict)  # "Sent", "Not sent", none -> students
-    send_s: list[float] = field(default_factory=list)  # send to its "Sent" toast
-    send_run_s: list[float] = field(default_factory=list)  # send to the rerun's end
-    pad_open_s: list[float] = field(default_factory=list)  # Explore's run and the toggle's
-    late: int = 0  # drawings whose pad opened after their moment (sent at once)
-    map_latency_s: list[float] = field(default_factory=list)
-    not_on_map: int = 0
-    maps: list[Shown] = field(default_factory=list)
-    forged_drawings: dict[str, str] = field(default_factory=dict)  # what was sent -> result
+    drawings: Drawings = field(default_factory=Drawings)
     forged: dict[str, str] = field(default_factory=dict)  # what was sent -> what happened
     forged_problems: dict[str, list[str]] = field(default_factory=dict)
     kill: dict[str, int] = field(default_factory=dict)  # committed, in flight, not sent, ...
@@ -200,21 +189,6 @@ def check(students: list[Student], rows: list[tuple[str, int]]) -> Checks:
     )
 
 
-def latencies(
-    sent: dict[str, float | None], owners: list[str], shown: list[tuple[float, int]]
-) -> tuple[list[float], int]:
-    """Each owner's seconds from sending to the first (arrival, total) shown that counts it
-    (owners in commit order: the k-th is in every total >= k), and how many none counted."""
-    found, missing = [], 0
-    for k, owner in enumerate(owners, 1):
-        seen = next((arrived for arrived, total in shown if total >= k), None)
-        if seen is None:
-            missing += 1
-        elif sent.get(owner) is not None:
-            found.append(seen - sent[owner])
-    return found, missing
-
-
 async def poll_phase(server: AppServer, runs: Path, args, summary: Summary) -> None:
     path = runs / FILENAME
     await class_draw.warm_up(server, runs)
@@ -225,7 +199,7 @@ async def poll_phase(server: AppServer, runs: Path, args, summary: Summary) -> N
         s.answers = 2
     for s, sketch in zip(students, sketches(len(students), args.spread_s, args.seed), strict=True):
         s.sketch = sketch
-    tallies, summary.maps, problems = await run_class(server, students, POLL_STEP, args, True)
+    tallies, maps, problems = await run_class(server, students, POLL_STEP, args, True)
     rows = stored(path, POLL_STEP)
     summary.students, summary.teacher_tallies = len(students), len(tallies)
     summary.answers_sent = sum(s.answers for s in students if s.sent is not None)
@@ -238,7 +212,7 @@ async def poll_phase(server: AppServer, runs: Path, args, summary: Summary) -> N
     db = ClassDB(path)  # read only: every write went through the server's pages
     question = STEPS[POLL_STEP - 1].question
     summary.tally_total = db.tally(POLL_STEP, len(question.choices), question.answer).answered
-    drawings(db, runs, students, summary)
+    summary.drawings = class_draw.summarize(db, runs, students, maps)
     for what, make in FORGED.items():
         owner, problems = await forge(server, POLL_STEP, make)
         kept = db.answer_of(POLL_STEP, owner)
@@ -247,33 +221,8 @@ async def poll_phase(server: AppServer, runs: Path, args, summary: Summary) -> N
         summary.forged[what] = f"{shown}, stored: {'nothing' if kept is None else kept}"
         summary.forged_problems[what] = problems
         summary.poll.foreign += kept is not None
-    for what, pixels in class_draw.FORGED.items():
-        owner, toast, problems = await class_draw.forge(server, pixels)
-        kept = any(d.owner == owner for d in db.drawings(DATASET))
-        toast = "a 'Not sent' toast" if toast.startswith("Not sent") else f"toast {toast!r}"
-        shown = f"{len(problems)} problem(s)" if problems else "no problem"
-        summary.forged_drawings[what] = f"{toast}, {shown}, stored: {'it' if kept else 'nothing'}"
-        summary.errors += problems
-
-
-def drawings(db: ClassDB, runs: Path, students: list[Student], summary: Summary) -> None:
-    """The drawings' toasts, timings, class map latency and rows against what was sent."""
-    sketches = [s.sketch for s in students]
-    kinds = [k.toast.split(":")[0] if k.toast else "no toast" for k in sketches]
-    summary.toasts = dict(Counter(kinds))
-    summary.send_s = [k.toasted for k in sketches if k.toasted is not None]
-    summary.send_run_s = [k.seconds for k in sketches if k.seconds is not None]
-    summary.pad_open_s = [k.ready - k.opening for k in sketches if k.ready is not None]
-    summary.late = sum(k.late for k in sketches)
-    owners = [d.owner for d in db.drawings(DATASET)]  # oldest first: their commit order
-    sent = {s.owner: s.sketch.sent for s in students}
-    counts = [(m.arrived, m.count) for m in summary.maps]
-    summary.map_latency_s, summary.not_on_map = latencies(sent, owners, counts)
-    latent_dim = load_checkpoint(runs / "default" / DATASET / "ae.safetensors").config.latent_dim
-    summary.drawing = class_draw.check(db, students, latent_dim)
-    last = summary.maps[-1] if summary.maps else None
-    if last is None or last.images != (last.count, last.count):
-        summary.errors.append(f"the last class map shows {last}, not one picture per drawing")
+    summary.drawings.forged = await class_draw.forgeries(server, db)
+    summary.errors += summary.drawings.problems
 
 
 async def kill_phase(server: AppServer, args) -> list[Student]:
@@ -335,20 +284,11 @@ def run(args) -> Summary:
     return summary
 
 
-def quantile(values: list[float], q: float) -> float | str:
-    return float(np.percentile(values, q)) if values else "-"
-
-
 FLOOD_ROW = {True: "yes", False: "no: a later one (queued reruns merge)", None: "-"}
 
 
-def toasts(counts: dict[str, int]) -> str:
-    return " / ".join(str(counts.get(k, 0)) for k in ("Sent", "Not sent", "no toast"))
-
-
 def report(summary: Summary, args) -> None:
-    poll, drawn, n = summary.poll, summary.drawing, summary.students
-    map_runs = [m.seconds for m in summary.maps[1:]]  # the fragment's reruns, not the page
+    poll, n = summary.poll, summary.students
     rows = [
         ["students (1 floods, some answer twice)", summary.students, ""],
         ["answers sent", summary.answers_sent, ""],
@@ -367,30 +307,11 @@ def report(summary: Summary, args) -> None:
         ["rows of changed answers, floods, forgeries", poll.foreign, "0"],
         ["the flood's row: its first answer sent", FLOOD_ROW[poll.flood_first], ""],
         ["tally total (ClassDB.tally)", summary.tally_total, str(summary.students)],
-        ["drawing toasts: Sent / Not sent / none", toasts(summary.toasts), f"{n} / 0 / 0"],
-        ["Explore + draw toggle (after the answer) p50 s", quantile(summary.pad_open_s, 50), ""],
-        ["Explore + draw toggle p95 s", quantile(summary.pad_open_s, 95), ""],
-        ["drawings sent at once (their moment passed before the pad opened)", summary.late, ""],
-        ["drawing send-to-'Sent' toast p50 s", quantile(summary.send_s, 50), ""],
-        ["drawing send-to-'Sent' toast p95 s", quantile(summary.send_s, 95), ""],
-        ["drawing send's rerun p50 s", quantile(summary.send_run_s, 50), ""],
-        ["drawing send's rerun p95 s", quantile(summary.send_run_s, 95), ""],
-        ["drawing-to-class-map p50 s", quantile(summary.map_latency_s, 50), ""],
-        ["drawing-to-class-map p95 s", quantile(summary.map_latency_s, 95), ""],
-        ["drawings no class map showed", summary.not_on_map, "0"],
-        ["class maps received (second teacher tab)", len(summary.maps), ""],
-        ["class map rerun p50 s", quantile(map_runs, 50), ""],
-        ["class map rerun p95 s", quantile(map_runs, 95), ""],
-        ["drawings in the database", drawn.rows, str(summary.students)],
-        [
-            "drawings: foreign / image not as sent / codes bad / 'Sent' but missing",
-            f"{drawn.foreign} / {drawn.wrong_image} / {drawn.bad_codes} / {drawn.missing}",
-            "0",
-        ],
     ]
+    rows += class_draw.rows(summary.drawings, n)
     for what, result in summary.forged.items():
         rows.append([f"page: forged radio value, {what}", result, "stored: nothing"])
-    for what, result in summary.forged_drawings.items():
+    for what, result in summary.drawings.forged.items():
         rows.append([f"page: forged drawing, {what}", result, "Not sent, stored: nothing"])
     print_table(
         f"Class poll: {summary.students} students answer Lesson step {POLL_STEP} over "

@@ -38,23 +38,23 @@ def test_the_teacher_saw_every_answer_and_each_has_a_latency(summary):
 
 
 def test_every_drawing_sent_from_the_pad_is_stored_once_as_the_student_drew_it(summary):
-    assert summary.toasts == {"Sent": 8}
-    drawn = summary.drawing
+    assert summary.drawings.toasts == {"Sent": 8}
+    drawn = summary.drawings.checks
     assert drawn.rows == 8
     assert drawn.foreign == drawn.wrong_image == drawn.bad_codes == drawn.missing == 0
-    assert len(summary.send_s) == len(summary.send_run_s) == 8
+    assert len(summary.drawings.send_s) == len(summary.drawings.send_run_s) == 8
 
 
 def test_the_teachers_class_map_showed_every_drawing(summary):
-    assert summary.not_on_map == 0
-    assert len(summary.map_latency_s) == 8
-    assert all(0 < s < 30 for s in summary.map_latency_s)
-    assert summary.maps[-1].count == 8 and summary.maps[-1].images == (8, 8)
+    assert summary.drawings.not_on_map == 0
+    assert len(summary.drawings.map_latency_s) == 8
+    assert all(0 < s < 30 for s in summary.drawings.map_latency_s)
+    assert summary.drawings.maps[-1].count == 8 and summary.drawings.maps[-1].images == (8, 8)
 
 
 def test_forged_drawings_are_not_sent_store_nothing_and_raise_nothing(summary):
-    assert set(summary.forged_drawings) == set(class_draw.FORGED)
-    for result in summary.forged_drawings.values():
+    assert set(summary.drawings.forged) == set(class_draw.FORGED)
+    for result in summary.drawings.forged.values():
         assert result == "a 'Not sent' toast, no problem, stored: nothing"
 
 
