@@ -49,7 +49,7 @@ FORGED = {
 
 @dataclass
 class Shown:
-    """One class map the teacher's tab showed: arrival (time.perf_counter()), the caption's
+    """One class map the teacher's tab showed: its caption's arrival (time.perf_counter()) and
     count, the pictures on each chart, and its run's seconds."""
 
     arrived: float
@@ -135,11 +135,15 @@ async def draw(s: StreamlitSession, student: Student, t0: float) -> None:
     student.problems += problems_of(result)
 
 
+def has_toggle(result: RunResult) -> bool:
+    return result.widget(TOGGLE) is not None
+
+
 async def warm_up(server: AppServer, runs: Path, timeout: float = 600) -> None:
     """Explore on digits until its pad can open: on a fresh runs folder the app trains the
     default pair first (the class waits for the full pair, not the preview)."""
     async with StreamlitSession.connect(server.ws_url, xsrf=await new_cookie(server)) as s:
-        await s.open_page("", until=lambda r: r.widget(TOGGLE) is not None, query=QUERY)
+        await s.open_page("", until=has_toggle, query=QUERY, timeout=timeout)
     async with asyncio.timeout(timeout):
         while not all((runs / "default" / DATASET / f"{k}.safetensors").exists() for k in KINDS):
             await asyncio.sleep(0.5)
@@ -147,13 +151,13 @@ async def warm_up(server: AppServer, runs: Path, timeout: float = 600) -> None:
 
 def shown_of(result: RunResult) -> Shown | None:
     """The class map in this run (its caption and the two charts' pictures), or None."""
-    captions = [CAPTION.search(e.proto.body) for e in result.of_kind("markdown")]
-    found = next((m for m in captions if m), None)
+    found = next((e for e in result.of_kind("markdown") if CAPTION.search(e.proto.body)), None)
     if found is None:
         return None
+    count = int(CAPTION.search(found.proto.body).group(1))
     charts = [e for e in result.of_kind("plotly_chart") if "class_map_" in e.proto.id]
     images = tuple(len(json.loads(e.proto.spec)["layout"].get("images", ())) for e in charts)
-    return Shown(result.finished, int(found.group(1)), images, result.seconds)
+    return Shown(found.received, count, images, result.seconds)
 
 
 async def class_map(
