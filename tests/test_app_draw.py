@@ -90,6 +90,7 @@ def test_a_sent_drawing_is_encoded_on_the_server_and_lands_on_the_teachers_map(c
         (SEVEN[:-1] + [True], "whole numbers from 0 to 255"),
         ("'; DROP TABLE drawings; --", "got str"),
         (None, "got NoneType"),
+        ({"pixels": SEVEN, "codes": {"ae": [1e9, 1e9]}}, "got dict"),  # a nested forgery
     ],
 )
 def test_a_forged_drawing_is_refused_in_one_line_and_stores_nothing(class_db, pixels, says):
@@ -106,3 +107,10 @@ def test_without_a_teacher_key_the_pad_draws_but_sends_nowhere(runs, monkeypatch
     assert component_data(at, draw.PAD_KEY)["draw"]["sendable"] is False
     send(at, SEVEN)
     assert not toasts(at) and not (tmp_path / "class.sqlite3").exists()
+
+
+def test_a_send_that_is_not_a_drawing_at_all_is_refused_in_one_line(class_db):
+    at = explore("b-student")
+    send_trigger(at, draw.PAD_KEY, "send", "just text")
+    assert "Not sent: a drawing must be 64 pixel values, got str" in toasts(at)
+    assert classdb.ClassDB(class_db).drawings("digits") == ()

@@ -10,7 +10,8 @@ import streamlit as st
 
 from explorer.core.class_map import Drawn, class_maps
 from explorer.core.model_pair import ModelPair
-from explorer.ui import polls
+from explorer.server.classdb import Drawing
+from explorer.ui import polls, state
 from explorer.web.live_view import png_data_url
 
 EVERY_S = 2.0
@@ -34,17 +35,28 @@ def section(pair: ModelPair) -> None:
 @st.fragment(run_every=EVERY_S)
 def live_maps(poll: polls.ClassPoll, pair: ModelPair) -> None:
     drawings = polls.run_safely(poll.db.drawings, pair.dataset.name) or ()
-    drawn = [
-        Drawn(
-            {kind: d.codes[kind] for kind in d.codes},
-            png_data_url(d.image.astype("float32") / 255),
-            f"student {n + 1}, {time.strftime('%H:%M:%S', time.localtime(d.at))}",
-        )
-        for n, d in enumerate(drawings)
-    ]
     st.caption(
-        f"{len(drawn)} drawing{'' if len(drawn) == 1 else 's'} on {pair.dataset.name}: each "
-        "student's latest, where each model encodes it."
+        f"{len(drawings)} drawing{'' if len(drawings) == 1 else 's'} on {pair.dataset.name}: "
+        "each student's latest, where each model encodes it."
     )
-    for column, (chart, figure) in zip(st.columns(2), class_maps(pair, drawn).items(), strict=True):
+    for column, (chart, figure) in zip(st.columns(2), figures(pair, drawings).items(), strict=True):
         column.plotly_chart(figure, key=f"class_{chart}", width="stretch")
+
+
+def figures(pair: ModelPair, drawings: tuple[Drawing, ...]) -> dict:
+    """The class maps, built again only when a drawing came, changed or went: the fragment
+    reruns every 2 s, mostly with nothing new."""
+    seen = tuple((d.owner, d.at) for d in drawings)
+    kept = st.session_state.get(state.CLASS_MAPS)
+    if kept is None or kept[0] != (state.pair_id(pair), seen):
+        drawn = [
+            Drawn(
+                d.codes,
+                png_data_url(d.image.astype("float32") / 255),
+                f"student {n + 1}, {time.strftime('%H:%M:%S', time.localtime(d.at))}",
+            )
+            for n, d in enumerate(drawings)
+        ]
+        kept = ((state.pair_id(pair), seen), class_maps(pair, drawn))
+        st.session_state[state.CLASS_MAPS] = kept
+    return kept[1]

@@ -131,8 +131,7 @@ def drawing_pad(data: dict, key: str, on_send: Callable[[object], None]) -> None
 
     def sent() -> None:
         value = st.session_state[key].get("send")
-        if isinstance(value, dict):
-            on_send(value.get("pixels"))
+        on_send(value.get("pixels") if isinstance(value, dict) else value)  # on_send checks
 
     _listener(key=key, data={"draw": data}, height="content", on_send_change=sent)
 

@@ -35,6 +35,7 @@ LESSON_STEP = "lesson_last_step"  # this session's lesson step, for page links (
 LESSON_REVEALED = "lesson_revealed"  # steps revealed without an answer
 LESSON_ANSWERS = "lesson_answers"  # {step number: the first choice given}
 POLL_SEEN_AT = "poll_seen_at"  # when this student's presence was last written (explorer/ui/polls)
+CLASS_MAPS = "class_maps"  # ((pair, drawings seen), figures) of the teacher's class map
 POLL_PACE_AT = "poll_pace_at"  # the teacher's last "bring everyone to this step" followed
 JOBS_SEEN_DONE = "jobs_seen_done"  # ids of the ended jobs the job list last drew
 RUN_TO_DELETE = "run_to_delete"  # the run whose Delete waits for "Yes, delete"
