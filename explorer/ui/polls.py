@@ -161,7 +161,7 @@ def tally_downloads(poll: ClassPoll, number: int, question: Question) -> None:
 
 
 def teacher_buttons(poll: ClassPoll, number: int, reveal: Callable[[], None] | None) -> None:
-    """The teacher's row under the tally: reveal the answer (until it is, with reveal), bring
+    """The teacher's row above the tally: reveal the answer (until it is, with reveal), bring
     the class to this step, and clear the class (after a second click)."""
     first, here, clear = st.columns(3)
     if reveal is not None:
