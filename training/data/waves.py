@@ -14,9 +14,9 @@ only that attribute changed, as the faces' twins do.
 
 Sizes are chosen so each attribute is plain in the values and the sum stays inside [0, 1]: the
 trend (0.35 end to end) outweighs the best linear fit of a 1.5-cycle sine of amplitude 0.12
-(about 0.15); the spike (0.18..0.24 in one step) outweighs the steepest step of a sine (0.04) plus
-noise (< 0.09); the bands (1.5..2.5 and 5..8 cycles) are apart after a damped envelope widens
-them.
+(about 0.15); the spike (0.2..0.26 in one step) outweighs the steepest step of a sine (0.05) plus
+noise (sigma <= 0.015); the bands (1.5..2.5 and 5..8 cycles) stay apart after a damped envelope
+widens them. tests/test_waves.py measures each attribute in the values.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def _nuisance(u: np.ndarray, attributes: np.ndarray) -> dict[str, np.ndarray]:
         "amplitude": _lerp(0.08, 0.12, r["amplitude"]),
         "decay": np.where(damped, _lerp(3.5, 5.0, r["damping"]), 0.0),  # 1/e every 1/decay
         "spike_at": np.floor(_lerp(0.25, 0.75, r["spike_at"]) * N_STEPS).astype(np.int64),
-        "spike_height": np.where(spike, _lerp(0.18, 0.24, r["spike_height"]), 0.0),
-        "noise": _lerp(0.005, 0.02, r["noise"]),
+        "spike_height": np.where(spike, _lerp(0.2, 0.26, r["spike_height"]), 0.0),
+        "noise": _lerp(0.005, 0.015, r["noise"]),
         "slope": np.where(rising, TREND, -TREND),
     }
 
