@@ -27,7 +27,7 @@ def loaded(name: str, tmp_path, shared_data=None) -> Dataset:
     return load_dataset(name)
 
 
-@pytest.mark.parametrize("name", ["digits", "faces", "folder"])
+@pytest.mark.parametrize("name", ["digits", "faces", "folder", "waves"])
 def test_a_loaded_dataset_holds_uint8_pixels_whose_floats_are_pixels_over_255(name, tmp_path):
     data = loaded(name, tmp_path)
     assert data.pixels.dtype == np.uint8 and data.pixels.ndim == 4

@@ -11,6 +11,10 @@ import numpy as np
 from PIL import Image
 
 DISPLAY_SIDE = 160  # small images are upscaled to about this many px, or the browser blurs them
+# A signal (an "image" of shape (1, T, 1): T time steps, e.g. the waves dataset) is shown as a line
+# on a T x SPARK_HEIGHT px raster. explorer/web/decoder.js's sparkline draws the same bytes.
+SPARK_HEIGHT = 48
+SPARK_PAPER, SPARK_MIDLINE, SPARK_INK = 255, 215, 40  # grey levels: background, y = 0.5, the line
 # A name from a user's folder, CSV, JSON or upload is shown cut to this many characters: an
 # attribute name is unbounded in a CSV, and 5,000 characters would push the page apart.
 MAX_SHOWN = 200
@@ -29,6 +33,38 @@ def to_pixels(x: np.ndarray) -> np.ndarray:
     return pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0)
 
 
+def is_signal(shape: tuple[int, ...]) -> bool:
+    """Whether an image shape (C, H, W) is a signal: one channel, one column, H >= 2 time steps."""
+    return len(shape) == 3 and shape[0] == 1 and shape[2] == 1 and shape[1] >= 2
+
+
+def sparkline(x: np.ndarray, height: int = SPARK_HEIGHT) -> np.ndarray:
+    """(1, T, 1) values, 0 at the bottom and 1 at the top -> uint8 (height, T) grey raster: a dark
+    line on white with a faint midline at 0.5. Values are clipped to [0, 1] (NaN is 0).
+
+    Column k holds sample k: the pixels from its row to the next sample's row (inclusive), so the
+    line is unbroken. Rows are floor((1 - v) * (height - 1) + 1/2) in float64, which JavaScript's
+    doubles compute identically (explorer/web/decoder.js sparkline).
+    """
+    v = np.nan_to_num(np.asarray(x, dtype=np.float64).reshape(-1), nan=0.0).clip(0, 1)
+    rows = np.floor((1 - v) * (height - 1) + 0.5).astype(np.int64)  # (T,)
+    out = np.full((height, len(v)), SPARK_PAPER, np.uint8)
+    out[int(np.floor(0.5 * (height - 1) + 0.5))] = SPARK_MIDLINE
+    nxt = np.append(rows[1:], rows[-1])
+    low, high = np.minimum(rows, nxt), np.maximum(rows, nxt)
+    r = np.arange(height)[:, None]
+    out[(r >= low) & (r <= high)] = SPARK_INK
+    return out
+
+
+def shown(images: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) in [0, 1] as shown: signals (N, 1, T, 1) become their sparklines
+    (N, 1, SPARK_HEIGHT, T) in [0, 1]; other images are returned as they are."""
+    if not is_signal(images.shape[1:]):
+        return images
+    return np.stack([sparkline(x)[None] for x in images]).astype(np.float32) / np.float32(255)
+
+
 def upscale(pixels: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
     """Repeat each pixel so the longer side reaches about `side` px (sharp, no blur)."""
     factor = max(1, side // max(pixels.shape[:2]))
@@ -37,7 +73,9 @@ def upscale(pixels: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
 
 def tile(images: np.ndarray, n_cols: int, gap: int = 1) -> np.ndarray:
     """(N, C, H, W) -> (C, rows * (H + gap) - gap, n_cols * (W + gap) - gap), in reading order,
-    with white gaps between images and white cells after the last image."""
+    with white gaps between images and white cells after the last image. Signals (N, 1, T, 1)
+    are tiled as their sparklines (1, SPARK_HEIGHT, T)."""
+    images = shown(images)
     n, c, h, w = images.shape
     rows = -(-n // n_cols)
     out = np.ones((c, rows * (h + gap) - gap, n_cols * (w + gap) - gap), dtype=np.float32)
@@ -48,8 +86,10 @@ def tile(images: np.ndarray, n_cols: int, gap: int = 1) -> np.ndarray:
 
 
 def display(x: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
-    """(C, H, W) in [0, 1] -> uint8 pixels ready for st.image."""
-    return upscale(to_pixels(x), side)
+    """(C, H, W) in [0, 1] -> uint8 pixels ready for st.image; a signal (1, T, 1) as its
+    sparkline."""
+    x = np.asarray(x)
+    return upscale(sparkline(x) if is_signal(x.shape) else to_pixels(x), side)
 
 
 def png_bytes(x: np.ndarray, side: int = DISPLAY_SIDE) -> bytes:

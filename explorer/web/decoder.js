@@ -256,8 +256,43 @@ export function encode(model, pixels) {
   return run(model.encoder.ops, pixels, model.imageShape);
 }
 
-export function toRGBA(pixels, [c, h, w], out = new Uint8ClampedArray(h * w * 4)) {
-  // Planar (C, H, W) in [0, 1] -> interleaved RGBA bytes for an ImageData (grey: C = 1).
+// A signal (image shape [1, T, 1]) is painted as a line on a T x SPARK_HEIGHT raster, the bytes
+// of explorer/core/display.py's sparkline (tests/test_display.py checks they are equal).
+export const SPARK_HEIGHT = 48;
+const [SPARK_PAPER, SPARK_MIDLINE, SPARK_INK] = [255, 215, 40];
+
+export function isSignal([c, h, w]) {
+  return c === 1 && w === 1 && h >= 2;
+}
+
+export function shownSize(shape) {
+  // [width, height] in px of what toRGBA paints for an image of this shape.
+  const [, h, w] = shape;
+  return isSignal(shape) ? [h, SPARK_HEIGHT] : [w, h];
+}
+
+export function sparkline(values, height = SPARK_HEIGHT) {
+  // T values (0 at the bottom, 1 at the top; clipped, NaN as 0) -> height x T grey raster as RGBA:
+  // column k fills the pixels from sample k's row to sample k + 1's, over a faint midline at 0.5.
+  const t = values.length;
+  const rowOf = (v) => Math.floor((1 - (Number.isNaN(v) ? 0 : Math.min(Math.max(v, 0), 1))) * (height - 1) + 0.5);
+  const grey = new Uint8Array(height * t).fill(SPARK_PAPER);
+  grey.fill(SPARK_MIDLINE, rowOf(0.5) * t, (rowOf(0.5) + 1) * t);
+  const rows = Array.from(values, rowOf);
+  for (let k = 0; k < t; k++) {
+    const next = rows[Math.min(k + 1, t - 1)];
+    for (let r = Math.min(rows[k], next); r <= Math.max(rows[k], next); r++) grey[r * t + k] = SPARK_INK;
+  }
+  const out = new Uint8ClampedArray(height * t * 4);
+  for (let i = 0; i < grey.length; i++) out.set([grey[i], grey[i], grey[i], 255], 4 * i);
+  return out;
+}
+
+export function toRGBA(pixels, [c, h, w], out = null) {
+  // Planar (C, H, W) in [0, 1] -> interleaved RGBA bytes for an ImageData of shownSize (grey:
+  // C = 1; a signal [1, T, 1]: its sparkline).
+  if (isSignal([c, h, w])) return sparkline(pixels);
+  out ??= new Uint8ClampedArray(h * w * 4);
   const plane = h * w;
   for (let i = 0; i < plane; i++) {
     const r = pixels[i];

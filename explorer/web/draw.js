@@ -3,7 +3,7 @@
 // back into reconstructions beside the pad, and onCodes puts the point on the maps (click.js).
 // "Send to the class map" sends the drawing's pixels; the server encodes them again itself.
 import { modelsFor } from "./bundles.js";
-import { decode, encode, toRGBA } from "./decoder.js";
+import { decode, encode, shownSize, toRGBA } from "./decoder.js";
 import { element } from "./dom.js";
 
 const PAD_PX = 200; // the pad's side on screen; it draws at the models' own resolution below it
@@ -41,7 +41,7 @@ function imageCanvas(parent, caption) {
 }
 
 function paintCanvas(canvas, pixels, shape) {
-  const [, h, w] = shape;
+  const [w, h] = shownSize(shape);
   canvas.width = w;
   canvas.height = h;
   const image = new ImageData(toRGBA(pixels, shape), w, h);

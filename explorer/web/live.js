@@ -5,7 +5,7 @@
 // pinned point (slider release, arrow keys at rest) through `send("point", ...)` and a scrub's
 // value on release through `send("value", ...)`; click.js wires it in. The rules
 // that mirror Python (strip values, scrub codes, crosses) are in rules.js.
-import { decode, toLatent, toPlane, toRGBA } from "./decoder.js";
+import { decode, shownSize, toLatent, toPlane, toRGBA } from "./decoder.js";
 import { element } from "./dom.js";
 import { mirrorLoupes } from "./phone.js";
 import { crossesFor, scrubCodes, stripValues } from "./rules.js";
@@ -137,7 +137,7 @@ function drawStrips(panel, t) {
   const values = stripValues(t, scrub.strip);
   for (const kind of kinds) {
     const model = panel.models[kind];
-    const [, h, w] = model.imageShape;
+    const [w, h] = shownSize(model.imageShape);
     const target = cell(panel, `strip:${kind}`);
     const canvas = target.picture;
     const width = values.length * (w + 1) - 1;
@@ -280,9 +280,10 @@ function decodeOrFail(panel, model, z) {
   }
 }
 
-function paint(canvas, pixels, [c, h, w]) {
+function paint(canvas, pixels, shape) {
+  const [w, h] = shownSize(shape);
   if (canvas.width !== w || canvas.height !== h) Object.assign(canvas, { width: w, height: h });
-  const image = new ImageData(toRGBA(pixels, [c, h, w]), w, h);
+  const image = new ImageData(toRGBA(pixels, shape), w, h);
   canvas.getContext("2d").putImageData(image, 0, 0);
 }
 
@@ -348,7 +349,7 @@ export function gridPanel(panel, chartKey) {
   const map = panel.live?.maps[chartKey];
   if (!panel.gridOn || !map || !panel.models || !panel.live.kinds.includes(map.kind)) return;
   const model = panel.models[map.kind];
-  const [, h, w] = model.imageShape;
+  const [w, h] = shownSize(model.imageShape);
   const target = cell(panel, map.kind);
   const canvas = target.picture;
   Object.assign(canvas, { width: GRID_N * (w + 1) - 1, height: GRID_N * (h + 1) - 1 });
@@ -378,7 +379,7 @@ function gridStep(panel) {
   while (panel.gridJobs.length && performance.now() - started < GRID_BUDGET_MS) {
     const job = panel.gridJobs[0];
     const { row, col, z } = job.cells.shift();
-    const [, h, w] = job.shape;
+    const [w, h] = shownSize(job.shape);
     const pixels = decodeOrFail(panel, job.model, z);
     if (!pixels) break;
     job.context.putImageData(new ImageData(toRGBA(pixels, job.shape), w, h), col * (w + 1), row * (h + 1));

@@ -4,7 +4,7 @@
 // part: a click, a released slider or arrow keys pin the point and move the crosses here, in the
 // page. Nothing leaves it. Tests read window.latentExplorer.
 import mountComponent from "./click.js";
-import { decode, parseBundle, toLatent, toPlane, toRGBA } from "./decoder.js";
+import { decode, parseBundle, shownSize, toLatent, toPlane, toRGBA } from "./decoder.js";
 import { mapKind } from "./rules.js";
 
 (async () => {
@@ -49,8 +49,9 @@ import { mapKind } from "./rules.js";
     const [c, h, w] = points.imageShape;
     const size = c * h * w;
     const pixels = Float32Array.from(originals.subarray(i * size, (i + 1) * size), (v) => v / 255);
-    const canvas = Object.assign(document.createElement("canvas"), { width: w, height: h });
-    canvas.getContext("2d").putImageData(new ImageData(toRGBA(pixels, [c, h, w]), w, h), 0, 0);
+    const [width, height] = shownSize([c, h, w]);
+    const canvas = Object.assign(document.createElement("canvas"), { width, height });
+    canvas.getContext("2d").putImageData(new ImageData(toRGBA(pixels, [c, h, w]), width, height), 0, 0);
     return canvas.toDataURL();
   }
 

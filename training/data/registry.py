@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import celeba, faces, folders, idx, imagefiles
+from training.data import celeba, faces, folders, idx, imagefiles, waves
 from training.data.dataset import (
     DataOptions,
     Dataset,
@@ -93,6 +93,12 @@ SOURCES: dict[str, Source] = {
             "procedural faces with known attributes (Smiling, Eyeglasses, ...)",
             faces.locate_faces,
             faces.load_faces,
+        ),
+        Source(
+            "waves",
+            "generated signals of 128 steps with known attributes (Spike, Damped, ...)",
+            waves.locate_waves,
+            waves.load_waves,
         ),
         Source(
             "mnist",
