@@ -4,6 +4,7 @@ explorer/ui/explore_panels.py)."""
 
 import streamlit as st
 
+from explorer.core.display import is_signal
 from explorer.ui import class_map, draw, sidebar
 from explorer.ui import explore_panels as panels
 
@@ -14,7 +15,10 @@ if pair is None:
 
 panels.hint(pair)
 color_by, same_scale, with_pca = panels.map_options(pair)
-drawing = st.toggle("Draw an input: see where both encoders put it", key="draw")
+# A pad draws images; a signal (waves) is not drawn with a brush.
+drawing = not is_signal(pair.dataset.image_shape) and st.toggle(
+    "Draw an input: see where both encoders put it", key="draw"
+)
 decode_column = panels.maps(pair, color_by, same_scale, with_pca)
 with decode_column:
     if drawing:  # beside the maps, where its point shows as the student draws
