@@ -282,7 +282,9 @@ def _residual(decoder: ResidualDecoder, arrays: list[np.ndarray]) -> list[dict]:
     return ops
 
 
-def _recurrent_decoder(decoder: nn.Module, image_shape, arrays: list[np.ndarray]) -> list[dict]:
+def _recurrent_decoder(
+    decoder: nn.Module, image_shape: tuple[int, int, int], arrays: list[np.ndarray]
+) -> list[dict]:
     """h0 = tanh(start(z)), the cell with z as every step's input, then each step's state
     through out as one row of the image (attributes start, rnn, out)."""
     c, _, w = image_shape
@@ -297,7 +299,11 @@ def _recurrent_decoder(decoder: nn.Module, image_shape, arrays: list[np.ndarray]
 
 
 def _cell(
-    rnn: nn.Module, image_shape, part: str, arrays: list[np.ndarray], latent_dim: int = 0
+    rnn: nn.Module,
+    image_shape: tuple[int, int, int],
+    part: str,
+    arrays: list[np.ndarray],
+    latent_dim: int = 0,
 ) -> dict:
     """A GRU or LSTM as an op: a decoder's (latent_dim > 0: the latent point is every step's
     input) or an encoder's (the image's rows are)."""
