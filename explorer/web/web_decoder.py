@@ -12,6 +12,14 @@ per model kind, the ops in order, each array as [offset, count] in elements of t
     {"op": "conv_transpose", "in": 64, "out": 32, "kernel": 4, "stride": 2, "padding": 1,
      "output_padding": [0, 0], "weight": [...], "bias": [...]}
 
+A recurrent decoder (a GRU or LSTM writing one image row per step) is a linear layer and tanh
+(the initial state), then its cell, then every step's state through one linear layer:
+
+    {"op": "tanh"}
+    {"op": "gru" | "lstm", "in": latent_dim, "hidden": 256, "steps": H, "inputs": "latent",
+     "weight_ih", "weight_hh", "bias_ih", "bias_hh"}: torch's weights, PyTorch's gate order
+    {"op": "linear_rows", "in": 256, "out": C * W, "shape": [C, H, W], "weight", "bias"}
+
 With encoders, each model also holds "encoder": {"ops": [...]}, run on its image (C, H, W) in
 [0, 1] to its code (the AE's z, the VAE's mean mu: only those rows of the last layer are sent):
 
@@ -20,6 +28,8 @@ With encoders, each model also holds "encoder": {"ops": [...]}, run on its image
     {"op": "add_pca", "in": pixels, "out": k, "clip": 0.02, "weight": basis (k, pixels), "mean",
      "scale"}: adds (logit(clip(image)) - mean) @ basis.T / scale, the residual encoder's PCA
      path, computed from the image itself
+    {"op": "gru" | "lstm", "in": C * W, ..., "inputs": "rows"}: the image's rows as the steps,
+     the last state out (a recurrent encoder; its linear head follows)
 
 A reader that knows no encoders decodes such a bundle as before (same magic, same ops).
 
@@ -148,6 +158,8 @@ def _describe(model: AE, arrays: list[np.ndarray]) -> dict:
         ops += _sequential(decoder.deconvs, arrays)
     elif isinstance(decoder, ResidualDecoder):
         ops = _residual(decoder, arrays) + [{"op": "reshape", "shape": config.image_shape}]
+    elif type(decoder).__name__ == "RecurrentDecoder":  # training/models.py's, issue 23
+        ops = _recurrent_decoder(decoder, tuple(config.image_shape), arrays)
     else:
         raise Unsupported(f"its decoder {type(decoder).__name__} has no browser version")
     ops.append({"op": "sigmoid"})
@@ -168,6 +180,9 @@ def _describe_encoder(model: AE, arrays: list[np.ndarray]) -> dict:
     elif isinstance(encoder, ResidualEncoder):
         ops = flatten + _sequential(encoder.net, arrays, "encoder", rows=k)
         ops.append(_pca_path(encoder.linear, arrays))
+    elif type(encoder).__name__ == "RecurrentEncoder":  # training/models.py's, issue 23
+        ops = [_cell(encoder.rnn, tuple(model.config.image_shape), "encoder", arrays)]
+        ops += _sequential(nn.Sequential(encoder.head), arrays, "encoder", rows=k)
     else:
         raise Unsupported(f"its encoder {type(encoder).__name__} has no browser version")
     _check_work(ops, tuple(model.config.image_shape), "encoding one drawing takes")
@@ -267,6 +282,50 @@ def _residual(decoder: ResidualDecoder, arrays: list[np.ndarray]) -> list[dict]:
     return ops
 
 
+def _recurrent_decoder(
+    decoder: nn.Module, image_shape: tuple[int, int, int], arrays: list[np.ndarray]
+) -> list[dict]:
+    """h0 = tanh(start(z)), the cell with z as every step's input, then each step's state
+    through out as one row of the image (attributes start, rnn, out)."""
+    c, _, w = image_shape
+    rnn, out = decoder.rnn, decoder.out
+    if decoder.start.out_features != rnn.hidden_size or out.out_features != c * w:
+        raise Unsupported(f"its recurrent decoder does not write {c} x {w} rows from its state")
+    ops = _sequential(nn.Sequential(decoder.start), arrays) + [{"op": "tanh"}]
+    ops.append(_cell(rnn, image_shape, "decoder", arrays, decoder.start.in_features))
+    ops += _sequential(nn.Sequential(out), arrays)
+    ops[-1].update(op="linear_rows", shape=list(image_shape))
+    return ops
+
+
+def _cell(
+    rnn: nn.Module,
+    image_shape: tuple[int, int, int],
+    part: str,
+    arrays: list[np.ndarray],
+    latent_dim: int = 0,
+) -> dict:
+    """A GRU or LSTM as an op: a decoder's (latent_dim > 0: the latent point is every step's
+    input) or an encoder's (the image's rows are)."""
+    cell = {nn.GRU: "gru", nn.LSTM: "lstm"}.get(type(rnn))
+    c, h, w = image_shape
+    n_in = latent_dim or c * w
+    plain = cell is not None and (rnn.num_layers, rnn.bias, rnn.batch_first) == (1, True, True)
+    if not (plain and not rnn.bidirectional and not rnn.proj_size and rnn.input_size == n_in):
+        raise Unsupported(f"its {part} has a recurrent layer the browser cannot run: {rnn}")
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    weights = {n: _append(arrays, getattr(rnn, f"{n}_l0").detach().float().numpy()) for n in names}
+    inputs = "latent" if latent_dim else "rows"
+    return {
+        "op": cell,
+        "in": n_in,
+        "hidden": rnn.hidden_size,
+        "steps": h,
+        "inputs": inputs,
+        **weights,
+    }
+
+
 def _plain_conv(layer: nn.Conv2d | nn.ConvTranspose2d) -> bool:
     """Square kernel and stride, zero padding, no dilation or groups: what ConvEncoder and
     ConvDecoder build."""
@@ -311,10 +370,20 @@ def _append(arrays: list[np.ndarray], array: np.ndarray) -> list[int]:
 
 def _multiply_adds(ops: list[dict], shape: tuple[int, ...]) -> int:
     """Multiply-adds to run ops once on an input of shape: linear in*out, a transposed conv
-    in*out*k*k per input pixel, a conv in*out*k*k per output pixel."""
+    in*out*k*k per input pixel, a conv in*out*k*k per output pixel, a cell's gates * hidden *
+    (in + hidden) per step (in only once where the latent point is every step's input: the
+    browser multiplies it once), linear_rows in*out per row."""
     total = 0
     for op in ops:
-        if op["op"] in ("linear", "add_linear", "add_pca"):
+        if op["op"] in ("gru", "lstm"):
+            gates = (3 if op["op"] == "gru" else 4) * op["hidden"]
+            steps, latent = op["steps"], op["inputs"] == "latent"
+            total += gates * (op["in"] * (1 if latent else steps) + op["hidden"] * steps)
+            shape = (steps, op["hidden"]) if latent else (op["hidden"],)
+        elif op["op"] == "linear_rows":
+            total += op["shape"][1] * op["in"] * op["out"]
+            shape = tuple(op["shape"])
+        elif op["op"] in ("linear", "add_linear", "add_pca"):
             total += op["in"] * op["out"]
             shape = (op["out"],) if op["op"] == "linear" else shape
         elif op["op"] == "reshape":
