@@ -19,6 +19,14 @@ from explorer.web.web_decoder import Unsupported, pair_bundle, read_header
 PAD_KEY = "draw_pad"
 
 
+@st.fragment
+def toggled_pad(pair: ModelPair) -> None:
+    """Explore's "Draw an input" toggle and, once on, the pad: a fragment, so that opening it and
+    sending a drawing rerun only this, not the maps (a class sends 60 at once)."""
+    if st.toggle("Draw an input: see where both encoders put it", key="draw"):
+        pad(pair)
+
+
 def pad(pair: ModelPair, beside_maps: bool = True) -> None:
     """The pad, with its reconstructions (and its point on the page's maps, beside_maps); one
     line instead where the encoders cannot run in a browser."""

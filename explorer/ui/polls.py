@@ -27,8 +27,8 @@ from explorer.ui.slides import slide_downloads
 if TYPE_CHECKING:  # figures are built in explorer/core/ (tests/test_architecture.py)
     import plotly.graph_objects as go
 
-TEACHER_EVERY_S = 1.0  # the tally redraws this often: a new answer shows within 2 s
-STUDENT_EVERY_S = 2.0  # students look for the reveal and the teacher's step this often
+TEACHER_EVERY_S = 0.5  # the tally redraws this often: a new answer shows within 2 s
+STUDENT_EVERY_S = 3.0  # students look for the reveal and the teacher's step this often
 SEEN_EVERY_S = 30.0  # a student's presence is written at most this often
 
 

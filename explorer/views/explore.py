@@ -15,13 +15,9 @@ if pair is None:
 
 panels.hint(pair)
 color_by, same_scale, with_pca = panels.map_options(pair)
-# A pad draws images; a signal (waves) is not drawn with a brush.
-drawing = not is_signal(pair.dataset.image_shape) and st.toggle(
-    "Draw an input: see where both encoders put it", key="draw"
-)
 decode_column = panels.maps(pair, color_by, same_scale, with_pca)
 with decode_column:
-    if drawing:  # beside the maps, where its point shows as the student draws
-        draw.pad(pair)
+    if not is_signal(pair.dataset.image_shape):  # a signal (waves) is not drawn with a brush
+        draw.toggled_pad(pair)  # beside the maps, where its point shows as the student draws
     panels.decode_panel(pair, with_pca, color_by, same_scale)
 class_map.section(pair)  # the teacher's, in a class
