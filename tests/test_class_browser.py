@@ -92,6 +92,9 @@ def test_a_drawing_lands_on_both_maps_and_on_the_teachers_class_map(browser, app
     student.goto(f"{app_url}/?dataset=digits")
     wait_for_app_idle(student, timeout=60)
     student.get_by_text("Draw an input").click()
+    student.locator(".lx-draw-recon").first.wait_for(timeout=30_000)
+    time.sleep(0.5)  # the empty pad encoded: its reconstructions drawn, and no ring yet
+    assert student.locator(".lx-drawn-point:not([hidden])").count() == 0
     draw_a_seven(student)
     # encoded in the browser as it is drawn: a ringed point on both maps, inside each plot
     points = student.locator(".lx-drawn-point:not([hidden])")

@@ -92,6 +92,7 @@ export function createPad(root, send, onCodes) {
       // a synthetic event's pointer cannot be captured: the stroke still draws
     }
     pad.drawing = true;
+    pad.touched = true;
     pad.last = at(event);
     stroke(pad.last, pad.last);
   });
@@ -131,6 +132,7 @@ function reset(pad) {
   ctx.fillRect(0, 0, PAD_PX, PAD_PX);
   if (pad.background) ctx.drawImage(pad.background, 0, 0, PAD_PX, PAD_PX);
   pad.note.textContent = "";
+  pad.touched = false; // no ring on the maps until the student draws
   pad.redraw();
 }
 
@@ -155,7 +157,7 @@ function encodeDrawing(pad, ctx, onCodes) {
   }
   pad.codes = codes;
   pad.canvas.dataset.codes = JSON.stringify(codes); // for tests and DOM inspectors
-  onCodes(codes);
+  onCodes(pad.touched ? codes : {}); // {}: the rings hide
 }
 
 export function updatePad(pad, data) {
