@@ -1,0 +1,115 @@
+"""Recurrent coders (gru, lstm) against the MLP on MNIST at the same latent size: test MSE,
+the VAE's negative ELBO and importance-weighted NLL, training and decoding throughput.
+
+Every model trains with one recipe (batch 128, Adam 2e-3 under onecycle, dynamic binarization,
+Bernoulli decoder) for EPOCHS epochs; "gru-mean" codes the mean of the encoder's hidden
+states instead of the last one (measured, not shipped: the browser follows the last state).
+
+Run: python -m benchmarks.recurrent [--epochs 3] [--iw-samples 100] [--out results.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import types
+
+import torch
+
+from benchmarks.common import print_table, shared_data_dir
+from training.config import ModelConfig, TrainConfig
+from training.data import load_dataset
+from training.evaluate import evaluate, pca_mse
+from training.fit import fit
+from training.models import build_model
+
+# (name, arch, hidden, kind, latent_dim), most wanted first: a cut-short run still answers
+RUNS = [
+    ("mlp", "mlp", (512, 512), "ae", 2),
+    ("mlp", "mlp", (512, 512), "vae", 2),
+    ("gru-128", "gru", (128,), "ae", 2),
+    ("gru-128", "gru", (128,), "vae", 2),
+    ("gru-mean-128", "gru", (128,), "vae", 2),
+    ("mlp", "mlp", (512, 512), "ae", 16),
+    ("mlp", "mlp", (512, 512), "vae", 16),
+    ("gru-128", "gru", (128,), "ae", 16),
+    ("gru-128", "gru", (128,), "vae", 16),
+    ("lstm-128", "lstm", (128,), "vae", 2),
+    ("gru-256", "gru", (256,), "vae", 2),
+]
+
+
+def mean_state_forward(self, x: torch.Tensor) -> torch.Tensor:
+    """RecurrentEncoder.forward with the mean of h_1 .. h_H in place of h_H."""
+    b, c, h, w = x.shape
+    states, _ = self.rnn(x.permute(0, 2, 1, 3).reshape(b, h, c * w))
+    return self.head(states.mean(1))
+
+
+def decode_rate(model, latent_dim: int, seconds: float = 2.0) -> float:
+    """Images decoded per second from prior samples, in batches of 1,024."""
+    z = torch.randn(1024, latent_dim, generator=torch.Generator().manual_seed(0))
+    n, start = 0, time.perf_counter()
+    with torch.no_grad():
+        while time.perf_counter() - start < seconds:
+            model.decode(z)
+            n += len(z)
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--iw-samples", type=int, default=100)
+    parser.add_argument("--out", default=None, help="also append each row as JSON here")
+    args = parser.parse_args()
+    dataset = load_dataset("mnist", shared_data_dir())
+    train = TrainConfig(
+        epochs=args.epochs, batch_size=128, lr=2e-3, binarize=True, schedule="onecycle"
+    )
+    pca = {}
+    rows = []
+    for name, arch, hidden, kind, k in RUNS:
+        config = ModelConfig(
+            kind=kind, arch=arch, image_shape=(1, 28, 28), latent_dim=k, hidden=hidden
+        )
+        model = build_model(config, seed=0)
+        if name.startswith("gru-mean"):
+            model.encoder.forward = types.MethodType(mean_state_forward, model.encoder)
+        result = fit(model, dataset.pixels, train, indices=dataset.train_indices)
+        if k not in pca:
+            pca[k] = pca_mse(
+                dataset.pixels,
+                dataset.pixels,
+                k,
+                train_indices=dataset.train_indices[:20_000],
+                test_indices=dataset.test_indices,
+            )
+        iw = args.iw_samples if kind == "vae" and k == 2 else 0
+        m = evaluate(model, dataset, iw_samples=iw, pca_baseline=pca[k])
+        row = {
+            "model": name,
+            "kind": kind,
+            "latent": k,
+            "epochs": args.epochs,
+            "params": sum(p.numel() for p in model.parameters()),
+            "mse": m["recon_mse"],
+            "neg_elbo": m.get("neg_elbo"),
+            "nll_iw": m.get("nll_iw"),
+            "probe": m["probe_accuracy"],
+            "train_per_s": result.samples_per_s,
+            "decode_per_s": decode_rate(model, k),
+            "status": result.status,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        if args.out:
+            with open(args.out, "a") as f:
+                f.write(json.dumps(row) + "\n")
+    header = list(rows[0])
+    print_table("recurrent vs MLP, MNIST", header, [[r[h] for h in header] for r in rows])
+
+
+if __name__ == "__main__":
+    main()
