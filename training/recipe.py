@@ -28,6 +28,7 @@ from training.presets import (
     default_model_config,
     default_train_config,
 )
+from training.recurrent import RECURRENT_ARCHS
 
 
 @dataclass
@@ -59,6 +60,8 @@ def recipe(
     best = dict(DATASET_RECIPES.get(dataset.name, {})) if stage == "full" else {}
     best_hidden = best.pop("hidden", None)  # a model option; the rest are TrainConfig fields
     arch = arch or default_arch(dataset.image_shape, stage)
+    if arch in RECURRENT_ARCHS:  # the best hidden sizes are an MLP's, not a recurrent state
+        best_hidden = None
     given = {k: v for k, v in train_overrides.items() if v is not None}
     train = default_train_config(len(dataset.train_indices), arch, stage, **{**best, **given})
     model = default_model_config(
