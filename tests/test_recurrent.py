@@ -270,6 +270,15 @@ def test_the_cli_trains_a_gru_pair_on_digits_in_one_epoch(tmp_path):
     assert json.loads(json.dumps(ckpt.metrics))  # plain metadata
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_browser_bundle_says_the_recurrent_decoder_has_no_browser_version_yet(arch):
+    from explorer.web import web_decoder
+
+    models = {kind: tiny(arch, kind) for kind in ("ae", "vae")}
+    with pytest.raises(web_decoder.Unsupported, match="RecurrentDecoder has no browser version"):
+        web_decoder.bundle(models)
+
+
 @pytest.fixture(scope="module")
 def gru_runs(tmp_path_factory, digits):
     """A runs folder whose default digits pair is a small GRU pair."""
