@@ -95,6 +95,18 @@ def test_a_recurrent_vae_overfits_one_batch(arch):
     assert loss_terms(model(x), x, "bernoulli")["recon"].item() < 0.3 * before
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_fit_loop_trains_recurrent_models_in_fp32_and_under_bf16_autocast(arch):
+    from training.fit import fit
+
+    images = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0)).numpy()
+    for precision in ("fp32", "bf16"):
+        model = tiny(arch, "vae", (1, 8, 8), hidden=16)
+        config = TrainConfig(epochs=2, batch_size=32, precision=precision)
+        result = fit(model, images, config)
+        assert (result.status, result.precision) == ("finished", precision)
+
+
 # ---- the losses against the cells unrolled by hand ----
 
 

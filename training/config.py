@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 MODEL_KINDS = ("ae", "vae")
-ARCHITECTURES = ("mlp", "conv", "residual", "gru", "lstm")
+RECURRENT_ARCHS = ("gru", "lstm")  # training/recurrent.py
+ARCHITECTURES = ("mlp", "conv", "residual", *RECURRENT_ARCHS)
 LIKELIHOODS = ("bernoulli", "gaussian", "calibrated")
 PRECISIONS = ("auto", "fp32", "bf16")
 SCHEDULES = ("constant", "onecycle")
@@ -72,7 +73,7 @@ class ModelConfig:
             "channels",
             f"must be one or more sizes >= 1: {self.channels}",
         )
-        if self.arch in ("gru", "lstm"):
+        if self.arch in RECURRENT_ARCHS:
             check(
                 len(self.hidden) == 1,
                 "hidden",
