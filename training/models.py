@@ -13,8 +13,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from training.config import ModelConfig
-from training.recurrent import RECURRENT_ARCHS, RecurrentDecoder, RecurrentEncoder
+from training.config import RECURRENT_ARCHS, ModelConfig
+from training.recurrent import RecurrentDecoder, RecurrentEncoder
 
 _SEED_LOCK = threading.Lock()
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-from training.config import ModelConfig, TrainConfig
-from training.recurrent import RECURRENT_ARCHS
+from training.config import RECURRENT_ARCHS, ModelConfig, TrainConfig
 
 # Measured on 64x64 faces and CelebA: twice the images/s of (32, 64, 128, 256), and a lower
 # test error for the same training time.

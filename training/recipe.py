@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from training import distributed, timelapse
 from training.checkpoints import save_checkpoint
-from training.config import ModelConfig, Recipe, TrainConfig
+from training.config import RECURRENT_ARCHS, ModelConfig, Recipe, TrainConfig
 from training.data import Dataset
 from training.evaluate import evaluate
 from training.fit import FitResult, Progress, fit, prepare, resolve_device
@@ -28,7 +28,6 @@ from training.presets import (
     default_model_config,
     default_train_config,
 )
-from training.recurrent import RECURRENT_ARCHS
 
 
 @dataclass

@@ -11,9 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from training.config import RECURRENT_ARCHS, ModelConfig
+from training.config import ModelConfig
 
-__all__ = ["RECURRENT_ARCHS", "RecurrentDecoder", "RecurrentEncoder", "image_rows"]
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 
 
