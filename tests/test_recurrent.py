@@ -263,15 +263,29 @@ def test_a_hostile_recurrent_checkpoint_is_refused_with_one_line(arch, case, tmp
 # ---- the CLI and the app ----
 
 
-@pytest.mark.slow
-def test_the_cli_trains_a_gru_pair_on_digits_in_one_epoch(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "training", "fit", "--dataset", "digits", "--arch", "gru"]
-        + ["--epochs", "1", "--out", str(tmp_path)],
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "training", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+def test_the_cli_refuses_a_recurrent_checkpoint_without_its_rnn_weights_in_one_line(tmp_path):
+    path = save_checkpoint(tmp_path / "m.safetensors", tiny("lstm", "vae", (1, 8, 8), hidden=8))
+    bad = tampered(path, HOSTILE["missing rnn weights"][0])
+    result = run_cli("evaluate", str(bad), "--dataset", "digits")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "encoder.rnn.weight_ih_l0" in lines[0], result.stderr
+
+
+@pytest.mark.slow
+def test_the_cli_trains_a_gru_pair_on_digits_in_one_epoch(tmp_path):
+    result = run_cli(
+        *("fit", "--dataset", "digits", "--arch", "gru", "--epochs", "1", "--out", str(tmp_path))
     )
     assert result.returncode == 0, result.stderr
     for kind in ("ae", "vae"):
