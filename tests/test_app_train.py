@@ -67,6 +67,18 @@ def test_training_in_the_app_finishes_and_opens_in_the_maps(app):
 
 
 @pytest.mark.slow
+def test_the_architecture_picker_trains_a_recurrent_pair(app):
+    app.run()
+    app.switch_page("views/train.py").run()
+    picker = app.selectbox(key="train_arch")
+    assert {"gru", "lstm"} <= set(picker.options)
+    picker.select("gru")
+    start_training(app, 1)
+    wait_for(app, lambda a: any("Finished" in s for s in texts(a.success)))
+    assert any("digits · gru · 2-D · " in s for s in texts(app.success))
+
+
+@pytest.mark.slow
 def test_training_can_be_cancelled_and_says_nothing_was_kept(app, runs):
     app.run()
     app.switch_page("views/train.py").run()

@@ -104,6 +104,7 @@ def test_datasets_and_fit_find_celeba_in_the_shared_data_folders_celeba_subset(
         (["datasets", "--data-dir", "/no/such/dir"], "no such folder"),
         (["evaluate", "/no/such.safetensors"], "no such file"),
         (["fit"], "--out"),
+        (["fit", "--arch", "gru", "--hidden", "64", "64", "--out", "x"], "hidden: a gru coder"),
     ],
 )
 def test_bad_arguments_exit_non_zero_with_one_clear_line(args, message):

@@ -16,6 +16,7 @@ from training.config import ModelConfig, TrainConfig, config_from_dict, config_t
             "channels",
         ),
         (ModelConfig, {"likelihood": "laplace"}, "likelihood"),
+        (ModelConfig, {"arch": "lstm", "hidden": (64, 64)}, "hidden"),
         (TrainConfig, {"epochs": 0}, "epochs"),
         (TrainConfig, {"lr": -1.0}, "lr"),
         (TrainConfig, {"beta": -0.1}, "beta"),

@@ -16,7 +16,7 @@ SHAPES = [(1, 8, 8), (1, 28, 28), (3, 64, 64), (3, 21, 35)]
 
 
 @pytest.mark.parametrize("kind", ["ae", "vae"])
-@pytest.mark.parametrize("arch", ["mlp", "conv", "residual"])
+@pytest.mark.parametrize("arch", ["mlp", "conv", "residual", "gru", "lstm"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_every_model_keeps_the_contract(kind, arch, shape):
     config = default_model_config(shape, kind, arch=arch, latent_dim=3)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 MODEL_KINDS = ("ae", "vae")
-ARCHITECTURES = ("mlp", "conv", "residual")
+RECURRENT_ARCHS = ("gru", "lstm")  # training/recurrent.py
+ARCHITECTURES = ("mlp", "conv", "residual", *RECURRENT_ARCHS)
 LIKELIHOODS = ("bernoulli", "gaussian", "calibrated")
 PRECISIONS = ("auto", "fp32", "bf16")
 SCHEDULES = ("constant", "onecycle")
@@ -22,10 +23,12 @@ class ModelConfig:
     """What a model is: enough to rebuild it from a checkpoint.
 
     image_shape: (C, H, W) of the input images
-    arch:        "mlp", "conv", or "residual" (PCA of the pixel logits plus an MLP correction:
-                 it starts as PCA and learns what PCA misses, training/models.py)
+    arch:        "mlp", "conv", "residual" (PCA of the pixel logits plus an MLP correction:
+                 it starts as PCA and learns what PCA misses, training/models.py), or "gru"
+                 or "lstm" (the image read and written one row per step, training/recurrent.py)
     hidden:      MLP hidden sizes, encoder order (the decoder mirrors them); also the
-                 residual coders' MLPs
+                 residual coders' MLPs; for "gru" and "lstm" exactly one size, the hidden
+                 state of the encoder's and the decoder's recurrent layer
     channels:    conv channels per stride-2 layer, encoder order (the decoder mirrors them)
     likelihood:  "bernoulli" (BCE, for images in [0, 1] read as pixel probabilities)
                  or "gaussian" (squared error, fixed variance)
@@ -70,6 +73,12 @@ class ModelConfig:
             "channels",
             f"must be one or more sizes >= 1: {self.channels}",
         )
+        if self.arch in RECURRENT_ARCHS:
+            check(
+                len(self.hidden) == 1,
+                "hidden",
+                f"a {self.arch} coder has one recurrent layer: give one size, got {self.hidden}",
+            )
         if self.arch == "conv":  # (the residual coders take any image size)
             check(
                 min(self.image_shape[1:]) >= 2 ** len(self.channels),

@@ -13,7 +13,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from training.config import ModelConfig
+from training.config import RECURRENT_ARCHS, ModelConfig
+from training.recurrent import RecurrentDecoder, RecurrentEncoder
 
 _SEED_LOCK = threading.Lock()
 
@@ -202,6 +203,8 @@ def build_coders(config: ModelConfig, n_encoder_out: int) -> tuple[nn.Module, nn
         return MLPCoder(config, n_encoder_out, decoder=False), MLPCoder(config, 0, decoder=True)
     if config.arch == "residual":
         return ResidualEncoder(config, n_encoder_out), ResidualDecoder(config)
+    if config.arch in RECURRENT_ARCHS:
+        return RecurrentEncoder(config, n_encoder_out), RecurrentDecoder(config)
     return ConvEncoder(config, n_encoder_out), ConvDecoder(config)
 
 

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from training import distributed, timelapse
 from training.checkpoints import save_checkpoint
-from training.config import ModelConfig, Recipe, TrainConfig
+from training.config import RECURRENT_ARCHS, ModelConfig, Recipe, TrainConfig
 from training.data import Dataset
 from training.evaluate import evaluate
 from training.fit import FitResult, Progress, fit, prepare, resolve_device
@@ -59,6 +59,8 @@ def recipe(
     best = dict(DATASET_RECIPES.get(dataset.name, {})) if stage == "full" else {}
     best_hidden = best.pop("hidden", None)  # a model option; the rest are TrainConfig fields
     arch = arch or default_arch(dataset.image_shape, stage)
+    if arch in RECURRENT_ARCHS:  # the best hidden sizes are an MLP's, not a recurrent state
+        best_hidden = None
     given = {k: v for k, v in train_overrides.items() if v is not None}
     train = default_train_config(len(dataset.train_indices), arch, stage, **{**best, **given})
     model = default_model_config(

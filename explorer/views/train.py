@@ -21,7 +21,8 @@ def train_form() -> JobSpec | None:
             key="train_arch",
             help="default: mlp for small grey images, conv for the rest. mlp: fully connected; "
             "conv: convolutions; residual: PCA plus an MLP that learns what PCA misses (quick, "
-            "but its AE and VAE sample alike).",
+            "but its AE and VAE sample alike); gru, lstm: recurrent, the image read and drawn "
+            "one row at a time (slower to train; decoded on the server).",
         )
         latent_dim = left.number_input(
             "Latent size (0 = 2, or 32 for faces)", 0, 64, 0, key="train_latent"

@@ -110,7 +110,13 @@ def _title(pair: ModelPair) -> str:
     return f"Latent Explorer: {pair.dataset.name}, autoencoder (AE) vs VAE"
 
 
-ARCHITECTURE_WORDS = {"mlp": "MLP", "conv": "convolutional", "residual": "PCA-plus-MLP"}
+ARCHITECTURE_WORDS = {
+    "mlp": "MLP",
+    "conv": "convolutional",
+    "residual": "PCA-plus-MLP",
+    "gru": "GRU (recurrent)",
+    "lstm": "LSTM (recurrent)",
+}
 
 
 def _about(pair: ModelPair) -> str:
