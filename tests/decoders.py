@@ -4,12 +4,14 @@ torch's answer for exactly the weights a browser holds."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import torch
 from torch import nn
 
 from training.models import AE, LinearPath
+from training.recurrent import RecurrentDecoder, RecurrentEncoder
 
 
 def spread(model: AE, seed: int, gain: float = 1.4, coder: str = "decoder") -> AE:
@@ -57,52 +59,16 @@ def rounded(model: AE, dtype: str) -> AE:
 # ---- stand-ins for training/models.py's recurrent coders (issue 23), attribute for attribute ----
 
 
-class RecurrentDecoder(nn.Module):
-    """(B, latent) -> (B, C, H, W) logits: h0 = tanh(start(z)) (LSTM: c0 = 0), z the input at
-    each of the H steps, each step's state through out as one row (C * W logits)."""
-
-    def __init__(self, latent_dim: int, image_shape, hidden: int, cell: type[nn.RNNBase]):
-        super().__init__()
-        self.image_shape = tuple(image_shape)
-        c, _, w = self.image_shape
-        self.start = nn.Linear(latent_dim, hidden)
-        self.rnn = cell(latent_dim, hidden, batch_first=True)
-        self.out = nn.Linear(hidden, c * w)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        c, h, w = self.image_shape
-        h0 = torch.tanh(self.start(z)).unsqueeze(0)
-        state = h0 if isinstance(self.rnn, nn.GRU) else (h0, torch.zeros_like(h0))
-        steps, _ = self.rnn(z.unsqueeze(1).expand(-1, h, -1), state)
-        return self.out(steps).reshape(-1, h, c, w).permute(0, 2, 1, 3)
-
-
-class RecurrentEncoder(nn.Module):
-    """(B, C, H, W) -> (B, n_out): the rows as H steps of C * W values, the last state through
-    head."""
-
-    def __init__(self, image_shape, hidden: int, n_out: int, cell: type[nn.RNNBase]):
-        super().__init__()
-        c, _, w = image_shape
-        self.rnn = cell(c * w, hidden, batch_first=True)
-        self.head = nn.Linear(hidden, n_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        steps, _ = self.rnn(x.permute(0, 2, 1, 3).reshape(b, h, c * w))
-        return self.head(steps[:, -1])
-
-
 def recurrent(model: AE, hidden: int, cell: type[nn.RNNBase], seed: int, gain: float = 1.4) -> AE:
     """model with recurrent coders of cell in place of its own, their weights drawn from a
     seeded generator: inputs of each gate spread over several units (a little above
     variance-keeping scale), biases too (0.5), so no gate sits at its middle or its ends."""
-    config = model.config
-    n_out = model.n_encoder_out()
+    arch = "gru" if cell is nn.GRU else "lstm"
+    config = model.config = dataclasses.replace(model.config, arch=arch, hidden=(hidden,))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model.decoder = RecurrentDecoder(config.latent_dim, config.image_shape, hidden, cell)
-        model.encoder = RecurrentEncoder(config.image_shape, hidden, n_out, cell)
+        model.decoder = RecurrentDecoder(config)
+        model.encoder = RecurrentEncoder(config, model.n_encoder_out())
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():

@@ -1,5 +1,5 @@
 """The recurrent coders (gru, lstm): shapes, gradients, the losses against hand-unrolled cells,
-checkpoints, the CLI and the Explore page decoding a GRU pair on the server."""
+checkpoints, the CLI and the Explore page decoding a GRU pair in the browser."""
 
 import dataclasses
 import json
@@ -297,12 +297,15 @@ def test_the_cli_trains_a_gru_pair_on_digits_in_one_epoch(tmp_path):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-def test_the_browser_bundle_says_the_recurrent_decoder_has_no_browser_version_yet(arch):
+def test_the_browser_bundle_carries_the_recurrent_coders(arch):
+    # (tests/test_recurrent_js.py runs them in Node against torch)
     from explorer.web import web_decoder
 
     models = {kind: tiny(arch, kind) for kind in ("ae", "vae")}
-    with pytest.raises(web_decoder.Unsupported, match="RecurrentDecoder has no browser version"):
-        web_decoder.bundle(models)
+    header = web_decoder.read_header(web_decoder.bundle(models, encoders=True))
+    for model in header["models"].values():
+        assert arch in [op["op"] for op in model["ops"]]
+        assert arch in [op["op"] for op in model["encoder"]["ops"]]
 
 
 @pytest.fixture(scope="module")
@@ -318,20 +321,20 @@ def gru_runs(tmp_path_factory, digits):
     return runs
 
 
-def test_explore_decodes_a_gru_pair_on_the_server(gru_runs, monkeypatch):
-    from apptest import fresh_app, live_panel
+def test_explore_decodes_a_gru_pair_in_the_browser(gru_runs, monkeypatch):
+    from apptest import fresh_app, live_panel, send_trigger
+
+    from explorer.web.web_decoder import read_header
 
     app = fresh_app(gru_runs, monkeypatch, timeout=60)
     app.run()
     assert not app.exception
-    notes = [c.value for c in app.caption if c.value.startswith("Decoding on the server")]
-    assert len(notes) == 1 and "RecurrentDecoder" in notes[0], notes
-    assert live_panel(app) is None
-    assert len(app.get("plotly_chart")) == 2
-    before = app.query_params.get("point")
-    slider = app.slider[0]
-    slider.set_value((slider.min + slider.max) / 2).run()  # both decode it on the server
-    assert not app.exception
-    captions = [caption for image in app.get("image") for caption in image.captions]
-    assert captions[:2] == ["AE decodes z", "VAE decodes z"]
-    assert app.query_params["point"] != before
+    assert not [c.value for c in app.caption if c.value.startswith("Decoding on the server")]
+    live = live_panel(app)
+    weights = next(e for e in app.get("bidi_component") if e.key == "decoder_weights")
+    header = read_header(weights.proto.bytes)
+    assert live["bundles"] == [header["id"]]
+    assert all("gru" in [op["op"] for op in m["ops"]] for m in header["models"].values())
+    click = {"chart": "map_vae", "x": 0.1, "y": -0.2, "point_index": None, "seq": 1}
+    send_trigger(app, "latent_click", "click", click)  # a pinned spot, decoded in the browser
+    assert not app.exception and app.query_params["point"] == "0.1,-0.2"

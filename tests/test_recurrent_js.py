@@ -1,9 +1,8 @@
 """Recurrent coders in the browser (issue 23): explorer/web/decoder.js's gru and lstm ops in
 Node against torch, and their packing in explorer/web/web_decoder.py.
 
-The models are AE/VAE pairs whose coders are tests/decoders.py's stand-ins for training/models.py's
-RecurrentDecoder and RecurrentEncoder (same class names and attributes), with non-trivial
-weights and biases. Decoded pixels and encoded codes (the VAE's mean) are compared with torch
+The models are AE/VAE pairs with training/recurrent.py's RecurrentDecoder and
+RecurrentEncoder, given non-trivial weights and biases (tests/decoders.py's recurrent()). Decoded pixels and encoded codes (the VAE's mean) are compared with torch
 in float64 on exactly the weights the browser holds (`rounded(model, dtype)`), tightly, and
 with the original float32 model (float16 bundles: looser). Each gate, in turn, is pushed to
 saturation both ways by its bias. A 28-row GRU decoder with 256 hidden units is timed.
@@ -16,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from decoders import RecurrentDecoder, recurrent, rounded
+from decoders import recurrent, rounded
 from node import require_node
 from test_decoder_js import node_decode
 from test_encoder_js import images, node_encode
@@ -25,6 +24,7 @@ from torch import nn
 from explorer.web import web_decoder
 from training.models import AE, build_model
 from training.presets import default_model_config
+from training.recurrent import RecurrentDecoder
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 GATES = {"gru": "rzn", "lstm": "ifgo"}  # PyTorch's order of the gates in weight_ih and bias_ih
@@ -232,7 +232,7 @@ def test_a_recurrent_decoder_that_does_not_write_rows():
     models["ae"].decoder.out = nn.Linear(8, 9)
     with pytest.raises(web_decoder.Unsupported, match="^its recurrent decoder does not write 1 x"):
         web_decoder.bundle(models)
-    models["ae"].decoder = RecurrentDecoder(2, (1, 8, 8), 8, nn.GRU)
+    models["ae"].decoder = RecurrentDecoder(models["ae"].config)
     models["ae"].decoder.start = nn.Linear(2, 8, bias=False)
     with pytest.raises(web_decoder.Unsupported, match="^its decoder has a layer the browser"):
         web_decoder.bundle(models)

@@ -60,6 +60,7 @@ from training.models import (
     ResidualDecoder,
     ResidualEncoder,
 )
+from training.recurrent import RecurrentDecoder, RecurrentEncoder
 
 if TYPE_CHECKING:  # any object with components_ and mean_ (explorer.core.pca's or sklearn's)
     from explorer.core.model_pair import ModelPair
@@ -158,7 +159,7 @@ def _describe(model: AE, arrays: list[np.ndarray]) -> dict:
         ops += _sequential(decoder.deconvs, arrays)
     elif isinstance(decoder, ResidualDecoder):
         ops = _residual(decoder, arrays) + [{"op": "reshape", "shape": config.image_shape}]
-    elif type(decoder).__name__ == "RecurrentDecoder":  # training/models.py's, issue 23
+    elif isinstance(decoder, RecurrentDecoder):
         ops = _recurrent_decoder(decoder, tuple(config.image_shape), arrays)
     else:
         raise Unsupported(f"its decoder {type(decoder).__name__} has no browser version")
@@ -180,7 +181,7 @@ def _describe_encoder(model: AE, arrays: list[np.ndarray]) -> dict:
     elif isinstance(encoder, ResidualEncoder):
         ops = flatten + _sequential(encoder.net, arrays, "encoder", rows=k)
         ops.append(_pca_path(encoder.linear, arrays))
-    elif type(encoder).__name__ == "RecurrentEncoder":  # training/models.py's, issue 23
+    elif isinstance(encoder, RecurrentEncoder):
         ops = [_cell(encoder.rnn, tuple(model.config.image_shape), "encoder", arrays)]
         ops += _sequential(nn.Sequential(encoder.head), arrays, "encoder", rows=k)
     else:
