@@ -2,10 +2,11 @@
 Node against torch, and their packing in explorer/web/web_decoder.py.
 
 The models are AE/VAE pairs with training/recurrent.py's RecurrentDecoder and
-RecurrentEncoder, given non-trivial weights and biases (tests/decoders.py's recurrent()). Decoded pixels and encoded codes (the VAE's mean) are compared with torch
-in float64 on exactly the weights the browser holds (`rounded(model, dtype)`), tightly, and
-with the original float32 model (float16 bundles: looser). Each gate, in turn, is pushed to
-saturation both ways by its bias. A 28-row GRU decoder with 256 hidden units is timed.
+RecurrentEncoder, given non-trivial weights and biases (tests/decoders.py's recurrent()).
+Decoded pixels and encoded codes (the VAE's mean) are compared with torch in float64 on exactly
+the weights the browser holds (`rounded(model, dtype)`), tightly, and with the original float32
+model (float16 bundles: looser). Each gate, in turn, is pushed to saturation both ways by its
+bias. A 28-row GRU decoder with 256 hidden units is timed.
 
 Skips without Node, except where LATENT_EXPLORER_REQUIRE_BROWSER=1 (tests/node.py).
 """
