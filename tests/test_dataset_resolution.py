@@ -120,6 +120,7 @@ def test_every_source_found_in_a_data_folder_loads_from_where_it_was_listed(tmp_
     assert found == {
         "digits": "bundled with scikit-learn",
         "faces": found["faces"],
+        "waves": found["waves"],  # generated, like faces
         "mnist": str(data_dir / "mnist"),
         "fashion-mnist": str(debian),
         "celeba": str(data_dir / "celeba"),
