@@ -319,7 +319,7 @@ def report(summary: Summary, args) -> None:
         rows.append([f"page: forged drawing, {what}", result, "Not sent, stored: nothing"])
     print_table(
         f"Class poll: {summary.students} students answer Lesson step {POLL_STEP} over "
-        f"{args.spread_s:g} s while the teacher's tally reruns every 0.5 s",
+        f"{args.spread_s:g} s while the teacher's tally reruns every 0.25 s",
         ["measure", "value", "target"],
         rows,
     )

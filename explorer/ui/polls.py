@@ -27,7 +27,9 @@ from explorer.ui.slides import slide_downloads
 if TYPE_CHECKING:  # figures are built in explorer/core/ (tests/test_architecture.py)
     import plotly.graph_objects as go
 
-TEACHER_EVERY_S = 0.5  # the tally redraws this often: a new answer shows within 2 s
+# The tally redraws this often: with 60 students a new answer shows within 0.9 s at p95 (at
+# 0.5 s it was 2.3-2.8 s: benchmarks.md, "A class poll"); one session's ~20 ms run.
+TEACHER_EVERY_S = 0.25
 STUDENT_EVERY_S = 3.0  # students look for the reveal and the teacher's step this often
 SEEN_EVERY_S = 30.0  # a student's presence is written at most this often
 
@@ -134,7 +136,7 @@ def student_panel(poll: ClassPoll, number: int, question: Question, shown: bool)
 
 @st.fragment(run_every=TEACHER_EVERY_S)
 def teacher_panel(poll: ClassPoll, number: int, question: Question) -> None:
-    """The tally as a bar chart, redrawn every second; the right answer is marked once revealed."""
+    """The tally as a bar chart, redrawn live; the right answer is marked once revealed."""
     st.plotly_chart(
         tally_chart(poll, number, question),
         key=f"poll_tally_{number}",
