@@ -35,22 +35,17 @@ def slide_downloads(
         return figure() if callable(figure) else figure
 
     when = datetime.now()
-    left, right = st.columns(2)
-    left.download_button(
-        "SVG for slides",
-        lambda: export.svg_bytes(build()),
-        slide_name(dataset, view, when, "svg"),
-        "image/svg+xml",
-        key=f"{key}_svg",
-        on_click="ignore",
-        help=SLIDE_HELP,
+    formats = (
+        ("SVG for slides", export.svg_bytes, "svg", "image/svg+xml"),
+        ("PNG, 300 dpi", export.png_bytes, "png", "image/png"),
     )
-    right.download_button(
-        "PNG, 300 dpi",
-        lambda: export.png_bytes(build()),
-        slide_name(dataset, view, when, "png"),
-        "image/png",
-        key=f"{key}_png",
-        on_click="ignore",
-        help=SLIDE_HELP,
-    )
+    for column, (label, make, ext, mime) in zip(st.columns(2), formats, strict=True):
+        column.download_button(
+            label,
+            lambda make=make: make(build()),  # bound now: the click comes after the loop
+            slide_name(dataset, view, when, ext),
+            mime,
+            key=f"{key}_{ext}",
+            on_click="ignore",
+            help=SLIDE_HELP,
+        )
