@@ -59,12 +59,22 @@ def rounded(model: AE, dtype: str) -> AE:
 # ---- stand-ins for training/models.py's recurrent coders (issue 23), attribute for attribute ----
 
 
-def recurrent(model: AE, hidden: int, cell: type[nn.RNNBase], seed: int, gain: float = 1.4) -> AE:
-    """model with recurrent coders of cell in place of its own, their weights drawn from a
-    seeded generator: inputs of each gate spread over several units (a little above
-    variance-keeping scale), biases too (0.5), so no gate sits at its middle or its ends."""
+def recurrent(
+    model: AE,
+    hidden: int,
+    cell: type[nn.RNNBase],
+    seed: int,
+    gain: float = 1.4,
+    rows_per_step: int = 1,
+) -> AE:
+    """model with recurrent coders of cell (reading rows_per_step rows a step) in place of its
+    own, their weights drawn from a seeded generator: inputs of each gate spread over several
+    units (a little above variance-keeping scale), biases too (0.5), so no gate sits at its
+    middle or its ends."""
     arch = "gru" if cell is nn.GRU else "lstm"
-    config = model.config = dataclasses.replace(model.config, arch=arch, hidden=(hidden,))
+    config = model.config = dataclasses.replace(
+        model.config, arch=arch, hidden=(hidden,), rows_per_step=rows_per_step
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model.decoder = RecurrentDecoder(config)

@@ -18,7 +18,7 @@ from training.config import ModelConfig, TrainConfig
 from training.losses import loss_terms
 from training.models import build_model
 from training.presets import default_model_config
-from training.recurrent import RecurrentDecoder, RecurrentEncoder, image_rows
+from training.recurrent import RecurrentDecoder, RecurrentEncoder, image_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHS = ["gru", "lstm"]
@@ -66,9 +66,47 @@ def test_the_coders_have_the_layers_the_browser_follows(arch):
 
 def test_rows_are_read_channel_major_one_image_row_per_step():
     x = torch.arange(2 * 3 * 6 * 5, dtype=torch.float32).view(2, 3, 6, 5)
-    rows = image_rows(x)
+    rows = image_steps(x)
     assert rows.shape == (2, 6, 15)
     assert torch.equal(rows[1, 4], x[1, :, 4, :].flatten())
+
+
+def test_a_step_of_several_rows_holds_them_in_order():
+    x = torch.arange(2 * 3 * 6 * 5, dtype=torch.float32).view(2, 3, 6, 5)
+    steps = image_steps(x, rows_per_step=3)
+    assert steps.shape == (2, 2, 45)
+    rows_3_to_5 = [x[1, :, r, :].flatten() for r in (3, 4, 5)]
+    assert torch.equal(steps[1, 1], torch.cat(rows_3_to_5))
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_coders_reading_frames_keep_the_contract_and_run_fewer_steps(kind, arch):
+    config = ModelConfig(
+        kind=kind, arch=arch, image_shape=(1, 128, 1), hidden=(8,), latent_dim=3, rows_per_step=8
+    )
+    model = build_model(config).eval()
+    assert model.encoder.rnn.input_size == 8 and model.decoder.out.out_features == 8
+    x = torch.rand(4, 1, 128, 1)
+    assert model.decode(model.encode(x)).shape == x.shape
+    # the decoder writes step t's output as rows 8t .. 8t+7
+    decoder, z = model.decoder, torch.randn(2, 3)
+    with torch.no_grad():
+        h0 = torch.tanh(decoder.start(z)).unsqueeze(0)
+        state = (h0, torch.zeros_like(h0)) if arch == "lstm" else h0
+        outputs, _ = decoder.rnn(z.unsqueeze(1).expand(2, 16, 3), state)
+        steps = decoder.out(outputs)  # (2, 16 steps, 8 rows)
+        assert torch.equal(decoder(z)[:, 0, 8:16, 0], steps[:, 1])
+
+
+@pytest.mark.parametrize(
+    ("shape", "arch", "rows_per_step"),
+    [((1, 128, 1), "gru", 3), ((1, 128, 1), "gru", 0), ((1, 128, 1), "gru", 256),
+     ((1, 28, 28), "mlp", 2), ((1, 128, 1), "lstm", 2.0)],
+)  # fmt: skip
+def test_rows_per_step_must_divide_the_rows_of_a_recurrent_coder(shape, arch, rows_per_step):
+    with pytest.raises(ValueError, match="rows_per_step"):
+        ModelConfig(arch=arch, image_shape=shape, hidden=(8,), rows_per_step=rows_per_step)
 
 
 @pytest.mark.parametrize("kind", ["ae", "vae"])

@@ -30,12 +30,14 @@ from training.recurrent import RecurrentDecoder
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 GATES = {"gru": "rzn", "lstm": "ifgo"}  # PyTorch's order of the gates in weight_ih and bias_ih
 HIDDEN = 24
-# name -> (image_shape, latent_dim)
+# name -> (image_shape, latent_dim, rows_per_step)
 SHAPES = {
-    "mnist-2d": ((1, 28, 28), 2),
-    "mnist-32d": ((1, 28, 28), 32),
-    "digits-1d": ((1, 8, 8), 1),
-    "colour-5d": ((3, 6, 5), 5),
+    "mnist-2d": ((1, 28, 28), 2, 1),
+    "mnist-32d": ((1, 28, 28), 32, 1),
+    "digits-1d": ((1, 8, 8), 1, 1),
+    "colour-5d": ((3, 6, 5), 5, 1),
+    "colour-2-rows-a-step": ((3, 6, 5), 4, 2),
+    "signal-8-steps-a-step": ((1, 128, 1), 8, 8),
 }
 N_POINTS = 8
 # float16 weights against the original float32 model: pixels, and codes as a fraction of
@@ -45,11 +47,15 @@ F16_PIXELS = 2e-3
 F16_CODES = 1e-2
 
 
-def pair(image_shape, latent_dim: int, cell: str, hidden: int = HIDDEN) -> dict[str, AE]:
+def pair(
+    image_shape, latent_dim: int, rows_per_step: int, cell: str, hidden: int = HIDDEN
+) -> dict[str, AE]:
     models = {}
     for seed, kind in enumerate(("ae", "vae")):
         config = default_model_config(image_shape, kind, "mlp", latent_dim, hidden=(4,))
-        models[kind] = recurrent(build_model(config), hidden, CELLS[cell], seed)
+        models[kind] = recurrent(
+            build_model(config), hidden, CELLS[cell], seed, rows_per_step=rows_per_step
+        )
     return models
 
 
@@ -140,7 +146,7 @@ def saturate(rnn: nn.RNNBase, gate: int, shift: float, largest_input: float) -> 
 @pytest.mark.parametrize("sign", [1, -1], ids=["open", "shut"])
 @pytest.mark.parametrize(("cell", "gate"), [(c, g) for c, gates in GATES.items() for g in gates])
 def test_saturated_gates_match_torch(cell, gate, sign, tmp_path):
-    models = pair((1, 8, 8), 2, cell)
+    models = pair((1, 8, 8), 2, 1, cell)
     largest_z = max(np.abs(z).max() for z in points(models).values())
     for model in models.values():
         saturate(model.decoder.rnn, GATES[cell].index(gate), sign * 50, largest_z)
@@ -179,7 +185,7 @@ def test_a_28_row_gru_decoder_keeps_up_with_the_mouse(tmp_path):
 
 
 def test_recurrent_ops_and_their_work():
-    models = pair((3, 6, 5), 5, "lstm", hidden=16)
+    models = pair((3, 6, 5), 5, 1, "lstm", hidden=16)
     header = web_decoder.read_header(web_decoder.bundle(models, encoders=True))
     decoder, encoder = header["models"]["vae"]["ops"], header["models"]["vae"]["encoder"]["ops"]
     assert [op["op"] for op in decoder] == ["linear", "tanh", "lstm", "linear_rows", "sigmoid"]
@@ -194,9 +200,20 @@ def test_recurrent_ops_and_their_work():
     assert web_decoder._multiply_adds(encoder, (3, 6, 5)) == 64 * 6 * (15 + 16) + 16 * 5
 
 
+def test_a_coder_reading_two_rows_a_step_runs_half_the_steps_on_twice_the_values():
+    models = pair((3, 6, 5), 5, 2, "lstm", hidden=16)
+    header = web_decoder.read_header(web_decoder.bundle(models, encoders=True))
+    decoder, encoder = header["models"]["vae"]["ops"], header["models"]["vae"]["encoder"]["ops"]
+    assert (decoder[2]["steps"], decoder[3]["out"]) == (3, 2 * 15)
+    assert (encoder[0]["in"], encoder[0]["steps"]) == (2 * 15, 3)
+    work = 5 * 16 + 64 * (5 + 16 * 3) + 3 * 16 * 30
+    assert web_decoder._multiply_adds(decoder, (5,)) == work
+    assert web_decoder._multiply_adds(encoder, (3, 6, 5)) == 64 * 3 * (30 + 16) + 16 * 5
+
+
 def test_a_large_recurrent_decoder_is_too_slow():
     # 28 steps of a 512-unit LSTM: 29.5 M multiply-adds, with 1.1 M weights
-    models = pair((1, 28, 28), 2, "lstm", hidden=512)
+    models = pair((1, 28, 28), 2, 1, "lstm", hidden=512)
     with pytest.raises(web_decoder.Unsupported) as caught:
         web_decoder.bundle(models)
     assert str(caught.value) == (
@@ -218,7 +235,7 @@ REFUSED = {
 @pytest.mark.parametrize("coder", ["decoder", "encoder"])
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_recurrent_layers_the_browser_cannot_run(name, coder):
-    models = pair((1, 8, 8), 2, "gru", hidden=8)
+    models = pair((1, 8, 8), 2, 1, "gru", hidden=8)
     n_in = 2 if coder == "decoder" else 8
     getattr(models["ae"], coder).rnn = REFUSED[name](n_in, 8)
     with pytest.raises(web_decoder.Unsupported) as caught:
@@ -229,7 +246,7 @@ def test_recurrent_layers_the_browser_cannot_run(name, coder):
 
 
 def test_a_recurrent_decoder_that_does_not_write_rows():
-    models = pair((1, 8, 8), 2, "gru", hidden=8)
+    models = pair((1, 8, 8), 2, 1, "gru", hidden=8)
     models["ae"].decoder.out = nn.Linear(8, 9)
     with pytest.raises(web_decoder.Unsupported, match="^its recurrent decoder does not write 1 x"):
         web_decoder.bundle(models)

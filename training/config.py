@@ -30,6 +30,10 @@ class ModelConfig:
                  residual coders' MLPs; for "gru" and "lstm" exactly one size, the hidden
                  state of the encoder's and the decoder's recurrent layer
     channels:    conv channels per stride-2 layer, encoder order (the decoder mirrors them)
+    rows_per_step: "gru" and "lstm": image rows read (and written) per recurrent step; a
+                 divisor of H. 1 for images (a row per step); a signal (C = W = 1) in frames
+                 of several steps, as audio models do, so the recurrence runs H / rows_per_step
+                 steps (training/presets.py)
     likelihood:  "bernoulli" (BCE, for images in [0, 1] read as pixel probabilities)
                  or "gaussian" (squared error, fixed variance)
                  or "calibrated" (Gaussian with the variance set to the batch's error)
@@ -42,6 +46,7 @@ class ModelConfig:
     hidden: tuple[int, ...] = (512,)
     channels: tuple[int, ...] = (16, 32, 64, 128)
     likelihood: str = "bernoulli"
+    rows_per_step: int = 1
 
     def __post_init__(self) -> None:
         check(self.kind in MODEL_KINDS, "kind", f"must be one of {MODEL_KINDS}, got {self.kind!r}")
@@ -79,6 +84,16 @@ class ModelConfig:
                 "hidden",
                 f"a {self.arch} coder has one recurrent layer: give one size, got {self.hidden}",
             )
+        height = self.image_shape[1]
+        check(
+            isinstance(self.rows_per_step, int)
+            and 1 <= self.rows_per_step <= height
+            and height % self.rows_per_step == 0
+            and (self.rows_per_step == 1 or self.arch in RECURRENT_ARCHS),
+            "rows_per_step",
+            f"must divide the image's {height} rows (and be 1 unless the coders are recurrent), "
+            f"got {self.rows_per_step!r}",
+        )
         if self.arch == "conv":  # (the residual coders take any image size)
             check(
                 min(self.image_shape[1:]) >= 2 ** len(self.channels),

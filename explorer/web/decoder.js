@@ -244,8 +244,8 @@ function recurrent(x, shape, latent, op) {
   // initial hidden state (LSTM: cell state zeros), the latent point the input at every step
   // (its product with weight_ih is taken once), and every step's hidden state comes out,
   // (steps, hidden). inputs "rows" (a recurrent encoder): x is the image (C, H, W), its rows
-  // (C * W values each, channel by channel) the inputs, the state starts at zeros, and the last
-  // hidden state comes out, (hidden).
+  // (C * W values each, channel by channel; H / steps consecutive rows per step) the inputs,
+  // the state starts at zeros, and the last hidden state comes out, (hidden).
   const { op: cell, in: n, hidden: m, steps, inputs } = op;
   const g = (cell === "gru" ? 3 : 4) * m;
   const fromLatent = inputs === "latent";
@@ -254,13 +254,17 @@ function recurrent(x, shape, latent, op) {
   const [gi, gh] = [new Float64Array(g), new Float64Array(g)];
   const states = fromLatent ? new Float64Array(steps * m) : null;
   const row = new Float64Array(n);
+  const [channels, height, width] = shape;
+  const perStep = height / steps; // rows read per step
   if (fromLatent) affine(op.weight_ih, op.bias_ih, latent, n, g, gi);
-  else if (shape[1] !== steps || shape[0] * shape[2] !== n) throw new Error(`rows of ${shape} are not ${steps} x ${n}`);
-  const [, height, width] = shape;
+  else if (perStep % 1 || perStep * channels * width !== n)
+    throw new Error(`rows of ${shape} are not ${steps} steps of ${n}`);
   for (let t = 0; t < steps; t++) {
     if (!fromLatent) {
-      for (let ch = 0, j = 0; ch < shape[0]; ch++) {
-        for (let col = 0, at = (ch * height + t) * width; col < width; col++) row[j++] = x[at + col];
+      for (let r = t * perStep, j = 0; r < (t + 1) * perStep; r++) {
+        for (let ch = 0; ch < channels; ch++) {
+          for (let col = 0, at = (ch * height + r) * width; col < width; col++) row[j++] = x[at + col];
+        }
       }
       affine(op.weight_ih, op.bias_ih, row, n, g, gi);
     }
@@ -288,14 +292,18 @@ function recurrent(x, shape, latent, op) {
 }
 
 function linearRows(x, [steps, n], op) {
-  // Every step's state (steps, n) through torch.nn.Linear (out = C * W): row t of each channel
-  // of (C, H, W), as torch's reshape(B, H, C, W).permute(0, 2, 1, 3).
+  // Every step's state (steps, n) through torch.nn.Linear (out = F * C * W): rows tF .. tF+F-1
+  // of each channel of (C, H, W), as torch's reshape(B, H, C, W).permute(0, 2, 1, 3).
   const [c, h, w] = op.shape;
   const y = new Float64Array(c * h * w);
   const row = new Float64Array(op.out);
+  const perStep = h / steps;
   for (let t = 0; t < steps; t++) {
     affine(op.weight, op.bias, x.subarray(t * n, (t + 1) * n), n, op.out, row);
-    for (let ch = 0; ch < c; ch++) for (let col = 0; col < w; col++) y[(ch * h + t) * w + col] = row[ch * w + col];
+    for (let f = 0, j = 0; f < perStep; f++) {
+      const r = t * perStep + f;
+      for (let ch = 0; ch < c; ch++) for (let col = 0; col < w; col++) y[(ch * h + r) * w + col] = row[j++];
+    }
   }
   return [y, op.shape];
 }

@@ -12,13 +12,14 @@ per model kind, the ops in order, each array as [offset, count] in elements of t
     {"op": "conv_transpose", "in": 64, "out": 32, "kernel": 4, "stride": 2, "padding": 1,
      "output_padding": [0, 0], "weight": [...], "bias": [...]}
 
-A recurrent decoder (a GRU or LSTM writing one image row per step) is a linear layer and tanh
-(the initial state), then its cell, then every step's state through one linear layer:
+A recurrent decoder (a GRU or LSTM writing F = rows_per_step image rows per step) is a linear
+layer and tanh (the initial state), then its cell, then every step's state through one linear
+layer:
 
     {"op": "tanh"}
-    {"op": "gru" | "lstm", "in": latent_dim, "hidden": 256, "steps": H, "inputs": "latent",
+    {"op": "gru" | "lstm", "in": latent_dim, "hidden": 256, "steps": H / F, "inputs": "latent",
      "weight_ih", "weight_hh", "bias_ih", "bias_hh"}: torch's weights, PyTorch's gate order
-    {"op": "linear_rows", "in": 256, "out": C * W, "shape": [C, H, W], "weight", "bias"}
+    {"op": "linear_rows", "in": 256, "out": F * C * W, "shape": [C, H, W], "weight", "bias"}
 
 With encoders, each model also holds "encoder": {"ops": [...]}, run on its image (C, H, W) in
 [0, 1] to its code (the AE's z, the VAE's mean mu: only those rows of the last layer are sent):
@@ -28,8 +29,8 @@ With encoders, each model also holds "encoder": {"ops": [...]}, run on its image
     {"op": "add_pca", "in": pixels, "out": k, "clip": 0.02, "weight": basis (k, pixels), "mean",
      "scale"}: adds (logit(clip(image)) - mean) @ basis.T / scale, the residual encoder's PCA
      path, computed from the image itself
-    {"op": "gru" | "lstm", "in": C * W, ..., "inputs": "rows"}: the image's rows as the steps,
-     the last state out (a recurrent encoder; its linear head follows)
+    {"op": "gru" | "lstm", "in": F * C * W, ..., "inputs": "rows"}: the image's rows, F per
+     step, as the steps, the last state out (a recurrent encoder; its linear head follows)
 
 A reader that knows no encoders decodes such a bundle as before (same magic, same ops).
 
@@ -182,7 +183,8 @@ def _describe_encoder(model: AE, arrays: list[np.ndarray]) -> dict:
         ops = flatten + _sequential(encoder.net, arrays, "encoder", rows=k)
         ops.append(_pca_path(encoder.linear, arrays))
     elif isinstance(encoder, RecurrentEncoder):
-        ops = [_cell(encoder.rnn, tuple(model.config.image_shape), "encoder", arrays)]
+        shape = tuple(model.config.image_shape)
+        ops = [_cell(encoder.rnn, shape, encoder.rows_per_step, "encoder", arrays)]
         ops += _sequential(nn.Sequential(encoder.head), arrays, "encoder", rows=k)
     else:
         raise Unsupported(f"its encoder {type(encoder).__name__} has no browser version")
@@ -287,13 +289,13 @@ def _recurrent_decoder(
     decoder: nn.Module, image_shape: tuple[int, int, int], arrays: list[np.ndarray]
 ) -> list[dict]:
     """h0 = tanh(start(z)), the cell with z as every step's input, then each step's state
-    through out as one row of the image (attributes start, rnn, out)."""
+    through out as rows_per_step rows of the image (attributes start, rnn, out)."""
     c, _, w = image_shape
-    rnn, out = decoder.rnn, decoder.out
-    if decoder.start.out_features != rnn.hidden_size or out.out_features != c * w:
+    rnn, out, per_step = decoder.rnn, decoder.out, decoder.rows_per_step
+    if decoder.start.out_features != rnn.hidden_size or out.out_features != per_step * c * w:
         raise Unsupported(f"its recurrent decoder does not write {c} x {w} rows from its state")
     ops = _sequential(nn.Sequential(decoder.start), arrays) + [{"op": "tanh"}]
-    ops.append(_cell(rnn, image_shape, "decoder", arrays, decoder.start.in_features))
+    ops.append(_cell(rnn, image_shape, per_step, "decoder", arrays, decoder.start.in_features))
     ops += _sequential(nn.Sequential(out), arrays)
     ops[-1].update(op="linear_rows", shape=list(image_shape))
     return ops
@@ -302,15 +304,16 @@ def _recurrent_decoder(
 def _cell(
     rnn: nn.Module,
     image_shape: tuple[int, int, int],
+    rows_per_step: int,
     part: str,
     arrays: list[np.ndarray],
     latent_dim: int = 0,
 ) -> dict:
     """A GRU or LSTM as an op: a decoder's (latent_dim > 0: the latent point is every step's
-    input) or an encoder's (the image's rows are)."""
+    input) or an encoder's (the image's rows are, rows_per_step of them per step)."""
     cell = {nn.GRU: "gru", nn.LSTM: "lstm"}.get(type(rnn))
     c, h, w = image_shape
-    n_in = latent_dim or c * w
+    n_in = latent_dim or rows_per_step * c * w
     plain = cell is not None and (rnn.num_layers, rnn.bias, rnn.batch_first) == (1, True, True)
     if not (plain and not rnn.bidirectional and not rnn.proj_size and rnn.input_size == n_in):
         raise Unsupported(f"its {part} has a recurrent layer the browser cannot run: {rnn}")
@@ -321,7 +324,7 @@ def _cell(
         "op": cell,
         "in": n_in,
         "hidden": rnn.hidden_size,
-        "steps": h,
+        "steps": h // rows_per_step,
         "inputs": inputs,
         **weights,
     }
@@ -373,7 +376,7 @@ def _multiply_adds(ops: list[dict], shape: tuple[int, ...]) -> int:
     """Multiply-adds to run ops once on an input of shape: linear in*out, a transposed conv
     in*out*k*k per input pixel, a conv in*out*k*k per output pixel, a cell's gates * hidden *
     (in + hidden) per step (in only once where the latent point is every step's input: the
-    browser multiplies it once), linear_rows in*out per row."""
+    browser multiplies it once), linear_rows in*out per step."""
     total = 0
     for op in ops:
         if op["op"] in ("gru", "lstm"):
@@ -382,7 +385,8 @@ def _multiply_adds(ops: list[dict], shape: tuple[int, ...]) -> int:
             total += gates * (op["in"] * (1 if latent else steps) + op["hidden"] * steps)
             shape = (steps, op["hidden"]) if latent else (op["hidden"],)
         elif op["op"] == "linear_rows":
-            total += op["shape"][1] * op["in"] * op["out"]
+            c, h, w = op["shape"]
+            total += h * c * w // op["out"] * op["in"] * op["out"]  # steps * in * out
             shape = tuple(op["shape"])
         elif op["op"] in ("linear", "add_linear", "add_pca"):
             total += op["in"] * op["out"]

@@ -41,6 +41,7 @@ DEFAULT_N_WAVES = 10_000
 N_STEPS = 128
 BASE = 0.42  # the level at the middle of the window
 TREND = 0.35  # rise (or fall) from the first step to the last
+SPIKE_HALF_WIDTH = 4  # steps from the spike's peak to its foot
 LOW_BAND, HIGH_BAND = (1.5, 2.5), (5.0, 8.0)  # cycles per window
 
 # One uniform draw per name and signal; each is mapped to its range in _nuisance.
@@ -111,8 +112,15 @@ def wave_values(
         2 * np.pi * p["frequency"] * t + p["phase"]
     )
     x = x + p["noise"] * noise[rows]
-    x[np.arange(len(x)), p["spike_at"][:, 0]] += p["spike_height"][:, 0]
+    x = x + p["spike_height"] * spike_shape(np.arange(N_STEPS) - p["spike_at"])
     return x.clip(0, 1)
+
+
+def spike_shape(offset: np.ndarray) -> np.ndarray:
+    """The spike's profile at offset steps from its peak: a raised cosine, 1 at the peak and 0
+    from SPIKE_HALF_WIDTH steps away on (so a twin differs only within the spike's span)."""
+    inside = np.abs(offset) < SPIKE_HALF_WIDTH
+    return np.where(inside, 0.5 + 0.5 * np.cos(np.pi * offset / SPIKE_HALF_WIDTH), 0.0)
 
 
 def render_waves(
