@@ -6,6 +6,7 @@ import pytest
 from training import quality
 from training.data import DataOptions, load_dataset
 from training.data.faces import ATTRIBUTE_NAMES
+from training.data.waves import counterfactual, render_waves
 
 
 def test_frechet_distance_of_a_set_to_itself_is_zero():
@@ -87,10 +88,10 @@ def test_an_edit_that_also_opens_the_mouth_lands_on_the_open_mouthed_twin():
     assert edit.nearest == (0.0, 1.0, 0.0, 0.0) and edit.gain < 0.5
 
 
-def test_the_smile_vector_is_the_difference_of_the_group_means():
+def test_an_attribute_vector_is_the_difference_of_the_group_means():
     faces = load_dataset("faces", options=DataOptions(limit=400, image_size=16))
     encode = identity_coders()[0]
-    v = quality.smile_vector(encode, faces, n_faces=300)
+    v = quality.attribute_vector(encode, faces, "Smiling", n_images=300)
     rows = faces.train_indices[:300]
     y = faces.attributes[rows, ATTRIBUTE_NAMES.index("Smiling")] == 1
     x = faces.pixels[rows].reshape(len(rows), -1) / 255
@@ -114,3 +115,59 @@ def test_smile_twins_refuse_too_few_held_out_faces():
     faces = load_dataset("faces", options=DataOptions(limit=100, image_size=16))
     with pytest.raises(ValueError, match="held-out neutral faces"):
         quality.smile_twins(faces, n_people=300)
+
+
+# ---- "add a spike" on the waves, against the generator itself as the model ----
+
+
+@pytest.fixture(scope="module")
+def waves():
+    return load_dataset("waves", options=DataOptions(limit=2000))
+
+
+def generator_coders(waves):
+    """A planted model whose code is a wave's attributes and its row, and whose decoder is the
+    waves' generator: it draws any twin exactly. It encodes the waves and their Spike twins."""
+    twins, flipped = counterfactual(waves.attributes, "Spike")
+    rows = np.arange(waves.n_samples)
+    code_of = {}
+    for signals, attributes in ((waves.pixels, waves.attributes), (twins, flipped)):
+        codes = np.column_stack([attributes, rows]).astype(np.float64)
+        code_of.update((s.tobytes(), c) for s, c in zip(signals, codes, strict=True))
+
+    def encode(signals):
+        return np.stack([code_of[s.tobytes()] for s in np.asarray(signals)])
+
+    def decode(z):
+        attributes = np.clip(np.round(z[:, :4]), 0, 1).astype(np.uint8)
+        return render_waves(attributes, rows=z[:, 4].astype(np.int64)) / 255.0
+
+    return encode, decode
+
+
+def test_an_edit_that_draws_the_twin_gains_one_and_shows_every_spike(waves):
+    encode, decode = generator_coders(waves)
+    edit = quality.spike_edit(encode, decode, waves, np.array([0, 0, 1, 0, 0.0]), n_waves=100)
+    assert edit.gain == pytest.approx(1.0)
+    assert edit.shown == edit.twins >= 0.98 and edit.before <= 0.02
+    assert edit.kept == 1.0
+
+
+def test_an_edit_that_does_nothing_gains_nothing_and_shows_no_new_spike(waves):
+    encode, decode = generator_coders(waves)
+    edit = quality.spike_edit(encode, decode, waves, np.zeros(5), n_waves=100)
+    assert edit.gain == pytest.approx(0.0) and edit.shown == edit.before
+
+
+def test_flipping_the_trend_is_counted_as_not_kept(waves):
+    encode, decode = generator_coders(waves)
+    edit = quality.spike_edit(encode, decode, waves, np.array([0, 0, 1, 1, 0.0]), n_waves=100)
+    rising = waves.attribute_names.index("Rising")
+    rows = np.flatnonzero(waves.test_mask & (waves.attributes[:, 2] == 0))[:100]
+    assert edit.kept == pytest.approx((waves.attributes[rows, rising] == 1).mean())
+
+
+def test_slopes_are_least_squares_slopes():
+    t = np.arange(16.0)
+    signals = np.stack([0.3 + 0.01 * t, 0.9 - 0.02 * t])[:, None, :, None]
+    assert np.allclose(quality.slopes(signals), [0.01, -0.02])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.ndimage import median_filter
 from scipy.stats import chi2_contingency
 
 from training.data import DataOptions, load_dataset, waves
@@ -15,9 +16,12 @@ from training.data.waves import (
     ATTRIBUTE_NAMES,
     DEFAULT_N_WAVES,
     N_STEPS,
+    SPIKE_HALF_WIDTH,
+    SPIKE_SEEN,
     TREND,
     counterfactual,
     generate_waves,
+    has_spike,
     load_waves,
     render_waves,
     wave_values,
@@ -75,21 +79,29 @@ def test_every_pair_of_attributes_is_independent_at_the_default_size():
         assert p > 0.01, (ATTRIBUTE_NAMES[i], ATTRIBUTE_NAMES[j], p)
 
 
-def test_a_spike_makes_the_largest_step_much_larger(sample):
+def test_a_spike_stands_well_above_its_neighbourhood(sample):
     x, a = sample
-    jump = np.abs(np.diff(x, axis=1)).max(1)
+    # the largest rise above a 9-step running median: a 5-step spike passes through it
+    bump = (x - median_filter(x, size=(1, 9), mode="nearest")).max(1)
     spike = column(a, "Spike")
-    assert jump[spike].min() > jump[~spike].max()  # every signal told apart
-    assert np.median(jump[spike]) > 4 * np.median(jump[~spike])
+    assert (has_spike(x) == spike).mean() > 0.99  # all but a few told apart
+    assert np.array_equal(has_spike(x), bump >= SPIKE_SEEN)
+    assert np.median(bump[spike]) > 4 * np.median(bump[~spike])
+
+
+def test_has_spike_reads_bytes_and_values_alike():
+    signals, a = generate_waves(200, seed=4)
+    assert np.array_equal(has_spike(signals), has_spike(signals / 255.0))
+    assert (has_spike(signals) == column(a, "Spike")).mean() > 0.98
 
 
 def test_high_frequency_moves_the_dominant_fft_bin_up(sample):
     x, a = sample
-    power = np.abs(np.fft.rfft(detrended(x), axis=1))
+    despiked = median_filter(x, size=(1, 9), mode="nearest")  # a spike's broad spectrum out
+    power = np.abs(np.fft.rfft(detrended(despiked), axis=1))
     dominant = power[:, 1:].argmax(1) + 1  # cycles per window
     high = column(a, "High_Frequency")
     assert np.median(dominant[high]) >= np.median(dominant[~high]) + 4
-    # A damped wave with a spike can lose its peak to the spike: a few, not more.
     assert ((dominant >= 4) == high).mean() > 0.995
 
 
@@ -136,7 +148,9 @@ def test_a_counterfactual_changes_only_what_its_attribute_draws():
     _, a = generate_waves(300, seed=2)
     v = wave_values(a, seed=2)
     spike = wave_values(counterfactual(a, "Spike", seed=2)[1], seed=2) - v
-    assert ((spike != 0).sum(1) == 1).all()  # one step: the spike, nothing else moved
+    moved = spike != 0  # the spike's 5 steps around its peak, nothing else
+    assert (moved.sum(1) == 2 * SPIKE_HALF_WIDTH - 1).all()
+    assert (np.diff(np.flatnonzero(moved[0])) == 1).all()
     trend = wave_values(counterfactual(a, "Rising", seed=2)[1], seed=2) - v
     t = np.arange(N_STEPS) / N_STEPS
     sign = np.where(column(a, "Rising"), -1, 1)[:, None]  # rising becomes falling

@@ -17,6 +17,7 @@ import json
 import platform
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from importlib import metadata  # scikit-learn's version without importing it (a second)
 from pathlib import Path
 
@@ -228,9 +229,16 @@ def figures(dataset: Dataset, models: dict[str, AE], metrics: dict[str, dict], s
         out["smile"] = {}
         for kind, model in models.items():
             encode, decode = coders(model)
-            edit = quality.smile_edit(encode, decode, twins, quality.smile_vector(encode, dataset))
+            v = quality.attribute_vector(encode, dataset, "Smiling")
+            edit = quality.smile_edit(encode, decode, twins, v)
             nearest = dict(zip(quality.TWIN_NAMES, edit.nearest, strict=True))
             out["smile"][kind] = {"gain": edit.gain, "nearest": nearest}
+    if dataset.name == "waves":
+        out["spike"] = {}
+        for kind, model in models.items():
+            encode, decode = coders(model)
+            v = quality.attribute_vector(encode, dataset, "Spike")
+            out["spike"][kind] = asdict(quality.spike_edit(encode, decode, dataset, v, seed))
     return out
 
 

@@ -16,14 +16,15 @@ import numpy as np
 
 from training.data import Dataset
 from training.data.faces import ATTRIBUTE_NAMES, render_faces
+from training.data.waves import counterfactual, has_spike
 
 Coder = Callable[[np.ndarray], np.ndarray]  # encode: images -> codes; decode: codes -> images
 
 N_COMPONENTS = 64  # the feature space: top principal components of real images
 N_SPACE_IMAGES = 4000  # real (training) images the feature space is fitted on
 N_SAMPLES = 2000  # prior samples and held-out real images compared
-N_PEOPLE = 300  # held-out faces drawn again in every smile x mouth-open state
-N_VECTOR_FACES = 4000  # training faces the smile vector is the group mean difference over
+N_PEOPLE = 300  # held-out faces (waves) drawn again with the attribute changed
+N_VECTOR_IMAGES = 4000  # training images an attribute vector is the group mean difference over
 # The four states of the counterfactual, (Smiling, Mouth_Slightly_Open); the target is first.
 TWIN_STATES = ((1, 0), (1, 1), (0, 0), (0, 1))
 TWIN_NAMES = ("smiling", "smiling, mouth open", "not smiling", "mouth open")
@@ -117,12 +118,14 @@ def smile_twins(faces: Dataset, seed: int = 0, n_people: int = N_PEOPLE) -> Smil
     return SmileTwins(people, np.stack(states))
 
 
-def smile_vector(encode: Coder, faces: Dataset, n_faces: int = N_VECTOR_FACES) -> np.ndarray:
-    """(K,) mean code of smiling minus mean code of non-smiling faces, over the first n_faces
-    training faces."""
-    rows = faces.train_indices[:n_faces]
-    z = encode(faces.pixels[rows])
-    y = faces.attributes[rows, ATTRIBUTE_NAMES.index("Smiling")].astype(bool)
+def attribute_vector(
+    encode: Coder, dataset: Dataset, attribute: str, n_images: int = N_VECTOR_IMAGES
+) -> np.ndarray:
+    """(K,) mean code of the images with attribute minus mean code of those without, over the
+    first n_images training images (the smile vector: attribute "Smiling" on the faces)."""
+    rows = dataset.train_indices[:n_images]
+    z = encode(dataset.pixels[rows])
+    y = dataset.attributes[rows, dataset.attribute_names.index(attribute)].astype(bool)
     return z[y].mean(0) - z[~y].mean(0)
 
 
@@ -136,13 +139,68 @@ class SmileEdit:
     nearest: tuple[float, ...]
 
 
+def twin_gain(edited: np.ndarray, recon: np.ndarray, target: np.ndarray) -> float:
+    """1 - MSE(edited, target) / MSE(recon, target), pooled: 1 when an edit lands on the model's
+    reconstruction of the true twin (target), 0 when it is no closer than doing nothing."""
+    return float(1 - np.mean((edited - target) ** 2) / np.mean((recon - target) ** 2))
+
+
 def smile_edit(encode: Coder, decode: Coder, twins: SmileTwins, v: np.ndarray) -> SmileEdit:
     """The edit z + v of each neutral face against the model's reconstructions of its twins."""
     recon_twins = np.stack([decode(encode(images)) for images in twins.images])  # (4, P, ...)
     z = encode(twins.images[2])
     edited, recon = decode(z + v), recon_twins[2]
-    target = recon_twins[0]
-    gain = 1 - np.mean((edited - target) ** 2) / np.mean((recon - target) ** 2)
+    gain = twin_gain(edited, recon, recon_twins[0])
     distances = ((recon_twins - edited[None]) ** 2).reshape(len(TWIN_STATES), len(z), -1).mean(-1)
     counts = np.bincount(distances.argmin(0), minlength=len(TWIN_STATES))
-    return SmileEdit(float(gain), tuple(float(c) / len(z) for c in counts))
+    return SmileEdit(gain, tuple(float(c) / len(z) for c in counts))
+
+
+@dataclass(frozen=True)
+class SpikeEdit:
+    """ "Add a spike" (z + v, v the Spike vector) on held-out waves without one. gain: as the
+    smile's, towards the model's reconstruction of the same wave drawn with a spike (the spike
+    falls where the generator puts it, which no code of the wave without it holds, so 1 is out
+    of reach); shown: the share of edits where waves.has_spike finds a spike; before: the share
+    of the reconstructions (no edit); twins: the share of the twins' reconstructions (what the
+    model draws of a real spike); kept: the share of edits whose trend (rising or falling, by
+    the least-squares slope) is the wave's own."""
+
+    gain: float
+    shown: float
+    before: float
+    twins: float
+    kept: float
+
+
+def spike_edit(
+    encode: Coder,
+    decode: Coder,
+    waves: Dataset,
+    v: np.ndarray,
+    seed: int = 0,
+    n_waves: int = N_PEOPLE,
+) -> SpikeEdit:
+    """The edit z + v (v: the Spike vector, attribute_vector) of the first n_waves held-out
+    waves without a spike, against the generator's twins (seed: the waves dataset's)."""
+    spike = waves.attribute_names.index("Spike")
+    rows = np.flatnonzero(waves.test_mask & (waves.attributes[:, spike] == 0))[:n_waves]
+    twins, _ = counterfactual(waves.attributes[rows], "Spike", seed, rows)
+    z = encode(waves.pixels[rows])
+    recon, edited = decode(z), decode(z + v)
+    twin_recon = decode(encode(twins))
+    rising = waves.attributes[rows, waves.attribute_names.index("Rising")].astype(bool)
+    return SpikeEdit(
+        gain=twin_gain(edited, recon, twin_recon),
+        shown=float(has_spike(edited).mean()),
+        before=float(has_spike(recon).mean()),
+        twins=float(has_spike(twin_recon).mean()),
+        kept=float(((slopes(edited) > 0) == rising).mean()),
+    )
+
+
+def slopes(signals: np.ndarray) -> np.ndarray:
+    """(N,) least-squares slope of each signal (N, 1, T, 1) over its steps."""
+    x = signals.reshape(len(signals), -1)
+    t = np.arange(x.shape[1]) - (x.shape[1] - 1) / 2
+    return (x - x.mean(1, keepdims=True)) @ t / (t @ t)

@@ -10,6 +10,8 @@ import re
 import numpy as np
 from PIL import Image
 
+from training.presets import is_signal
+
 DISPLAY_SIDE = 160  # small images are upscaled to about this many px, or the browser blurs them
 # A signal (an "image" of shape (1, T, 1): T time steps, e.g. the waves dataset) is shown as a line
 # on a T x SPARK_HEIGHT px raster. explorer/web/decoder.js's sparkline draws the same bytes.
@@ -31,11 +33,6 @@ def to_pixels(x: np.ndarray) -> np.ndarray:
     x = np.clip(np.asarray(x, dtype=np.float32), 0, 1)
     pixels = np.round(x * 255).astype(np.uint8)
     return pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0)
-
-
-def is_signal(shape: tuple[int, ...]) -> bool:
-    """Whether an image shape (C, H, W) is a signal: one channel, one column, H >= 2 time steps."""
-    return len(shape) == 3 and shape[0] == 1 and shape[2] == 1 and shape[1] >= 2
 
 
 def sparkline(x: np.ndarray, height: int = SPARK_HEIGHT) -> np.ndarray:

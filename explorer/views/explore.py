@@ -4,9 +4,9 @@ explorer/ui/explore_panels.py)."""
 
 import streamlit as st
 
-from explorer.core.display import is_signal
 from explorer.ui import class_map, draw, sidebar
 from explorer.ui import explore_panels as panels
+from training.presets import is_signal
 
 st.header("Latent maps: autoencoder (AE) vs VAE")
 pair = sidebar.model_pair(sidebar.selection())
