@@ -12,10 +12,11 @@ from explorer.ui import resources, state
 from training.data import load_dataset
 
 
-def test_the_preferred_attribute_is_smiling_where_there_is_one():
+def test_the_preferred_attribute_is_smiling_or_spike_where_there_is_one():
     assert concepts.preferred_index(["5_o_Clock_Shadow", "Bangs", "Smiling"]) == 2
     assert concepts.preferred_index(["Bangs", "Eyeglasses"]) == 0
     assert concepts.preferred_index([]) == 0
+    assert concepts.preferred_index(["High_Frequency", "Damped", "Spike", "Rising"]) == 2
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,10 @@ from explorer.core.latent import Projection
 METHODS = {"mean": "difference of group means", "logistic": "logistic-regression normal"}
 MIN_GROUP = 2  # points per group (and per balanced cell) a direction needs
 MAX_NAME = 80
-# The attribute a page starts on where a dataset has it: the lectures' example. The first name
-# alphabetically (CelebA's 5_o_Clock_Shadow) is a stubble vector nobody asked for.
-PREFERRED_ATTRIBUTE = "Smiling"
+# The attributes a page starts on where a dataset has one: the lectures' example (faces,
+# CelebA), "add a spike" (waves). The first name alphabetically (CelebA's 5_o_Clock_Shadow) is
+# a stubble vector nobody asked for.
+PREFERRED_ATTRIBUTES = ("Smiling", "Spike")
 DEFAULT_ALPHA, ALPHA_MAX = 2.0, 4.0  # spreads: a vector made without groups starts at 2
 MIN_START_ALPHA = 1.0  # spreads: one typical step of the data, the least an edit starts at
 
@@ -35,8 +36,10 @@ class ConceptError(ValueError):
 
 
 def preferred_index(names: list) -> int:
-    """Where a picker of these names starts: on PREFERRED_ATTRIBUTE where it is one, else 0."""
-    return names.index(PREFERRED_ATTRIBUTE) if PREFERRED_ATTRIBUTE in names else 0
+    """Where a picker of these names starts: on the first of PREFERRED_ATTRIBUTES among them,
+    else 0."""
+    found = [names.index(n) for n in PREFERRED_ATTRIBUTES if n in names]
+    return found[0] if found else 0
 
 
 def two_groups(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
