@@ -1,8 +1,9 @@
-"""The shipped faces pair against its manifest, and `python -m training pretrained`."""
+"""The shipped pairs (faces, waves) against their manifests, and `python -m training pretrained`."""
 
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,14 @@ from training import pretrained
 from training.checkpoints import load_checkpoint
 from training.data import DataOptions, load_dataset
 from training.data.faces import DEFAULT_N_FACES
+from training.data.waves import DEFAULT_N_WAVES
 from training.recipe import recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = pretrained.SHIPPED_DIR / "faces"
+SHIPPED_NAMES = ["faces", "waves"]
+# Each shipped pair's data as it was trained on: the whole generated dataset.
+FULL_SIZE = {"faces": DEFAULT_N_FACES, "waves": DEFAULT_N_WAVES}
 
 
 def run(*args):
@@ -28,52 +33,72 @@ def run(*args):
 
 
 @pytest.fixture(scope="module")
-def faces(tmp_path_factory):
-    """The 20,000 generated faces the shipped pair was trained on (drawn into a private cache)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENT_EXPLORER_CACHE", str(tmp_path_factory.mktemp("faces-cache")))
-        return load_dataset("faces", options=DataOptions(limit=DEFAULT_N_FACES))
+def generated(tmp_path_factory):
+    """name -> the generated dataset its shipped pair was trained on (drawn into a private
+    cache), made on first use."""
+    cache = tmp_path_factory.mktemp("generated-cache")
+    made = {}
+
+    def get(name):
+        if name not in made:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("LATENT_EXPLORER_CACHE", str(cache))
+                made[name] = load_dataset(name, options=DataOptions(limit=FULL_SIZE[name]))
+        return made[name]
+
+    return get
 
 
-def test_the_shipped_files_match_the_manifest_and_fit_the_size_budget():
-    manifest = pretrained.verify(SHIPPED)
+def test_the_shipped_files_fit_the_size_budget_together():
+    assert pretrained.shipped_names() == SHIPPED_NAMES
     files = list(pretrained.SHIPPED_DIR.rglob("*.safetensors"))
     assert sum(f.stat().st_size for f in files) <= pretrained.MAX_SHIPPED_BYTES
-    assert manifest["dataset"] == "faces" and manifest["seed"] == 0
+
+
+@pytest.mark.parametrize("name", SHIPPED_NAMES)
+def test_the_shipped_files_match_the_manifest(name):
+    manifest = pretrained.verify(pretrained.SHIPPED_DIR / name)
+    assert manifest["dataset"] == name and manifest["seed"] == 0
     assert {"python", "torch", "numpy"} <= set(manifest["versions"])
 
 
-def test_the_shipped_models_load_as_the_recipe_says():
-    manifest = pretrained.read_manifest(SHIPPED)
+@pytest.mark.parametrize("name", SHIPPED_NAMES)
+def test_the_shipped_models_load_as_the_recipe_says(name):
+    folder = pretrained.SHIPPED_DIR / name
+    manifest = pretrained.read_manifest(folder)
     for kind in pretrained.KINDS:
-        ckpt = load_checkpoint(SHIPPED / f"{kind}.safetensors")
-        assert ckpt.config.kind == kind and ckpt.config.arch == "conv"
+        ckpt = load_checkpoint(folder / f"{kind}.safetensors")
+        assert ckpt.config.kind == kind
+        assert ckpt.config.arch == manifest["recipe"]["model_config"]["arch"]
         assert list(ckpt.config.image_shape) == manifest["data"]["image_shape"]
         assert ckpt.train_config.beta == manifest["recipe"]["train_config"]["beta"]
         assert all(p.dtype.is_floating_point for p in ckpt.model.parameters())
 
 
 @pytest.mark.slow
-def test_the_shipped_pair_matches_the_faces_and_the_recipe_the_code_has_now(faces):
-    manifest = pretrained.read_manifest(SHIPPED)
-    assert faces.fingerprint() == manifest["data"]["fingerprint"]  # the renderer is unchanged
-    chosen = recipe(faces)
-    shipped = load_checkpoint(SHIPPED / "vae.safetensors")
+@pytest.mark.parametrize("name", SHIPPED_NAMES)
+def test_the_shipped_pair_matches_the_data_and_the_recipe_the_code_has_now(name, generated):
+    dataset, folder = generated(name), pretrained.SHIPPED_DIR / name
+    manifest = pretrained.read_manifest(folder)
+    assert dataset.fingerprint() == manifest["data"]["fingerprint"]  # the generator is unchanged
+    chosen = recipe(dataset)
+    shipped = load_checkpoint(folder / "vae.safetensors")
     assert shipped.train_config == chosen.train
-    model = chosen.model
-    assert (shipped.config.arch, shipped.config.latent_dim) == (model.arch, model.latent_dim)
+    assert shipped.config == replace(chosen.model, kind="vae")
 
 
 @pytest.mark.slow
-def test_a_shipped_figure_recomputed_on_held_out_faces_is_the_manifests(faces):
-    manifest = pretrained.read_manifest(SHIPPED)
-    again = pretrained.check_figures(faces, SHIPPED)
+@pytest.mark.parametrize("name", SHIPPED_NAMES)
+def test_a_shipped_figure_recomputed_on_held_out_data_is_the_manifests(name, generated):
+    folder = pretrained.SHIPPED_DIR / name
+    manifest = pretrained.read_manifest(folder)
+    again = pretrained.check_figures(generated(name), folder)
     assert again["images"] == manifest["check"]["images"]
     for kind, mse in manifest["check"]["recon_mse"].items():
         assert again["recon_mse"][kind] == pytest.approx(mse, rel=0.01)
 
 
-def test_the_manifest_records_the_lectures_contrasts():
+def test_the_faces_manifest_records_the_lectures_contrasts():
     figures = pretrained.read_manifest(SHIPPED)["figures"]
     assert figures["frechet"]["ae_over_vae"] >= 2
     assert figures["test_mse"]["ae"] <= 0.8 * figures["test_mse"]["pca"]
@@ -127,7 +152,6 @@ def test_a_missing_shipped_file_is_refused_by_name(tmp_path, monkeypatch):
 
 
 def test_nothing_ships_for_other_datasets():
-    assert pretrained.shipped_names() == ["faces"]
     assert pretrained.shipped_folder("digits") is None
     with pytest.raises(pretrained.PretrainedError, match="no pair ships for 'digits'"):
         pretrained.install("digits", "unused")

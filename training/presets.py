@@ -58,10 +58,12 @@ STAGES = ("full", "preview")  # the best pair; a quick one to look at while the 
 
 
 def default_arch(image_shape: tuple[int, int, int], stage: str = "full") -> str:
-    """An MLP for small grey images (digits, MNIST). For larger or colour ones, conv coders in
-    the full pair (what shows the lectures' contrasts), and for a preview the residual coders
-    (PCA plus an MLP), which beat PCA within a minute but decode the prior like PCA does, AE
-    and VAE alike (docs/training.md, "Default models")."""
+    """A GRU for signals (waves). An MLP for small grey images (digits, MNIST). For larger or
+    colour ones, conv coders in the full pair (what shows the lectures' contrasts), and for a
+    preview the residual coders (PCA plus an MLP), which beat PCA within a minute but decode
+    the prior like PCA does, AE and VAE alike (docs/training.md, "Default models")."""
+    if is_signal(image_shape):
+        return "gru"
     if small_grey(image_shape):
         return "mlp"
     return "conv" if stage == "full" else "residual"
