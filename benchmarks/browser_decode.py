@@ -1,5 +1,6 @@
 """Decoding in the browser, in the real app: hover and slider drags on the Explore page in
-headless Chromium (loopback), for the digits MLP pair and a faces 32-D conv pair.
+headless Chromium (loopback), for the pairs of PAIRS: the digits MLP pair, a faces 32-D conv
+pair, a 28-row GRU pair on MNIST and the waves' pairs (the default, and GRUs reading frames).
 
 For each pair the mouse follows a path of --points points across each map (AE, then VAE), one
 move per 16 ms, and then drags the first slider of the live panel (mouse down on its thumb,
@@ -16,12 +17,15 @@ moves, up). Reported, from the page's own timings (`window.latentExplorerStats`,
   page: the live panel's module keeps its decoder to itself) with a bundle built from the same
   checkpoints by the app's own function (explorer/web/web_decoder.py).
 
-Every number is the median over --repeats repeats. The faces pair is a quick one (a subset, a
-short run; decode time does not depend on how well a model is trained, only on its shape and on
-how many activations its ReLUs zero), trained here unless --runs names a folder that holds
-default/<dataset>/{ae,vae}.safetensors (trained there on first use and reused afterwards).
+Every number is the median over --repeats repeats. Each pair's models are the dataset's recipe
+(training/recipe.py), with the architecture PAIRS names where it names one. All but digits are
+quick pairs (QUICK_IMAGES images, 2 epochs; decode time does not depend on how well a model is
+trained, only on its shape and on how many activations its ReLUs zero). They are trained here
+unless --runs names a folder that holds them (default/<dataset>/ for a dataset's default pair,
+jobs/<name>/ for another: trained there on first use and reused afterwards). A pair whose data
+is not found (MNIST) is skipped, and the output says so.
 
-Run: python -m benchmarks.browser_decode [--quick] [--runs DIR]
+Run: python -m benchmarks.browser_decode [--quick] [--runs DIR] [--only digits mnist-gru ...]
 """
 
 from __future__ import annotations
@@ -32,25 +36,51 @@ import os
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from benchmarks.common import ROOT, print_table, shared_data_dir
+from explorer.server.runs import DEFAULT_SOURCE, has_pair
 from explorer.web import web_decoder
 from tests.browser import chromium, streamlit_server, wait_for_app_idle, wait_for_chart
 from training.checkpoints import load_checkpoint
-from training.config import TrainConfig
-from training.data import load_dataset
-from training.presets import default_train_config
-from training.recipe import train_side_by_side
+from training.config import RECURRENT_ARCHS, ModelConfig, TrainConfig
+from training.data import DatasetError, load_dataset
+from training.recipe import recipe, train_side_by_side
 
 KINDS = ("ae", "vae")
 MAPS = ("map_ae", "map_vae")
 MOVE_S = 0.016  # one mouse move per 16 ms: a mouse reporting at about 60 Hz
-FACES_SUBSET = 2000  # faces for the quick conv pair (the default training takes minutes)
-TARGET_FPS = {"digits": 60, "faces": 30}
+QUICK_IMAGES = 2000  # images for a quick pair (the default training takes minutes)
+QUICK_TRAINING = TrainConfig(epochs=2, batch_size=64, precision="fp32")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A pair of the table, shown on the Explore page as ?dataset=<dataset>&models=<source>."""
+
+    dataset: str
+    target_fps: int
+    arch: str | None = None  # None: the dataset's default (recipe)
+    quick: bool = True  # QUICK_TRAINING on QUICK_IMAGES images; False: the app's own recipe
+    source: str = DEFAULT_SOURCE  # another name: a pair in runs/jobs/<source>
+
+    def folder(self, runs: Path) -> Path:
+        if self.source == DEFAULT_SOURCE:
+            return runs / "default" / self.dataset
+        return runs / "jobs" / self.source
+
+
+PAIRS = {
+    "digits": Pair("digits", 60, quick=False),
+    "faces": Pair("faces", 30),
+    "mnist-gru": Pair("mnist", 30, arch="gru", source="mnist-gru"),  # 28 rows, one per step
+    "waves": Pair("waves", 60),
+    "waves-gru": Pair("waves", 60, arch="gru", source="waves-gru"),  # frames of 8 steps
+}
 TARGET_MOVE_TO_PAINT_MS = 30
 EXACT_POINTS = 20
 
@@ -83,36 +113,45 @@ DECODE_IN_PAGE = """async ([source, bundle, points]) => {
 # ---- models ----
 
 
-def ensure_pairs(runs: Path) -> dict[str, str]:
-    """Trains what runs/default lacks: digits as the app would, faces as a quick conv pair.
-    Returns how each pair was made, for the table."""
-    made = {
-        "digits": "default MLP pair (the app's default training)",
-        "faces": f"32-D conv pair, quick: {FACES_SUBSET} faces, 2 epochs",
-    }
-    for name in ("digits", "faces"):
-        folder = runs / "default" / name
-        if all((folder / f"{k}.safetensors").is_file() for k in KINDS):
+def data_dir() -> Path | None:
+    """The shared data folder where there is one (else only the built-in datasets load)."""
+    folder = shared_data_dir()
+    return folder if folder.is_dir() else None
+
+
+def ensure_pairs(runs: Path, names: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Trains the pairs of names that runs lacks. Returns how each pair was made, for the
+    table, and a line for each pair skipped because its data was not found."""
+    made, skipped = {}, []
+    for name in names:
+        pair, folder = PAIRS[name], PAIRS[name].folder(runs)
+        try:
+            dataset = load_dataset(pair.dataset, data_dir())
+        except DatasetError as e:
+            skipped.append(f"{name}: skipped, its data was not found ({e})")
+            continue
+        if has_pair(folder):
             made[name] = f"pair found in {folder}"
             continue
-        started = time.perf_counter()
-        dataset = load_dataset(name)
-        if name == "digits":
-            config = default_train_config(dataset.n_samples)
-        else:
-            dataset = dataset.subset(np.arange(dataset.n_samples) < FACES_SUBSET)
-            config = TrainConfig(epochs=2, batch_size=64, precision="fp32")
+        chosen, config = recipe(dataset, arch=pair.arch), None
+        made[name] = "the app's default training"
+        if pair.quick:
+            every = max(1, dataset.n_samples // QUICK_IMAGES)  # test images too (MNIST's last)
+            dataset = dataset.subset(np.arange(dataset.n_samples) % every == 0)
+            config = QUICK_TRAINING
+            made[name] = f"quick: {QUICK_IMAGES} images, {config.epochs} epochs"
         print(f"training the {name} pair into {folder} ...", flush=True)
-        train_side_by_side(dataset, KINDS, config, folder)
+        started = time.perf_counter()
+        train_side_by_side(dataset, KINDS, config or chosen.train, folder, chosen.model)
         print(f"  {time.perf_counter() - started:.0f} s", flush=True)
-    return made
+    return made, skipped
 
 
-def torch_oracle(folder: Path, dataset: str) -> tuple[bytes, dict, dict]:
+def torch_oracle(folder: Path, dataset: str) -> tuple[bytes, dict, dict, str]:
     """The app's bundle for the pair in folder, EXACT_POINTS latent points per model (codes of
-    data images, moved a little) and torch's pixels for them."""
+    data images, moved a little), torch's pixels for them and the pair's shape in words."""
     models = {k: load_checkpoint(folder / f"{k}.safetensors").model for k in KINDS}
-    images = load_dataset(dataset).floats(slice(EXACT_POINTS))
+    images = load_dataset(dataset, data_dir()).floats(slice(EXACT_POINTS))
     rng = np.random.default_rng(0)
     points, pixels = {}, {}
     with torch.no_grad():
@@ -122,7 +161,17 @@ def torch_oracle(folder: Path, dataset: str) -> tuple[bytes, dict, dict]:
             points[kind] = codes.astype(np.float32)
             decoded = model.decode(torch.from_numpy(points[kind])).numpy()
             pixels[kind] = decoded.reshape(len(codes), -1)
-    return web_decoder.bundle(models), points, pixels
+    return web_decoder.bundle(models), points, pixels, shape(models["vae"].config)
+
+
+def shape(config: ModelConfig) -> str:
+    """'mlp 512-512, 2-D', 'gru 128 x 16 steps of 8, 2-D', ...: for the table's first column."""
+    if config.arch in RECURRENT_ARCHS:
+        steps = config.image_shape[1] // config.rows_per_step
+        size = f"{config.hidden[0]} x {steps} steps of {config.rows_per_step}"
+    else:
+        size = "-".join(map(str, config.channels if config.arch == "conv" else config.hidden))
+    return f"{config.arch} {size}, {config.latent_dim}-D"
 
 
 # ---- the page ----
@@ -143,10 +192,10 @@ class SocketCounter:
         self.count += 1
 
 
-def open_pair(browser, url: str, dataset: str):
+def open_pair(browser, url: str, pair: Pair):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     sockets = SocketCounter(page)
-    page.goto(f"{url}/?dataset={dataset}&models=default")
+    page.goto(f"{url}/?dataset={pair.dataset}&models={pair.source}")
     for key in MAPS:
         wait_for_chart(page, key, timeout=120)
     page.wait_for_function(
@@ -312,23 +361,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="100 points, one repeat")
     parser.add_argument("--runs", type=Path, help="runs folder to reuse (trained if missing)")
-    parser.add_argument(
-        "--only", nargs="+", choices=["digits", "faces"], default=["digits", "faces"]
-    )
+    parser.add_argument("--only", nargs="+", choices=list(PAIRS), default=list(PAIRS))
     args = parser.parse_args()
     if args.quick:
         args.points, args.repeats = 100, 1
     runs = args.runs or Path(tempfile.mkdtemp(prefix="browser-decode-runs-"))
-    made = ensure_pairs(runs)
+    made, skipped = ensure_pairs(runs, args.only)
+    for line in skipped:
+        print(line, flush=True)
     os.environ["LATENT_EXPLORER_RUNS"] = str(runs)
     os.environ.setdefault("LATENT_EXPLORER_DATA", str(shared_data_dir()))
 
     rows, notes = [], []
     with streamlit_server("explorer/app.py", timeout=120) as url, chromium() as browser:
-        for dataset in args.only:
-            bundle, points, pixels = torch_oracle(runs / "default" / dataset, dataset)
+        for name in made:
+            pair = PAIRS[name]
+            bundle, points, pixels, described = torch_oracle(pair.folder(runs), pair.dataset)
             header = web_decoder.read_header(bundle)
-            page, sockets = open_pair(browser, url, dataset)
+            page, sockets = open_pair(browser, url, pair)
             hover(page, sockets, 30)  # warm-up: the decoder's first calls compile
             hovers, drags = [], []
             for _ in range(args.repeats):
@@ -336,13 +386,13 @@ def main() -> None:
                 drags.append(slider_drag(page, sockets))
             error, isolated_ms = exactness(page, bundle, points, pixels)
             page.close()
-            target_fps = TARGET_FPS[dataset]
+            target_fps = pair.target_fps
             fps_target = f">= {target_fps}" + (" (stretch 60)" if target_fps < 60 else "")
             for what, repeats in (("hover", hovers), ("slider drag", drags)):
                 s = summarize(repeats)
                 rows.append(
                     [
-                        dataset,
+                        f"{pair.dataset} {described}",
                         what,
                         ms(s["decode_median"]),
                         ms(s["decode_p95"]),
@@ -359,7 +409,7 @@ def main() -> None:
                     ]
                 )
             notes.append(
-                f"{dataset}: {made[dataset]}; decode alone in the page (no frames, "
+                f"{name}: {made[name]}; decode alone in the page (no frames, "
                 f"no Plotly): {isolated_ms:.2f} ms per image"
             )
 
@@ -391,7 +441,7 @@ def main() -> None:
         "websocket frames, both directions, during the hover or the drag up to the release. "
         f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
     )
-    for note in notes:
+    for note in notes + skipped:
         print(note)
 
 
