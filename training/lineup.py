@@ -31,9 +31,9 @@ from training.recipe import TrainedModel, recipe
 from training.variants import Variant, train_variants
 
 LINEUP_ARCHS = ("mlp", "conv", "gru")
-# Optimizer steps per VAE, the presets' TARGET_STEPS: measured on 2 cores with one torch thread
-# (the app's), digits' three VAEs train in about 25 s, Fashion-MNIST's in about 80 s (the GRU
-# takes most: it reads 28 rows one after another).
+# Optimizer steps per VAE, the presets' TARGET_STEPS. Measured with one torch thread (the app's)
+# on 2 cores shared with other work (2026-12-08): digits' three VAEs in 34-66 s, Fashion-MNIST's
+# (1,404 steps) in 256 s; the GRU takes most, reading the rows one after another.
 LINEUP_STEPS = 1200
 LINEUP_BATCH = 128  # the presets' batch for conv and recurrent coders and for small data
 PATTERN = "vae-*.safetensors"

@@ -94,6 +94,7 @@ def show_coder(pair: ModelPair, coder: architectures.Coder, figure, key: str) ->
         f"{coder.measured.recon_mse:.4f}",
         None if ratio is None else f"{ratio:.2f}x PCA",
         delta_color="off",
+        delta_arrow="off",  # below 1x is better: an arrow up would read as "worse" or "more"
         help="Mean squared error per pixel of the test images' reconstructions; against "
         "PCA with as many numbers per image (below 1x beats it).",
     )
@@ -103,11 +104,13 @@ def show_coder(pair: ModelPair, coder: architectures.Coder, figure, key: str) ->
     st.image(
         display.display(display.tile(np.concatenate(shown), N_SHOWN), 360),
         output_format="PNG",
+        width="stretch",  # 6 and 8 images across upscale to different widths: one column's
         caption="Test images (top) and their reconstructions (bottom)",
     )
     st.image(
         display.display(display.tile(coder.measured.samples, N_SAMPLES // 2), 360),
         output_format="PNG",
+        width="stretch",
         caption=f"{N_SAMPLES} samples from the prior, the same draws for every coder",
     )
     st.plotly_chart(
@@ -140,7 +143,12 @@ def show(pair: ModelPair, key: str) -> None:
     frame = pd.DataFrame(architectures.lineup_table(coders))
     st.dataframe(
         frame.style.format(
-            {"reconstruction MSE": "{:.4f}", "x PCA's MSE": "{:.2f}", "KL (nats)": "{:.2f}"}
+            {
+                "weights": "{:,}",
+                "reconstruction MSE": "{:.4f}",
+                "x PCA's MSE": "{:.2f}",
+                "KL (nats)": "{:.2f}",
+            }
         ),
         hide_index=True,
         key=f"{key}_table",
@@ -149,9 +157,10 @@ def show(pair: ModelPair, key: str) -> None:
     steps = trained_with.epochs * steps_per_epoch(len(dataset.train_indices), batch)
     st.caption(
         f"Each VAE: {steps:,} steps of {batch} images (a preview's budget, not the "
-        f"best each can do), {dataset.name}'s default latent size, likelihood and beta, its "
-        f"architecture's own defaults otherwise. The lineup is the same whichever pair is "
-        f"selected; the coders tried are {', '.join(map(architectures.arch_name, LINEUP_ARCHS))}."
+        f"best each can do), with the latent size, likelihood and beta of the default pair "
+        f"for {dataset.name}, and each architecture's own defaults otherwise. The lineup is "
+        "the same whichever pair is selected; the coders tried are "
+        f"{', '.join(map(architectures.arch_name, LINEUP_ARCHS))}."
     )
 
 
