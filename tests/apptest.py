@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,40 @@ def fresh_app(runs: Path, monkeypatch: pytest.MonkeyPatch, timeout: float) -> Ap
     st.cache_resource.clear()
     st.cache_data.clear()
     return AppTest.from_file(APP, default_timeout=timeout)
+
+
+def runs_subfolder(runs: Path, folder_of, dataset: str = "digits") -> Path:
+    """Where the server looks in runs for folder_of(dataset) (explorer/server/runs.py's
+    ladder_folder, lineup_folder...), found with runs as the runs folder."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
+        return folder_of(dataset)
+
+
+def instrument_page(runs: Path, monkeypatch: pytest.MonkeyPatch, key: str) -> AppTest:
+    """A fresh app on runs, switched to the Instruments page on ?instrument=key, unfailed."""
+    at = fresh_app(runs, monkeypatch, timeout=60)
+    at.run()
+    at.query_params["instrument"] = key
+    at.switch_page("views/instruments.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def shows_progress_then_trains(at: AppTest, intro: str, command: str, job_key) -> None:
+    """The instrument's first use: intro in an info box, the command that prepares the set
+    (its folder shown relative to the runs folder, never where the server keeps it), then the
+    background task of job_key finishes within 2 minutes."""
+    from explorer.ui import resources
+
+    assert any(intro in info.value for info in at.info)
+    assert any(command in c.value for c in at.caption)
+    assert not any(os.environ["LATENT_EXPLORER_RUNS"] in e.value for e in [*at.caption, *at.info])
+    job = resources.trainers().get(job_key)
+    deadline = time.time() + 120
+    while job.state().status == "training" and time.time() < deadline:
+        time.sleep(0.5)
+    assert job.state().status == "finished", job.state()
 
 
 def class_app(runs: Path, monkeypatch: pytest.MonkeyPatch, key: str, folder: Path) -> Path:

@@ -2,20 +2,22 @@
 table's marked row, and on first use the ladder trains in the background with progress."""
 
 import json
-import time
 from dataclasses import replace
 
 import pytest
-from apptest import fresh_app, train_default_digits
+from apptest import (
+    instrument_page,
+    runs_subfolder,
+    shows_progress_then_trains,
+    train_default_digits,
+)
 
 from explorer.server import runs as runs_folder
 from explorer.server import trainers
-from explorer.ui import resources
 from training.data import load_dataset
 from training.ladder import DEFAULT_BETAS, train_ladder
 from training.recipe import recipe
 
-PAGE = "views/instruments.py"
 KEY = "instrument_beta_dial"
 
 
@@ -30,9 +32,7 @@ def runs(tmp_path_factory):
     """Default digits models and a quick ladder beside them."""
     path = tmp_path_factory.mktemp("runs")
     train_default_digits(path)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENT_EXPLORER_RUNS", str(path))
-        folder = runs_folder.ladder_folder("digits")
+    folder = runs_subfolder(path, runs_folder.ladder_folder)
     digits = load_dataset("digits")
     quick = quick_recipe(digits)
     train_ladder(digits, DEFAULT_BETAS, quick.train, folder, quick.model)
@@ -40,12 +40,7 @@ def runs(tmp_path_factory):
 
 
 def dial_page(runs, monkeypatch):
-    at = fresh_app(runs, monkeypatch, timeout=60)
-    at.run()
-    at.query_params["instrument"] = "beta_dial"
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return instrument_page(runs, monkeypatch, "beta_dial")
 
 
 def map_spec(at) -> dict:
@@ -95,15 +90,8 @@ def test_on_first_use_the_ladder_trains_in_the_background_with_progress(tmp_path
     train_default_digits(tmp_path)
     monkeypatch.setattr(trainers, "recipe", quick_recipe)
     at = dial_page(tmp_path, monkeypatch)
-    assert any("training 4 VAEs" in info.value for info in at.info)
-    hint = "--dataset digits --out $LATENT_EXPLORER_RUNS/default/digits/ladder`"
-    assert any(hint in c.value for c in at.caption)  # the runs folder is not shown to students
-    assert not any(str(tmp_path) in e.value for e in [*at.caption, *at.info])
-    job = resources.trainers().get(trainers.ladder_key("digits"))
-    deadline = time.time() + 120
-    while job.state().status == "training" and time.time() < deadline:
-        time.sleep(0.5)
-    assert job.state().status == "finished", job.state()
+    command = "--dataset digits --out $LATENT_EXPLORER_RUNS/default/digits/ladder`"
+    shows_progress_then_trains(at, "training 4 VAEs", command, trainers.ladder_key("digits"))
     at.run()
     assert not at.exception, at.exception
     assert at.select_slider(key=f"{KEY}_beta").value == 1.0

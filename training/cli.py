@@ -1,5 +1,5 @@
-"""Command line: `python -m training datasets | fit | ladder | pretrained | evaluate`. Nothing
-runs at import time.
+"""Command line: `python -m training datasets | fit | ladder | lineup | pretrained | evaluate`.
+Nothing runs at import time.
 
 Under `torchrun --nproc_per_node=N -m training fit ...` the processes train data-parallel
 (training/distributed.py); rank 0 alone prints and writes the checkpoints."""
@@ -20,6 +20,7 @@ from training.data.registry import SOURCES
 from training.evaluate import evaluate
 from training.fit import Progress
 from training.ladder import DEFAULT_BETAS, train_ladder
+from training.lineup import LINEUP_ARCHS, LINEUP_BATCH, LINEUP_STEPS, plan_lineup, train_lineup
 from training.pretrained import PretrainedError
 from training.recipe import TrainedModel, recipe, train_side_by_side
 
@@ -103,7 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
     fit_cmd.add_argument("--out", required=True, help="folder for ae.safetensors, vae.safetensors")
 
     ladder = commands.add_parser("ladder", help="train VAEs over beta for the app's beta dial")
-    add_data_arguments(ladder)
     ladder.add_argument(
         "--betas",
         type=float,
@@ -111,13 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(DEFAULT_BETAS),
         help="the KL weights, one VAE each (default: 0 0.1 1 4)",
     )
-    ladder.add_argument("--epochs", type=int, help="default: those of the default models")
-    ladder.add_argument("--seed", type=int, default=0)
-    ladder.add_argument(
-        "--out",
-        required=True,
-        help="folder for vae-beta-<beta>.safetensors (the app's: runs/default/<dataset>/ladder)",
+    add_set_arguments(ladder, "those of the default models", "vae-beta-<beta>", "ladder")
+
+    lineup = commands.add_parser(
+        "lineup", help="train an MLP, a conv and a GRU VAE for the app's MLP vs conv vs GRU view"
     )
+    lineup.add_argument(
+        "--archs",
+        choices=ARCHITECTURES,
+        nargs="+",
+        default=list(LINEUP_ARCHS),
+        help="the coders, one VAE each (default: mlp conv gru)",
+    )
+    epochs = f"{LINEUP_STEPS} steps of {LINEUP_BATCH} images"
+    add_set_arguments(lineup, epochs, "vae-<arch>", "lineup")
 
     pre = commands.add_parser(
         "pretrained",
@@ -155,6 +162,20 @@ def add_data_arguments(cmd: argparse.ArgumentParser, dataset_default: str | None
     cmd.add_argument("--image-size", type=int, help="side of the square images (faces, folders)")
     cmd.add_argument("--grey", action="store_true", help="folder: load images as grey")
     cmd.add_argument("--attributes", help="folder: CSV of attributes (file column first)")
+
+
+def add_set_arguments(cmd: argparse.ArgumentParser, epochs: str, file: str, folder: str):
+    """The data, --epochs (default: epochs), --seed and --out of a command that trains a set of
+    VAEs for an instrument, saved as <file>.safetensors (the app's: runs/default/<dataset>/
+    <folder>)."""
+    add_data_arguments(cmd)
+    cmd.add_argument("--epochs", type=int, help=f"default: {epochs}")
+    cmd.add_argument("--seed", type=int, default=0)
+    cmd.add_argument(
+        "--out",
+        required=True,
+        help=f"folder for {file}.safetensors (the app's: runs/default/<dataset>/{folder})",
+    )
 
 
 def data_options(args: argparse.Namespace, **overrides) -> DataOptions:
@@ -293,13 +314,39 @@ def run_ladder(args: argparse.Namespace) -> int:
             chosen.model,
             on_progress=lambda b, p: bars.update(f"beta={b:g}", p),
         )
-    for beta, entry in trained.items():
+    return print_trained({f"beta={beta:g}": entry for beta, entry in trained.items()})
+
+
+def run_lineup(args: argparse.Namespace) -> int:
+    """One VAE per architecture with the same latent size and batches (training/lineup.py);
+    an architecture that cannot take the images is skipped with a note; exit code 1 when one
+    did not finish."""
+    dataset = load_with_bar(args.dataset, args.data_dir, data_options(args))
+    plan = plan_lineup(dataset, args.archs, args.epochs, args.seed)
+    for arch, reason in plan.skipped.items():
+        print(f"{arch}: skipped, it cannot take {dataset.name}'s images ({reason})")
+    with ProgressBars() as bars:
+        trained = train_lineup(
+            dataset,
+            args.out,
+            args.archs,  # it skips what plan skipped, the same way
+            args.epochs,
+            args.seed,
+            on_progress=bars.update,
+        )
+    return print_trained(trained)
+
+
+def print_trained(trained: dict[str, TrainedModel]) -> int:
+    """One line per named model: how its training ended and where it was saved; the exit
+    code, 1 when one did not finish."""
+    for name, entry in trained.items():
         saved = (
             "nothing saved"
             if entry.path is None
             else f"saved {entry.path}  " + (format_metrics(entry.metrics))
         )
-        print(f"beta={beta:g}: {entry.result.message}; {saved}")
+        print(f"{name}: {entry.result.message}; {saved}")
     return 1 if any(e.result.status != "finished" for e in trained.values()) else 0
 
 
@@ -355,6 +402,7 @@ COMMANDS = {
     "datasets": run_datasets,
     "fit": run_fit,
     "ladder": run_ladder,
+    "lineup": run_lineup,
     "evaluate": run_evaluate,
     "pretrained": run_pretrained,
 }

@@ -13,13 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from training.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+from training.checkpoints import Checkpoint, load_checkpoint
 from training.config import ModelConfig, TrainConfig
 from training.data import Dataset
-from training.evaluate import evaluate
-from training.fit import Progress, fit
+from training.fit import Progress
 from training.presets import default_model_config
-from training.recipe import TrainedModel, prepared_models
+from training.recipe import TrainedModel
+from training.variants import Variant, train_variants
 
 DEFAULT_BETAS = (0.0, 0.1, 1.0, 4.0)
 PATTERN = "vae-beta-*.safetensors"
@@ -52,41 +52,16 @@ def train_ladder(
     cancel: threading.Event | None = None,
 ) -> dict[float, TrainedModel]:
     """Fit one VAE per beta on the train split (config with its beta replaced), one after the
-    other, evaluate each and save it atomically at ladder_path(out_dir, beta). model_config:
-    the VAEs' model, as a pair's (None: the presets' default for the images). A cancel stops
-    the ladder: the rung in training and those after it are not saved."""
+    other, evaluate each and save it atomically at ladder_path(out_dir, beta) (train_variants).
+    model_config: the VAEs' model, as a pair's (None: the presets' default for the images). A
+    cancel stops the ladder: the rung in training and those after it are not saved."""
     betas = check_betas(betas)
     vae = replace(model_config or default_model_config(dataset.image_shape, "vae"), kind="vae")
-    models = prepared_models({beta: vae for beta in betas}, dataset, config)
+    variants = {
+        beta: Variant(vae, replace(config, beta=beta), ladder_path(out_dir, beta)) for beta in betas
+    }
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    trained: dict[float, TrainedModel] = {}
-    pca_baseline = None  # PCA's test MSE, the same for every rung: computed once
-    for beta, model in models.items():
-        rung_config = replace(config, beta=beta)
-        report = None if on_progress is None else (lambda p, b=beta: on_progress(b, p))
-        result = fit(
-            model,
-            dataset.pixels,
-            rung_config,
-            on_progress=report,
-            cancel=cancel,
-            indices=dataset.train_indices,
-        )
-        entry = trained[beta] = TrainedModel("vae", model, result)
-        if result.status == "cancelled":
-            break
-        if result.history:  # a rung that diverged in its first epoch has nothing to keep
-            entry.metrics = evaluate(model, dataset, pca_baseline=pca_baseline)
-            pca_baseline = entry.metrics["pca_mse"]
-            entry.path = save_checkpoint(
-                ladder_path(out_dir, beta),
-                model,
-                rung_config,
-                dataset,
-                entry.metrics,
-                result.history,
-            )
-    return trained
+    return train_variants(dataset, variants, on_progress, cancel)
 
 
 def load_ladder(folder: str | Path) -> dict[float, Checkpoint]:

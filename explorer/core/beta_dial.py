@@ -177,8 +177,20 @@ def rung_map(
     """The map of the rung trained with beta, in Explore's look, coloured by classes (M,);
     one axis range over every rung's map when same_scale."""
     rung = next(r for r in rungs if r.beta == beta)
+    title = f"VAE latent space, beta = {rung.beta:g}"
+    return measured_map(rung, rungs if same_scale else [], title, classes, class_names)
+
+
+def measured_map(
+    rung: Rung,
+    scale_with: list[Rung],
+    title: str,
+    classes: np.ndarray | None,
+    class_names: tuple[str, ...],
+) -> go.Figure:
+    """A measured VAE's map titled title (" (K-D, PCA view)" added above 2-D), coloured by
+    classes (M,); one axis range over the maps of scale_with (none: its own)."""
     k = len(rung.kl_per_dim)
     view = f" ({k}-D, PCA view)" if k > 2 else ""
-    title = f"VAE latent space, beta = {rung.beta:g}{view}"
-    axis_range = shared_range(*(r.xy for r in rungs)) if same_scale else None
-    return latent_map(rung.xy, classes, class_names, title, map_axes(k), axis_range)
+    axis_range = shared_range(*(r.xy for r in scale_with)) if scale_with else None
+    return latent_map(rung.xy, classes, class_names, title + view, map_axes(k), axis_range)

@@ -6,6 +6,7 @@ and clean-up. No Streamlit: the app and the tests call these directly.
                                                (faces) or trained on first use
       default/<dataset>/preview/...            its preview pair, shown while the full one trains
       default/<dataset>/ladder/vae-beta-<beta>.safetensors   its beta dial's VAEs (idem)
+      default/<dataset>/lineup/vae-<arch>.safetensors        its MLP, conv and GRU VAEs (idem)
       jobs/<run id>/{ae,vae}.safetensors       runs trained from the Train page
       (beside each pair: timelapse.safetensors, its training time-lapse, training/timelapse.py;
        pair_cache.npz, its map codes and PCA, explorer/core/model_pair.py)
@@ -44,7 +45,7 @@ DEFAULT_SOURCE = "default"  # the Models picker's default pair, against a run's 
 RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{8}")  # JobManager._new_id's shape, fullmatch
 MAX_RUNS_ENV = "LATENT_EXPLORER_RUNS_MAX_MB"
 DEFAULT_MAX_RUNS_MB = 2048  # about 6,000 digits runs (0.34 MB each with its time-lapse)
-PARTIAL_FOLDER_SUFFIX = ".training"  # the beta ladder's folder while it trains
+PARTIAL_FOLDER_SUFFIX = ".training"  # a beta ladder's or lineup's folder while it trains
 STARTED = time.time()  # about when this server started: no job of it began before
 _publish_lock = threading.Lock()
 
@@ -73,6 +74,11 @@ def default_folder(dataset: str, stage: str = "full") -> Path:
 def ladder_folder(dataset: str) -> Path:
     """The dataset's beta ladder (training/ladder.py), beside its default pair."""
     return default_folder(dataset) / "ladder"
+
+
+def lineup_folder(dataset: str) -> Path:
+    """The dataset's lineup of coders (training/lineup.py), beside its default pair."""
+    return default_folder(dataset) / "lineup"
 
 
 def jobs_dir() -> Path:
@@ -355,10 +361,10 @@ def format_bytes(n: int) -> str:
 
 def clean_partial_files(before: float | None = None) -> list[Path]:
     """Remove what a killed process left half-made anywhere under the runs folder: atomic
-    writes' temporary files (training/atomic.py) and a beta ladder's "ladder.training" folder
-    (explorer/ui/instruments/beta_dial.py renames it into place only when whole). Only what was
-    last changed before `before` (default: this server's start) goes, so that nothing this
-    server is writing now is cut. Returns what was removed."""
+    writes' temporary files (training/atomic.py) and a beta ladder's or lineup's folder in
+    training ("ladder.training": explorer/server/trainers.py renames it into place only when
+    whole). Only what was last changed before `before` (default: this server's start) goes,
+    so that nothing this server is writing now is cut. Returns what was removed."""
     cutoff = STARTED if before is None else before
     removed = []
     for root, folders, files in os.walk(runs_dir()):
@@ -376,5 +382,6 @@ def clean_partial_files(before: float | None = None) -> list[Path]:
 
 
 def is_partial_folder(name: str) -> bool:
-    """Whether a folder name is a ladder still being trained (or left by a killed server)."""
+    """Whether a folder name is a ladder or lineup still being trained (or left by a killed
+    server)."""
     return name.endswith(PARTIAL_FOLDER_SUFFIX)

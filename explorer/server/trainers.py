@@ -1,5 +1,6 @@
 """The server's own training, started once per server and key in a daemon thread: each dataset's
-default pair (explorer/server/defaults.py), its beta dial's ladder and a denoising AE. Sessions
+default pair (explorer/server/defaults.py), its beta dial's ladder, its lineup of coders (MLP,
+conv, GRU) and a denoising AE. Sessions
 never train in a script run (it dies at the next widget interaction: docs/design.md, "Training
 in the background"): they ask the registry, which starts the work unless it runs already, and
 poll its state. A labelled task holds a slot of the JobManager while it runs, so the cap counts
@@ -14,19 +15,22 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from explorer.core import features
+from explorer.core.architectures import arch_name
+from explorer.server.runs import PARTIAL_FOLDER_SUFFIX
 from explorer.server.slots import HeldTask, JobManager
 from training.config import ModelConfig, TrainConfig
 from training.data import Dataset
 from training.fit import Progress
 from training.ladder import DEFAULT_BETAS, train_ladder
+from training.lineup import plan_lineup, train_lineup
 from training.models import AE
-from training.recipe import recipe
+from training.recipe import TrainedModel, recipe
 
 log = logging.getLogger(__name__)
 
@@ -152,27 +156,67 @@ def ensure_ladder(trainers: Trainers, dataset: Dataset, folder: Path) -> Task:
 def train_ladder_into(task: Task, dataset: Dataset, folder: Path) -> None:
     """The ladder of DEFAULT_BETAS trained into a folder renamed into place when whole, so
     that a half ladder is never shown."""
-    partial = folder.with_name(folder.name + ".training")
 
-    def on_progress(beta: float, p: Progress) -> None:
-        fraction = (DEFAULT_BETAS.index(beta) + p.step / p.n_steps) / len(DEFAULT_BETAS)
-        task.report(
-            f"training the VAE with beta = {beta:g}: epoch {p.epoch} of {p.n_epochs}", fraction
-        )
-
-    try:
+    def train(partial: Path, on_progress) -> dict:
         # the preview's recipe: four full conv VAEs would hold a slot for most of an hour
         preview = recipe(dataset, stage="preview")
-        trained = train_ladder(
+        return train_ladder(
             dataset, DEFAULT_BETAS, preview.train, partial, preview.model, on_progress=on_progress
         )
-        missing = [f"{b:g}" for b, e in trained.items() if e.path is None]
+
+    describe = lambda beta: f"the VAE with beta = {beta:g}"  # noqa: E731
+    train_set_into(task, folder, DEFAULT_BETAS, describe, train, "the beta ladder")
+
+
+def lineup_key(dataset: str) -> tuple[str, str]:
+    return ("architecture lineup", dataset)
+
+
+def ensure_lineup(trainers: Trainers, dataset: Dataset, folder: Path) -> Task:
+    """Train dataset's lineup of coders into folder, unless that runs (ask while missing)."""
+    work = lambda task: train_lineup_into(task, dataset, folder)  # noqa: E731
+    label = f"MLP, conv and GRU VAEs for {dataset.name}"
+    return trainers.ensure(lineup_key(dataset.name), dataset.name, work, label=label)
+
+
+def train_lineup_into(task: Task, dataset: Dataset, folder: Path) -> None:
+    """One VAE per architecture of LINEUP_ARCHS that takes the images (training/lineup.py),
+    trained into a folder renamed into place when whole."""
+    archs = tuple(plan_lineup(dataset).recipes)  # those that take the images, in order
+
+    def train(partial: Path, on_progress) -> dict:
+        return train_lineup(dataset, partial, archs, on_progress=on_progress)
+
+    describe = lambda arch: f"the {arch_name(arch)} VAE"  # noqa: E731
+    train_set_into(task, folder, archs, describe, train, "the architecture lineup")
+
+
+def train_set_into(
+    task: Task,
+    folder: Path,
+    names: Sequence[Hashable],
+    describe: Callable[[Hashable], str],
+    train: Callable[[Path, Callable[[Hashable, Progress], None]], dict[Hashable, TrainedModel]],
+    what: str,
+) -> None:
+    """A set of named models trained one after another by train(partial_folder, on_progress)
+    into a folder renamed into place when whole, so that half a set is never shown; the task
+    reports which one trains (describe(name)) and the fraction of the set done."""
+    partial = folder.with_name(folder.name + PARTIAL_FOLDER_SUFFIX)
+
+    def on_progress(name: Hashable, p: Progress) -> None:
+        fraction = (list(names).index(name) + p.step / p.n_steps) / len(names)
+        task.report(f"training {describe(name)}: epoch {p.epoch} of {p.n_epochs}", fraction)
+
+    try:
+        trained = train(partial, on_progress)
+        missing = [describe(name) for name, e in trained.items() if e.path is None]
         if missing:
-            raise RuntimeError(f"the VAE with beta {', '.join(missing)} diverged at once")
+            raise RuntimeError(f"{', '.join(missing)} diverged at once")
         os.replace(partial, folder)  # whole, or not there at all
     except Exception as e:
         shutil.rmtree(partial, ignore_errors=True)
-        raise RuntimeError(f"training the beta ladder failed: {e}") from e
+        raise RuntimeError(f"training {what} failed: {e}") from e
 
 
 def denoiser_key(dataset: Dataset, model: ModelConfig, config: TrainConfig) -> tuple:

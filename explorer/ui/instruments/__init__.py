@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from explorer.core.model_pair import ModelPair
 
 # Module names, in the order the page lists them (the lectures' order).
-MODULES = ("ellipses", "holes", "timelapse", "beta_dial", "fakes", "features")
+MODULES = ("ellipses", "holes", "timelapse", "beta_dial", "architectures", "fakes", "features")
 
 
 @dataclass(frozen=True)

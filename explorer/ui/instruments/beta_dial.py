@@ -20,20 +20,11 @@ from explorer.core import beta_dial, display, figures
 from explorer.core.model_pair import ModelPair
 from explorer.server import runs, trainers
 from explorer.ui import resources
-from explorer.ui.instruments import Instrument
+from explorer.ui.instruments import Instrument, model_sets
+from explorer.ui.instruments.model_sets import N_SAMPLES, map_rows
 from training.ladder import DEFAULT_BETAS, PATTERN, load_ladder
 
 N_SHOWN = 8  # test images reconstructed by every rung
-N_SAMPLES = 16  # prior draws decoded by every rung
-# Points on each rung's map: an even thinning of the pair's. The dial measures four models at
-# once, and encoding the pair's 3,000 faces with each made its first draw 1.7 s (target: 1 s).
-MAP_POINTS = 1000
-
-
-def map_rows(pair: ModelPair) -> np.ndarray:
-    """Rows of pair.indices shown on the rungs' maps, evenly spread over them."""
-    n = len(pair.indices)
-    return np.linspace(0, n - 1, min(n, MAP_POINTS)).round().astype(int)
 
 
 EXPLANATION = (
@@ -50,37 +41,13 @@ EXPLANATION = (
 def wait_for_ladder(pair: ModelPair, folder: Path) -> None:
     """Train the ladder in the background on first use (once per server and dataset; again
     after a failure or when the ladder was removed); poll until it is in place."""
-    job = trainers.ensure_ladder(resources.trainers(), pair.dataset, folder)
-
-    @st.fragment(run_every=1.0)
-    def progress() -> None:
-        state = job.state()
-        if state.status == "finished":
-            st.rerun()
-        if state.status == "failed":
-            st.error(display.markdown_text(state.message, 500))
-            return
-        left = (
-            "estimating the time"
-            if state.seconds_left is None
-            else (f"about {max(1, round(state.seconds_left))} s left")
-        )
-        st.info(
-            f"First use of the dial on **{pair.dataset.name}**: training "
-            f"{len(DEFAULT_BETAS)} VAEs, one per beta (saved for next time)."
-        )
-        st.progress(state.fraction, text=f"{state.message} ({left})")
-        st.caption(
-            "To prepare it ahead of a class: `python -m training ladder --dataset "
-            f"{pair.dataset.name} --out {runs.shown(folder)}`"
-        )
-
-    progress()
-
-
-def ladder_version(folder: Path) -> tuple:
-    """What identifies the ladder on disk now: its files' names and times."""
-    return ("beta_dial", str(folder), *((f.name, f.stat().st_mtime) for f in folder.glob(PATTERN)))
+    name = pair.dataset.name
+    model_sets.wait_for(
+        trainers.ensure_ladder(resources.trainers(), pair.dataset, folder),
+        f"First use of the dial on **{name}**: training {len(DEFAULT_BETAS)} VAEs, one per "
+        "beta (saved for next time).",
+        f"python -m training ladder --dataset {name} --out {runs.shown(folder)}",
+    )
 
 
 def ladder_rungs(pair: ModelPair, folder: Path, version: tuple) -> list[beta_dial.Rung]:
@@ -89,20 +56,7 @@ def ladder_rungs(pair: ModelPair, folder: Path, version: tuple) -> list[beta_dia
 
     def build() -> list[beta_dial.Rung]:
         ladder = load_ladder(folder)
-        shapes = {c.config.image_shape for c in ladder.values()}
-        if shapes != {pair.dataset.image_shape}:
-            raise ValueError(
-                f"the ladder in {runs.shown(folder)} takes images {shapes}, "
-                f"{pair.dataset.name} has {pair.dataset.image_shape}"
-            )
-        latent_dim = next(iter(ladder.values())).config.latent_dim
-        test = pair.dataset.test_indices
-        args = (
-            pair.indices[map_rows(pair)],
-            beta_dial.measured_subset(test),
-            test[:N_SHOWN],
-            beta_dial.prior_draws(N_SAMPLES, latent_dim),
-        )
+        args = model_sets.measured_on(pair, ladder, folder, N_SHOWN)
         with st.spinner("Measuring the ladder's VAEs on the data (once per server)..."):
             return [
                 beta_dial.measure_rung(
@@ -147,7 +101,7 @@ def show(pair: ModelPair, key: str) -> None:
     if not any(folder.glob(PATTERN)):
         wait_for_ladder(pair, folder)
         return
-    version = ladder_version(folder)
+    version = model_sets.version("beta_dial", folder, PATTERN)
     rungs = ladder_rungs(pair, folder, version)
     by_beta = {r.beta: r for r in rungs}
     left, right = st.columns([3, 1])
