@@ -25,8 +25,10 @@ from live_page import (
 )
 from pairs import train_defaults
 from PIL import Image
+from sparklines import values
 
 from training.data import load_dataset
+from training.data.waves import N_STEPS, SPIKE_HALF_WIDTH, SPIKE_SPAN
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -260,6 +262,26 @@ def test_the_smile_vector_visibly_changes_the_decoded_face(browser, app_url):
         after = pixels(page, shown[f"{kind}, alpha {alpha:+.1f}"])
         assert before.shape == after.shape and before.shape[-1] == 3  # a colour face
         assert np.abs(after - before).mean() > 2.0, kind  # grey levels of 255, on average
+    page.close()
+
+
+def test_add_a_spike_draws_a_bump_where_the_waves_spikes_are(browser, app_url):
+    # waves ship their GRU pair; "Spike" is the Concepts page's first vector on them
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(f"{app_url}/concepts?dataset=waves&models=default")
+    page.get_by_role("button", name="Make the vector").click(timeout=90_000)
+    alpha = wait_for_edit(page)
+    wait_for_app_idle(page)
+    shown = dict(zip(captions(page), image_sources(page), strict=False))
+    lo, hi = (round(f * N_STEPS) for f in SPIKE_SPAN)
+    span = np.arange(N_STEPS)
+    near = (span >= lo - SPIKE_HALF_WIDTH) & (span <= hi + SPIKE_HALF_WIDTH)
+    for kind in ("AE", "VAE"):
+        before = values(pixels(page, shown[f"{kind} reconstruction"]))
+        after = values(pixels(page, shown[f"{kind}, alpha {alpha:+.1f}"]))
+        rise = after - before  # the drawn signals, read back from their lines
+        assert rise[near].max() >= SPIKE_RISE_SHOWN, (kind, rise[near].max())
+        assert rise[near].max() > 2 * np.abs(rise[~near]).max(), kind
     page.close()
 
 

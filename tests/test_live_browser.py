@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from apptest import train_default_digits
 from browser import (
@@ -31,6 +32,9 @@ from live_page import (
     wait_for_new_canvases,
     wait_for_url_point_change,
 )
+from sparklines import values
+
+from explorer.core.display import SPARK_HEIGHT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -394,6 +398,36 @@ def test_the_32d_faces_maps_decode_on_hover(context, faces_url):
         page.mouse.move(px, py, steps=3)
         previous = wait_for_new_canvases(page, previous)
         assert hover_crosses(page)[key] == pytest.approx([px, py], abs=1.5)
+    assert figcaptions(page)[:2] == ["AE decodes z", "VAE decodes z"]
+    assert len(page.sent) == sent and script_state(page) == "notRunning"
+    page.close()
+
+
+def canvas_rasters(page) -> list[np.ndarray]:
+    """Every decoded image of the panel as grey pixels (H, W) (the red channel: a sparkline is
+    grey)."""
+    shapes_and_pixels = page.evaluate(
+        "() => [...document.querySelectorAll('.lx-live canvas')].map(c => [c.height, c.width,"
+        " Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
+        ".filter((_, i) => i % 4 === 0)])"
+    )
+    return [np.array(p, np.uint8).reshape(h, w) for h, w, p in shapes_and_pixels]
+
+
+def test_hovering_the_waves_maps_draws_the_decoded_signals_as_lines(context, app_url):
+    # waves ship their GRU pair: it opens at once, decoded by the browser's GRU cells
+    page = open_explore(context, f"{app_url}/?dataset=waves", timeout=60)
+    sizes = [r.shape for r in canvas_rasters(page)[:2]]
+    assert sizes == [(SPARK_HEIGHT, 128)] * 2  # AE and VAE: a sparkline each
+    sent, previous = len(page.sent), canvases(page)
+    lines = []
+    for key, fx, fy in [("map_vae", 0.25, 0.5), ("map_vae", 0.75, 0.5), ("map_ae", 0.5, 0.2)]:
+        px, py = data_to_page(page, key, *spot(page, key, fx, fy))
+        page.mouse.move(px, py, steps=3)
+        previous = wait_for_new_canvases(page, previous)
+        lines.append([values(r) for r in canvas_rasters(page)[:2]])  # 128 samples each
+    for a, b in zip(lines, lines[1:], strict=False):  # each hover drew other signals
+        assert all(np.abs(x - y).max() > 0.05 for x, y in zip(a, b, strict=True))
     assert figcaptions(page)[:2] == ["AE decodes z", "VAE decodes z"]
     assert len(page.sent) == sent and script_state(page) == "notRunning"
     page.close()

@@ -122,3 +122,15 @@ def test_the_browser_sizes_a_signal_canvas_as_python_shows_it():
     for shape, result in zip(shapes, results, strict=True):
         h, w = display(np.zeros(shape, np.float32), side=1).shape[:2]
         assert ok(result) == [w, h]
+
+
+def test_a_sparkline_reads_back_as_its_samples_rows_even_upscaled():
+    from sparklines import sample_rows, values
+
+    x = generate_waves(3, seed=5)[0] / np.float32(255)
+    for signal in x:
+        raster = sparkline(signal)
+        rows = np.floor((1 - signal.reshape(-1)) * (SPARK_HEIGHT - 1) + 0.5)
+        assert np.array_equal(sample_rows(raster), rows)
+        assert np.array_equal(sample_rows(display(signal)), rows)  # upscaled for the page
+        assert np.abs(values(raster) - signal.reshape(-1)).max() <= 0.5 / (SPARK_HEIGHT - 1)
