@@ -1,5 +1,5 @@
 """The waves (signals) in the app headless: the shipped GRU pair opens at once and decodes in the
-browser (GRU cells reading frames of 8 steps), and "add a spike" (the Concepts page's default on waves) makes a vector whose edit draws a bump where
+browser (GRU cells reading frames of 16 steps), and "add a spike" (the Concepts page's default on waves) makes a vector whose edit draws a bump where
 the waves' spikes are. (In Chromium: test_live_browser.py, test_app_browser.py.)"""
 
 import numpy as np
@@ -31,7 +31,7 @@ def test_waves_open_on_the_shipped_gru_pair_at_once_decoded_in_the_browser(app):
     header = read_header(component(app, "decoder_weights").proto.bytes)
     for kind in ("ae", "vae"):
         ops = {op["op"]: op for op in header["models"][kind]["ops"]}
-        assert ops["gru"]["steps"] == N_STEPS // 8 and ops["linear_rows"]["out"] == 8
+        assert ops["gru"]["steps"] == N_STEPS // 16 and ops["linear_rows"]["out"] == 16
         assert header["models"][kind]["image_shape"] == [1, N_STEPS, 1]
 
 

@@ -51,7 +51,7 @@ PINNED = [
      ModelConfig("vae", "conv", (1, 28, 28), 5, (512,), (16, 32), "calibrated"),
      TrainConfig(epochs=9, batch_size=128, lr=2e-3, beta=2.0, schedule="onecycle")),
     (("waves", (1, 128, 1), 10_000), {},
-     ModelConfig("vae", "gru", (1, 128, 1), 8, (128,), (16,), "calibrated", rows_per_step=8),
+     ModelConfig("vae", "gru", (1, 128, 1), 8, (128,), (16,), "calibrated", rows_per_step=16),
      TrainConfig(epochs=100, batch_size=128, lr=5e-3, schedule="onecycle")),
     (("waves", (1, 128, 1), 10_000), {"arch": "mlp"},
      ModelConfig("vae", "mlp", (1, 128, 1), 8, (256,), (16,), "calibrated"),
@@ -114,11 +114,11 @@ def test_the_users_beta_wins_over_the_conv_default():
     assert recipe(dataset("faces", (3, 64, 64)), beta=None).train.beta == CONV_BETA
 
 
-def test_signals_get_gru_coders_reading_frames_of_8_steps_where_8_divides_them():
+def test_signals_get_gru_coders_reading_frames_of_16_steps_where_16_divides_them():
     model, _ = recipe_of(dataset("anything", (1, 128, 1)))
-    assert (model.arch, model.rows_per_step, model.latent_dim) == ("gru", 8, 8)
+    assert (model.arch, model.rows_per_step, model.latent_dim) == ("gru", 16, 8)
     assert recipe_of(dataset("anything", (1, 100, 1)))[0].rows_per_step == 1
-    assert recipe_of(dataset("anything", (1, 128, 1)), arch="lstm")[0].rows_per_step == 8
+    assert recipe_of(dataset("anything", (1, 128, 1)), arch="lstm")[0].rows_per_step == 16
     assert recipe_of(dataset("anything", (1, 28, 28)), arch="gru")[0].rows_per_step == 1
 
 

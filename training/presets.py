@@ -19,11 +19,14 @@ RESIDUAL_STEPS = 600  # onecycle steps of the residual models: a usable pair wit
 # MNIST-sized images a GRU of 128 units trains and decodes about 3x as fast as one of 256
 # (2 cores, 2026-12-07).
 RECURRENT_HIDDEN = (128,)
-# Rows a recurrent coder reads per step on a signal (one channel, one column: waves): 8, so
-# 128 steps run as 16 frames of 8 values, about 20x as fast on 2 cores as one value a step
-# (39 s against 1.9 s an epoch for a 64-unit GRU VAE on the 8,000 training waves), and the
-# state has far fewer steps to carry the start of the signal through.
-SIGNAL_FRAME = 8
+# Steps of a signal (one channel, one column: waves) a recurrent coder reads and writes per step:
+# 16, so 128 steps run as 8 frames of 16 values. Measured on the waves' 8,000 training signals
+# (GRU VAE, 128 units, 8-D, 100 epochs, 2026-12-08): one value a step took 39 s an epoch (not
+# trained further); frames of 8, 1.7 s, 0.27-0.50x PCA's test error, and the decoder drew a
+# spike for 0-76% of the twins that have one, "add a spike" for none; frames of 16, 1.4 s,
+# 0.13x PCA's error, 99% of the twins' spikes and 78% of the edits. A decoder that counts 16
+# steps to the middle of the window, fed the same code at every step, rarely learns where it is.
+SIGNAL_FRAME = 16
 # A signal's code: the waves have four attributes and as many nuisances (phase, amplitude,
 # frequency within its band, where the spike falls); their map shows a PCA view, as the faces'.
 # Measured on the waves (GRU VAEs, 100 epochs): 8-D reaches 0.27x PCA's test error at 8

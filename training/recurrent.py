@@ -3,9 +3,9 @@
 The encoder reads the H rows of an image as a sequence (each row's C*W values, channel-major)
 and codes its last hidden state; the decoder starts from a state set by the code, is fed the
 code at every step, and writes one row of logits per step. With config.rows_per_step = F, a
-step reads (and writes) F consecutive rows: a signal of 128 steps is read as 16 frames of 8
-values, which trains about 20x as fast on a CPU as 128 steps of one value and learns as well
-(docs/training.md, "Recurrent coders"). The browser's GRU/LSTM cells
+step reads (and writes) F consecutive rows: a signal of 128 steps is read as 8 frames of 16
+values, which trains about 25x as fast on a CPU as 128 steps of one value and learns far better
+(training/presets.py, SIGNAL_FRAME). The browser's GRU/LSTM cells
 (explorer/web) follow this exact structure: keep the attribute names and shapes.
 """
 
