@@ -9,6 +9,7 @@ from explorer.core.display import SPARK_HEIGHT, SPARK_INK, SPARK_MIDLINE
 
 DARK = (SPARK_INK + SPARK_MIDLINE) / 2  # ink below it, the midline and the paper above
 
+
 def sample_rows(raster: np.ndarray) -> np.ndarray:
     """(T,) the row of each sample of a sparkline raster (SPARK_HEIGHT * f, T * f) grey, upscaled
     by a whole factor f or not, or (..., 3) colour as a page's image: exactly the rows sparkline

@@ -1,6 +1,7 @@
 """The waves (signals) in the app headless: the shipped GRU pair opens at once and decodes in the
-browser (GRU cells reading frames of 16 steps), and "add a spike" (the Concepts page's default on waves) makes a vector whose edit draws a bump where
-the waves' spikes are. (In Chromium: test_live_browser.py, test_app_browser.py.)"""
+browser (GRU cells reading frames of 16 steps); the Concepts page starts on "add a spike", whose
+edit draws a bump where the waves' spikes are, and a Rising vector turns falling waves upward.
+(In Chromium: test_live_browser.py and test_app_browser.py.)"""
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from explorer.core import concepts
 from explorer.server import runs as server_runs
 from explorer.ui import resources, state
 from explorer.web.web_decoder import read_header
+from training import quality
 from training.checkpoints import load_checkpoint
 from training.data import DataOptions, load_dataset
 from training.data.waves import N_STEPS, SPIKE_HALF_WIDTH, SPIKE_SPAN
@@ -35,36 +37,58 @@ def test_waves_open_on_the_shipped_gru_pair_at_once_decoded_in_the_browser(app):
         assert header["models"][kind]["image_shape"] == [1, N_STEPS, 1]
 
 
-def spike_edits(folder, alpha: float, u: np.ndarray, kind: str = "vae") -> tuple:
-    """The kind's reconstructions and edits z + alpha * spread * u of 200 held-out waves
-    without a spike, as the page makes them (N, T) each."""
+def trend_edits(alpha: float, u: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """The least-squares slopes of the shipped kind's reconstructions and of its edits
+    z + alpha * spread * u (as the page makes them) of 200 held-out falling waves."""
     waves = load_dataset("waves", options=DataOptions())
-    model = load_checkpoint(folder / f"{kind}.safetensors").model
+    model = load_checkpoint(server_runs.default_folder("waves") / f"{kind}.safetensors").model
+    rising = waves.attribute_names.index("Rising")
+    rows = np.flatnonzero(waves.test_mask & (waves.attributes[:, rising] == 0))[:200]
+    step = concepts.spread(encode_all(model, waves.pixels, indices=waves.train_indices), u)
+    z = encode_all(model, waves.pixels, indices=rows)
+    edited = (z + alpha * step * u).astype(np.float32)
+    return quality.slopes(decode_all(model, z)), quality.slopes(decode_all(model, edited))
+
+
+def spike_rise(alpha: float, u: np.ndarray, kind: str) -> np.ndarray:
+    """(T,) what the shipped kind's edit z + alpha * spread * u adds, on average over 200
+    held-out waves without a spike."""
+    waves = load_dataset("waves", options=DataOptions())
+    model = load_checkpoint(server_runs.default_folder("waves") / f"{kind}.safetensors").model
     spike = waves.attribute_names.index("Spike")
     rows = np.flatnonzero(waves.test_mask & (waves.attributes[:, spike] == 0))[:200]
-    codes = encode_all(model, waves.pixels, indices=waves.train_indices[:2000])
-    step = concepts.spread(codes, u)
+    step = concepts.spread(encode_all(model, waves.pixels, indices=waves.train_indices), u)
     z = encode_all(model, waves.pixels, indices=rows)
-    recon = decode_all(model, z).reshape(len(rows), -1)
-    edited = decode_all(model, (z + alpha * step * u).astype(np.float32)).reshape(len(rows), -1)
-    return recon, edited
+    edited = decode_all(model, (z + alpha * step * u).astype(np.float32))
+    return (edited - decode_all(model, z)).reshape(len(rows), -1).mean(0)
 
 
-def test_add_a_spike_is_the_default_vector_and_its_edit_draws_a_bump_at_the_spikes(app):
+def test_add_a_spike_is_the_first_vector_and_its_edit_draws_a_bump_where_spikes_are(app):
     app.switch_page("views/concepts.py").run()
     assert app.selectbox(key="concept_attribute").value == "Spike"
     app.button(key="make_concept").click().run()
     assert not app.exception and not app.error
-    concept = app.session_state[state.CONCEPTS]["Spike"]
+    concept, alpha = app.session_state[state.CONCEPTS]["Spike"], app.session_state[state.ALPHA]
+    lo, hi = (round(f * N_STEPS) for f in SPIKE_SPAN)  # where the waves' spikes peak
+    near = np.zeros(N_STEPS, bool)
+    near[lo - SPIKE_HALF_WIDTH : hi + SPIKE_HALF_WIDTH + 1] = True
+    for kind in ("ae", "vae"):
+        rise = spike_rise(alpha, concept.vectors[kind], kind)
+        assert rise[near].max() > 0.08, kind  # a bump (the spikes: 0.22 to 0.28 high)
+        assert rise[near].max() > 10 * np.abs(rise[~near]).max(), kind  # and nothing else
+
+
+def test_concepts_start_on_spike_and_a_rising_vector_turns_falling_waves_upward(app):
+    app.switch_page("views/concepts.py").run()
+    assert app.selectbox(key="concept_attribute").value == "Spike"  # "add a spike" first
+    app.selectbox(key="concept_attribute").set_value("Rising").run()
+    app.button(key="make_concept").click().run()
+    assert not app.exception and not app.error
+    concept = app.session_state[state.CONCEPTS]["Rising"]
     alpha = app.session_state[state.ALPHA]
     captions = [c for image in app.get("image") for c in image.captions]
     assert {"VAE reconstruction", f"VAE, alpha {alpha:+.1f}"} <= set(captions)
-    folder = server_runs.default_folder("waves")
     for kind in ("ae", "vae"):
-        recon, edited = spike_edits(folder, alpha, concept.vectors[kind], kind)
-        rise = (edited - recon).mean(0)  # (T,): what the edit adds, on average
-        lo, hi = (int(f * N_STEPS) for f in SPIKE_SPAN)
-        where = slice(lo - SPIKE_HALF_WIDTH, hi + SPIKE_HALF_WIDTH)
-        outside = np.r_[rise[: where.start], rise[where.stop :]]
-        assert rise[where].max() > SPIKE_RISE, kind  # a bump where the spikes are
-        assert rise[where].max() > 3 * np.abs(outside).max(), kind  # and not elsewhere
+        before, after = trend_edits(alpha, concept.vectors[kind], kind)
+        assert (before < 0).mean() > 0.95, kind  # the models draw falling waves falling
+        assert (after > 0).mean() > 0.9, kind  # and the edit makes them rise

@@ -107,6 +107,17 @@ def test_the_faces_manifest_records_the_lectures_contrasts():
     assert smile["gain"] >= 0.5 and smile["nearest"]["smiling"] >= 0.7
 
 
+def test_the_waves_manifest_records_the_contrast_and_add_a_spike():
+    figures = pretrained.read_manifest(pretrained.SHIPPED_DIR / "waves")["figures"]
+    assert figures["frechet"]["ae_over_vae"] >= 2
+    assert figures["test_mse"]["ae"] <= 0.8 * figures["test_mse"]["pca"]
+    assert figures["test_mse"]["vae"] <= figures["test_mse"]["pca"]
+    for kind in ("ae", "vae"):
+        spike = figures["spike"][kind]
+        assert spike["twins"] >= 0.9 and spike["before"] <= 0.05  # drawn when there, only then
+        assert spike["shown"] >= 0.7 and spike["kept"] >= 0.95  # added, the trend kept
+
+
 def test_pretrained_writes_the_shipped_pair_to_a_folder(tmp_path):
     done = run("faces", "--out", str(tmp_path / "pair"))
     assert done.returncode == 0, done.stderr

@@ -38,7 +38,7 @@ from training.data.dataset import (
 )
 
 ATTRIBUTE_NAMES = ("High_Frequency", "Damped", "Spike", "Rising")
-VERSION = 2  # bump whenever the drawing changes: the cache file name carries it
+VERSION = 3  # bump whenever the drawing changes: the cache file name carries it
 DEFAULT_N_WAVES = 10_000
 N_STEPS = 128
 BASE = 0.42  # the level at the middle of the window
