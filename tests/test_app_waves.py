@@ -5,7 +5,7 @@ edit draws a bump where the waves' spikes are, and a Rising vector turns falling
 
 import numpy as np
 import pytest
-from apptest import component, fresh_app
+from apptest import component, component_data, fresh_app
 
 from explorer.core import concepts
 from explorer.server import runs as server_runs
@@ -69,6 +69,9 @@ def test_add_a_spike_is_the_first_vector_and_its_edit_draws_a_bump_where_spikes_
     app.button(key="make_concept").click().run()
     assert not app.exception and not app.error
     concept, alpha = app.session_state[state.CONCEPTS]["Spike"], app.session_state[state.ALPHA]
+    # the live strip beside alpha: -alpha, 0, +alpha (seven lines squeezed into a third of the
+    # page hid the spike)
+    assert component_data(app, "alpha_scrub")["live"]["scrub"]["strip"] == 3
     lo, hi = (round(f * N_STEPS) for f in SPIKE_SPAN)  # where the waves' spikes peak
     near = np.zeros(N_STEPS, bool)
     near[lo - SPIKE_HALF_WIDTH : hi + SPIKE_HALF_WIDTH + 1] = True

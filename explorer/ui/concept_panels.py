@@ -12,6 +12,13 @@ from explorer.core.model_pair import KINDS, ModelPair
 from explorer.ui import live, state, teacher, uploads
 
 STRIP = 7  # images in the -alpha .. +alpha strip
+# A signal's strip: -alpha, 0, +alpha. Seven 128-step lines side by side in a third of the page
+# shrink to a third of their width, and the change (a spike) is lost in the squeeze.
+SIGNAL_STRIP = 3
+
+
+def strip_length(pair: ModelPair) -> int:
+    return SIGNAL_STRIP if display.is_signal(pair.dataset.image_shape) else STRIP
 
 
 def picked_groups(pair: ModelPair) -> tuple[Groups, str]:
@@ -191,7 +198,15 @@ def alpha_control(pair: ModelPair, concept: Concept, codes: dict | None) -> tupl
         slider = (label, -concepts.ALPHA_MAX, concepts.ALPHA_MAX, 0.1, alpha)
         remember = lambda t: st.session_state.update({state.ALPHA: round(t, 1)})  # noqa: E731
         if live.scrub(
-            pair, "alpha_scrub", codes, steps, "line", slider, captions, remember, strip=STRIP
+            pair,
+            "alpha_scrub",
+            codes,
+            steps,
+            "line",
+            slider,
+            captions,
+            remember,
+            strip=strip_length(pair),
         ):
             return alpha, True
     limit = concepts.ALPHA_MAX
@@ -211,7 +226,8 @@ def edit_panel(pair: ModelPair, concept: Concept) -> None:
         if teacher.is_teacher():  # a student has the uploader's lock note instead
             st.info("Upload a PNG or JPEG: it is cropped, resized and coloured like the dataset.")
         return
-    alphas = np.append(concepts.strip_alphas(alpha, STRIP), alpha)  # the strip, then alpha
+    strip = strip_length(pair)
+    alphas = np.append(concepts.strip_alphas(alpha, strip), alpha)  # the strip, then alpha
     shown = [(x, caption)]
     strips, edits = {}, {}
     for kind in KINDS:
@@ -222,7 +238,7 @@ def edit_panel(pair: ModelPair, concept: Concept) -> None:
             (decoded[0], f"{kind.upper()} reconstruction"),
             (decoded[-1], f"{kind.upper()}, alpha {alpha:+.1f}"),
         ]
-        strips[kind] = display.tile(decoded[1:-1], STRIP)
+        strips[kind] = display.tile(decoded[1:-1], strip)
     for column, (image, text) in zip(st.columns(len(shown)), shown, strict=True):
         column.image(display.display(image), caption=text, output_format="PNG")
     for column, kind in zip(st.columns(2), KINDS, strict=True):
