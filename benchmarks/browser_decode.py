@@ -1,6 +1,7 @@
 """Decoding in the browser, in the real app: hover and slider drags on the Explore page in
 headless Chromium (loopback), for the pairs of PAIRS: the digits MLP pair, a faces 32-D conv
-pair, a 28-row GRU pair on MNIST and the waves' pairs (the default, and GRUs reading frames).
+pair, a 28-row GRU pair on MNIST and the waves' pairs (the default GRUs reading frames, and the
+MLP they are compared with).
 
 For each pair the mouse follows a path of --points points across each map (AE, then VAE), one
 move per 16 ms, and then drags the first slider of the live panel (mouse down on its thumb,
@@ -78,8 +79,8 @@ PAIRS = {
     "digits": Pair("digits", 60, quick=False),
     "faces": Pair("faces", 30),
     "mnist-gru": Pair("mnist", 30, arch="gru", source="mnist-gru"),  # 28 rows, one per step
-    "waves": Pair("waves", 60),
-    "waves-gru": Pair("waves", 60, arch="gru", source="waves-gru"),  # frames of 8 steps
+    "waves": Pair("waves", 60),  # the default: GRUs reading 8 frames of 16 steps
+    "waves-mlp": Pair("waves", 60, arch="mlp", source="waves-mlp"),  # the comparison
 }
 TARGET_MOVE_TO_PAINT_MS = 30
 EXACT_POINTS = 20

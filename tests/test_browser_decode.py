@@ -17,10 +17,10 @@ def test_a_pair_without_its_data_is_skipped_and_said(tmp_path, monkeypatch):
 
 
 def test_the_gru_pairs_are_named_by_their_shape():
-    assert PAIRS["mnist-gru"].arch == PAIRS["waves-gru"].arch == "gru"
+    assert PAIRS["mnist-gru"].arch == "gru" and PAIRS["waves-mlp"].arch == "mlp"
     mnist = default_model_config((1, 28, 28), "vae", "gru")
     assert shape(mnist) == f"gru {RECURRENT_HIDDEN[0]} x 28 steps of 1, 2-D"
     waves = default_model_config((1, 128, 1), "vae", "gru")
     frames = 128 // SIGNAL_FRAME
-    assert shape(waves) == f"gru {RECURRENT_HIDDEN[0]} x {frames} steps of {SIGNAL_FRAME}, 2-D"
+    assert shape(waves) == f"gru {RECURRENT_HIDDEN[0]} x {frames} steps of {SIGNAL_FRAME}, 8-D"
     assert shape(replace(mnist, arch="mlp", hidden=(512, 512))) == "mlp 512-512, 2-D"
