@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import parse_qs, urlparse
 
+import numpy as np
 from browser import wait_for_app_idle, wait_for_chart
 
 PANEL = ".lx-live"
@@ -50,6 +51,17 @@ def wait_for_panel(page, timeout: float = 30.0) -> None:
 def canvases(page) -> list[str]:
     """Every decoded image of the panel, as a PNG data URL of its canvas."""
     return page.evaluate(CANVASES)
+
+
+def canvas_rasters(page) -> list[np.ndarray]:
+    """Every decoded image of the panel as grey pixels (H, W) (the red channel: a sparkline is
+    grey)."""
+    shapes_and_pixels = page.evaluate(
+        "() => [...document.querySelectorAll('.lx-live canvas')].map(c => [c.height, c.width,"
+        " Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
+        ".filter((_, i) => i % 4 === 0)])"
+    )
+    return [np.array(p, np.uint8).reshape(h, w) for h, w, p in shapes_and_pixels]
 
 
 def wait_for_new_canvases(page, old: list[str], timeout: float = 10.0) -> list[str]:

@@ -15,6 +15,7 @@ from browser import (
     wait_for_chart,
 )
 from live_page import (
+    canvas_rasters,
     canvases,
     figcaptions,
     open_explore,
@@ -27,6 +28,7 @@ from pairs import train_defaults
 from PIL import Image
 from sparklines import values
 
+from explorer.core.display import SPARK_HEIGHT
 from training import quality
 from training.data import load_dataset
 
@@ -294,6 +296,13 @@ def test_a_rising_vector_tilts_the_drawn_wave_upward(browser, app_url):
         after = values(pixels(page, shown[f"{kind}, alpha {alpha:+.1f}"]))
         tilt = quality.slopes(after[None]) - quality.slopes(before[None])
         assert tilt[0] * len(before) > 0.2, kind  # the far end up by a fifth of the range
+    # The live strips beside alpha (AE, VAE): -alpha, 0, +alpha, 1 px apart, each a line
+    strips = [r for r in canvas_rasters(page) if r.shape == (SPARK_HEIGHT, 3 * 129 - 1)]
+    assert len(strips) == 2
+    for strip in strips:
+        low, high = (values(strip[:, i * 129 : i * 129 + 128])[None] for i in (0, 2))
+        assert (quality.slopes(high) - quality.slopes(low))[0] * 128 > 0.2
+    page.close()
 
 
 def in_view(page, selector: str) -> list[bool]:

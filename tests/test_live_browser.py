@@ -24,6 +24,7 @@ from browser import (
 )
 from live_page import (
     PANEL,
+    canvas_rasters,
     canvases,
     figcaptions,
     open_explore,
@@ -401,17 +402,6 @@ def test_the_32d_faces_maps_decode_on_hover(context, faces_url):
     assert figcaptions(page)[:2] == ["AE decodes z", "VAE decodes z"]
     assert len(page.sent) == sent and script_state(page) == "notRunning"
     page.close()
-
-
-def canvas_rasters(page) -> list[np.ndarray]:
-    """Every decoded image of the panel as grey pixels (H, W) (the red channel: a sparkline is
-    grey)."""
-    shapes_and_pixels = page.evaluate(
-        "() => [...document.querySelectorAll('.lx-live canvas')].map(c => [c.height, c.width,"
-        " Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
-        ".filter((_, i) => i % 4 === 0)])"
-    )
-    return [np.array(p, np.uint8).reshape(h, w) for h, w, p in shapes_and_pixels]
 
 
 def test_hovering_the_waves_maps_draws_the_decoded_signals_as_lines(context, app_url):
