@@ -99,7 +99,8 @@ class ModelConfig:
                 min(self.image_shape[1:]) >= 2 ** len(self.channels),
                 "channels",
                 f"{len(self.channels)} stride-2 layers need images of at least "
-                f"{2 ** len(self.channels)} px, got {self.image_shape[1:]}",
+                f"{2 ** len(self.channels)} px on each side, got {self.image_shape[1]} x "
+                f"{self.image_shape[2]}",
             )
 
 

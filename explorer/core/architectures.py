@@ -109,6 +109,9 @@ def coder_map(
 
 
 def skip_note(arch: str, dataset: str, image_shape: tuple[int, ...], reason: str) -> str:
-    """One line for a page: why arch is missing from dataset's lineup."""
+    """One line for a page: why arch is missing from dataset's lineup (reason: the config's
+    "field: why", shown without the field's name, which means nothing to a class)."""
     shape = "x".join(str(s) for s in image_shape)
-    return f"{arch_name(arch)} is left out on {dataset} ({shape} images): {reason}"
+    return (
+        f"{arch_name(arch)} is left out on {dataset} ({shape} images): {reason.split(': ', 1)[-1]}"
+    )
