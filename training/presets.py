@@ -21,11 +21,11 @@ RESIDUAL_STEPS = 600  # onecycle steps of the residual models: a usable pair wit
 RECURRENT_HIDDEN = (128,)
 # Steps of a signal (one channel, one column: waves) a recurrent coder reads and writes per step:
 # 16, so 128 steps run as 8 frames of 16 values. Measured on the waves' 8,000 training signals
-# (GRU VAE, 128 units, 8-D, 100 epochs at lr 5e-3, one thread, 2026-12-08): one value a step
-# took 39 s an epoch (not trained further); frames of 8, 1.7 s an epoch and 0.27x PCA's test
-# error; frames of 16, 1.4 s and 0.13x, its decoder drawing the spike of 99% of held-out waves
-# that have one (a decoder fed the same code at every step has fewer steps to count to the
-# middle of the window).
+# (GRU VAE, 8-D, 100 epochs at lr 5e-3, 2026-12-08): one value a step took 39 s an epoch (64
+# units, a shared machine; not trained further); frames of 8, 1.7 s an epoch and 0.27x PCA's
+# test error (128 units, one thread, with the spike anywhere in 45-55% of the window); frames
+# of 16, 1.4 s and 0.13x, its decoder drawing the spike of 99% of held-out waves that have one
+# (a decoder fed the same code at every step has fewer steps to count to the middle).
 SIGNAL_FRAME = 16
 # A signal's code: the waves have four attributes and as many nuisances (phase, amplitude,
 # frequency within its band, where the spike falls); their map shows a PCA view, as the faces'.
