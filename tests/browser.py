@@ -226,6 +226,21 @@ def wait_for_app_idle(page, timeout: float = 30.0) -> None:
     page.wait_for_selector(APP_IDLE, state="attached", timeout=timeout * 1000)
 
 
+def open_options(page, picker, option) -> None:
+    """Click the selectbox `picker` until `option` (a locator in its list) shows: a rerun that
+    arrives late on a loaded machine closes a list just opened."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # only where installed
+
+    for _ in range(5):
+        wait_for_app_idle(page)
+        picker.click()
+        try:
+            option.wait_for(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            continue
+
+
 def unlock(page, key: str) -> None:
     """Enter the teacher key in the sidebar's Teacher box."""
     field = page.get_by_label("Teacher key")

@@ -10,6 +10,7 @@ import pytest
 from browser import (
     click_data_point,
     data_to_page,
+    open_options,
     served_app,
     wait_for_app_idle,
     wait_for_chart,
@@ -274,17 +275,8 @@ def test_a_rising_vector_tilts_the_drawn_wave_upward(browser, app_url):
     page.goto(f"{app_url}/concepts?dataset=waves&models=default")
     picker = page.locator(".st-key-concept_attribute")
     picker.wait_for(timeout=90_000)
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # only where installed
-
     option = page.get_by_role("option", name="Rising")
-    for _ in range(5):  # a rerun arriving late (a loaded machine) closes the list just opened
-        wait_for_app_idle(page)
-        picker.click()
-        try:
-            option.wait_for(timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            continue
+    open_options(page, picker, option)
     option.click()
     wait_for_app_idle(page)
     page.get_by_role("button", name="Make the vector").click(timeout=90_000)

@@ -37,30 +37,17 @@ def test_waves_open_on_the_shipped_gru_pair_at_once_decoded_in_the_browser(app):
         assert header["models"][kind]["image_shape"] == [1, N_STEPS, 1]
 
 
-def trend_edits(alpha: float, u: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """The least-squares slopes of the shipped kind's reconstructions and of its edits
-    z + alpha * spread * u (as the page makes them) of 200 held-out falling waves."""
+def edits(attribute: str, alpha: float, u: np.ndarray, kind: str) -> tuple[np.ndarray, ...]:
+    """The shipped kind's reconstructions and edits z + alpha * spread * u (as the page makes
+    them) of 200 held-out waves without attribute, each (200, 1, T, 1)."""
     waves = load_dataset("waves", options=DataOptions())
     model = load_checkpoint(server_runs.default_folder("waves") / f"{kind}.safetensors").model
-    rising = waves.attribute_names.index("Rising")
-    rows = np.flatnonzero(waves.test_mask & (waves.attributes[:, rising] == 0))[:200]
+    column = waves.attribute_names.index(attribute)
+    rows = np.flatnonzero(waves.test_mask & (waves.attributes[:, column] == 0))[:200]
     step = concepts.spread(encode_all(model, waves.pixels, indices=waves.train_indices), u)
     z = encode_all(model, waves.pixels, indices=rows)
     edited = (z + alpha * step * u).astype(np.float32)
-    return quality.slopes(decode_all(model, z)), quality.slopes(decode_all(model, edited))
-
-
-def spike_rise(alpha: float, u: np.ndarray, kind: str) -> np.ndarray:
-    """(T,) what the shipped kind's edit z + alpha * spread * u adds, on average over 200
-    held-out waves without a spike."""
-    waves = load_dataset("waves", options=DataOptions())
-    model = load_checkpoint(server_runs.default_folder("waves") / f"{kind}.safetensors").model
-    spike = waves.attribute_names.index("Spike")
-    rows = np.flatnonzero(waves.test_mask & (waves.attributes[:, spike] == 0))[:200]
-    step = concepts.spread(encode_all(model, waves.pixels, indices=waves.train_indices), u)
-    z = encode_all(model, waves.pixels, indices=rows)
-    edited = decode_all(model, (z + alpha * step * u).astype(np.float32))
-    return (edited - decode_all(model, z)).reshape(len(rows), -1).mean(0)
+    return decode_all(model, z), decode_all(model, edited)
 
 
 def test_add_a_spike_is_the_first_vector_and_its_edit_draws_a_bump_where_spikes_are(app):
@@ -76,7 +63,8 @@ def test_add_a_spike_is_the_first_vector_and_its_edit_draws_a_bump_where_spikes_
     near = np.zeros(N_STEPS, bool)
     near[lo - SPIKE_HALF_WIDTH : hi + SPIKE_HALF_WIDTH + 1] = True
     for kind in ("ae", "vae"):
-        rise = spike_rise(alpha, concept.vectors[kind], kind)
+        recon, edited = edits("Spike", alpha, concept.vectors[kind], kind)
+        rise = (edited - recon).reshape(len(recon), -1).mean(0)  # what the edit adds
         assert rise[near].max() > 0.08, kind  # a bump (the spikes: 0.22 to 0.28 high)
         assert rise[near].max() > 10 * np.abs(rise[~near]).max(), kind  # and nothing else
 
@@ -92,6 +80,6 @@ def test_concepts_start_on_spike_and_a_rising_vector_turns_falling_waves_upward(
     captions = [c for image in app.get("image") for c in image.captions]
     assert {"VAE reconstruction", f"VAE, alpha {alpha:+.1f}"} <= set(captions)
     for kind in ("ae", "vae"):
-        before, after = trend_edits(alpha, concept.vectors[kind], kind)
+        before, after = map(quality.slopes, edits("Rising", alpha, concept.vectors[kind], kind))
         assert (before < 0).mean() > 0.95, kind  # the models draw falling waves falling
         assert (after > 0).mean() > 0.9, kind  # and the edit makes them rise

@@ -190,6 +190,27 @@ def file_stamp(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+def generated_arrays(
+    path: Path, shapes: dict[str, tuple], generate: Callable[[], tuple[np.ndarray, ...]]
+) -> dict[str, np.ndarray]:
+    """A generated dataset's arrays (faces, waves), named and shaped as shapes says (in
+    generate()'s order): read from the cache file path where it holds them at those shapes, else
+    generated and saved (a missing, unreadable or other-sized file is rebuilt)."""
+    cached = load_cached_arrays(path)
+    if cached is not None and all(
+        k in cached and cached[k].shape == shape for k, shape in shapes.items()
+    ):
+        return {k: cached[k] for k in shapes}
+    arrays = dict(zip(shapes, generate(), strict=True))
+    save_arrays_atomically(path, **arrays)
+    return arrays
+
+
+def locate_generated(path: Path, first_use: str) -> str:
+    """Where a generated dataset comes from: its default cache file, or first_use's words."""
+    return f"generated (cached in {path})" if path.is_file() else first_use
+
+
 def cached_arrays(
     key: tuple, build: Callable[[], dict[str, np.ndarray]], fields: tuple[str, ...]
 ) -> dict[str, np.ndarray]:

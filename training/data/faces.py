@@ -26,8 +26,8 @@ from training.data.dataset import (
     Dataset,
     LoadProgress,
     cache_dir,
-    load_cached_arrays,
-    save_arrays_atomically,
+    generated_arrays,
+    locate_generated,
     seeded_test_mask,
 )
 
@@ -286,10 +286,9 @@ def _cache_path(n_samples: int, image_size: int, seed: int) -> Path:
 
 def locate_faces(data_dir: Path | None) -> str:
     """Where the faces come from (data_dir is ignored: they are drawn, not found)."""
-    path = _cache_path(DEFAULT_N_FACES, DEFAULT_IMAGE_SIZE, 0)
-    if path.is_file():
-        return f"generated (cached in {path})"
-    return "generated on first use (about 10 s)"
+    return locate_generated(
+        _cache_path(DEFAULT_N_FACES, DEFAULT_IMAGE_SIZE, 0), "generated on first use (about 10 s)"
+    )
 
 
 def load_faces(
@@ -300,22 +299,15 @@ def load_faces(
     n = options.limit or DEFAULT_N_FACES
     size = options.image_size or DEFAULT_IMAGE_SIZE
     path = _cache_path(n, size, options.seed)
-    cached = load_cached_arrays(path)
     shapes = {"images": (n, 3, size, size), "attributes": (n, len(ATTRIBUTE_NAMES))}
-    if cached is not None and all(
-        k in cached and cached[k].shape == shape for k, shape in shapes.items()
-    ):
-        images, attributes = cached["images"], cached["attributes"]
-    else:  # missing, unreadable (already deleted by load_cached_arrays) or not ours: rebuild
-        images, attributes = generate_faces(n, size, options.seed)
-        save_arrays_atomically(path, images=images, attributes=attributes)
+    arrays = generated_arrays(path, shapes, lambda: generate_faces(n, size, options.seed))
     return Dataset(
         name="faces",
-        pixels=images,
+        pixels=arrays["images"],
         test_mask=seeded_test_mask(n),
         description=f"{n:,} procedural cartoon faces, {size}x{size} RGB, with "
         f"{len(ATTRIBUTE_NAMES)} independent known attributes.",
-        attributes=attributes,
+        attributes=arrays["attributes"],
         attribute_names=ATTRIBUTE_NAMES,
         source=f"generated (cached in {path})",
     )

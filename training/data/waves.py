@@ -32,8 +32,8 @@ from training.data.dataset import (
     Dataset,
     LoadProgress,
     cache_dir,
-    load_cached_arrays,
-    save_arrays_atomically,
+    generated_arrays,
+    locate_generated,
     seeded_test_mask,
 )
 
@@ -180,10 +180,9 @@ def _cache_path(n_samples: int, seed: int) -> Path:
 
 def locate_waves(data_dir: Path | None) -> str:
     """Where the waves come from (data_dir is ignored: they are generated, not found)."""
-    path = _cache_path(DEFAULT_N_WAVES, 0)
-    if path.is_file():
-        return f"generated (cached in {path})"
-    return "generated on first use (well under a second)"
+    return locate_generated(
+        _cache_path(DEFAULT_N_WAVES, 0), "generated on first use (well under a second)"
+    )
 
 
 def load_waves(
@@ -193,23 +192,16 @@ def load_waves(
     options.image_size does not apply (a signal has N_STEPS steps)."""
     n = options.limit or DEFAULT_N_WAVES
     path = _cache_path(n, options.seed)
-    cached = load_cached_arrays(path)
     shapes = {"signals": (n, 1, N_STEPS, 1), "attributes": (n, len(ATTRIBUTE_NAMES))}
-    if cached is not None and all(
-        k in cached and cached[k].shape == shape for k, shape in shapes.items()
-    ):
-        signals, attributes = cached["signals"], cached["attributes"]
-    else:  # missing, unreadable (already deleted by load_cached_arrays) or not ours: rebuild
-        signals, attributes = generate_waves(n, options.seed)
-        save_arrays_atomically(path, signals=signals, attributes=attributes)
+    arrays = generated_arrays(path, shapes, lambda: generate_waves(n, options.seed))
     return Dataset(
         name="waves",
-        pixels=signals,
+        pixels=arrays["signals"],
         test_mask=seeded_test_mask(n),
         description=f"{n:,} generated signals of {N_STEPS} steps (shown as lines), with "
         f"{len(ATTRIBUTE_NAMES)} independent known attributes: high frequency, damped, a spike, "
         "a rising trend.",
-        attributes=attributes,
+        attributes=arrays["attributes"],
         attribute_names=ATTRIBUTE_NAMES,
         source=f"generated (cached in {path})",
     )
