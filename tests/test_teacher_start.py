@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from browser import REPO_ROOT, _stop, _wait_until_healthy, streamlit_command
@@ -117,6 +118,31 @@ def test_an_empty_key_in_the_secrets_stops_the_server_too(tmp_path):
     assert "teacher_key in Streamlit's secrets (.streamlit/secrets.toml) is set but empty" in (
         stderr.read_text()
     )
+
+
+class BrowserLeft(Exception):
+    """Stands in for Streamlit's stop, raised by the next st call once the browser has gone."""
+
+
+def test_a_browser_that_leaves_at_once_still_stops_the_server(monkeypatch):
+    """The stop is armed before any st call: the page's first st call raises where its browser
+    left (a CI run once kept such a server running), so arming it after that never happened."""
+    armed = []
+
+    class Timer:
+        def __init__(self, seconds, function, args):
+            armed.append((seconds, function, args))
+
+        def start(self):
+            armed.append("started")
+
+    monkeypatch.setenv(classroom.KEY_ENV, "")
+    monkeypatch.setattr(teacher, "_in_a_server", lambda: True)
+    monkeypatch.setattr(teacher.threading, "Timer", Timer)
+    monkeypatch.setattr(teacher.st, "error", mock.Mock(side_effect=BrowserLeft))
+    with pytest.raises(BrowserLeft):
+        teacher.check_setting()
+    assert armed == [(teacher.STOP_AFTER_S, os._exit, (1,)), "started"]
 
 
 def test_a_good_key_is_said_in_force_once_and_never_printed(tmp_path):

@@ -56,9 +56,11 @@ def check_setting() -> None:
         has_key = key() is not None
     except classroom.KeySettingError as e:
         _log_once(f"Latent Explorer will not start: {e}")
-        st.error(f"The teacher key's setting is wrong: {e}", icon=":material/lock:")
+        # Armed before any st call: a browser that leaves at once makes the next st call raise
+        # Streamlit's stop, and a timer armed after it never was, so the server kept running.
         if _in_a_server():  # after a moment, so that this page can show why first
             threading.Timer(STOP_AFTER_S, os._exit, (1,)).start()
+        st.error(f"The teacher key's setting is wrong: {e}", icon=":material/lock:")
         st.stop()  # every page stops here, so nothing is served with everything open
     _log_once(KEY_IN_FORCE if has_key else NO_KEY)
 
