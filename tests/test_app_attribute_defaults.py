@@ -19,6 +19,32 @@ def test_the_preferred_attribute_is_smiling_or_spike_where_there_is_one():
     assert concepts.preferred_index(["High_Frequency", "Damped", "Spike", "Rising"]) == 2
 
 
+def test_the_classes_a_vector_starts_on_are_1_towards_7_and_two_different_ones():
+    assert concepts.default_classes(10) == (1, 7)
+    assert concepts.default_classes(8) == (1, 7)
+    assert concepts.default_classes(7) == (1, 2)  # 7 % 7 was class 0 ...
+    assert concepts.default_classes(2) == (1, 0)  # ... and 7 % 2 the "from" class itself
+    assert concepts.default_classes(1) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "classes", "said"),
+    [
+        (("Smiling", "Eyeglasses"), (), ["**smile vector**", "makes that face smile"]),
+        (("5_o_Clock_Shadow", "Smiling"), (), ["**smile vector**"]),  # CelebA: Smiling first
+        (("High_Frequency", "Spike", "Rising"), (), ["**spike vector**", "adds a spike"]),
+        (("Blond_Hair", "Bangs"), (), ["images with Blond Hair", "**Blond Hair vector**"]),
+        ((), tuple("0123456789"), ["images of 7 minus that of the images of 1", "**1 to 7"]),
+        ((), ("T-shirt", "Trouser"), ["**Trouser to T-shirt vector**"]),
+        ((), (), ["picked on the map"]),
+    ],
+)
+def test_the_concepts_intro_speaks_of_the_data_at_hand(attributes, classes, said):
+    text = concepts.intro_example(attributes, classes)
+    assert all(words in text for words in said), text
+    assert ("smil" in text) == ("Smiling" in attributes)  # no smile example on digits or waves
+
+
 @pytest.fixture(scope="module")
 def shared_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")

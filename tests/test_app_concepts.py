@@ -81,6 +81,7 @@ def set_alpha(app, alpha: float) -> None:
 def test_a_class_vector_edits_the_image_in_both_models_as_alpha_moves(app):
     assert not app.exception
     assert any("Make a vector" in i.value for i in app.info)
+    assert any("**1 to 7 vector**" in c.value for c in app.caption)  # the intro's example
     click(app, "make_concept")  # digits: from class 1 towards class 7, by default
     assert not app.exception and not app.error
     assert app.session_state[state.CONCEPT] == "1 to 7"
@@ -264,6 +265,7 @@ def test_an_analogy_is_decoded_in_both_models(app):
 def test_faces_smile_balanced_with_report_card_and_concept_axis(app):
     app.selectbox(key="dataset").set_value("faces").run()
     assert not app.exception and app.radio(key="concept_source").value == "an attribute"
+    assert any("**smile vector**" in c.value for c in app.caption)
     app.selectbox(key="concept_balance").set_value("Eyeglasses").run()
     click(app, "make_concept")
     assert not app.exception and not app.error

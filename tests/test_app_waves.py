@@ -53,6 +53,7 @@ def edits(attribute: str, alpha: float, u: np.ndarray, kind: str) -> tuple[np.nd
 def test_add_a_spike_is_the_first_vector_and_its_edit_draws_a_bump_where_spikes_are(app):
     app.switch_page("views/concepts.py").run()
     assert app.selectbox(key="concept_attribute").value == "Spike"
+    assert any("**spike vector**" in c.value for c in app.caption)  # the intro's example
     app.button(key="make_concept").click().run()
     assert not app.exception and not app.error
     concept, alpha = app.session_state[state.CONCEPTS]["Spike"], app.session_state[state.ALPHA]

@@ -42,6 +42,49 @@ def preferred_index(names: list) -> int:
     return found[0] if found else 0
 
 
+def default_classes(n_classes: int) -> tuple[int, int]:
+    """The two classes a vector made from classes starts on: 1 towards 7 (the digits' classic
+    pair), two different classes wherever there are two."""
+    first = min(1, n_classes - 1)
+    return first, 7 if n_classes > 7 else (first + 1) % n_classes
+
+
+def intro_example(attribute_names: tuple[str, ...], class_names: tuple[str, ...]) -> str:
+    """The Concepts page's example of a vector, in the terms of the data at hand: the attribute
+    or the two classes the page starts on (the lectures' smile on faces), else picked groups."""
+    attribute = attribute_names[preferred_index(list(attribute_names))] if attribute_names else ""
+    attribute = attribute.replace("_", " ")  # CelebA's names: Blond_Hair
+    if attribute == "Smiling":
+        return (
+            "the average code of smiling faces minus the average code of the others is a "
+            "**smile vector** v, and adding it to any face's code, z + alpha * v, makes that "
+            "face smile"
+        )
+    if attribute == "Spike":
+        return (
+            "the average code of waves with a spike minus the average code of the others is a "
+            "**spike vector** v, and adding it to any wave's code, z + alpha * v, adds a spike"
+        )
+    if attribute:
+        return (
+            f"the average code of images with {attribute} minus the average code of the others "
+            f"is a **{attribute} vector** v, and adding it to any image's code, z + alpha * v, "
+            f"adds {attribute}"
+        )
+    if class_names:
+        a, b = (class_names[i] for i in default_classes(len(class_names)))
+        return (
+            f"the average code of the images of {b} minus that of the images of {a} is a "
+            f"**{a} to {b} vector** v, and adding it to the code of an image of {a}, "
+            f"z + alpha * v, moves it towards {b}"
+        )
+    return (
+        "the average code of one group of points picked on the map minus that of another is a "
+        "vector v, and adding it to an image's code, z + alpha * v, moves the image from the "
+        "first kind towards the second"
+    )
+
+
 def two_groups(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row indices and 0/1 group labels (0 = first, 1 = second) of two selections of points.
 

@@ -70,18 +70,19 @@ def groups_from_widgets(pair: ModelPair) -> tuple[Groups, str]:
         return Groups(np.arange(len(y)), y, (f"not {name}", name)), name
     if source == "two classes":
         labels, class_names = pair.classes()
+        first, towards = concepts.default_classes(len(class_names))
         left, right = st.columns(2)
         a = left.selectbox(
             "From class",
             range(len(class_names)),
-            min(1, len(class_names) - 1),
+            first,
             format_func=class_names.__getitem__,
             key="concept_from",
         )
         b = right.selectbox(
             "Towards class",
             range(len(class_names)),
-            7 % len(class_names),
+            towards,
             format_func=class_names.__getitem__,
             key="concept_to",
         )

@@ -1,7 +1,8 @@
-"""Concepts: make a concept vector (smile), add it to an image in both models, check it."""
+"""Concepts: make a concept vector (smile, spike), add it to an image in both models, check it."""
 
 import streamlit as st
 
+from explorer.core import concepts
 from explorer.ui import concept_library, concept_panels, sidebar, state
 
 st.header("Concepts: directions that mean something")
@@ -9,9 +10,9 @@ pair = sidebar.model_pair(sidebar.selection())
 if pair is None:
     st.stop()
 st.caption(
-    "In a well-structured latent space a direction can mean something: the average code of "
-    "smiling faces minus the average code of the others is a **smile vector** v, and adding it "
-    "to any face's code, z + alpha * v, makes that face smile. Each model gets its own vector "
+    "In a well-structured latent space a direction can mean something: "
+    f"{concepts.intro_example(pair.dataset.attribute_names, pair.classes()[1])}. "
+    "Each model gets its own vector "
     "(their latent spaces differ). The VAE's dense, continuous space is where this works best; "
     "the AE's gaps show up as edits that fall apart."
 )
