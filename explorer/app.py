@@ -17,8 +17,10 @@ from explorer.ui import resources, teacher  # noqa: E402
 resources.limit_threads()
 resources.disable_nagle()
 
+# An empty or padded key stops the server, else the log says which key is in force: before any
+# other st call, which raises Streamlit's stop where the browser has already left.
+teacher.check_setting()
 st.set_page_config(page_title="Latent Explorer", layout="wide")
-teacher.check_setting()  # an empty or padded key stops the server; else the log says which
 navigation = st.navigation(
     [
         st.Page("views/explore.py", title="Explore", icon=":material/map:", default=True),
