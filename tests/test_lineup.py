@@ -11,6 +11,7 @@ from torch import nn
 
 from explorer.core import architectures, beta_dial
 from explorer.core.architectures import Coder, count_weights
+from training import variants
 from training.data import load_dataset
 from training.lineup import (
     LINEUP_ARCHS,
@@ -22,7 +23,8 @@ from training.lineup import (
     plan_lineup,
     train_lineup,
 )
-from training.recipe import recipe
+from training.recipe import prepared_models, recipe
+from training.variants import Variant, step_seconds, time_shares
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +118,53 @@ def test_a_cancelled_lineup_saves_nothing_more(digits, tmp_path):
     trained = train_lineup(digits, tmp_path, epochs=1, cancel=cancel)
     assert list(trained) == ["mlp"] and trained["mlp"].path is None
     assert load_lineup(tmp_path) == {}
+
+
+def test_timing_a_step_changes_nothing_in_the_model(digits):
+    conv = recipe(digits, arch="conv")
+    model = prepared_models({"vae": conv.model}, digits, conv.train)["vae"].train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    images = torch.as_tensor(digits.pixels[:64])
+    assert step_seconds(model, images, conv.train) > 0
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters()) and model.training
+
+
+def plant_step_seconds(monkeypatch, seconds: dict[str, float]) -> None:
+    """Steps of the lineup's coders take these seconds (by architecture), as if measured."""
+    monkeypatch.setattr(
+        variants, "step_seconds", lambda model, images, config: seconds[model.config.arch]
+    )
+
+
+def test_time_shares_weigh_each_variants_steps_by_its_step_time(digits, tmp_path, monkeypatch):
+    plant_step_seconds(monkeypatch, {"mlp": 0.001, "conv": 0.003})
+    plans = {arch: recipe(digits, arch=arch, epochs=2) for arch in ("mlp", "conv")}
+    sets = {
+        "alike": {a: Variant(r.model, r.train, tmp_path / a) for a, r in plans.items()},
+        "conv trains twice as long": {
+            a: Variant(r.model, replace(r.train, epochs=2 * r.train.epochs), tmp_path / a)
+            if a == "conv"
+            else Variant(r.model, r.train, tmp_path / a)
+            for a, r in plans.items()
+        },
+    }
+    models = prepared_models({a: r.model for a, r in plans.items()}, digits, plans["mlp"].train)
+    assert time_shares(models, sets["alike"], digits) == pytest.approx({"mlp": 0.25, "conv": 0.75})
+    assert time_shares(models, sets["conv trains twice as long"], digits) == pytest.approx(
+        {"mlp": 1 / 7, "conv": 6 / 7}
+    )
+
+
+def test_a_lineups_progress_runs_to_1_by_the_coders_measured_shares(digits, tmp_path, monkeypatch):
+    """A fast MLP first no longer counts as a third of the time (the time left undershot)."""
+    plant_step_seconds(monkeypatch, {"mlp": 1.0, "conv": 2.0, "gru": 7.0})  # same steps each
+    reports = []
+    train_lineup(digits, tmp_path, epochs=1, on_progress=lambda *r: reports.append(r))
+    fractions = [fraction for _, _, fraction in reports]
+    assert fractions == sorted(fractions) and fractions[0] > 0
+    ends = {arch: fraction for arch, p, fraction in reports if p.step == p.n_steps}
+    assert ends == pytest.approx({"mlp": 0.1, "conv": 0.3, "gru": 1.0})
 
 
 def test_count_weights_counts_parameters_not_buffers():

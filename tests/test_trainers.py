@@ -2,9 +2,11 @@
 per key, a slot held while it runs, progress and failures recorded, no app."""
 
 import threading
+from types import SimpleNamespace
 
 import pytest
 
+from explorer.server import trainers as trainers_module
 from explorer.server.slots import JobManager
 from explorer.server.trainers import Trainers
 
@@ -23,6 +25,7 @@ class FakeWork:
 
     def __call__(self, task):
         self.calls += 1
+        task.report("training the fake: epoch 1 of 2", 0.25)
         task.report("training the fake: epoch 1 of 2", 0.5)
         self.halfway.set()
         self._go.wait(10)
@@ -95,3 +98,30 @@ def test_a_finished_task_is_kept_only_when_its_result_lives_in_memory(trainers):
     renewed = trainers.ensure(("fake", "digits"), "digits", second)  # e.g. its files removed
     assert renewed is not task and renewed.join(10).status == "finished"
     assert renewed.result == "second"
+
+
+def test_the_time_left_is_measured_from_the_first_progress_not_the_start(trainers, monkeypatch):
+    """Start-up (loading data, building and timing models) is not training: 30 s of it, then
+    20 s from 10% to 30% done, leaves 70 s (20 s per 20%), not the 117 s that counting from the
+    start gives."""
+    clock = [1000.0]
+    monkeypatch.setattr(trainers_module, "time", SimpleNamespace(time=lambda: clock[0]))
+    reported, go = [threading.Event(), threading.Event()], threading.Event()
+
+    def work(task):
+        for (at, fraction), done in zip([(1030.0, 0.1), (1050.0, 0.3)], reported, strict=True):
+            clock[0] = at
+            task.report("training", fraction)
+            done.set()
+            go.wait(10)
+            go.clear()
+
+    task = trainers.ensure(("scripted", "digits"), "digits", work)
+    assert reported[0].wait(10)
+    assert task.state(now=1040.0).seconds_left is None  # one report: no rate yet
+    go.set()
+    assert reported[1].wait(10)
+    assert task.state(now=1050.0).seconds_left == pytest.approx(70.0)
+    assert task.state(now=1060.0).seconds_left == pytest.approx(105.0)  # slower since: 30 s/20%
+    go.set()
+    assert task.join(10).seconds_left == 0.0

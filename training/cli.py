@@ -312,7 +312,7 @@ def run_ladder(args: argparse.Namespace) -> int:
             chosen.train,
             args.out,
             chosen.model,
-            on_progress=lambda b, p: bars.update(f"beta={b:g}", p),
+            on_progress=lambda b, p, _: bars.update(f"beta={b:g}", p),
         )
     return print_trained({f"beta={beta:g}": entry for beta, entry in trained.items()})
 
@@ -332,7 +332,7 @@ def run_lineup(args: argparse.Namespace) -> int:
             args.archs,  # it skips what plan skipped, the same way
             args.epochs,
             args.seed,
-            on_progress=bars.update,
+            on_progress=lambda arch, p, _: bars.update(arch, p),
         )
     return print_trained(trained)
 

@@ -9,17 +9,16 @@ trade reconstruction for a code closer to the prior, until latent dimensions col
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from training.checkpoints import Checkpoint, load_checkpoint
 from training.config import ModelConfig, TrainConfig
 from training.data import Dataset
-from training.fit import Progress
 from training.presets import default_model_config
 from training.recipe import TrainedModel
-from training.variants import Variant, train_variants
+from training.variants import SetProgress, Variant, train_variants
 
 DEFAULT_BETAS = (0.0, 0.1, 1.0, 4.0)
 PATTERN = "vae-beta-*.safetensors"
@@ -48,7 +47,7 @@ def train_ladder(
     config: TrainConfig,
     out_dir: str | Path,
     model_config: ModelConfig | None = None,
-    on_progress: Callable[[float, Progress], None] | None = None,
+    on_progress: SetProgress | None = None,
     cancel: threading.Event | None = None,
 ) -> dict[float, TrainedModel]:
     """Fit one VAE per beta on the train split (config with its beta replaced), one after the

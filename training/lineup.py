@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from training.checkpoints import Checkpoint, load_checkpoint
 from training.config import ARCHITECTURES, Recipe, TrainConfig
 from training.data import Dataset
-from training.fit import Progress
 from training.recipe import TrainedModel, recipe
-from training.variants import Variant, train_variants
+from training.variants import SetProgress, Variant, train_variants
 
 LINEUP_ARCHS = ("mlp", "conv", "gru")
 # Optimizer steps per VAE, the presets' TARGET_STEPS. Measured with one torch thread (the app's)
@@ -115,7 +114,7 @@ def train_lineup(
     archs: Sequence[str] = LINEUP_ARCHS,
     epochs: int | None = None,
     seed: int = 0,
-    on_progress: Callable[[str, Progress], None] | None = None,
+    on_progress: SetProgress | None = None,
     cancel: threading.Event | None = None,
 ) -> dict[str, TrainedModel]:
     """Fit one VAE per architecture of plan_lineup, one after the other, evaluate each and save

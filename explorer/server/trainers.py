@@ -15,7 +15,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from training.ladder import DEFAULT_BETAS, train_ladder
 from training.lineup import plan_lineup, train_lineup
 from training.models import AE
 from training.recipe import TrainedModel, recipe
+from training.variants import SetProgress
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,9 @@ class Task:
         self.result: Any = None  # work's return value, once finished
         self._lock = threading.Lock()
         self._status, self._message, self._fraction = "training", "starting", 0.0
-        self._started = time.time()
+        # (time, fraction) of the first progress: the rate is measured from there, as start-up
+        # (loading data, building and timing models) would make early estimates several-fold
+        self._first: tuple[float, float] | None = None
         self._held: HeldTask | None = None
         self._thread = threading.Thread(target=self._run, name=f"task-{dataset}", daemon=True)
         self._thread.start()
@@ -71,17 +74,21 @@ class Task:
         """Progress from work: what it does now and the fraction of all of it done."""
         with self._lock:
             self._message, self._fraction = message, fraction
+            if self._first is None and fraction > 0:
+                self._first = (time.time(), fraction)
         if self._held is not None:  # the Train page's list shows it too
             self._held.update(message, round(1000 * fraction), 1000)
 
     def state(self, now: float | None = None) -> TaskState:
         with self._lock:
             status, message, fraction = self._status, self._message, self._fraction
+            first = self._first
         left = None
         if status == "finished":
             left = 0.0
-        elif status == "training" and fraction > MIN_FRACTION_FOR_ESTIMATE:
-            left = ((now or time.time()) - self._started) / fraction * (1 - fraction)
+        elif status == "training" and first and fraction - first[1] > MIN_FRACTION_FOR_ESTIMATE:
+            rate = ((now or time.time()) - first[0]) / (fraction - first[1])  # s per fraction
+            left = rate * (1 - fraction)
         return TaskState(status, message, fraction, left)
 
     def join(self, timeout: float | None = None) -> TaskState:
@@ -165,7 +172,7 @@ def train_ladder_into(task: Task, dataset: Dataset, folder: Path) -> None:
         )
 
     describe = lambda beta: f"the VAE with beta = {beta:g}"  # noqa: E731
-    train_set_into(task, folder, DEFAULT_BETAS, describe, train, "the beta ladder")
+    train_set_into(task, folder, describe, train, "the beta ladder")
 
 
 def lineup_key(dataset: str) -> tuple[str, str]:
@@ -188,24 +195,22 @@ def train_lineup_into(task: Task, dataset: Dataset, folder: Path) -> None:
         return train_lineup(dataset, partial, archs, on_progress=on_progress)
 
     describe = lambda arch: f"the {arch_name(arch)} VAE"  # noqa: E731
-    train_set_into(task, folder, archs, describe, train, "the architecture lineup")
+    train_set_into(task, folder, describe, train, "the architecture lineup")
 
 
 def train_set_into(
     task: Task,
     folder: Path,
-    names: Sequence[Hashable],
     describe: Callable[[Hashable], str],
-    train: Callable[[Path, Callable[[Hashable, Progress], None]], dict[Hashable, TrainedModel]],
+    train: Callable[[Path, SetProgress], dict[Hashable, TrainedModel]],
     what: str,
 ) -> None:
     """A set of named models trained one after another by train(partial_folder, on_progress)
     into a folder renamed into place when whole, so that half a set is never shown; the task
-    reports which one trains (describe(name)) and the fraction of the set done."""
+    reports which one trains (describe(name)) and the share of the set's time done."""
     partial = folder.with_name(folder.name + PARTIAL_FOLDER_SUFFIX)
 
-    def on_progress(name: Hashable, p: Progress) -> None:
-        fraction = (list(names).index(name) + p.step / p.n_steps) / len(names)
+    def on_progress(name: Hashable, p: Progress, fraction: float) -> None:
         task.report(f"training {describe(name)}: epoch {p.epoch} of {p.n_epochs}", fraction)
 
     try:
