@@ -3,6 +3,7 @@ the page opened with its panel drawn, its canvases and captions, and the point t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from urllib.parse import parse_qs, urlparse
 
@@ -62,6 +63,17 @@ def canvas_rasters(page) -> list[np.ndarray]:
         ".filter((_, i) => i % 4 === 0)])"
     )
     return [np.array(p, np.uint8).reshape(h, w) for h, w, p in shapes_and_pixels]
+
+
+def drawn_rasters(page, shape: tuple[int, int], count: int, timeout: float = 30.0):
+    """The panel's canvases of shape (H, W) with something drawn on them, once there are count
+    of them (or what there is at the timeout): the strips are drawn after the page is idle."""
+    deadline = time.monotonic() + timeout
+    while True:
+        drawn = [r for r in canvas_rasters(page) if r.shape == shape and r.min() < r.max()]
+        if len(drawn) >= count or time.monotonic() > deadline:
+            return drawn
+        page.wait_for_timeout(200)  # the drawing has no event to wait on
 
 
 def wait_for_new_canvases(page, old: list[str], timeout: float = 10.0) -> list[str]:

@@ -16,8 +16,8 @@ from browser import (
     wait_for_chart,
 )
 from live_page import (
-    canvas_rasters,
     canvases,
+    drawn_rasters,
     figcaptions,
     open_explore,
     url_point,
@@ -289,7 +289,7 @@ def test_a_rising_vector_tilts_the_drawn_wave_upward(browser, app_url):
         tilt = quality.slopes(after[None]) - quality.slopes(before[None])
         assert tilt[0] * len(before) > 0.2, kind  # the far end up by a fifth of the range
     # The live strips beside alpha (AE, VAE): -alpha, 0, +alpha, 1 px apart, each a line
-    strips = [r for r in canvas_rasters(page) if r.shape == (SPARK_HEIGHT, 3 * 129 - 1)]
+    strips = drawn_rasters(page, (SPARK_HEIGHT, 3 * 129 - 1), count=2)
     assert len(strips) == 2
     for strip in strips:
         low, high = (values(strip[:, i * 129 : i * 129 + 128])[None] for i in (0, 2))
