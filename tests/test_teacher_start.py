@@ -68,20 +68,18 @@ def server(tmp_path: Path, key: str | None = None, secrets: str = ""):
 
 def open_first_page(port: int, stderr: Path, until: str, timeout: float = 60.0) -> str:
     """Open the app as a browser does (the first page runs the app's code) and wait until the
-    server's stderr holds `until` (or the timeout); return that stderr. A connection that fails
-    (a busy machine can time out the handshake) is opened again until the timeout."""
+    server's stderr holds `until` (or the timeout); return that stderr."""
 
     async def go() -> None:
-        deadline = time.monotonic() + timeout
-        while until not in stderr.read_text() and time.monotonic() < deadline:
-            with contextlib.suppress(ConnectionClosed, OSError):
-                async with StreamlitSession.connect(f"ws://127.0.0.1:{port}/_stcore/stream") as s:
-                    page = asyncio.create_task(s.open_page())
-                    while until not in stderr.read_text() and time.monotonic() < deadline:
-                        await asyncio.sleep(0.2)  # the log has nothing to wait on but time
-                    page.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                        await page
+        with contextlib.suppress(ConnectionClosed, OSError):
+            async with StreamlitSession.connect(f"ws://127.0.0.1:{port}/_stcore/stream") as s:
+                page = asyncio.create_task(s.open_page())
+                deadline = time.monotonic() + timeout
+                while until not in stderr.read_text() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.2)  # the log has nothing to wait on but time
+                page.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                    await page
 
     asyncio.run(go())
     return stderr.read_text()
