@@ -54,6 +54,19 @@ def canvases(page) -> list[str]:
     return page.evaluate(CANVASES)
 
 
+def settled_canvases(page, timeout: float = 10.0) -> list[str]:
+    """The panel's canvases once they stop changing (two reads 300 ms apart agree): a grid
+    switched on can be drawn again after its first draw, as the maps settle."""
+    deadline = time.monotonic() + timeout
+    shown = canvases(page)
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(300)  # the drawing has no event to wait on
+        shown, previous = canvases(page), shown
+        if shown == previous:
+            break
+    return shown
+
+
 def canvas_rasters(page) -> list[np.ndarray]:
     """Every decoded image of the panel as grey pixels (H, W) (the red channel: a sparkline is
     grey)."""

@@ -28,6 +28,7 @@ from live_page import (
     canvases,
     figcaptions,
     open_explore,
+    settled_canvases,
     url_point,
     wait_for_figcaption,
     wait_for_new_canvases,
@@ -465,7 +466,7 @@ def test_the_manifold_grid_follows_zoom_and_pan_in_the_browser(page):
         "() => [...document.querySelectorAll('.lx-live canvas')].map(c => [c.width, c.height])"
     )
     assert size == [[10 * 9 - 1, 10 * 9 - 1]] * 2  # 8x8 digits with 1 px gaps
-    before = canvases(page)
+    before = settled_canvases(page)
     sent = len(page.sent)
     # Zoom by dragging a box on the VAE map: its grid is redrawn over the new area.
     x0, y0 = data_to_page(page, "map_vae", *spot(page, "map_vae", 0.3, 0.7))
